@@ -1,0 +1,227 @@
+// Typed, validated stack configuration. Validation checks types and ranges only: whether a layout
+// is highly available (odd count, zone spread) is the policy pack's job, so the program can
+// express a bad layout and the pack is the one place that rejects it.
+import * as pulumi from "@pulumi/pulumi";
+import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
+
+/** The Pulumi project name: the namespace of every config key below. */
+export const PROJECT = "k8s-ha-control-plane";
+
+/** kubeadm.k8s.io/v1beta4 exists from 1.31; the upper bound is the newest minor the scripts were reviewed against. */
+export const SUPPORTED_MINORS = { min: 31, max: 36 } as const;
+
+export const NAT_GATEWAY_MODES = ["single", "perAz"] as const;
+export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
+
+/** An existing VPC to build in, with one public and one private subnet id per availability zone. */
+export interface ExistingVpc {
+    readonly vpcId: string;
+    readonly publicSubnets: Readonly<Record<string, string>>;
+    readonly privateSubnets: Readonly<Record<string, string>>;
+}
+
+/** The validated configuration of one stack. */
+export interface ClusterConfig {
+    readonly clusterName: string;
+    readonly kubernetesVersion: string;
+    readonly availabilityZones: readonly string[];
+    readonly controlPlaneCount: number;
+    readonly controlPlaneInstanceType: string;
+    readonly workerCount: number;
+    readonly workerInstanceType: string;
+    readonly bastionInstanceType: string;
+    /** Empty: look up Canonical's Ubuntu 24.04 LTS. */
+    readonly amiId: string;
+    readonly rootVolumeSizeGiB: number;
+    readonly vpcCidr: string;
+    readonly podCidr: string;
+    readonly serviceCidr: string;
+    readonly apiAllowedCidrs: readonly string[];
+    readonly sshAllowedCidrs: readonly string[];
+    readonly natGateways: NatGatewayMode;
+    readonly internalApi: boolean;
+    /** Undefined: create the network. */
+    readonly existingVpc?: ExistingVpc;
+    readonly protect: boolean;
+    /** The stack's AWS region (`aws:region`), which every zone must belong to. */
+    readonly region: string;
+}
+
+type Kind = "string" | "integer" | "boolean" | "string[]" | "object";
+
+/** Every key with its type and default; the defaults must equal Pulumi.yaml's (a test holds them together). */
+export const CONFIG_SCHEMA = {
+    clusterName: { kind: "string", default: "k8s-ha" },
+    kubernetesVersion: { kind: "string", default: "1.35.2" },
+    availabilityZones: { kind: "string[]", default: ["us-east-1a", "us-east-1b", "us-east-1c"] },
+    controlPlaneCount: { kind: "integer", default: 3 },
+    controlPlaneInstanceType: { kind: "string", default: "m6i.large" },
+    workerCount: { kind: "integer", default: 0 },
+    workerInstanceType: { kind: "string", default: "m6i.large" },
+    bastionInstanceType: { kind: "string", default: "t3.micro" },
+    amiId: { kind: "string", default: "" },
+    rootVolumeSizeGiB: { kind: "integer", default: 50 },
+    vpcCidr: { kind: "string", default: "10.0.0.0/16" },
+    podCidr: { kind: "string", default: "10.244.0.0/16" },
+    serviceCidr: { kind: "string", default: "10.96.0.0/12" },
+    apiAllowedCidrs: { kind: "string[]", default: [] },
+    sshAllowedCidrs: { kind: "string[]", default: [] },
+    natGateways: { kind: "string", default: "single" },
+    internalApi: { kind: "boolean", default: false },
+    existingVpc: { kind: "object", default: {} },
+    protect: { kind: "boolean", default: false },
+} as const satisfies Record<string, { kind: Kind; default: unknown }>;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+/** The region used when the stack sets no `aws:region` (the provider would fail; validation needs one). */
+export const DEFAULT_REGION = "us-east-1";
+
+/** One rejected value: the key, what was given, and what is allowed. */
+export interface ConfigProblem {
+    readonly key: string;
+    readonly value: unknown;
+    readonly allowed: string;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly ConfigProblem[]) {
+        super(
+            `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p.key}: ${JSON.stringify(p.value)} is not allowed; expected ${p.allowed}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/**
+ * Validates raw config values (strings as Pulumi stores them, JSON for non-string kinds) and applies
+ * the defaults. Throws one ConfigError that lists every problem.
+ */
+export function validateConfig(raw: Readonly<Record<string, string | undefined>>, region: string): ClusterConfig {
+    const problems: ConfigProblem[] = [];
+    const bad = (key: string, value: unknown, allowed: string) => problems.push({ key, value, allowed });
+
+    for (const key of Object.keys(raw)) {
+        if (!(key in CONFIG_SCHEMA)) bad(key, raw[key], `no such key; known keys are ${Object.keys(CONFIG_SCHEMA).join(", ")}`);
+    }
+    const values = {} as Record<ConfigKey, unknown>;
+    for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, { kind: Kind; default: unknown }][]) {
+        const text = raw[key];
+        const parsed = text === undefined ? { ok: true as const, value: spec.default } : parseKind(text, spec.kind);
+        if (parsed.ok) values[key] = parsed.value;
+        else bad(key, text, parsed.allowed);
+    }
+    const v = values as { [K in ConfigKey]: any };
+    const typed = (key: ConfigKey) => v[key] !== undefined;
+
+    if (typed("clusterName") && !/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/.test(v.clusterName)) {
+        bad("clusterName", v.clusterName, "3-20 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit");
+    }
+    if (typed("kubernetesVersion")) {
+        const m = /^1\.(\d+)\.(\d+)$/.exec(v.kubernetesVersion);
+        const { min, max } = SUPPORTED_MINORS;
+        if (!m || Number(m[1]) < min || Number(m[1]) > max) {
+            bad("kubernetesVersion", v.kubernetesVersion, `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4)`);
+        }
+    }
+    const zonePattern = new RegExp(`^${region.replace(/[^a-z0-9-]/g, "")}[a-z]$`);
+    if (typed("availabilityZones")) {
+        const zones: string[] = v.availabilityZones;
+        const allowed = `1 to 6 distinct zone names of region ${region}, such as ${region}a`;
+        if (zones.length === 0 || zones.length > 6) bad("availabilityZones", zones, allowed);
+        for (const z of zones.filter((z, i) => zones.indexOf(z) !== i)) bad("availabilityZones", z, `${allowed} (duplicate)`);
+        for (const z of zones.filter((z) => !zonePattern.test(z))) bad("availabilityZones", z, allowed);
+    }
+    integerIn("controlPlaneCount", 1, 7);
+    integerIn("workerCount", 0, 100);
+    integerIn("rootVolumeSizeGiB", 20, 1024);
+    for (const key of ["controlPlaneInstanceType", "workerInstanceType", "bastionInstanceType"] as const) {
+        if (typed(key) && !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v[key])) bad(key, v[key], "an EC2 instance type such as m6i.large");
+    }
+    if (typed("amiId") && v.amiId !== "" && !/^ami-[0-9a-f]{8,17}$/.test(v.amiId)) {
+        bad("amiId", v.amiId, "an AMI id such as ami-0123456789abcdef0, or empty for Ubuntu 24.04 LTS");
+    }
+    const vpc = cidrIn("vpcCidr", 16, 20, "an IPv4 network CIDR from /16 to /20");
+    const pods = cidrIn("podCidr", 8, 20, "an IPv4 network CIDR from /8 to /20 (a /24 per node)");
+    const services = cidrIn("serviceCidr", 12, 24, "an IPv4 network CIDR from /12 to /24 (kubeadm's limit)");
+    const pairs: [ConfigKey, Ipv4Cidr | undefined, ConfigKey, Ipv4Cidr | undefined][] = [
+        ["podCidr", pods, "vpcCidr", vpc],
+        ["serviceCidr", services, "vpcCidr", vpc],
+        ["serviceCidr", services, "podCidr", pods],
+    ];
+    for (const [key, a, otherKey, b] of pairs) {
+        if (a && b && overlaps(a, b)) bad(key, v[key], `a CIDR that does not overlap ${otherKey} (${v[otherKey]})`);
+    }
+    for (const key of ["apiAllowedCidrs", "sshAllowedCidrs"] as const) {
+        for (const c of typed(key) ? (v[key] as string[]) : []) {
+            if (typeof parseCidr(c) === "string") bad(key, c, "a list of IPv4 network CIDRs such as 203.0.113.0/24");
+        }
+    }
+    if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
+        bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));
+    }
+    const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { ...(v as Omit<ClusterConfig, "region" | "existingVpc">), existingVpc, region };
+
+    function integerIn(key: ConfigKey, min: number, max: number): void {
+        if (typed(key) && (v[key] < min || v[key] > max)) bad(key, v[key], `an integer from ${min} to ${max}`);
+    }
+    function cidrIn(key: ConfigKey, minPrefix: number, maxPrefix: number, allowed: string): Ipv4Cidr | undefined {
+        if (!typed(key)) return undefined;
+        const c = parseCidr(v[key]);
+        if (typeof c === "string" || c.prefix < minPrefix || c.prefix > maxPrefix) {
+            bad(key, v[key], typeof c === "string" ? `${allowed}; ${c}` : allowed);
+            return undefined;
+        }
+        return c;
+    }
+    function checkExistingVpc(o: Record<string, unknown>, zones: string[]): ExistingVpc | undefined {
+        if (Object.keys(o).length === 0) return undefined;
+        const allowed = "{} or { vpcId: 'vpc-…', publicSubnets: { <zone>: 'subnet-…' }, privateSubnets: { <zone>: 'subnet-…' } } covering every availability zone";
+        const isSubnetMap = (m: unknown): m is Record<string, string> =>
+            typeof m === "object" && m !== null && !Array.isArray(m) && Object.values(m).every((s) => typeof s === "string" && /^subnet-[0-9a-f]+$/.test(s));
+        const missing = zones.filter((z) => !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || !o.publicSubnets[z] || !o.privateSubnets[z]);
+        if (typeof o.vpcId !== "string" || !/^vpc-[0-9a-f]+$/.test(o.vpcId) || !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || missing.length > 0) {
+            bad("existingVpc", o, missing.length > 0 ? `${allowed} (no subnets for ${missing.join(", ")})` : allowed);
+            return undefined;
+        }
+        return o as unknown as ExistingVpc;
+    }
+}
+
+function parseKind(text: string, kind: Kind): { ok: true; value: unknown } | { ok: false; allowed: string } {
+    if (kind === "string") return { ok: true, value: text };
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        value = undefined;
+    }
+    switch (kind) {
+        case "integer":
+            return Number.isInteger(value) ? { ok: true, value } : { ok: false, allowed: "an integer" };
+        case "boolean":
+            return typeof value === "boolean" ? { ok: true, value } : { ok: false, allowed: "true or false" };
+        case "string[]":
+            return Array.isArray(value) && value.every((s) => typeof s === "string")
+                ? { ok: true, value }
+                : { ok: false, allowed: "a list of strings" };
+        case "object":
+            return typeof value === "object" && value !== null && !Array.isArray(value) ? { ok: true, value } : { ok: false, allowed: "an object" };
+    }
+}
+
+/** Reads this stack's configuration from the Pulumi runtime and validates it. Registers no resource. */
+export function loadConfig(): ClusterConfig {
+    const all = pulumi.runtime.allConfig();
+    const prefix = `${PROJECT}:`;
+    const raw: Record<string, string> = {};
+    for (const [key, value] of Object.entries(all)) {
+        if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
+    }
+    const region = new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? DEFAULT_REGION;
+    return validateConfig(raw, region);
+}

@@ -1,0 +1,46 @@
+// The one way this project launches an EC2 instance, so that every node and the bastion share the
+// same hardening (IMDSv2, encrypted gp3 root, explicit zone) and the policy pack finds nothing to flag.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { roleTags, type Role } from "./tags";
+
+export interface HardenedInstanceArgs {
+    clusterName: string;
+    /** Instance name: the Name tag, the Pulumi name and (for nodes) the Kubernetes node name. */
+    name: string;
+    role: Role;
+    /** Set explicitly (not derived from the subnet) so that policies see the layout during preview. */
+    zone: string;
+    subnetId: pulumi.Input<string>;
+    securityGroupIds: pulumi.Input<string>[];
+    instanceType: string;
+    ami: pulumi.Input<string>;
+    keyName: pulumi.Input<string>;
+    rootVolumeSizeGiB: number;
+    instanceProfile?: pulumi.Input<string>;
+    /** Only the bastion gets a public address. */
+    publicIp: boolean;
+}
+
+export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.CustomResourceOptions): aws.ec2.Instance {
+    return new aws.ec2.Instance(args.name, {
+        ami: args.ami,
+        instanceType: args.instanceType,
+        availabilityZone: args.zone,
+        subnetId: args.subnetId,
+        vpcSecurityGroupIds: args.securityGroupIds,
+        associatePublicIpAddress: args.publicIp,
+        keyName: args.keyName,
+        iamInstanceProfile: args.instanceProfile,
+        // kubeadm's preflight needs the source/destination check only off for some CNIs; keep AWS's default.
+        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 },
+        rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
+        tags: roleTags(args.clusterName, args.name, args.role),
+        volumeTags: roleTags(args.clusterName, args.name, args.role),
+    }, {
+        // A newer AMI or changed user data must never replace every node at once; nodes are
+        // replaced deliberately, one at a time (see the README's runbooks).
+        ignoreChanges: ["ami", "userData"],
+        ...opts,
+    });
+}

@@ -1,0 +1,124 @@
+// Runs the real program (index.ts) under Pulumi's mock runtime and records every resource
+// registration as the engine would see it: type, name, URN, parent, dependencies, property
+// dependencies, inputs (secrets and unknowns kept as the runtime represents them) and options.
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { realisticMocks, type MockOptions } from "./mocks";
+import { ROOT, readProject, stackConfig } from "./stackConfig";
+import { settle } from "./values";
+
+const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void>; getMonitor(): unknown };
+const rpc = require("@pulumi/pulumi/runtime/rpc") as { deserializeProperties(s: unknown, keepUnknowns?: boolean): Record<string, unknown> };
+
+export interface RecordedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly parent?: string;
+    readonly dependencies: string[];
+    readonly propertyDependencies: Record<string, string[]>;
+    readonly inputs: Record<string, unknown>;
+    /** What the (mock) provider returned; in preview only the inputs. */
+    readonly outputs: Record<string, unknown>;
+    readonly protect: boolean;
+    readonly ignoreChanges: string[];
+    readonly additionalSecretOutputs: string[];
+    readonly deleteBeforeReplace: boolean;
+    readonly provider?: string;
+}
+
+export interface StackOutput {
+    readonly known: boolean;
+    readonly secret: boolean;
+    readonly value?: unknown;
+}
+
+export interface ProgramRun {
+    readonly stack: string;
+    readonly project: string;
+    readonly preview: boolean;
+    readonly config: Record<string, string>;
+    readonly resources: RecordedResource[];
+    readonly outputs: Record<string, StackOutput>;
+    /** The program or its config failed; resources holds what was registered before. */
+    readonly error?: Error;
+}
+
+export interface RunOptions {
+    stack: string;
+    /** Overrides on top of Pulumi.yaml defaults and Pulumi.<stack>.yaml (key or namespace:key). */
+    config?: Record<string, unknown>;
+    /** Preview (default) or update mode. */
+    preview?: boolean;
+    /** Extra mock behaviour: fixed private addresses, per-type emulations. */
+    mocks?: Pick<MockOptions, "privateIps" | "overrides">;
+    /** The program module; defaults to the project's index.ts. */
+    program?: string;
+}
+
+/** Runs the program once and returns everything it registered. Never throws for program errors. */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+    const project = readProject().name;
+    const preview = options.preview ?? true;
+    const config = stackConfig(options.stack, options.config ?? {});
+    const region = config["aws:region"] ?? "us-east-1";
+
+    await pulumi.runtime.setMocks(realisticMocks({ preview, region, ...options.mocks }), project, options.stack, preview);
+    pulumi.runtime.setAllConfig(config, []);
+
+    const resources: RecordedResource[] = [];
+    recordRegistrations(settings.getMonitor(), resources);
+
+    const failures: Error[] = [];
+    const onRejection = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", onRejection);
+    const programPath = options.program ?? join(ROOT, "index.ts");
+    let exported: Record<string, unknown> = {};
+    try {
+        delete require.cache[require.resolve(programPath)];
+        exported = require(programPath);
+        await settings.waitForRPCs();
+    } catch (err) {
+        failures.push(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+        await new Promise((resolve) => setImmediate(resolve));
+        process.off("unhandledRejection", onRejection);
+    }
+
+    const outputs: Record<string, StackOutput> = {};
+    if (failures.length === 0) {
+        for (const [key, value] of Object.entries(exported)) outputs[key] = await settle(value);
+    }
+    return { stack: options.stack, project, preview, config, resources, outputs, error: failures[0] };
+}
+
+/** Wraps the mock monitor's registerResource to capture the request the engine would receive. */
+function recordRegistrations(monitor: unknown, into: RecordedResource[]): void {
+    const m = monitor as { registerResource(req: any, cb: (err: unknown, resp: any) => void): Promise<void> };
+    const original = m.registerResource.bind(m);
+    m.registerResource = (req, callback) =>
+        original(req, (err, resp) => {
+            if (!err && resp) {
+                const propertyDependencies: Record<string, string[]> = {};
+                req.getPropertydependenciesMap().forEach((deps: any, key: string) => (propertyDependencies[key] = deps.getUrnsList()));
+                into.push({
+                    urn: resp.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    custom: req.getCustom(),
+                    parent: req.getParent() || undefined,
+                    dependencies: req.getDependenciesList(),
+                    propertyDependencies,
+                    inputs: rpc.deserializeProperties(req.getObject(), true),
+                    outputs: rpc.deserializeProperties(resp.getObject(), true),
+                    protect: req.getProtect() ?? false,
+                    ignoreChanges: req.getIgnorechangesList(),
+                    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+                    deleteBeforeReplace: req.getDeletebeforereplace(),
+                    provider: req.getProvider() || undefined,
+                });
+            }
+            callback(err, resp);
+        });
+}
