@@ -30,10 +30,8 @@ export class Bastion extends pulumi.ComponentResource {
     constructor(name: string, args: BastionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:access:Bastion", name, {}, opts);
         const c = args.clusterName;
-        const key = new tls.PrivateKey(`${c}-ssh`, { algorithm: "ED25519" }, {
-            parent: this,
-            additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"],
-        });
+        // The tls SDK marks the private-key outputs secret itself (additionalSecretOutputs).
+        const key = new tls.PrivateKey(`${c}-ssh`, { algorithm: "ED25519" }, { parent: this });
         const keyPair = new aws.ec2.KeyPair(`${c}-ssh`, { publicKey: key.publicKeyOpenssh, tags: { Name: `${c}-ssh` } }, { parent: this });
         const instance = hardenedInstance({
             clusterName: c,

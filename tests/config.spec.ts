@@ -1,0 +1,100 @@
+import { strict as assert } from "node:assert";
+import { CONFIG_SCHEMA, ConfigError, PROJECT, validateConfig } from "../components/config";
+import { runProgram } from "../tools/harness/program";
+import { readProject } from "../tools/harness/stackConfig";
+
+describe("config", () => {
+    it("declares every key in Pulumi.yaml with a description, the same default and a matching type", () => {
+        const project = readProject();
+        assert.equal(project.name, PROJECT);
+        assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_SCHEMA).sort());
+        const yamlType = { string: "string", integer: "integer", boolean: "boolean", "string[]": "array", object: "object" };
+        for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
+            const declared = project.config[key];
+            assert.ok(declared.description && declared.description.length > 10, `${key} needs a description`);
+            assert.equal(declared.type, yamlType[spec.kind], `${key} type`);
+            assert.deepEqual(declared.default, spec.default, `${key} default differs between Pulumi.yaml and components/config.ts`);
+        }
+    });
+
+    it("applies the defaults when nothing is set", () => {
+        const cfg = validateConfig({}, "us-east-1");
+        for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
+            if (key !== "existingVpc") assert.deepEqual((cfg as any)[key], spec.default, key);
+        }
+        assert.equal(cfg.existingVpc, undefined);
+    });
+
+    it("reports every bad key at once", () => {
+        try {
+            validateConfig({ controlPlaneCount: "9", workerCount: "-1", natGateways: "many" }, "us-east-1");
+            assert.fail("expected a ConfigError");
+        } catch (err) {
+            assert.ok(err instanceof ConfigError);
+            assert.deepEqual(err.problems.map((p) => p.key).sort(), ["controlPlaneCount", "natGateways", "workerCount"]);
+        }
+    });
+
+    it("accepts an even count and a single zone: high availability is the policy pack's call", () => {
+        assert.equal(validateConfig({ controlPlaneCount: "4", availabilityZones: '["us-east-1a"]' }, "us-east-1").controlPlaneCount, 4);
+    });
+
+    it("accepts an existing VPC that covers every zone", () => {
+        const existingVpc = { vpcId: "vpc-0abc", publicSubnets: { "us-east-1a": "subnet-01" }, privateSubnets: { "us-east-1a": "subnet-02" } };
+        const cfg = validateConfig({ availabilityZones: '["us-east-1a"]', existingVpc: JSON.stringify(existingVpc) }, "us-east-1");
+        assert.deepEqual(cfg.existingVpc, existingVpc);
+    });
+
+    // Each case: a config override, the key the message must name, and a fragment of what is allowed.
+    const cases: [string, Record<string, unknown>, string, string][] = [
+        ["count zero", { controlPlaneCount: 0 }, "controlPlaneCount", "an integer from 1 to 7"],
+        ["count eight", { controlPlaneCount: 8 }, "controlPlaneCount", "an integer from 1 to 7"],
+        ["count fractional", { controlPlaneCount: 2.5 }, "controlPlaneCount", "an integer"],
+        ["count a word", { controlPlaneCount: "three" }, "controlPlaneCount", "an integer"],
+        ["negative workers", { workerCount: -1 }, "workerCount", "an integer from 0 to 100"],
+        ["too many workers", { workerCount: 101 }, "workerCount", "an integer from 0 to 100"],
+        ["no zones", { availabilityZones: [] }, "availabilityZones", "1 to 6 distinct zone names"],
+        ["duplicate zone", { availabilityZones: ["us-west-2a", "us-west-2a", "us-west-2b"] }, "availabilityZones", "(duplicate)"],
+        ["zone of another region", { availabilityZones: ["us-west-2a", "eu-west-1b", "us-west-2c"] }, "availabilityZones", "zone names of region us-west-2"],
+        ["zones not a list", { availabilityZones: "us-west-2a" }, "availabilityZones", "a list of strings"],
+        ["seven zones", { availabilityZones: ["a", "b", "c", "d", "e", "f", "g"].map((z) => `us-west-2${z}`) }, "availabilityZones", "1 to 6"],
+        ["version without patch", { kubernetesVersion: "1.35" }, "kubernetesVersion", "1.N.P"],
+        ["version with v", { kubernetesVersion: "v1.35.2" }, "kubernetesVersion", "1.N.P"],
+        ["minor too old", { kubernetesVersion: "1.28.4" }, "kubernetesVersion", "N from 31 to 36"],
+        ["minor too new", { kubernetesVersion: "1.40.0" }, "kubernetesVersion", "N from 31 to 36"],
+        ["malformed VPC CIDR", { vpcCidr: "10.0.0.0" }, "vpcCidr", "an IPv4 network CIDR from /16 to /20"],
+        ["VPC CIDR with host bits", { vpcCidr: "10.0.0.1/16" }, "vpcCidr", "host bits are set"],
+        ["VPC too small", { vpcCidr: "10.0.0.0/24" }, "vpcCidr", "/16 to /20"],
+        ["octet above 255", { podCidr: "10.300.0.0/16" }, "podCidr", "an octet is above 255"],
+        ["pods overlap VPC", { podCidr: "10.0.0.0/16" }, "podCidr", "does not overlap vpcCidr"],
+        ["services overlap pods", { serviceCidr: "10.244.0.0/16" }, "serviceCidr", "does not overlap podCidr"],
+        ["services overlap VPC", { serviceCidr: "10.0.128.0/20" }, "serviceCidr", "does not overlap vpcCidr"],
+        ["service CIDR too big", { serviceCidr: "172.16.0.0/8" }, "serviceCidr", "from /12 to /24"],
+        ["bad API CIDR", { apiAllowedCidrs: ["203.0.113.0/24", "everyone"] }, "apiAllowedCidrs", "a list of IPv4 network CIDRs"],
+        ["API CIDRs not a list", { apiAllowedCidrs: "203.0.113.0/24" }, "apiAllowedCidrs", "a list of strings"],
+        ["bad SSH CIDR", { sshAllowedCidrs: ["198.51.100.7"] }, "sshAllowedCidrs", "a list of IPv4 network CIDRs"],
+        ["cluster name uppercase", { clusterName: "Prod" }, "clusterName", "3-20 lowercase letters"],
+        ["cluster name too long", { clusterName: "a-very-long-cluster-name" }, "clusterName", "3-20 lowercase letters"],
+        ["instance type", { controlPlaneInstanceType: "large" }, "controlPlaneInstanceType", "an EC2 instance type"],
+        ["AMI id", { amiId: "ubuntu" }, "amiId", "an AMI id such as ami-"],
+        ["root volume", { rootVolumeSizeGiB: 8 }, "rootVolumeSizeGiB", "an integer from 20 to 1024"],
+        ["NAT mode", { natGateways: "two" }, "natGateways", "'single' or 'perAz'"],
+        ["protect not boolean", { protect: "yes" }, "protect", "true or false"],
+        ["internalApi not boolean", { internalApi: 1 }, "internalApi", "true or false"],
+        ["existing VPC missing a zone", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01" }, privateSubnets: { "us-west-2a": "subnet-02" } } }, "existingVpc", "no subnets for us-west-2b, us-west-2c"],
+        ["existing VPC bad id", { existingVpc: { vpcId: "my-vpc", publicSubnets: {}, privateSubnets: {} } }, "existingVpc", "vpcId: 'vpc-"],
+        ["unknown key (typo)", { controlPlaneCont: 3 }, "controlPlaneCont", "no such key; known keys are clusterName"],
+    ];
+
+    describe(`rejects bad values before any resource is registered (${cases.length} cases)`, () => {
+        for (const [title, override, key, allowed] of cases) {
+            it(title, async () => {
+                const run = await runProgram({ stack: "dev", config: override });
+                assert.ok(run.error instanceof ConfigError, `expected a ConfigError, got ${run.error}`);
+                assert.match(run.error.message, new RegExp(`- ${key}: `), "the message names the key");
+                assert.ok(run.error.message.includes(allowed), `the message says what is allowed:\n${run.error.message}`);
+                assert.equal(run.resources.length, 0, "no resource may be registered");
+            });
+        }
+    });
+});
