@@ -1,0 +1,234 @@
+// Emulates @pulumi/tls with real cryptography (node:crypto keys, @peculiar/x509 certificates),
+// following the provider's semantics: PEM formats per algorithm, snake_case allowedUses mapped
+// to key usages and extended key usages, the CA flag, validity, SANs split into DNS and IP.
+// Tests use it to check what the program asks for with openssl and a real etcd cluster.
+import "reflect-metadata";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import type * as pulumi from "@pulumi/pulumi";
+import type { webcrypto as WebCrypto } from "node:crypto";
+import { secretValue, unwrapSecrets } from "./values";
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = WebCrypto.CryptoKey;
+type Algorithm = WebCrypto.Algorithm;
+type EcdsaParams = WebCrypto.EcdsaParams;
+
+type State = Record<string, unknown>;
+
+const KEY_USAGE: Record<string, number> = {
+    digital_signature: x509.KeyUsageFlags.digitalSignature,
+    content_commitment: x509.KeyUsageFlags.nonRepudiation,
+    key_encipherment: x509.KeyUsageFlags.keyEncipherment,
+    data_encipherment: x509.KeyUsageFlags.dataEncipherment,
+    key_agreement: x509.KeyUsageFlags.keyAgreement,
+    cert_signing: x509.KeyUsageFlags.keyCertSign,
+    crl_signing: x509.KeyUsageFlags.cRLSign,
+    encipher_only: x509.KeyUsageFlags.encipherOnly,
+    decipher_only: x509.KeyUsageFlags.decipherOnly,
+};
+const EXT_KEY_USAGE: Record<string, string> = {
+    any_extended: "2.5.29.37.0",
+    server_auth: x509.ExtendedKeyUsage.serverAuth,
+    client_auth: x509.ExtendedKeyUsage.clientAuth,
+    code_signing: x509.ExtendedKeyUsage.codeSigning,
+    email_protection: x509.ExtendedKeyUsage.emailProtection,
+    timestamping: x509.ExtendedKeyUsage.timeStamping,
+    ocsp_signing: x509.ExtendedKeyUsage.ocspSigning,
+};
+
+export interface TlsEmulatorOptions {
+    /** Reuse a key generated earlier in this process for the same resource name (fast repeated runs). */
+    reuseKeys?: boolean;
+}
+
+const keyCache = new Map<string, KeyObject>();
+
+function generate(algorithm: string, rsaBits: number, curve: string): KeyObject {
+    switch (algorithm) {
+        case "RSA":
+            return generateKeyPairSync("rsa", { modulusLength: rsaBits }).privateKey;
+        case "ECDSA": {
+            const named = { P224: "secp224r1", P256: "prime256v1", P384: "secp384r1", P521: "secp521r1" }[curve];
+            if (!named) throw new Error(`tls emulator: unsupported ecdsaCurve ${curve}`);
+            return generateKeyPairSync("ec", { namedCurve: named }).privateKey;
+        }
+        case "ED25519":
+            return generateKeyPairSync("ed25519").privateKey;
+        default:
+            throw new Error(`tls emulator: unsupported algorithm ${algorithm}`);
+    }
+}
+
+function privateKeyState(key: KeyObject, algorithm: string): State {
+    // The provider writes RSA keys as PKCS#1, ECDSA as SEC1 and ED25519 as PKCS#8.
+    const pem = algorithm === "RSA" ? key.export({ type: "pkcs1", format: "pem" })
+        : algorithm === "ECDSA" ? key.export({ type: "sec1", format: "pem" })
+        : key.export({ type: "pkcs8", format: "pem" });
+    const pub = createPublicKey(key);
+    return {
+        algorithm,
+        privateKeyPem: secretValue(String(pem)),
+        privateKeyPemPkcs8: secretValue(String(key.export({ type: "pkcs8", format: "pem" }))),
+        privateKeyOpenssh: secretValue("-----BEGIN OPENSSH PRIVATE KEY-----\n(not emulated)\n-----END OPENSSH PRIVATE KEY-----\n"),
+        publicKeyPem: String(pub.export({ type: "spki", format: "pem" })),
+        publicKeyOpenssh: algorithm === "ED25519" ? `ssh-ed25519 ${sshEd25519(pub)}\n` : "",
+    };
+}
+
+/** OpenSSH's wire form of an ED25519 public key: length-prefixed type name and raw key. */
+function sshEd25519(pub: KeyObject): string {
+    const raw = (pub.export({ type: "spki", format: "der" }) as Buffer).subarray(-32);
+    const field = (b: Buffer) => {
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(b.length);
+        return Buffer.concat([length, b]);
+    };
+    return Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64");
+}
+
+/** WebCrypto algorithm parameters for signing with a key. */
+function signingAlgorithm(key: KeyObject): { import: WebCrypto.RsaHashedImportParams | WebCrypto.EcKeyImportParams; sign: Algorithm | EcdsaParams } {
+    if (key.asymmetricKeyType === "rsa") {
+        return { import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, sign: { name: "RSASSA-PKCS1-v1_5" } };
+    }
+    if (key.asymmetricKeyType === "ec") {
+        const curve = key.asymmetricKeyDetails?.namedCurve;
+        const named = curve === "secp384r1" ? "P-384" : "P-256";
+        if (curve !== "prime256v1" && curve !== "secp384r1") throw new Error(`tls emulator: cannot sign with curve ${curve}`);
+        return { import: { name: "ECDSA", namedCurve: named }, sign: { name: "ECDSA", hash: named === "P-384" ? "SHA-384" : "SHA-256" } as EcdsaParams };
+    }
+    throw new Error(`tls emulator: cannot sign certificates with ${key.asymmetricKeyType}`);
+}
+
+async function cryptoKeys(pem: string): Promise<{ privateKey: CryptoKey; publicKey: CryptoKey; sign: Algorithm }> {
+    const key = createPrivateKey(pem);
+    const alg = signingAlgorithm(key);
+    const pkcs8 = key.export({ type: "pkcs8", format: "der" });
+    const spki = createPublicKey(key).export({ type: "spki", format: "der" });
+    const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, alg.import, true, ["sign"]);
+    const publicKey = await webcrypto.subtle.importKey("spki", spki, alg.import, true, ["verify"]);
+    return { privateKey: privateKey as CryptoKey, publicKey: publicKey as CryptoKey, sign: alg.sign };
+}
+
+function distinguishedName(subject: State | undefined): string {
+    if (!subject) return "";
+    const parts: string[] = [];
+    const add = (attr: string, v: unknown) => {
+        for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) parts.push(`${attr}=${String(value).replace(/([,+=])/g, "\\$1")}`);
+    };
+    add("C", subject.country);
+    add("ST", subject.province);
+    add("L", subject.locality);
+    add("O", subject.organization);
+    add("OU", subject.organizationalUnit);
+    add("CN", subject.commonName);
+    return parts.join(", ");
+}
+
+function extensions(inputs: State, publicKey: CryptoKey): Promise<x509.Extension[]> {
+    const uses = (inputs.allowedUses as string[] | undefined) ?? [];
+    const unknown = uses.filter((u) => !(u in KEY_USAGE) && !(u in EXT_KEY_USAGE));
+    if (unknown.length > 0) throw new Error(`tls emulator: the provider rejects allowedUses ${unknown.join(", ")}`);
+    const exts: x509.Extension[] = [];
+    const flags = uses.reduce((f, u) => f | (KEY_USAGE[u] ?? 0), 0);
+    if (flags) exts.push(new x509.KeyUsagesExtension(flags, true));
+    const eku = uses.filter((u) => u in EXT_KEY_USAGE).map((u) => EXT_KEY_USAGE[u]);
+    if (eku.length) exts.push(new x509.ExtendedKeyUsageExtension(eku, false));
+    exts.push(new x509.BasicConstraintsExtension(inputs.isCaCertificate === true, undefined, true));
+    const names = [
+        ...((inputs.dnsNames as string[] | undefined) ?? []).map((value) => ({ type: "dns" as const, value })),
+        ...((inputs.ipAddresses as string[] | undefined) ?? []).map((value) => ({ type: "ip" as const, value })),
+    ];
+    if (names.length) exts.push(new x509.SubjectAlternativeNameExtension(names, false));
+    return x509.SubjectKeyIdentifierExtension.create(publicKey).then((ski) => [...exts, ski]);
+}
+
+function validity(inputs: State): { notBefore: Date; notAfter: Date } {
+    const notBefore = new Date(Date.now() - 60_000);
+    const hours = Number(inputs.validityPeriodHours ?? 0);
+    return { notBefore, notAfter: new Date(notBefore.getTime() + hours * 3_600_000) };
+}
+
+function certState(cert: x509.X509Certificate, inputs: State): State {
+    const earlyHours = Number(inputs.earlyRenewalHours ?? 0);
+    return {
+        certPem: cert.toString("pem") + "\n",
+        validityStartTime: cert.notBefore.toISOString(),
+        validityEndTime: cert.notAfter.toISOString(),
+        readyForRenewal: Date.now() > cert.notAfter.getTime() - earlyHours * 3_600_000,
+    };
+}
+
+/** Per-type overrides for realisticMocks: real keys, CSRs and certificates. */
+export function tlsEmulator(options: TlsEmulatorOptions = {}): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
+    return {
+        "tls:index/privateKey:PrivateKey": async (args) => {
+            const i = unwrapSecrets(args.inputs) as State;
+            const algorithm = String(i.algorithm ?? "RSA");
+            const cacheKey = `${args.name}/${algorithm}/${i.rsaBits ?? 2048}/${i.ecdsaCurve ?? "P224"}`;
+            const key = (options.reuseKeys && keyCache.get(cacheKey)) || generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224"));
+            if (options.reuseKeys) keyCache.set(cacheKey, key);
+            return privateKeyState(key, algorithm);
+        },
+        "tls:index/selfSignedCert:SelfSignedCert": async (args) => {
+            const i = unwrapSecrets(args.inputs) as State;
+            const keys = await cryptoKeys(String(i.privateKeyPem));
+            const name = distinguishedName(i.subject as State);
+            const cert = await x509.X509CertificateGenerator.create({
+                serialNumber: randomBytes(16).toString("hex").replace(/^[89a-f]/, "1"),
+                subject: name,
+                issuer: name,
+                ...validity(i),
+                signingAlgorithm: keys.sign,
+                publicKey: keys.publicKey,
+                signingKey: keys.privateKey,
+                extensions: await extensions(i, keys.publicKey),
+            });
+            return certState(cert, i);
+        },
+        "tls:index/certRequest:CertRequest": async (args) => {
+            const i = unwrapSecrets(args.inputs) as State;
+            const keys = await cryptoKeys(String(i.privateKeyPem));
+            const names = [
+                ...((i.dnsNames as string[] | undefined) ?? []).map((value) => ({ type: "dns" as const, value })),
+                ...((i.ipAddresses as string[] | undefined) ?? []).map((value) => ({ type: "ip" as const, value })),
+            ];
+            const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+                name: distinguishedName(i.subject as State),
+                keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
+                signingAlgorithm: keys.sign,
+                extensions: names.length ? [new x509.SubjectAlternativeNameExtension(names)] : [],
+            });
+            return { certRequestPem: csr.toString("pem") + "\n" };
+        },
+        "tls:index/locallySignedCert:LocallySignedCert": async (args) => {
+            const i = unwrapSecrets(args.inputs) as State;
+            const csr = new x509.Pkcs10CertificateRequest(String(i.certRequestPem));
+            const ca = new x509.X509Certificate(String(i.caCertPem));
+            const caKeys = await cryptoKeys(String(i.caPrivateKeyPem));
+            const sans = csr.getExtension("2.5.29.17") as x509.SubjectAlternativeNameExtension | null;
+            const requested = {
+                ...i,
+                dnsNames: sans?.names.items.filter((n: x509.GeneralName) => n.type === "dns").map((n: x509.GeneralName) => n.value) ?? [],
+                ipAddresses: sans?.names.items.filter((n: x509.GeneralName) => n.type === "ip").map((n: x509.GeneralName) => n.value) ?? [],
+            };
+            const publicKey = await csr.publicKey.export();
+            const cert = await x509.X509CertificateGenerator.create({
+                serialNumber: randomBytes(16).toString("hex").replace(/^[89a-f]/, "1"),
+                subject: csr.subject,
+                issuer: ca.subject,
+                ...validity(i),
+                signingAlgorithm: caKeys.sign,
+                publicKey,
+                signingKey: caKeys.privateKey,
+                extensions: [
+                    ...(await extensions(requested, publicKey)),
+                    await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+                ],
+            });
+            return certState(cert, i);
+        },
+    };
+}
