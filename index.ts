@@ -14,3 +14,6 @@ export const controlPlanePrivateIps = cluster.controlPlane.privateIps;
 export const controlPlaneZones = cluster.controlPlane.zones;
 export const bastionAddress = cluster.bastion.publicIp;
 export const sshPrivateKey = cluster.bastion.privateKeyOpenssh;
+export const kubeconfig = cluster.pki.adminKubeconfig;
+export const clusterCaCertificate = cluster.pki.caCertPem;
+export const discoveryHash = cluster.pki.discoveryHash;

@@ -7,6 +7,7 @@ import { NodeIdentity } from "./iam";
 import { occupiedZones } from "./net/layout";
 import { Network } from "./network";
 import { NodePool } from "./nodePool";
+import { ClusterPki } from "./pki";
 import { Security } from "./security";
 
 /** Canonical's account: the only owner trusted for the Ubuntu image. */
@@ -25,6 +26,7 @@ export class Cluster extends pulumi.ComponentResource {
     readonly workers: NodePool;
     readonly bastion: Bastion;
     readonly apiLoadBalancer: ApiLoadBalancer;
+    readonly pki: ClusterPki;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Cluster", name, {}, opts);
@@ -95,6 +97,20 @@ export class Cluster extends pulumi.ComponentResource {
             securityGroupId: security.apiLoadBalancerGroupId,
             internal: cfg.internalApi,
             controlPlanes: this.controlPlane.nodes,
+            protect: cfg.protect,
+        }, parent);
+
+        this.pki = new ClusterPki("pki", {
+            cluster: {
+                clusterName: c,
+                kubernetesVersion: cfg.kubernetesVersion,
+                apiEndpointHost: this.apiLoadBalancer.dnsName,
+                podCidr: cfg.podCidr,
+                serviceCidr: cfg.serviceCidr,
+                extraSans: cfg.apiExtraSans,
+            },
+            controlPlanes: this.controlPlane.nodes.map((n) => ({ name: n.name, privateIp: n.instance.privateIp })),
+            algorithm: cfg.pkiAlgorithm,
             protect: cfg.protect,
         }, parent);
 

@@ -2,7 +2,9 @@
 // is highly available (odd count, zone spread) is the policy pack's job, so the program can
 // express a bad layout and the pack is the one place that rejects it.
 import * as pulumi from "@pulumi/pulumi";
+import { isValidSan } from "./kubeadm/types";
 import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
+import { PKI_ALGORITHMS, type PkiAlgorithm } from "./pki";
 
 /** The Pulumi project name: the namespace of every config key below. */
 export const PROJECT = "k8s-ha-control-plane";
@@ -43,6 +45,10 @@ export interface ClusterConfig {
     /** Undefined: create the network. */
     readonly existingVpc?: ExistingVpc;
     readonly protect: boolean;
+    /** Key algorithm of every cluster key: RSA 2048 or ECDSA P-256. */
+    readonly pkiAlgorithm: PkiAlgorithm;
+    /** More names or addresses on the apiserver certificate (a friendly DNS alias of the load balancer). */
+    readonly apiExtraSans: readonly string[];
     /** The stack's AWS region (`aws:region`), which every zone must belong to. */
     readonly region: string;
 }
@@ -70,6 +76,8 @@ export const CONFIG_SCHEMA = {
     internalApi: { kind: "boolean", default: false },
     existingVpc: { kind: "object", default: {} },
     protect: { kind: "boolean", default: false },
+    pkiAlgorithm: { kind: "string", default: "RSA" },
+    apiExtraSans: { kind: "string[]", default: [] },
 } as const satisfies Record<string, { kind: Kind; default: unknown }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -160,6 +168,12 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     }
     if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
         bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));
+    }
+    if (typed("pkiAlgorithm") && !PKI_ALGORITHMS.includes(v.pkiAlgorithm)) {
+        bad("pkiAlgorithm", v.pkiAlgorithm, `${PKI_ALGORITHMS.map((a) => `'${a}'`).join(" or ")} (kubeadm rejects ED25519 and P-224)`);
+    }
+    for (const san of typed("apiExtraSans") ? (v.apiExtraSans as string[]) : []) {
+        if (!isValidSan(san)) bad("apiExtraSans", san, "a list of DNS names or IP addresses");
     }
     const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
 

@@ -83,6 +83,8 @@ describe("config", () => {
         ["internalApi not boolean", { internalApi: 1 }, "internalApi", "true or false"],
         ["existing VPC missing a zone", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01" }, privateSubnets: { "us-west-2a": "subnet-02" } } }, "existingVpc", "no subnets for us-west-2b, us-west-2c"],
         ["existing VPC bad id", { existingVpc: { vpcId: "my-vpc", publicSubnets: {}, privateSubnets: {} } }, "existingVpc", "vpcId: 'vpc-"],
+        ["P-224 style algorithm", { pkiAlgorithm: "ED25519" }, "pkiAlgorithm", "'RSA' or 'ECDSA'"],
+        ["bad extra SAN", { apiExtraSans: ["not a name!"] }, "apiExtraSans", "a list of DNS names or IP addresses"],
         ["unknown key (typo)", { controlPlaneCont: 3 }, "controlPlaneCont", "no such key; known keys are clusterName"],
     ];
 

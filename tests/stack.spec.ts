@@ -180,14 +180,14 @@ describe("stack layout under the mock runtime", () => {
     describe("secrets", () => {
         it("the SSH private key is a provider secret and a secret stack output, even while unknown (preview)", async () => {
             const run = await runProgram({ stack: "dev", preview: true });
-            const key = one(run, T.privateKey);
+            const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
             for (const field of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"]) assert.ok(key.additionalSecretOutputs.includes(field), field);
             assert.deepEqual([run.outputs.sshPrivateKey.known, run.outputs.sshPrivateKey.secret], [false, true]);
         });
 
         it("the SSH private key is secret in every recorded input and output (update)", async () => {
             const run = await runProgram({ stack: "dev", preview: false });
-            const key = one(run, T.privateKey);
+            const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
             for (const field of ["privateKeyOpenssh", "privateKeyPem"]) assert.ok(isSecretValue(key.outputs[field]), `${field} output`);
             const secretText = (key.outputs.privateKeyOpenssh as { value: string }).value;
             const body = secretText.trim().split("\n")[1];

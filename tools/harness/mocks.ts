@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { containsIp, mustParseCidr, nthAddress } from "../../components/net/cidr";
+import { tlsEmulator } from "./tlsEmulator";
 import { secretValue, unwrapSecrets } from "./values";
 
 type State = Record<string, unknown>;
@@ -29,6 +30,7 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
     const subnetCidrs = new Map<string, string>();
     const usedHosts = new Map<string, number>();
     const region = options.region;
+    const defaultTls = tlsEmulator({ reuseKeys: true });
 
     function privateIpIn(subnetId: unknown, name: string): string {
         const fixed = options.privateIps?.[name];
@@ -70,10 +72,6 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
         "aws:iam/instanceProfile:InstanceProfile": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
         "aws:s3/bucketV2:BucketV2": (n, i) => ({ arn: `arn:aws:s3:::${i.bucket ?? `${n}-${hex(n, 7)}`}`, bucket: i.bucket ?? `${n}-${hex(n, 7)}` }),
         "aws:s3/bucket:Bucket": (n, i) => ({ arn: `arn:aws:s3:::${i.bucket ?? `${n}-${hex(n, 7)}`}`, bucket: i.bucket ?? `${n}-${hex(n, 7)}` }),
-        "tls:index/privateKey:PrivateKey": (n, i) => fakeKey(n, String(i.algorithm ?? "RSA")),
-        "tls:index/selfSignedCert:SelfSignedCert": (n) => ({ certPem: fakePem("CERTIFICATE", n) }),
-        "tls:index/locallySignedCert:LocallySignedCert": (n) => ({ certPem: fakePem("CERTIFICATE", n) }),
-        "tls:index/certRequest:CertRequest": (n) => ({ certRequestPem: fakePem("CERTIFICATE REQUEST", n) }),
         "random:index/randomPassword:RandomPassword": (n, i) => ({ result: secretValue(randomText(n, Number(i.length ?? 16), i)) }),
         "random:index/randomString:RandomString": (n, i) => ({ result: randomText(n, Number(i.length ?? 16), i) }),
         "command:remote:Command": () => ({ stdout: "", stderr: "" }),
@@ -94,7 +92,8 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
             // A real preview knows only the inputs; every computed output is unknown.
             if (options.preview) return { id: undefined, state: args.inputs };
             const id = (idPrefix[args.type] ?? "") + hex(`${args.type}/${args.name}`, 17);
-            const override = options.overrides?.[args.type];
+            // tls resources get real keys and certificates: the program parses them (discovery hash).
+            const override = options.overrides?.[args.type] ?? defaultTls[args.type];
             const extra = override ? await override(args) : computed[args.type]?.(args.name, unwrapSecrets(args.inputs) as State, id) ?? {};
             return { id, state: { ...args.inputs, ...extra } };
         },
@@ -112,21 +111,6 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
                     throw new Error(`the mocks do not know the invoke ${args.token}; add it to tools/harness/mocks.ts`);
             }
         },
-    };
-}
-
-function fakePem(label: string, seed: string): string {
-    return `-----BEGIN ${label}-----\nMOCK${hex(seed + label, 56)}\n-----END ${label}-----\n`;
-}
-
-function fakeKey(name: string, algorithm: string): State {
-    return {
-        privateKeyPem: secretValue(fakePem("PRIVATE KEY", name)),
-        privateKeyPemPkcs8: secretValue(fakePem("PRIVATE KEY", name + "8")),
-        privateKeyOpenssh: secretValue(fakePem("OPENSSH PRIVATE KEY", name)),
-        publicKeyPem: fakePem("PUBLIC KEY", name),
-        publicKeyOpenssh: `ssh-${algorithm.toLowerCase()} AAAA${hex(name, 40)}\n`,
-        publicKeyFingerprintSha256: `SHA256:${hex(name + "fp", 43)}`,
     };
 }
 

@@ -71,7 +71,8 @@ function privateKeyState(key: KeyObject, algorithm: string): State {
         algorithm,
         privateKeyPem: secretValue(String(pem)),
         privateKeyPemPkcs8: secretValue(String(key.export({ type: "pkcs8", format: "pem" }))),
-        privateKeyOpenssh: secretValue("-----BEGIN OPENSSH PRIVATE KEY-----\n(not emulated)\n-----END OPENSSH PRIVATE KEY-----\n"),
+        // Not a usable OpenSSH key (node:crypto cannot write that format), but unique per key.
+        privateKeyOpenssh: secretValue(String(key.export({ type: "pkcs8", format: "pem" })).replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY")),
         publicKeyPem: String(pub.export({ type: "spki", format: "pem" })),
         publicKeyOpenssh: algorithm === "ED25519" ? `ssh-ed25519 ${sshEd25519(pub)}\n` : "",
     };
