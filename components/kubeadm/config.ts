@@ -1,0 +1,359 @@
+// kubeadm.k8s.io/v1beta4 configuration, the kubelet configuration, the audit policy and
+// kubeconfigs, rendered from typed objects with the `yaml` library (never by concatenating YAML).
+// Pure: typed data in, text out.
+import { Document, Scalar } from "yaml";
+import {
+    API_PORT,
+    AUDIT_LOG_DIR,
+    AUDIT_POLICY_PATH,
+    CRI_SOCKET,
+    DNS_DOMAIN,
+    KubeadmInputError,
+    PKI_DIR,
+    controlPlaneEndpoint,
+    kubeadmVersion,
+    normalizeCluster,
+    validateBootstrapToken,
+    validateCaCertHash,
+    validateNode,
+    type ClusterSpec,
+    type NodeSpec,
+} from "./types";
+
+export const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4";
+export const KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1";
+export const AUDIT_API_VERSION = "audit.k8s.io/v1";
+
+/**
+ * Stands in for the bootstrap token in configs embedded in scripts; the script substitutes the
+ * token it reads from stdin after checking its format. It is rendered as a double-quoted
+ * scalar, so the substituted token stays a string even when it looks like a number.
+ */
+export const BOOTSTRAP_TOKEN_PLACEHOLDER = "k8s-ha-bootstrap-token-from-stdin";
+
+/** One v1beta4 structured argument (extraArgs / kubeletExtraArgs are lists of these). */
+export interface Arg {
+    readonly name: string;
+    readonly value: string;
+}
+
+function args(record: Readonly<Record<string, string>>): Arg[] {
+    return Object.entries(record).map(([name, value]) => ({ name, value }));
+}
+
+/**
+ * etcd tuning, from the source documents' table (004 §3.2 "etcd性能调优参数", columns
+ * default / 推荐值(小集群) small cluster / 推荐值(大集群) large cluster).
+ *
+ * We take the small-cluster column for timing, snapshots and compaction: 3-7 stacked members in
+ * one AWS region are a small cluster with ~1 ms RTT between AZs, so heartbeat 100 ms and election
+ * timeout 1000 ms (10x heartbeat, etcd's own rule) detect a dead leader in about a second; the
+ * large-cluster 200/2000 ms would only double failover time. snapshot-count 10000 (the default is
+ * 100000) keeps the in-memory raft log and a rejoining member's catch-up small, and
+ * auto-compaction-retention 1h bounds history between the apiserver's own 5-minute compactions.
+ *
+ * The one exception is quota-backend-bytes: 8589934592 (8 GiB, the large-cluster column), which is
+ * what the same document's reference manifest (§3.1) and its alert rule
+ * `etcd_mvcc_db_total_size_in_bytes < 8589934592` use, and what 001 "etcd配置优化" lists. Hitting
+ * the quota raises the NOSPACE alarm and turns the whole cluster read-only, so the ceiling is set
+ * at etcd's largest recommended size rather than the small column's 4 GiB; it is a ceiling, not
+ * an allocation.
+ *
+ * max-request-bytes and max-txn-ops stay at etcd's defaults: Kubernetes objects are sized for the
+ * default 1.5 MiB request limit, and the apiserver's transactions are a handful of operations.
+ */
+export const ETCD_TUNING: Readonly<Record<string, string>> = {
+    "quota-backend-bytes": "8589934592",
+    "heartbeat-interval": "100",
+    "election-timeout": "1000",
+    "snapshot-count": "10000",
+    "auto-compaction-mode": "periodic",
+    "auto-compaction-retention": "1h",
+};
+
+/**
+ * Leader election for kube-controller-manager and kube-scheduler, from 001 (line ~176) and 000:
+ * lease 15s, renew deadline 10s, retry 2s. These are also the Kubernetes defaults, set
+ * explicitly so the failover budget is visible: a dead leader's lease lapses after <= 15 s and a
+ * standby retries every 2 s.
+ */
+export const LEADER_ELECTION: Readonly<Record<string, string>> = {
+    "leader-elect": "true",
+    "leader-elect-lease-duration": "15s",
+    "leader-elect-renew-deadline": "10s",
+    "leader-elect-retry-period": "2s",
+};
+
+/** Audit log location and rotation for kube-apiserver. */
+export const AUDIT_LOG_PATH = `${AUDIT_LOG_DIR}/audit.log`;
+const AUDIT_ARGS: Readonly<Record<string, string>> = {
+    "audit-log-path": AUDIT_LOG_PATH,
+    "audit-policy-file": AUDIT_POLICY_PATH,
+    "audit-log-maxage": "30",
+    "audit-log-maxbackup": "10",
+    "audit-log-maxsize": "100",
+};
+
+/** Bootstrap token groups/usages as kubeadm sets them by default (its RBAC binds this group). */
+export const BOOTSTRAP_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token";
+
+function toYaml(value: unknown, tweak?: (doc: Document) => void): string {
+    const doc = new Document(value);
+    tweak?.(doc);
+    return doc.toString({ lineWidth: 0 });
+}
+
+/** Several documents as one multi-document YAML stream; each document rendered by the library. */
+function stream(docs: readonly string[]): string {
+    return docs.join("---\n");
+}
+
+function quoteDoubleAt(doc: Document, path: readonly (string | number)[]): void {
+    const node = doc.getIn(path, true);
+    if (!(node instanceof Scalar)) throw new Error(`internal: no scalar at ${path.join(".")}`);
+    node.type = Scalar.QUOTE_DOUBLE;
+}
+
+function nodeRegistration(node: NodeSpec) {
+    return {
+        name: node.name,
+        criSocket: CRI_SOCKET,
+        kubeletExtraArgs: args({ "node-ip": node.privateIp }),
+    };
+}
+
+/** The ClusterConfiguration object (shared by every node; uploaded by init to kubeadm-config). */
+export function clusterConfiguration(cluster: ClusterSpec) {
+    const c = normalizeCluster(cluster);
+    return {
+        apiVersion: KUBEADM_API_VERSION,
+        kind: "ClusterConfiguration",
+        clusterName: c.clusterName,
+        kubernetesVersion: kubeadmVersion(c.kubernetesVersion),
+        controlPlaneEndpoint: controlPlaneEndpoint(c),
+        certificatesDir: PKI_DIR,
+        networking: {
+            podSubnet: c.podCidr,
+            serviceSubnet: c.serviceCidr,
+            dnsDomain: DNS_DOMAIN,
+        },
+        apiServer: {
+            certSANs: [c.apiEndpointHost, ...c.extraSans.filter((s) => s !== c.apiEndpointHost)],
+            extraArgs: args({ ...AUDIT_ARGS, profiling: "false" }),
+            extraVolumes: [
+                { name: "audit-policy", hostPath: AUDIT_POLICY_PATH, mountPath: AUDIT_POLICY_PATH, readOnly: true, pathType: "File" },
+                { name: "audit-log", hostPath: AUDIT_LOG_DIR, mountPath: AUDIT_LOG_DIR, readOnly: false, pathType: "DirectoryOrCreate" },
+            ],
+        },
+        controllerManager: {
+            extraArgs: args({ ...LEADER_ELECTION, profiling: "false", "bind-address": "127.0.0.1" }),
+        },
+        scheduler: {
+            extraArgs: args({ ...LEADER_ELECTION, profiling: "false", "bind-address": "127.0.0.1" }),
+        },
+        etcd: {
+            local: {
+                dataDir: "/var/lib/etcd",
+                extraArgs: args(ETCD_TUNING),
+                // kubeadm always adds node name, localhost, node IP, 127.0.0.1 and ::1 per node;
+                // these lists carry only the cluster-wide extras (see etcdServerSans()).
+                serverCertSANs: [...(c.etcdExtraSans ?? [])],
+                peerCertSANs: [...(c.etcdExtraSans ?? [])],
+            },
+        },
+    };
+}
+
+/**
+ * KubeletConfiguration (uploaded by init to the kubelet-config ConfigMap; joiners download it).
+ * - cgroupDriver systemd: matches containerd's SystemdCgroup=true on a systemd host.
+ * - serverTLSBootstrap false: with true, kubelet serving certs are requested as
+ *   kubernetes.io/kubelet-serving CSRs, which nothing in this stack approves (kube-controller-manager
+ *   never auto-approves them), so `kubectl logs/exec` would break until an approver is installed.
+ *   The kubelet's self-signed serving cert is what kubeadm clusters use by default.
+ * - rotateCertificates true: the kubelet renews its client certificate itself (kubeadm's RBAC
+ *   auto-approves selfnodeclient CSRs).
+ */
+export function kubeletConfiguration() {
+    return {
+        apiVersion: KUBELET_API_VERSION,
+        kind: "KubeletConfiguration",
+        cgroupDriver: "systemd",
+        serverTLSBootstrap: false,
+        rotateCertificates: true,
+    };
+}
+
+/** InitConfiguration for the first control-plane node. `token` may be the placeholder. */
+export function initConfiguration(cluster: ClusterSpec, node: NodeSpec, token: { token: string; ttl: string } | null) {
+    normalizeCluster(cluster);
+    validateNode(node);
+    if (node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, '"control-plane" (kubeadm init runs on a control plane)');
+    return {
+        apiVersion: KUBEADM_API_VERSION,
+        kind: "InitConfiguration",
+        ...(token
+            ? {
+                  bootstrapTokens: [
+                      {
+                          token: token.token,
+                          ttl: token.ttl,
+                          description: "k8s-ha: created by kubeadm init; joins re-create it with a short TTL",
+                          usages: ["signing", "authentication"],
+                          groups: [BOOTSTRAP_TOKEN_GROUP],
+                      },
+                  ],
+              }
+            : {}),
+        nodeRegistration: nodeRegistration(node),
+        localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT },
+    };
+}
+
+const TTL_RE = /^(\d+h)?(\d+m)?(\d+s)?$/;
+
+export interface InitConfigOptions {
+    /** The bootstrap token, or BOOTSTRAP_TOKEN_PLACEHOLDER for the copy embedded in init.sh. */
+    readonly token: string;
+    /** Go duration, e.g. "1h" (joins re-create the token anyway). Default "1h". */
+    readonly ttl?: string;
+}
+
+/**
+ * The whole config `kubeadm init --config` takes: InitConfiguration, ClusterConfiguration,
+ * KubeletConfiguration. No KubeProxyConfiguration: kube-proxy's defaults are what we want.
+ */
+export function renderInitConfig(cluster: ClusterSpec, node: NodeSpec, opts: InitConfigOptions): string {
+    const ttl = opts.ttl ?? "1h";
+    if (!TTL_RE.test(ttl) || ttl === "") throw new KubeadmInputError("bootstrap token ttl", ttl, 'a Go duration such as "1h" or "30m"');
+    if (opts.token !== BOOTSTRAP_TOKEN_PLACEHOLDER) validateBootstrapToken(opts.token);
+    const init = toYaml(initConfiguration(cluster, node, { token: opts.token, ttl }), (d) => quoteDoubleAt(d, ["bootstrapTokens", 0, "token"]));
+    return stream([init, toYaml(clusterConfiguration(cluster)), toYaml(kubeletConfiguration())]);
+}
+
+/**
+ * InitConfiguration (without a bootstrap token) + ClusterConfiguration for `kubeadm init phase ...`
+ * commands run later on any control plane (the rotate script regenerates kubeconfigs with it).
+ */
+export function renderPhaseConfig(cluster: ClusterSpec, node: NodeSpec): string {
+    return stream([toYaml(initConfiguration(cluster, node, null)), toYaml(clusterConfiguration(cluster))]);
+}
+
+export interface JoinConfigOptions {
+    /** The bootstrap token, or BOOTSTRAP_TOKEN_PLACEHOLDER for the copy embedded in join scripts. */
+    readonly token: string;
+    /** discoveryHash() of the cluster CA. */
+    readonly caCertHash: string;
+}
+
+/** The JoinConfiguration object for a control-plane or worker node. */
+export function joinConfiguration(cluster: ClusterSpec, node: NodeSpec, opts: JoinConfigOptions) {
+    normalizeCluster(cluster);
+    validateNode(node);
+    if (opts.token !== BOOTSTRAP_TOKEN_PLACEHOLDER) validateBootstrapToken(opts.token);
+    validateCaCertHash(opts.caCertHash);
+    return {
+        apiVersion: KUBEADM_API_VERSION,
+        kind: "JoinConfiguration",
+        discovery: {
+            bootstrapToken: {
+                apiServerEndpoint: controlPlaneEndpoint(cluster),
+                token: opts.token,
+                caCertHashes: [opts.caCertHash],
+            },
+        },
+        nodeRegistration: nodeRegistration(node),
+        // No certificateKey: Pulumi places every certificate itself (place-pki) before the join.
+        ...(node.role === "control-plane" ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT } } } : {}),
+    };
+}
+
+export function renderJoinConfig(cluster: ClusterSpec, node: NodeSpec, opts: JoinConfigOptions): string {
+    return toYaml(joinConfiguration(cluster, node, opts), (d) => quoteDoubleAt(d, ["discovery", "bootstrapToken", "token"]));
+}
+
+/**
+ * The apiserver audit policy. Rules are first-match:
+ * 1. no events for health/version/metrics probes (NLB health checks hit /readyz every few seconds);
+ * 2. no events for Lease get/update: leader election renews every 2 s per component, and kubelets
+ *    renew node leases every 10 s;
+ * 3. no events for Events;
+ * 4. Metadata only (never bodies) for Secrets, ConfigMaps, TokenReviews and token requests, so no
+ *    secret value ever lands in the audit log;
+ * 5. Request bodies for RBAC changes (who granted what);
+ * 6. Metadata for everything else.
+ */
+export function auditPolicy() {
+    return {
+        apiVersion: AUDIT_API_VERSION,
+        kind: "Policy",
+        omitStages: ["RequestReceived"],
+        rules: [
+            { level: "None", nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version", "/metrics"] },
+            { level: "None", verbs: ["get", "update"], resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
+            {
+                level: "None",
+                resources: [
+                    { group: "", resources: ["events"] },
+                    { group: "events.k8s.io", resources: ["events"] },
+                ],
+            },
+            {
+                level: "Metadata",
+                resources: [
+                    { group: "", resources: ["secrets", "configmaps", "serviceaccounts/token"] },
+                    { group: "authentication.k8s.io", resources: ["tokenreviews"] },
+                ],
+            },
+            {
+                level: "Request",
+                verbs: ["create", "update", "patch", "delete", "deletecollection"],
+                resources: [{ group: "rbac.authorization.k8s.io" }],
+            },
+            { level: "Metadata" },
+        ],
+    };
+}
+
+export function renderAuditPolicy(): string {
+    return toYaml(auditPolicy());
+}
+
+export interface KubeconfigInput {
+    readonly clusterName: string;
+    /** "https://host:port". */
+    readonly server: string;
+    readonly caCertPem: string;
+    readonly userName: string;
+    readonly clientCertPem: string;
+    readonly clientKeyPem: string;
+}
+
+/** A client-certificate kubeconfig (one cluster, one user, one current context). SECRET text. */
+export function renderKubeconfig(k: KubeconfigInput): string {
+    for (const [field, value] of Object.entries(k)) {
+        if (typeof value !== "string" || value.length === 0) throw new KubeadmInputError(`kubeconfig ${field}`, field.endsWith("Pem") ? "<pem>" : value, "a non-empty string");
+    }
+    if (!/^https:\/\/[^/\s]+$/.test(k.server)) throw new KubeadmInputError("kubeconfig server", k.server, '"https://host:port"');
+    const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+    const context = `${k.userName}@${k.clusterName}`;
+    return toYaml({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: k.clusterName, cluster: { server: k.server, "certificate-authority-data": b64(k.caCertPem) } }],
+        users: [{ name: k.userName, user: { "client-certificate-data": b64(k.clientCertPem), "client-key-data": b64(k.clientKeyPem) } }],
+        contexts: [{ name: context, context: { cluster: k.clusterName, user: k.userName } }],
+        "current-context": context,
+    });
+}
+
+/** The admin kubeconfig the join/reset scripts read on stdin, pointing at the NLB. SECRET text. */
+export function renderAdminKubeconfig(cluster: ClusterSpec, pem: { caCertPem: string; clientCertPem: string; clientKeyPem: string }): string {
+    const c = normalizeCluster(cluster);
+    return renderKubeconfig({
+        clusterName: c.clusterName,
+        server: `https://${controlPlaneEndpoint(c)}`,
+        userName: "kubernetes-admin",
+        ...pem,
+    });
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# init.sh: kubeadm init once, the token only on stdin, success only when the NLB answers.
+
+setup() {
+  load helpers
+  common_setup
+  place_dummy_control_plane_files
+}
+
+@test "init runs kubeadm init with the stdin token in its config, then waits for the API through the NLB" {
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm init ')" 1
+  assert_equal "$(count_calls '^kubeadm init --config .* --skip-token-print$')" 1
+  # the config kubeadm was given carries the token (quoted) and the NLB endpoint
+  run grep -F "token: \"$TOKEN\"" "$STUB_STATE/kubeadm-init-config.yaml"
+  assert_success
+  run grep -F "controlPlaneEndpoint: $NLB:6443" "$STUB_STATE/kubeadm-init-config.yaml"
+  assert_success
+  # the readiness probe goes through the NLB, after kubeadm init
+  (($(line_of "^curl .*https://$NLB:6443/readyz") > $(line_of '^kubeadm init')))
+  # the token never appears in any command line
+  run grep -F "$TOKEN_SECRET" "$STUB_LOG"
+  assert_failure
+  # the scratch copy of the config (with the token) is gone
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}
+
+@test "a second init is a no-op" {
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_output --partial "already initialised; nothing to do"
+  assert_equal "$(count_calls '^kubeadm ')" 1
+}
+
+@test "init waits with bounded retries and progress until the NLB answers" {
+  export STUB_CURL_FAIL_FIRST=2
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_output --partial "attempt 1/120"
+  assert_output --partial "attempt 2/120"
+  assert_equal "$(count_calls '^sleep 5$')" 2
+}
+
+@test "init fails after the bounded wait when the NLB never answers" {
+  export STUB_CURL_FAIL=always
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "did not answer within 600s"
+  assert_equal "$(count_calls '^sleep ')" 120
+}
+
+@test "init fails fast, naming the input, when stdin has no token" {
+  run bash "$S/init.sh" </dev/null
+  assert_failure
+  assert_output --partial "missing input: the bootstrap token (stdin line 1) is empty"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "init rejects a malformed token without echoing it" {
+  run bash "$S/init.sh" <<<"ABCDEF.not-a-valid-token-x"
+  assert_failure
+  assert_output --partial "malformed input: the bootstrap token"
+  refute_output --partial "not-a-valid-token"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "init refuses to run without the placed PKI, naming the missing file" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/pki/ca.key"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "missing input files"
+  assert_output --partial "/etc/kubernetes/pki/ca.key"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "init masks the token if kubeadm prints it" {
+  export STUB_KUBEADM_PRINT_TOKEN=1
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_output --partial "Using token: abcdef.<redacted>"
+  refute_output --partial "$TOKEN_SECRET"
+}
+
+@test "init keeps a numeric-looking token a YAML string" {
+  run bash "$S/init.sh" <<<"123456.1234567890123456"
+  assert_success
+  run grep -F 'token: "123456.1234567890123456"' "$STUB_STATE/kubeadm-init-config.yaml"
+  assert_success
+}
+
+@test "init refuses a half-initialised node instead of re-running kubeadm" {
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  echo x >"$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "stopped half-way"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "init fails with a message when kubeadm init fails" {
+  export STUB_KUBEADM_FAIL=init
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "kubeadm init failed"
+  assert_equal "$(count_calls '^curl ')" 0
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# join-*.sh: a fresh token through the NLB, then kubeadm join with token and CA hash in its config.
+
+setup() {
+  load helpers
+  common_setup
+}
+
+join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
+
+@test "worker join passes the token and the CA hash to kubeadm in its config file" {
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  assert_equal "$(count_calls '^kubeadm join --config ')" 1
+  cfg="$STUB_STATE/kubeadm-join-config.yaml"
+  run grep -F "token: \"$TOKEN\"" "$cfg"
+  assert_success
+  run grep -F -- "- $CA_HASH" "$cfg"
+  assert_success
+  run grep -F "apiServerEndpoint: $NLB:6443" "$cfg"
+  assert_success
+  run grep -F "name: $WORKER" "$cfg"
+  assert_success
+  # a worker's JoinConfiguration has no controlPlane section
+  run grep -E '^controlPlane:' "$cfg"
+  assert_failure
+}
+
+@test "join refreshes the bootstrap token through the NLB before joining" {
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  apply_line=$(line_of '^kubectl .* apply --server-side')
+  join_line=$(line_of '^kubeadm join')
+  ((apply_line > 0 && join_line > apply_line))
+  manifest="$STUB_STATE/kubectl-apply.yaml"
+  run grep -F "name: bootstrap-token-abcdef" "$manifest"
+  assert_success
+  run grep -F "type: bootstrap.kubernetes.io/token" "$manifest"
+  assert_success
+  run grep -F "data token-secret: $(printf '%s' "$TOKEN_SECRET" | base64 -w0)" "$manifest"
+  assert_success
+  run grep -F "literal auth-extra-groups: system:bootstrappers:kubeadm:default-node-token" "$manifest"
+  assert_success
+  # the new expiry lies about 30 minutes ahead
+  expiration=$(sed -n 's/^literal expiration: //p' "$manifest")
+  delta=$(($(date -u -d "$expiration" +%s) - $(date -u +%s)))
+  ((delta > 25 * 60 && delta <= 30 * 60))
+  # the kubectl calls used the admin kubeconfig that came on stdin
+  run diff <(printf '%s\n' "$ADMIN_KUBECONFIG") "$STUB_STATE/kubectl-kubeconfig"
+  assert_success
+}
+
+@test "join never puts the token's secret or the admin key in a command line, and removes its copies" {
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  run grep -F -e "$TOKEN_SECRET" -e "$KEY_DATA" "$STUB_LOG"
+  assert_failure
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}
+
+@test "worker join succeeds only once the Node is registered (bounded wait)" {
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  assert_output --partial "Node $WORKER registered: ok"
+  rm -rf "$K8S_HA_FSROOT/etc/kubernetes" "$STUB_STATE/node-$WORKER"
+  export STUB_KUBEADM_NO_NODE=1
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_failure
+  assert_output --partial "attempt 120/120"
+  assert_output --partial "joined, but Node $WORKER did not appear"
+}
+
+@test "a second join is a no-op" {
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  assert_output --partial "already joined"
+  assert_equal "$(count_calls '^kubeadm ')" 1
+  assert_equal "$(count_calls ' apply ')" 1
+}
+
+@test "control-plane join adds controlPlane.localAPIEndpoint and waits for the local apiserver" {
+  place_dummy_control_plane_files
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
+  assert_success
+  cfg="$STUB_STATE/kubeadm-join-config.yaml"
+  run grep -A3 -E '^controlPlane:' "$cfg"
+  assert_output --partial "advertiseAddress: 10.0.32.10"
+  assert_output --partial "bindPort: 6443"
+  run grep -F certificateKey "$cfg"
+  assert_failure
+  (($(line_of '^curl .*https://10.0.32.10:6443/readyz') > $(line_of '^kubeadm join')))
+}
+
+@test "control-plane join refuses to run without the placed PKI" {
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
+  assert_failure
+  assert_output --partial "missing input files"
+  assert_output --partial "/etc/kubernetes/pki/etcd/ca.key"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "join fails fast, naming the input, when stdin is empty" {
+  run bash "$S/join-worker.sh" </dev/null
+  assert_failure
+  assert_output --partial "missing input: the bootstrap token (stdin line 1) is empty"
+  assert_equal "$(count_calls '^(kubeadm|kubectl) ')" 0
+}
+
+@test "join fails fast, naming the input, when the admin kubeconfig is missing" {
+  run bash "$S/join-worker.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "missing input: the admin kubeconfig (stdin after line 1) is empty"
+  assert_equal "$(count_calls '^(kubeadm|kubectl) ')" 0
+}
+
+@test "join removes its secret copies when kubeadm join fails" {
+  export STUB_KUBEADM_FAIL=join
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_failure
+  assert_output --partial "kubeadm join failed"
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}

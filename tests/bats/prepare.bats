@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# prepare-*.sh: kernel/sysctl/swap/containerd setup and pinned Kubernetes packages, once.
+
+setup() {
+  load helpers
+  common_setup
+  mkdir -p "$K8S_HA_FSROOT/etc"
+  printf '%s\n' 'LABEL=root / ext4 defaults 0 1' '/swap.img none swap sw 0 0' >"$K8S_HA_FSROOT/etc/fstab"
+}
+
+@test "prepare configures the node and pins kubelet/kubeadm/kubectl to the exact version" {
+  run bash "$S/prepare-control-plane.sh"
+  assert_success
+  assert_equal "$(count_calls "^hostnamectl set-hostname $CP0\$")" 1
+  assert_equal "$(count_calls '^swapoff -a$')" 1
+  run grep -c '^# k8s-ha: /swap.img none swap' "$K8S_HA_FSROOT/etc/fstab"
+  assert_output 1
+  run grep -c '^LABEL=root / ext4' "$K8S_HA_FSROOT/etc/fstab"
+  assert_output 1
+  assert_equal "$(cat "$K8S_HA_FSROOT/etc/modules-load.d/k8s-ha.conf")" "$(printf 'overlay\nbr_netfilter')"
+  run cat "$K8S_HA_FSROOT/etc/sysctl.d/99-k8s-ha.conf"
+  assert_line 'net.bridge.bridge-nf-call-iptables = 1'
+  assert_line 'net.bridge.bridge-nf-call-ip6tables = 1'
+  assert_line 'net.ipv4.ip_forward = 1'
+  run grep -F 'SystemdCgroup = true' "$K8S_HA_FSROOT/etc/containerd/config.toml"
+  assert_success
+  run cat "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list"
+  assert_output 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /'
+  assert_equal "$(count_calls '^apt-get install .*kubelet=1.35.2-1.1 kubeadm=1.35.2-1.1 kubectl=1.35.2-1.1$')" 1
+  assert_equal "$(count_calls '^apt-mark hold kubelet kubeadm kubectl$')" 1
+  (($(line_of '^apt-mark hold') > $(line_of '^apt-get install .*kubelet=')))
+  # control planes get the audit policy the apiserver mounts
+  run grep -F 'kind: Policy' "$K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml"
+  assert_success
+  [[ -d $K8S_HA_FSROOT/var/log/kubernetes/audit ]]
+}
+
+@test "a second prepare is a no-op" {
+  run bash "$S/prepare-worker.sh"
+  assert_success
+  : >"$STUB_LOG"
+  run bash "$S/prepare-worker.sh"
+  assert_success
+  assert_output --partial "already prepared"
+  assert_equal "$(count_calls '^(apt-get|systemctl|hostnamectl|swapoff|modprobe) ')" 0
+  # workers get no audit policy
+  [[ ! -e $K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml ]]
+}
+
+@test "prepare refuses to change the Kubernetes version of a joined node" {
+  export STUB_KUBELET_VERSION=1.34.4-1.1
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes"
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/prepare-worker.sh"
+  assert_failure
+  assert_output --partial "is an upgrade (kubeadm upgrade)"
+  assert_equal "$(count_calls '^apt-get ')" 0
+}
+
+@test "prepare fails, naming the version, when the repository lacks it" {
+  export STUB_APT_VERSIONS="1.35.1-1.1 1.35.10-1.1"
+  run bash "$S/prepare-worker.sh"
+  assert_failure
+  assert_output --partial "kubeadm 1.35.2 is not available from https://pkgs.k8s.io/core:/stable:/v1.35/deb/"
+}
+
+@test "prepare writes system files world-readable, the audit policy root-only" {
+  run bash "$S/prepare-control-plane.sh"
+  assert_success
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings")" 755
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg")" 644
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list")" 644
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/containerd/config.toml")" 644
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml")" 600
+}

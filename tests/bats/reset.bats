@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# reset-*.sh: quorum check, drain, kubeadm reset, delete the Node; refusals that protect etcd.
+
+setup() {
+  load helpers
+  common_setup
+  # a joined control plane: kubelet.conf present, the Node known to the cluster
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  mkdir -p "$K8S_HA_FSROOT/etc/cni/net.d"
+  echo '{}' >"$K8S_HA_FSROOT/etc/cni/net.d/10-cni.conflist"
+  touch "$STUB_STATE/node-$CP1" "$STUB_STATE/node-$WORKER"
+}
+
+etcd_members() { printf '%s\n' "$@" >"$STUB_STATE/etcd-pods"; }
+
+@test "control-plane reset drains, resets (removing the etcd member), then deletes the Node" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "3/3 healthy now, 2/2 after removing $CP1"
+  drain=$(line_of "^kubectl .* drain $CP1 --ignore-daemonsets --delete-emptydir-data --force --timeout=300s")
+  reset=$(line_of '^kubeadm reset -f --kubeconfig ')
+  delete=$(line_of "^kubectl .* delete node $CP1")
+  ((drain > 0 && reset > drain && delete > reset))
+  [[ ! -e $STUB_STATE/node-$CP1 ]]
+  [[ ! -e $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf ]]
+  [[ ! -e $K8S_HA_FSROOT/etc/cni/net.d ]]
+  # kube-proxy/CNI chains are filtered out of the saved rules
+  assert_equal "$(count_calls '^iptables-restore')" 1
+  # the admin key never appears in a command line; the scratch copy is gone
+  run grep -F "$KEY_DATA" "$STUB_LOG"
+  assert_failure
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}
+
+@test "reset refuses when removing this member would break etcd quorum" {
+  # 3 members, another one already down: removing a healthy one leaves 1 healthy of 2.
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 False"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to remove $CP1: etcd would keep 1 healthy of 2 members, below the quorum of 2"
+  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+  [[ -e $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf ]]
+}
+
+@test "reset refuses when etcd has already lost quorum" {
+  etcd_members "$CP0 False" "$CP1 True" "$CP2 False"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "etcd has 1 healthy of 3 members, below its quorum of 2"
+  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+}
+
+@test "reset refuses to remove the last control plane" {
+  etcd_members "$CP1 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to remove $CP1: it is the last control-plane node"
+  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+}
+
+@test "reset allows removing the unhealthy member itself" {
+  etcd_members "$CP0 True" "$CP1 False" "$CP2 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "2/3 healthy now, 2/2 after removing $CP1"
+  assert_equal "$(count_calls '^kubeadm reset')" 1
+}
+
+@test "five members with one down still allow removing a healthy one" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True" "cp-3 True" "cp-4 False"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "4/5 healthy now, 3/4 after removing $CP1"
+}
+
+@test "worker reset drains, resets and deletes without an etcd check" {
+  run bash "$S/reset-worker.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls ' get pods ')" 0
+  drain=$(line_of "^kubectl .* drain $WORKER ")
+  reset=$(line_of '^kubeadm reset -f')
+  delete=$(line_of "^kubectl .* delete node $WORKER")
+  ((drain > 0 && reset > drain && delete > reset))
+}
+
+@test "reset is a no-op when the node was already removed" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  : >"$STUB_LOG"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "nothing to do"
+  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+}
+
+@test "reset finishes an interrupted removal: the node was reset but its Node object remains" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/reset-worker.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm ')" 0
+  assert_equal "$(count_calls "delete node $WORKER")" 1
+  [[ ! -e $STUB_STATE/node-$WORKER ]]
+}
+
+@test "reset fails fast, naming the input, when stdin has no admin kubeconfig" {
+  run bash "$S/reset-control-plane.sh" </dev/null
+  assert_failure
+  assert_output --partial "missing input: the admin kubeconfig (all of stdin) is empty"
+  assert_equal "$(count_calls '^(kubectl|kubeadm) ')" 0
+}
+
+@test "reset stops when the drain fails" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  export STUB_KUBECTL_DRAIN_RC=1
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "kubectl drain $CP1 failed"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}

@@ -1,0 +1,274 @@
+// kubeadm v1beta4 / kubelet / audit / kubeconfig rendering, parsed back with the yaml library.
+import { strict as assert } from "node:assert";
+import { parseAllDocuments, parse } from "yaml";
+import {
+    BOOTSTRAP_TOKEN_PLACEHOLDER,
+    ETCD_TUNING,
+    KubeadmInputError,
+    LEADER_ELECTION,
+    renderAdminKubeconfig,
+    renderAuditPolicy,
+    renderInitConfig,
+    renderJoinConfig,
+    renderPhaseConfig,
+    type ClusterSpec,
+} from "../../components/kubeadm";
+import { SAMPLE_CA_CERT_HASH, SAMPLE_CLUSTER, SAMPLE_NODES } from "../../tools/render-scripts";
+
+const CP0 = SAMPLE_NODES[0];
+const CP1 = SAMPLE_NODES[1];
+const WORKER = SAMPLE_NODES[3];
+const TOKEN = "abcdef.0123456789abcdef";
+const NLB = SAMPLE_CLUSTER.apiEndpointHost;
+
+type Obj = Record<string, any>;
+
+function docs(text: string): Obj[] {
+    const parsed = parseAllDocuments(text);
+    assert.ok(Array.isArray(parsed), "a YAML stream");
+    for (const d of parsed) assert.deepEqual(d.errors, [], `YAML errors: ${d.errors.join("; ")}`);
+    return parsed.map((d) => d.toJS() as Obj);
+}
+
+function argMap(list: { name: string; value: string }[]): Record<string, string> {
+    const names = list.map((a) => a.name);
+    assert.equal(new Set(names).size, names.length, `duplicate extraArgs: ${names.join(",")}`);
+    for (const a of list) {
+        assert.deepEqual(Object.keys(a).sort(), ["name", "value"]);
+        assert.equal(typeof a.value, "string", `${a.name} must be a string`);
+    }
+    return Object.fromEntries(list.map((a) => [a.name, a.value]));
+}
+
+describe("kubeadm config rendering (v1beta4)", () => {
+    const [init, cluster, kubelet] = docs(renderInitConfig(SAMPLE_CLUSTER, CP0, { token: TOKEN, ttl: "1h" }));
+
+    it("renders exactly InitConfiguration, ClusterConfiguration and KubeletConfiguration", () => {
+        const all = docs(renderInitConfig(SAMPLE_CLUSTER, CP0, { token: TOKEN }));
+        assert.deepEqual(
+            all.map((d) => [d.apiVersion, d.kind]),
+            [
+                ["kubeadm.k8s.io/v1beta4", "InitConfiguration"],
+                ["kubeadm.k8s.io/v1beta4", "ClusterConfiguration"],
+                ["kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"],
+            ],
+        );
+    });
+
+    it("InitConfiguration: the given token and ttl, node registration in list form, local endpoint", () => {
+        assert.deepEqual(init, {
+            apiVersion: "kubeadm.k8s.io/v1beta4",
+            kind: "InitConfiguration",
+            bootstrapTokens: [
+                {
+                    token: TOKEN,
+                    ttl: "1h",
+                    description: "k8s-ha: created by kubeadm init; joins re-create it with a short TTL",
+                    usages: ["signing", "authentication"],
+                    groups: ["system:bootstrappers:kubeadm:default-node-token"],
+                },
+            ],
+            nodeRegistration: {
+                name: CP0.name,
+                criSocket: "unix:///run/containerd/containerd.sock",
+                kubeletExtraArgs: [{ name: "node-ip", value: CP0.privateIp }],
+            },
+            localAPIEndpoint: { advertiseAddress: CP0.privateIp, bindPort: 6443 },
+        });
+    });
+
+    it("ClusterConfiguration: endpoint, version, networking and certSANs", () => {
+        assert.equal(cluster.clusterName, "k8s-ha-dev");
+        assert.equal(cluster.kubernetesVersion, "v1.35.2");
+        assert.equal(cluster.controlPlaneEndpoint, `${NLB}:6443`);
+        assert.deepEqual(cluster.networking, { podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" });
+        assert.deepEqual(cluster.apiServer.certSANs, [NLB, "api.k8s-ha-dev.example.com"]);
+        assert.deepEqual(
+            Object.keys(cluster).sort(),
+            ["apiServer", "apiVersion", "certificatesDir", "clusterName", "controlPlaneEndpoint", "controllerManager", "etcd", "kind", "kubernetesVersion", "networking", "scheduler"],
+        );
+    });
+
+    it("apiServer: audit logging with the policy mounted, profiling off", () => {
+        assert.deepEqual(argMap(cluster.apiServer.extraArgs), {
+            "audit-log-path": "/var/log/kubernetes/audit/audit.log",
+            "audit-policy-file": "/etc/kubernetes/audit-policy.yaml",
+            "audit-log-maxage": "30",
+            "audit-log-maxbackup": "10",
+            "audit-log-maxsize": "100",
+            profiling: "false",
+        });
+        const vols = Object.fromEntries((cluster.apiServer.extraVolumes as Obj[]).map((v) => [v.name, v]));
+        assert.deepEqual(vols["audit-policy"], {
+            name: "audit-policy",
+            hostPath: "/etc/kubernetes/audit-policy.yaml",
+            mountPath: "/etc/kubernetes/audit-policy.yaml",
+            readOnly: true,
+            pathType: "File",
+        });
+        assert.equal(vols["audit-log"].hostPath, "/var/log/kubernetes/audit");
+        assert.equal(vols["audit-log"].readOnly, false);
+        // the log path lives inside the mounted log directory
+        assert.ok(argMap(cluster.apiServer.extraArgs)["audit-log-path"].startsWith(`${vols["audit-log"].mountPath}/`));
+    });
+
+    it("controller-manager and scheduler: leader election 15s/10s/2s from the source documents, localhost only", () => {
+        for (const component of [cluster.controllerManager, cluster.scheduler]) {
+            assert.deepEqual(argMap(component.extraArgs), {
+                "leader-elect": "true",
+                "leader-elect-lease-duration": "15s",
+                "leader-elect-renew-deadline": "10s",
+                "leader-elect-retry-period": "2s",
+                profiling: "false",
+                "bind-address": "127.0.0.1",
+            });
+        }
+        // the renew deadline must be shorter than the lease, the retry shorter than the deadline
+        const secs = (s: string) => Number(s.replace(/s$/, ""));
+        assert.ok(secs(LEADER_ELECTION["leader-elect-renew-deadline"]) < secs(LEADER_ELECTION["leader-elect-lease-duration"]));
+        assert.ok(secs(LEADER_ELECTION["leader-elect-retry-period"]) < secs(LEADER_ELECTION["leader-elect-renew-deadline"]));
+    });
+
+    it("etcd: the tuning table's values, as strings", () => {
+        assert.deepEqual(argMap(cluster.etcd.local.extraArgs), {
+            "quota-backend-bytes": "8589934592",
+            "heartbeat-interval": "100",
+            "election-timeout": "1000",
+            "snapshot-count": "10000",
+            "auto-compaction-mode": "periodic",
+            "auto-compaction-retention": "1h",
+        });
+        assert.deepEqual(argMap(cluster.etcd.local.extraArgs), { ...ETCD_TUNING });
+        // etcd's rule of thumb: election timeout >= 10x heartbeat
+        assert.ok(Number(ETCD_TUNING["election-timeout"]) >= 10 * Number(ETCD_TUNING["heartbeat-interval"]));
+        assert.deepEqual(cluster.etcd.local.serverCertSANs, []);
+        assert.deepEqual(cluster.etcd.local.peerCertSANs, []);
+        assert.equal(cluster.etcd.local.dataDir, "/var/lib/etcd");
+    });
+
+    it("etcd extra SANs go to serverCertSANs and peerCertSANs", () => {
+        const [, c] = docs(renderInitConfig({ ...SAMPLE_CLUSTER, etcdExtraSans: ["etcd.internal", "10.9.9.9"] }, CP0, { token: TOKEN }));
+        assert.deepEqual(c.etcd.local.serverCertSANs, ["etcd.internal", "10.9.9.9"]);
+        assert.deepEqual(c.etcd.local.peerCertSANs, ["etcd.internal", "10.9.9.9"]);
+    });
+
+    it("KubeletConfiguration: systemd cgroups, no serving-cert CSRs, client cert rotation", () => {
+        assert.deepEqual(kubelet, {
+            apiVersion: "kubelet.config.k8s.io/v1beta1",
+            kind: "KubeletConfiguration",
+            cgroupDriver: "systemd",
+            serverTLSBootstrap: false,
+            rotateCertificates: true,
+        });
+    });
+
+    it("upper-case NLB names are normalised (kubeadm rejects them in controlPlaneEndpoint)", () => {
+        const [, c] = docs(renderInitConfig({ ...SAMPLE_CLUSTER, apiEndpointHost: "K8s-API-123.ELB.us-east-1.amazonaws.com" }, CP0, { token: TOKEN }));
+        assert.equal(c.controlPlaneEndpoint, "k8s-api-123.elb.us-east-1.amazonaws.com:6443");
+    });
+
+    it("the token stays a YAML string even when it looks like a number, and the placeholder is substitutable", () => {
+        const numeric = "123456.1234567890123456";
+        const [i] = docs(renderInitConfig(SAMPLE_CLUSTER, CP0, { token: numeric }));
+        assert.equal(i.bootstrapTokens[0].token, numeric);
+        const template = renderInitConfig(SAMPLE_CLUSTER, CP0, { token: BOOTSTRAP_TOKEN_PLACEHOLDER });
+        assert.equal(template.split(BOOTSTRAP_TOKEN_PLACEHOLDER).length, 2, "exactly one placeholder");
+        const [j] = docs(template.replace(BOOTSTRAP_TOKEN_PLACEHOLDER, numeric));
+        assert.equal(typeof j.bootstrapTokens[0].token, "string");
+        assert.equal(j.bootstrapTokens[0].token, numeric);
+    });
+
+    it("the phase config (rotate) has no bootstrap token", () => {
+        const d = docs(renderPhaseConfig(SAMPLE_CLUSTER, CP0));
+        assert.deepEqual(d.map((x) => x.kind), ["InitConfiguration", "ClusterConfiguration"]);
+        assert.equal(d[0].bootstrapTokens, undefined);
+        assert.equal(d[0].localAPIEndpoint.advertiseAddress, CP0.privateIp);
+    });
+
+    it("rejects invalid inputs with a message naming the field", () => {
+        const bad: [Partial<ClusterSpec>, RegExp][] = [
+            [{ kubernetesVersion: "1.30.4" }, /kubernetesVersion.*1\.31\.0 or newer/],
+            [{ kubernetesVersion: "v1.35.2" }, /kubernetesVersion.*no leading "v"/],
+            [{ podCidr: "10.244.0.0" }, /podCidr/],
+            [{ serviceCidr: "10.96.0.0/33" }, /serviceCidr/],
+            [{ apiEndpointHost: "https://nlb.example.com" }, /apiEndpointHost/],
+            [{ clusterName: "Bad_Name" }, /clusterName/],
+            [{ extraSans: ["not a name"] }, /extraSans/],
+        ];
+        for (const [patch, re] of bad) {
+            assert.throws(() => renderInitConfig({ ...SAMPLE_CLUSTER, ...patch }, CP0, { token: TOKEN }), (e: Error) => e instanceof KubeadmInputError && re.test(e.message));
+        }
+        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN }), /control-plane/);
+        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: "short.token" }), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("short.token"));
+        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: TOKEN, ttl: "1 hour" }), /ttl/);
+        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, privateIp: "10.0.0.300" }, { token: TOKEN }), /privateIp/);
+    });
+});
+
+describe("JoinConfiguration", () => {
+    it("discovery carries the NLB endpoint, the token and the CA hash", () => {
+        const [j] = docs(renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH }));
+        assert.deepEqual(j, {
+            apiVersion: "kubeadm.k8s.io/v1beta4",
+            kind: "JoinConfiguration",
+            discovery: { bootstrapToken: { apiServerEndpoint: `${NLB}:6443`, token: TOKEN, caCertHashes: [SAMPLE_CA_CERT_HASH] } },
+            nodeRegistration: {
+                name: WORKER.name,
+                criSocket: "unix:///run/containerd/containerd.sock",
+                kubeletExtraArgs: [{ name: "node-ip", value: WORKER.privateIp }],
+            },
+        });
+    });
+
+    it("controlPlane.localAPIEndpoint only for control planes, and never a certificateKey", () => {
+        const text = renderJoinConfig(SAMPLE_CLUSTER, CP1, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH });
+        const [j] = docs(text);
+        assert.deepEqual(j.controlPlane, { localAPIEndpoint: { advertiseAddress: CP1.privateIp, bindPort: 6443 } });
+        assert.ok(!text.includes("certificateKey"));
+        const [w] = docs(renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH }));
+        assert.equal(w.controlPlane, undefined);
+    });
+
+    it("rejects a malformed CA hash", () => {
+        assert.throws(() => renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: "sha256:abc" }), /caCertHash/);
+        assert.throws(() => renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH.toUpperCase() }), /caCertHash/);
+    });
+});
+
+describe("audit policy", () => {
+    const policy = parse(renderAuditPolicy());
+
+    it("is an audit.k8s.io/v1 Policy ending in a Metadata catch-all", () => {
+        assert.equal(policy.apiVersion, "audit.k8s.io/v1");
+        assert.equal(policy.kind, "Policy");
+        assert.deepEqual(policy.omitStages, ["RequestReceived"]);
+        assert.deepEqual(policy.rules.at(-1), { level: "Metadata" });
+    });
+
+    it("never logs request or response bodies of Secrets or ConfigMaps", () => {
+        // first match wins: the first rule that names secrets must be Metadata (or None)
+        const first = (policy.rules as Obj[]).find((r) => (r.resources ?? []).some((g: Obj) => g.group === "" && (g.resources ?? []).includes("secrets")));
+        assert.ok(first, "a rule for secrets");
+        assert.equal(first.level, "Metadata");
+        const earlier = (policy.rules as Obj[]).slice(0, (policy.rules as Obj[]).indexOf(first));
+        for (const r of earlier) assert.equal(r.level, "None", "no earlier rule may log more than metadata");
+    });
+
+    it("drops the lease renewals leader election makes every 2 s", () => {
+        const rule = (policy.rules as Obj[]).find((r) => (r.resources ?? []).some((g: Obj) => g.group === "coordination.k8s.io"));
+        assert.equal(rule?.level, "None");
+    });
+});
+
+describe("admin kubeconfig", () => {
+    it("points at the NLB and carries the PEMs base64-encoded", () => {
+        const pem = { caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", clientCertPem: "CERT\n", clientKeyPem: "KEY\n" };
+        const k = parse(renderAdminKubeconfig(SAMPLE_CLUSTER, pem));
+        assert.equal(k.kind, "Config");
+        assert.equal(k.clusters[0].cluster.server, `https://${NLB}:6443`);
+        assert.equal(Buffer.from(k.clusters[0].cluster["certificate-authority-data"], "base64").toString(), pem.caCertPem);
+        assert.equal(Buffer.from(k.users[0].user["client-key-data"], "base64").toString(), pem.clientKeyPem);
+        assert.equal(k.users[0].name, "kubernetes-admin");
+        assert.equal(k["current-context"], `kubernetes-admin@${SAMPLE_CLUSTER.clusterName}`);
+    });
+});
