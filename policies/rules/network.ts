@@ -1,0 +1,420 @@
+// Security groups and subnets: no sensitive port open to the world, the API reported separately,
+// etcd reachable only from control planes, and control planes not in public-IP subnets.
+//
+// Ingress is read from the three places AWS rules live: inline `ingress` blocks of
+// aws.ec2.SecurityGroup, aws.ec2.SecurityGroupRule (type "ingress"), and
+// aws.vpc.SecurityGroupIngressRule.
+
+import {
+    PolicyConfigSchema, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy,
+} from "@pulumi/policy";
+import { API_PORT, StackView, T } from "../lib/graph";
+import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
+import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
+
+const WORLD = new Set(["0.0.0.0/0", "::/0"]);
+
+const PORT_NAMES: Record<number, string> = {
+    22: "SSH", 2379: "etcd client", 2380: "etcd peer", 6443: "kube-apiserver", 10250: "kubelet",
+    10257: "kube-controller-manager", 10259: "kube-scheduler",
+};
+
+/** One ingress permission, normalised across the three resource shapes. */
+export interface Ingress {
+    /** Where it is declared: "ingress[0]" or "rule". */
+    label: string;
+    /** "tcp", "udp", "icmp", "all", ... ; UNKNOWN when unknown. */
+    protocol: string | Unknown;
+    /** Inclusive TCP/UDP port range; UNKNOWN when unknown. */
+    ports: [number, number] | Unknown;
+    /** CIDR sources (IPv4 and IPv6); UNKNOWN elements are unknown CIDRs. */
+    cidrs: Array<string | Unknown>;
+    /** Security-group sources by value (ids, possibly unknown). */
+    sourceGroups: Array<string | Unknown>;
+    self: boolean;
+    prefixLists: number;
+}
+
+function normProtocol(p: unknown): string | Unknown {
+    if (isUnknown(p)) {
+        return UNKNOWN;
+    }
+    const s = String(p ?? "").trim().toLowerCase();
+    switch (s) {
+        case "-1": case "all": return "all";
+        case "6": return "tcp";
+        case "17": return "udp";
+        case "1": return "icmp";
+        case "58": return "icmpv6";
+        default: return s;
+    }
+}
+
+function normPorts(protocol: string | Unknown, from: unknown, to: unknown): [number, number] | Unknown {
+    if (protocol === "all") {
+        return [0, 65535];
+    }
+    if (isUnknown(from) || isUnknown(to)) {
+        return UNKNOWN;
+    }
+    const f = asNumber(from);
+    const t = asNumber(to);
+    if (f === undefined && t === undefined) {
+        return [0, 65535];
+    }
+    if (f === -1 || t === -1) {
+        return [0, 65535];
+    }
+    return [f ?? t!, t ?? f!];
+}
+
+function listOf(bag: unknown, key: string): Array<string | Unknown> {
+    const v = isUnknown(bag) ? UNKNOWN : readList(() => (bag as Record<string, unknown>)[key]);
+    if (isUnknown(v)) {
+        return [UNKNOWN];
+    }
+    return (v ?? []).map(x => (isUnknown(x) ? x : String(x)));
+}
+
+function one(bag: Record<string, unknown>, key: string): Array<string | Unknown> {
+    const v = read(() => bag[key]);
+    if (isUnknown(v)) {
+        return [UNKNOWN];
+    }
+    return v === undefined || v === null || v === "" ? [] : [String(v)];
+}
+
+/**
+ * The ingress permissions a resource declares. `undefined` for resources that declare none (an
+ * egress rule); UNKNOWN when even their shape is unknown (e.g. the whole ingress list).
+ */
+export function ingressOf(type: string, props: Record<string, unknown>): Ingress[] | Unknown | undefined {
+    if (type === T.securityGroup[0]) {
+        const list = readList(() => props.ingress as unknown);
+        if (isUnknown(list)) {
+            return UNKNOWN;
+        }
+        return (list ?? []).map((e, i) => {
+            const protocol = normProtocol(isUnknown(e) ? e : prop(e, "protocol"));
+            return {
+                label: `ingress[${i}]`,
+                protocol,
+                ports: isUnknown(e) ? UNKNOWN : normPorts(protocol, prop(e, "fromPort"), prop(e, "toPort")),
+                cidrs: [...listOf(e, "cidrBlocks"), ...listOf(e, "ipv6CidrBlocks")],
+                sourceGroups: listOf(e, "securityGroups"),
+                self: !isUnknown(e) && asBool(prop(e, "self")) === true,
+                prefixLists: listOf(e, "prefixListIds").length,
+            };
+        });
+    }
+    if (type === T.securityGroupRule[0]) {
+        const kind = read(() => props.type);
+        if (isUnknown(kind)) {
+            return UNKNOWN;
+        }
+        if (kind !== "ingress") {
+            return undefined;
+        }
+        const protocol = normProtocol(read(() => props.protocol));
+        const cidrs = [...listOf(props, "cidrBlocks"), ...listOf(props, "ipv6CidrBlocks")];
+        const self = asBool(read(() => props.self)) === true;
+        const prefixLists = listOf(props, "prefixListIds").length;
+        // sourceSecurityGroupId excludes self and CIDRs, and is computed (unknown among a preview's
+        // outputs) when unset: only a rule with no other source has one.
+        const sourceGroups = self || cidrs.length > 0 || prefixLists > 0 ? [] : one(props, "sourceSecurityGroupId");
+        return [{
+            label: "rule",
+            protocol,
+            ports: normPorts(protocol, read(() => props.fromPort), read(() => props.toPort)),
+            cidrs,
+            sourceGroups,
+            self,
+            prefixLists,
+        }];
+    }
+    if (type === T.securityGroupIngressRule[0]) {
+        const protocol = normProtocol(read(() => props.ipProtocol));
+        return [{
+            label: "rule",
+            protocol,
+            ports: normPorts(protocol, read(() => props.fromPort), read(() => props.toPort)),
+            cidrs: [...one(props, "cidrIpv4"), ...one(props, "cidrIpv6")],
+            sourceGroups: one(props, "referencedSecurityGroupId"),
+            self: false,
+            prefixLists: one(props, "prefixListId").length,
+        }];
+    }
+    return undefined;
+}
+
+/** Whether a permission can carry TCP to `port`: true, false, or UNKNOWN. */
+function coversTcpPort(ing: Ingress, port: number): boolean | Unknown {
+    if (isUnknown(ing.protocol)) {
+        return UNKNOWN;
+    }
+    if (ing.protocol !== "tcp" && ing.protocol !== "all") {
+        return false;
+    }
+    if (isUnknown(ing.ports)) {
+        return UNKNOWN;
+    }
+    return ing.ports[0] <= port && port <= ing.ports[1];
+}
+
+function describePorts(ing: Ingress): string {
+    if (isUnknown(ing.ports)) {
+        return "unknown ports";
+    }
+    const proto = isUnknown(ing.protocol) ? "?" : ing.protocol === "all" ? "all protocols" : ing.protocol.toUpperCase();
+    const [f, t] = ing.ports;
+    return f === 0 && t === 65535 ? `${proto}, all ports` : `${proto} ${f === t ? f : `${f}-${t}`}`;
+}
+
+function portLabel(p: number): string {
+    return PORT_NAMES[p] ? `${p} (${PORT_NAMES[p]})` : String(p);
+}
+
+const ingressTypes = [...T.securityGroup, ...T.securityGroupRule, ...T.securityGroupIngressRule];
+
+interface WorldKnobs {
+    ports: number[];
+}
+
+/** The check behind no-world-open-sensitive-ports and no-world-open-api. */
+function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: PolicyConfigSchema, advice: string) {
+    return (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+        const policy = policyName();
+        const k = knobs<WorldKnobs>(schema, args);
+        const rules = ingressOf(args.type, args.props);
+        if (rules === undefined) {
+            return args.notApplicable("not an ingress rule");
+        }
+        if (isUnknown(rules)) {
+            reportUndecided(reportViolation, policy.description, `the ingress of ${args.name} is unknown during preview.`);
+            return;
+        }
+        const undecided: string[] = [];
+        for (const ing of rules) {
+            const world = ing.cidrs.filter(c => !isUnknown(c) && WORLD.has(c.trim())) as string[];
+            const unknownCidr = ing.cidrs.some(isUnknown);
+            const hit: number[] = [];
+            let portUnknown = false;
+            for (const p of k.ports) {
+                const c = coversTcpPort(ing, p);
+                if (isUnknown(c)) {
+                    portUnknown = true;
+                } else if (c) {
+                    hit.push(p);
+                }
+            }
+            const where = ing.label === "rule" ? `${args.name}` : `${ing.label} of security group ${args.name}`;
+            if (world.length > 0 && hit.length > 0) {
+                reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}. ${advice}`);
+            } else if ((world.length > 0 && portUnknown) || (unknownCidr && (hit.length > 0 || portUnknown))) {
+                undecided.push(where);
+            }
+        }
+        if (undecided.length > 0) {
+            reportUndecided(reportViolation, policy.description, `the source CIDR or ports of ${humanList(undecided)} are unknown during preview ` +
+                `(e.g. computed from an Elastic IP); the rule is checked again when they are known.`);
+        }
+    };
+}
+
+const sensitiveSchema: PolicyConfigSchema = {
+    properties: {
+        ports: {
+            type: "array", items: { type: "integer", minimum: 0, maximum: 65535 },
+            default: [22, 2379, 2380, 10250, 10257, 10259],
+            description: "TCP ports that must never be open to 0.0.0.0/0 or ::/0 (a range including one counts).",
+        },
+    },
+};
+
+export const noWorldOpenSensitivePorts: ResourceValidationPolicy = {
+    name: "no-world-open-sensitive-ports",
+    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to 0.0.0.0/0 or ::/0.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    configSchema: sensitiveSchema,
+    validateResource: validateResourceOfTypes(ingressTypes, worldOpenCheck(() => noWorldOpenSensitivePorts, sensitiveSchema,
+        "Restrict the source: SSH to sshAllowedCidrs or a bastion's security group, etcd/kubelet/controller ports to the " +
+        "control-plane and node security groups.")),
+};
+
+const apiSchema: PolicyConfigSchema = {
+    properties: {
+        ports: {
+            type: "array", items: { type: "integer", minimum: 0, maximum: 65535 }, default: [API_PORT],
+            description: "API ports reported when open to the world.",
+        },
+    },
+};
+
+export const noWorldOpenApi: ResourceValidationPolicy = {
+    name: "no-world-open-api",
+    description: "The Kubernetes API port (6443) is not open to 0.0.0.0/0 or ::/0 (advisory: some clusters are public by design).",
+    enforcementLevel: "advisory",
+    severity: "medium",
+    configSchema: apiSchema,
+    validateResource: validateResourceOfTypes(ingressTypes, worldOpenCheck(() => noWorldOpenApi, apiSchema,
+        "Anyone on the internet can reach the apiserver's authentication; set apiAllowedCidrs to the networks that need the API.")),
+};
+
+// ------------------------------------------------------------------------------------------------
+
+const ETCD_PORTS = [2379, 2380];
+
+/** The security group a standalone rule attaches to, or the group itself for inline rules. */
+function targetGroupOf(view: StackView, r: PolicyResource): PolicyResource | Unknown {
+    if (r.type === T.securityGroup[0]) {
+        return r;
+    }
+    const refs = view.refs(r, "securityGroupId", T.securityGroup);
+    return refs.resources.length === 1 ? refs.resources[0] : UNKNOWN;
+}
+
+export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
+    name: "etcd-ports-control-plane-only",
+    description: "Ingress to etcd (2379-2380) on control-plane security groups comes only from the control-plane security group itself.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    configSchema: { properties: {} },
+    validateStack: (args, reportViolation) => {
+        const view = new StackView(args.resources);
+        const { controlPlanes } = view.controlPlanes();
+        if (controlPlanes.length === 0) {
+            return args.notApplicable("no control-plane instances");
+        }
+        const cpSgs = new Set<PolicyResource>();
+        let cpSgUnresolved = 0;
+        for (const cp of controlPlanes) {
+            const refs = view.securityGroupsOf(cp.resource);
+            refs.resources.forEach(sg => cpSgs.add(sg));
+            cpSgUnresolved += refs.unresolved;
+        }
+        // A group also attached to other machines would let them reach etcd: not an allowed source.
+        const shared = new Set<PolicyResource>();
+        const cpResources = new Set(controlPlanes.map(c => c.resource));
+        for (const r of [...view.ofType(T.instance), ...view.ofType(T.launchTemplate)]) {
+            if (!cpResources.has(r)) {
+                view.securityGroupsOf(r).resources.forEach(sg => shared.add(sg));
+            }
+        }
+        const allowed = new Set([...cpSgs].filter(sg => !shared.has(sg)));
+        const allowedNames = humanList([...allowed].map(s => s.name)) || "(none found)";
+        const undecided: string[] = [];
+        for (const r of view.ofType(ingressTypes)) {
+            const rules = ingressOf(r.type, r.props);
+            if (rules === undefined) {
+                continue;
+            }
+            const target = targetGroupOf(view, r);
+            const onControlPlane = isUnknown(target) ? UNKNOWN : cpSgs.has(target);
+            if (onControlPlane === false) {
+                continue;
+            }
+            if (isUnknown(rules)) {
+                // Among a preview's outputs, a group without inline rules has its (computed) `ingress`
+                // unknown too; inline rules built from other outputs show up as dependencies.
+                const inlineDeps = r.type === T.securityGroup[0] ? (r.propertyDependencies?.ingress ?? []).length : 1;
+                if (inlineDeps > 0) {
+                    undecided.push(r.name);
+                }
+                continue;
+            }
+            for (const ing of rules) {
+                const covers = ETCD_PORTS.map(p => coversTcpPort(ing, p));
+                if (covers.every(c => c === false)) {
+                    continue;
+                }
+                const portsUnknown = covers.some(isUnknown);
+                const where = ing.label === "rule" ? r.name : `${ing.label} of security group ${r.name}`;
+                const bad: string[] = [];
+                let unsure = portsUnknown;
+                const knownCidrs = ing.cidrs.filter((c): c is string => !isUnknown(c));
+                if (knownCidrs.length > 0) {
+                    bad.push(`CIDR ${humanList(knownCidrs)}`);
+                }
+                if (ing.cidrs.some(isUnknown)) {
+                    bad.push("a CIDR source");
+                }
+                if (ing.prefixLists > 0) {
+                    bad.push("a prefix list");
+                }
+                if (ing.self && !isUnknown(target) && !allowed.has(target)) {
+                    bad.push(`self on ${target.name}, which is shared with non-control-plane machines`);
+                }
+                if (ing.sourceGroups.length > 0) {
+                    // Resolve source groups by value, else through the property's dependencies.
+                    const key = r.type === T.securityGroup[0] ? "ingress"
+                        : r.type === T.securityGroupRule[0] ? "sourceSecurityGroupId" : "referencedSecurityGroupId";
+                    const depGroups = (r.propertyDependencies?.[key] ?? []).filter(d => (T.securityGroup as readonly string[]).includes(d.type) && d !== r);
+                    for (const v of ing.sourceGroups) {
+                        const byValue = isUnknown(v) ? undefined
+                            : view.ofType(T.securityGroup).find(sg => read(() => sg.props.id) === v);
+                        const candidates = byValue ? [byValue] : depGroups;
+                        if (candidates.length === 0) {
+                            unsure = true;
+                        } else if (candidates.every(c => allowed.has(c))) {
+                            // fine
+                        } else if (byValue || candidates.length === 1 || r.type !== T.securityGroup[0]) {
+                            bad.push(`security group ${humanList(candidates.filter(c => !allowed.has(c)).map(c => c.name))}`);
+                        } else {
+                            unsure = true;
+                        }
+                    }
+                }
+                if (bad.length > 0 && !isUnknown(onControlPlane) && !portsUnknown) {
+                    reportViolation(`${where} (${describePorts(ing)}) lets ${humanList(bad)} reach etcd on control-plane security group ` +
+                        `${(target as PolicyResource).name}. etcd holds every secret of the cluster; only control planes may reach 2379-2380. ` +
+                        `Allow those ports only from the control-plane security group (${allowedNames}: sourceSecurityGroupId/referencedSecurityGroupId ` +
+                        `= its id, or self: true), and split broader rules so they exclude 2379-2380.`, r.urn);
+                } else if (bad.length > 0 || unsure) {
+                    undecided.push(where);
+                }
+            }
+        }
+        if (undecided.length > 0 || (cpSgs.size === 0 && cpSgUnresolved > 0)) {
+            const what = undecided.length > 0
+                ? `cannot tell whether ${humanList(undecided)} expose etcd (security group, sources or ports unknown)`
+                : "the control planes' security groups cannot be resolved";
+            reportUndecided(reportViolation, etcdPortsControlPlaneOnly.description, `${what} during preview.`);
+        }
+    },
+};
+
+// ------------------------------------------------------------------------------------------------
+
+export const controlPlanePrivateSubnet: StackValidationPolicy = {
+    name: "control-plane-private-subnet",
+    description: "Control-plane instances are not placed in subnets that auto-assign public IPs (unless associatePublicIpAddress is false).",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    configSchema: { properties: {} },
+    validateStack: (args, reportViolation) => {
+        const view = new StackView(args.resources);
+        const { controlPlanes } = view.controlPlanes();
+        if (controlPlanes.length === 0) {
+            return args.notApplicable("no control-plane instances");
+        }
+        for (const cp of controlPlanes) {
+            // Unset associatePublicIpAddress is computed (unknown) among a preview's outputs: only an
+            // explicit false opts out of the subnet's setting.
+            if (asBool(read(() => cp.resource.props.associatePublicIpAddress)) === false) {
+                continue;
+            }
+            const subnets = view.refs(cp.resource, "subnetId", T.subnet).resources;
+            for (const s of subnets) {
+                const mapPublic = read(() => s.props.mapPublicIpOnLaunch);
+                if (asBool(mapPublic) === true) {
+                    reportViolation(`control plane ${cp.name} is in subnet ${s.name}${isUnknown(cp.az) ? "" : ` (${cp.az})`}, which has ` +
+                        `mapPublicIpOnLaunch: true, so it gets a public IP. Place control planes in the private subnets ` +
+                        `(or set associatePublicIpAddress: false).`, cp.urn);
+                }
+            }
+        }
+    },
+};
+
+export const networkPolicies = [noWorldOpenSensitivePorts, noWorldOpenApi, etcdPortsControlPlaneOnly, controlPlanePrivateSubnet];

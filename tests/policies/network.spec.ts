@@ -1,0 +1,133 @@
+import * as assert from "assert";
+import { controlPlanePrivateSubnet, etcdPortsControlPlaneOnly, noWorldOpenApi, noWorldOpenSensitivePorts } from "../../policies/rules/network";
+import { checkResource, expectClean, expectLevel, expectNotApplicable, layout, runStack, TYPES, UNKNOWN } from "./helpers";
+
+describe("policies: network", () => {
+    describe("no-world-open-sensitive-ports", () => {
+        it("passes SSH from a CIDR, the world on 443, and UDP ranges", async () => {
+            expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule,
+                { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] }));
+            expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgIngress,
+                { ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0" }));
+            expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sg,
+                { ingress: [{ protocol: "udp", fromPort: 0, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }] }));
+            expectNotApplicable(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule,
+                { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }));
+        });
+        it("fails SSH from 0.0.0.0/0 on a security group rule", async () => {
+            const [msg] = expectLevel(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule,
+                { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }, { name: "ssh" }), "mandatory", 1);
+            assert.match(msg, /ssh opens TCP 22 to 0.0.0.0\/0, which includes 22 \(SSH\)/);
+        });
+        it("fails a range that includes etcd and kubelet, from ::/0, in an inline ingress block", async () => {
+            const [msg] = expectLevel(await checkResource(noWorldOpenSensitivePorts, TYPES.sg, {
+                ingress: [
+                    { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+                    { protocol: "tcp", fromPort: 2000, toPort: 11000, ipv6CidrBlocks: ["::/0"] },
+                ],
+            }, { name: "nodes" }), "mandatory", 1);
+            assert.match(msg, /ingress\[1\] of security group nodes opens TCP 2000-11000 to ::\/0, which includes 2379 \(etcd client\), 2380 \(etcd peer\), 10250 \(kubelet\), 10257 \(kube-controller-manager\) and 10259 \(kube-scheduler\)/);
+        });
+        it("fails all-protocol rules (-1) on the vpc ingress rule resource", async () => {
+            const [msg] = expectLevel(await checkResource(noWorldOpenSensitivePorts, TYPES.sgIngress, { ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" }), "mandatory", 1);
+            assert.match(msg, /opens all protocols, all ports to 0.0.0.0\/0/);
+        });
+        it("does not fire mandatory for 6443 alone", async () => {
+            expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgIngress, { ipProtocol: "tcp", fromPort: 6443, toPort: 6443, cidrIpv4: "0.0.0.0/0" }));
+        });
+        it("advises when a world-open rule's ports are unknown", async () => {
+            const o = await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: UNKNOWN, toPort: UNKNOWN, cidrBlocks: ["0.0.0.0/0"] });
+            expectLevel(o, "mandatory", 0);
+            expectLevel(o, "advisory", 1);
+        });
+    });
+
+    describe("no-world-open-api", () => {
+        it("advises (only) on 6443 from the world", async () => {
+            const [msg] = expectLevel(await checkResource(noWorldOpenApi, TYPES.sgIngress,
+                { ipProtocol: "tcp", fromPort: 6443, toPort: 6443, cidrIpv4: "0.0.0.0/0" }, { name: "api-world" }), "advisory", 1);
+            assert.match(msg, /api-world opens TCP 6443 to 0.0.0.0\/0, which includes 6443 \(kube-apiserver\)/);
+            assert.match(msg, /apiAllowedCidrs/);
+        });
+        it("passes 6443 from a CIDR", async () => {
+            expectClean(await checkResource(noWorldOpenApi, TYPES.sgIngress, { ipProtocol: "tcp", fromPort: 6443, toPort: 6443, cidrIpv4: "10.0.0.0/16" }));
+        });
+    });
+
+    describe("etcd-ports-control-plane-only", () => {
+        it("passes etcd from the control-plane security group (preview and known ids), and self", async () => {
+            expectClean(await runStack(etcdPortsControlPlaneOnly, layout({ mode: "preview" })));
+            expectClean(await runStack(etcdPortsControlPlaneOnly, layout({ mode: "known" })));
+            const s = layout();
+            const rule = s.get("cp-etcd");
+            delete rule.inputs.sourceSecurityGroupId;
+            rule.inputs.self = true;
+            rule.propertyDependencies = { securityGroupId: [s.get("control-plane-sg").urn] };
+            expectClean(await runStack(etcdPortsControlPlaneOnly, s));
+        });
+        it("fails etcd from a CIDR, and an all-ports rule from the VPC CIDR, on the control-plane group", async () => {
+            const s = layout();
+            s.add(TYPES.sgIngress, "vpc-all", { securityGroupId: UNKNOWN, ipProtocol: "-1", cidrIpv4: "10.0.0.0/16" },
+                { deps: { securityGroupId: [s.get("control-plane-sg")] } });
+            const o = await runStack(etcdPortsControlPlaneOnly, s);
+            const [msg] = expectLevel(o, "mandatory", 1);
+            assert.match(msg, /vpc-all \(all protocols, all ports\) lets CIDR 10.0.0.0\/16 reach etcd on control-plane security group control-plane-sg/);
+            assert.strictEqual(o.at("mandatory")[0].urn, s.get("vpc-all").urn);
+        });
+        it("fails etcd from a group that workers share", async () => {
+            const s = layout();
+            const nodes = s.add(TYPES.sg, "nodes-sg", { id: UNKNOWN });
+            s.add(TYPES.instance, "worker-0", { tags: { "k8s-ha/role": "worker" }, vpcSecurityGroupIds: [UNKNOWN] }, { deps: { vpcSecurityGroupIds: [nodes] } });
+            s.add(TYPES.sgRule, "etcd-from-nodes", {
+                type: "ingress", protocol: "tcp", fromPort: 2379, toPort: 2379, securityGroupId: UNKNOWN, sourceSecurityGroupId: UNKNOWN,
+            }, { deps: { securityGroupId: [s.get("control-plane-sg")], sourceSecurityGroupId: [nodes] } });
+            const [msg] = expectLevel(await runStack(etcdPortsControlPlaneOnly, s), "mandatory", 1);
+            assert.match(msg, /etcd-from-nodes \(TCP 2379\) lets security group nodes-sg reach etcd/);
+        });
+        it("fails an inline ingress on the control-plane group opening etcd to a CIDR", async () => {
+            const s = layout();
+            s.get("control-plane-sg").inputs.ingress = [{ protocol: "tcp", fromPort: 2380, toPort: 2380, cidrBlocks: ["10.0.1.0/24"] }];
+            const [msg] = expectLevel(await runStack(etcdPortsControlPlaneOnly, s), "mandatory", 1);
+            assert.match(msg, /ingress\[0\] of security group control-plane-sg \(TCP 2380\) lets CIDR 10.0.1.0\/24 reach etcd/);
+        });
+        it("ignores rules on groups no control plane uses", async () => {
+            const s = layout();
+            const other = s.add(TYPES.sg, "bastion-sg", {});
+            s.add(TYPES.sgRule, "bastion-all", { type: "ingress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["10.0.0.0/8"], securityGroupId: UNKNOWN },
+                { deps: { securityGroupId: [other] } });
+            expectClean(await runStack(etcdPortsControlPlaneOnly, s));
+        });
+        it("reads a control-plane group's unknown (computed) ingress as no inline rules, unless built from outputs", async () => {
+            const s = layout();
+            s.get("control-plane-sg").inputs.ingress = UNKNOWN;
+            expectClean(await runStack(etcdPortsControlPlaneOnly, s));
+            s.get("control-plane-sg").propertyDependencies = { ingress: [s.get("private-a").urn] };
+            const o = await runStack(etcdPortsControlPlaneOnly, s);
+            expectLevel(o, "mandatory", 0);
+            assert.match(expectLevel(o, "advisory", 1)[0], /cannot tell whether control-plane-sg expose etcd/);
+        });
+        it("advises when the rule's group cannot be resolved", async () => {
+            const s = layout();
+            s.add(TYPES.sgRule, "mystery", { type: "ingress", protocol: "tcp", fromPort: 2379, toPort: 2380, cidrBlocks: ["10.0.0.0/8"], securityGroupId: UNKNOWN });
+            const o = await runStack(etcdPortsControlPlaneOnly, s);
+            expectLevel(o, "mandatory", 0);
+            assert.match(expectLevel(o, "advisory", 1)[0], /cannot tell whether mystery expose etcd/);
+        });
+    });
+
+    describe("control-plane-private-subnet", () => {
+        it("passes control planes in private subnets", async () => {
+            expectClean(await runStack(controlPlanePrivateSubnet, layout()));
+        });
+        it("fails a control plane in a subnet that maps public IPs, unless it opts out", async () => {
+            const s = layout();
+            s.get("private-b").inputs.mapPublicIpOnLaunch = true;
+            const o = await runStack(controlPlanePrivateSubnet, s);
+            const [msg] = expectLevel(o, "mandatory", 1);
+            assert.match(msg, /control plane cp-1 is in subnet private-b \(us-east-1b\), which has mapPublicIpOnLaunch: true/);
+            assert.strictEqual(o.at("mandatory")[0].urn, s.get("cp-1").urn);
+            s.get("cp-1").inputs.associatePublicIpAddress = false;
+            expectClean(await runStack(controlPlanePrivateSubnet, s));
+        });
+    });
+});
