@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ApiLoadBalancer, API_PORT } from "./apiLoadBalancer";
 import { Bastion } from "./bastion";
+import { Bootstrap } from "./bootstrap";
 import type { ClusterConfig } from "./config";
 import { NodeIdentity } from "./iam";
 import { occupiedZones } from "./net/layout";
@@ -27,6 +28,7 @@ export class Cluster extends pulumi.ComponentResource {
     readonly bastion: Bastion;
     readonly apiLoadBalancer: ApiLoadBalancer;
     readonly pki: ClusterPki;
+    readonly bootstrap: Bootstrap;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Cluster", name, {}, opts);
@@ -100,18 +102,28 @@ export class Cluster extends pulumi.ComponentResource {
             protect: cfg.protect,
         }, parent);
 
+        const clusterSpec = {
+            clusterName: c,
+            kubernetesVersion: cfg.kubernetesVersion,
+            apiEndpointHost: this.apiLoadBalancer.dnsName,
+            podCidr: cfg.podCidr,
+            serviceCidr: cfg.serviceCidr,
+            extraSans: cfg.apiExtraSans,
+        };
         this.pki = new ClusterPki("pki", {
-            cluster: {
-                clusterName: c,
-                kubernetesVersion: cfg.kubernetesVersion,
-                apiEndpointHost: this.apiLoadBalancer.dnsName,
-                podCidr: cfg.podCidr,
-                serviceCidr: cfg.serviceCidr,
-                extraSans: cfg.apiExtraSans,
-            },
+            cluster: clusterSpec,
             controlPlanes: this.controlPlane.nodes.map((n) => ({ name: n.name, privateIp: n.instance.privateIp })),
             algorithm: cfg.pkiAlgorithm,
             protect: cfg.protect,
+        }, parent);
+        this.bootstrap = new Bootstrap("bootstrap", {
+            cluster: clusterSpec,
+            controlPlanes: this.controlPlane.nodes,
+            workers: this.workers.nodes,
+            bastionHost: this.bastion.publicIp,
+            sshPrivateKey: this.bastion.privateKeyOpenssh,
+            pki: this.pki,
+            apiListener: this.apiLoadBalancer.listener,
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;

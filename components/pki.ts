@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { renderKubeconfig } from "./kubeconfig";
 import {
     KUBEADM_CAS,
     KUBEADM_LEAF_CERTS,
@@ -14,7 +13,8 @@ import {
     type LeafName,
     type PkiFile,
 } from "./kubeadm/pki";
-import { API_PORT, type ClusterSpec } from "./kubeadm/types";
+import { renderAdminKubeconfig } from "./kubeadm/config";
+import type { ClusterSpec } from "./kubeadm/types";
 
 /** kubeadm accepts RSA (2048+) and ECDSA P-256 keys; never P-224 (the provider's ECDSA default) or ED25519. */
 export const PKI_ALGORITHMS = ["RSA", "ECDSA"] as const;
@@ -139,14 +139,8 @@ export class ClusterPki extends pulumi.ComponentResource {
         this.discoveryHash = cas.ca.cert.apply(discoveryHash);
         const admin = shared.admin!;
         this.adminKubeconfig = pulumi.secret(pulumi.all([args.cluster.apiEndpointHost, cas.ca.cert, admin.cert, admin.key.privateKeyPem]).apply(
-            ([host, caPem, certPem, keyPem]) => renderKubeconfig({
-                clusterName: c,
-                server: `https://${host}:${API_PORT}`,
-                caCertPem: caPem,
-                clientCertPem: certPem,
-                clientKeyPem: keyPem,
-                userName: "kubernetes-admin",
-            })));
+            ([host, caCertPem, clientCertPem, clientKeyPem]) =>
+                renderAdminKubeconfig({ ...args.cluster, apiEndpointHost: host }, { caCertPem, clientCertPem, clientKeyPem })));
 
         const material = (file: PkiFile, node: string): pulumi.Output<string> => {
             const s = file.source;

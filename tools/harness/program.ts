@@ -21,6 +21,9 @@ export interface RecordedResource {
     readonly inputs: Record<string, unknown>;
     /** What the (mock) provider returned; in preview only the inputs. */
     readonly outputs: Record<string, unknown>;
+    /** Inputs and outputs as on the wire to the engine (what a policy pack is handed). */
+    readonly wireInputs: Record<string, unknown>;
+    readonly wireOutputs: Record<string, unknown>;
     readonly protect: boolean;
     readonly ignoreChanges: string[];
     readonly additionalSecretOutputs: string[];
@@ -112,6 +115,8 @@ function recordRegistrations(monitor: unknown, into: RecordedResource[]): void {
                     propertyDependencies,
                     inputs: rpc.deserializeProperties(req.getObject(), true),
                     outputs: rpc.deserializeProperties(resp.getObject(), true),
+                    wireInputs: req.getObject()?.toJavaScript() ?? {},
+                    wireOutputs: resp.getObject()?.toJavaScript() ?? {},
                     protect: req.getProtect() ?? false,
                     ignoreChanges: req.getIgnorechangesList(),
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

@@ -1,0 +1,155 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    asRemoteCommand,
+    initStdin,
+    joinStdin,
+    placePkiStdin,
+    renderInitScript,
+    renderJoinScript,
+    renderPlacePkiScript,
+    renderPrepareScript,
+    renderResetScript,
+    renderRotateScript,
+    resetStdin,
+    type ClusterSpec,
+    type NodeRole,
+    type NodeSpec,
+    type ScriptOptions,
+} from "./kubeadm";
+import type { PoolNode } from "./nodePool";
+import type { ClusterPki } from "./pki";
+
+/** Ubuntu cloud images' login user. */
+export const SSH_USER = "ubuntu";
+
+export interface BootstrapArgs {
+    /** Cluster facts the scripts render from; `apiEndpointHost` is the NLB's DNS name. */
+    cluster: Omit<ClusterSpec, "apiEndpointHost"> & { apiEndpointHost: pulumi.Input<string> };
+    /** Control planes in order: node 0 runs `kubeadm init`, the others join one at a time. */
+    controlPlanes: readonly PoolNode[];
+    /** Workers join after every control plane, in parallel with each other. */
+    workers: readonly PoolNode[];
+    /** The SSH jump host's public address. */
+    bastionHost: pulumi.Input<string>;
+    /** The cluster's SSH private key (secret). */
+    sshPrivateKey: pulumi.Input<string>;
+    /** Token, discovery hash, admin kubeconfig and every control plane's files. */
+    pki: ClusterPki;
+    /** `kubeadm init` waits for the API through the load balancer, so the listener must exist first. */
+    apiListener: pulumi.Resource;
+    /** Waits and timeouts of the scripts. */
+    scriptOptions?: ScriptOptions;
+}
+
+/**
+ * kubeadm over SSH through the bastion, one remote.Command per step:
+ * prepare every node in parallel; place each control plane's PKI; `kubeadm init` on node 0;
+ * `kubeadm join --control-plane` strictly one node after another (etcd admits one learner at a
+ * time); workers after the control planes; `kubeadm reset` when a node goes away; and on a
+ * certificate change, a rotation that restarts one node's static pods at a time.
+ * Secrets (token, keys, kubeconfig) travel on stdin, never in a command line, and commands that
+ * handle them log nothing.
+ */
+export class Bootstrap extends pulumi.ComponentResource {
+    /** The last control-plane step: the control plane is complete once it is done. */
+    readonly controlPlaneReady: pulumi.Resource;
+    /** Every step, for dependents (add-ons wait for all of them). */
+    readonly steps: readonly command.remote.Command[];
+
+    constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
+        const steps: command.remote.Command[] = [];
+        const o = args.scriptOptions;
+        const spec = pulumi.output(args.cluster.apiEndpointHost).apply((host): ClusterSpec => ({ ...args.cluster, apiEndpointHost: host }));
+        const key = pulumi.secret(args.sshPrivateKey);
+        const connection = (node: PoolNode) => ({
+            host: node.instance.privateIp,
+            user: SSH_USER,
+            privateKey: key,
+            // Instances take a minute to boot and start sshd: retry dials for up to ~5 minutes.
+            dialErrorLimit: 30,
+            perDialTimeout: 10,
+            proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: 30, perDialTimeout: 10 },
+        });
+        const nodeSpec = (node: PoolNode, role: NodeRole) => node.instance.privateIp.apply((ip): NodeSpec => ({ name: node.name, privateIp: ip, role }));
+        const script = (node: PoolNode, role: NodeRole, render: (c: ClusterSpec, n: NodeSpec) => string) =>
+            pulumi.all([spec, nodeSpec(node, role)]).apply(([c, n]) => asRemoteCommand(render(c, n)));
+        const step = (resourceName: string, node: PoolNode, args: Omit<command.remote.CommandArgs, "connection">, dependsOn: pulumi.Input<pulumi.Resource>[], secret = false) => {
+            const cmd = new command.remote.Command(resourceName, {
+                connection: connection(node),
+                ...args,
+                ...(secret ? { logging: "none" } : {}),
+            }, {
+                parent: this,
+                dependsOn,
+                ...(secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+            });
+            steps.push(cmd);
+            return cmd;
+        };
+
+        // 1. Every node in parallel: packages, kernel settings, containerd, pinned kubelet/kubeadm.
+        const prepared = new Map<string, command.remote.Command>();
+        for (const [role, nodes] of [["control-plane", args.controlPlanes], ["worker", args.workers]] as const) {
+            for (const node of nodes) {
+                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareScript(c, n, o)) }, [node.instance]));
+            }
+        }
+
+        // 2. Control planes: the PKI files, then init on node 0 and joins one at a time.
+        const token = args.pki.bootstrapToken;
+        const kubeconfig = args.pki.adminKubeconfig;
+        let previous: command.remote.Command | undefined;
+        const members: command.remote.Command[] = [];
+        args.controlPlanes.forEach((node, i) => {
+            const placed = step(`${node.name}-place-pki`, node, {
+                create: asRemoteCommand(renderPlacePkiScript(o)),
+                stdin: args.pki.controlPlaneFiles[node.name].apply((files) => placePkiStdin(files)),
+            }, [prepared.get(node.name)!], true);
+            const member = i === 0
+                ? step(`${node.name}-init`, node, {
+                    create: script(node, "control-plane", (c, n) => renderInitScript(c, n, o)),
+                    stdin: token.apply(initStdin),
+                }, [placed, args.apiListener], true)
+                : step(`${node.name}-join`, node, {
+                    create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
+                    stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
+                }, [placed, previous!], true);
+            members.push(member);
+            previous = member;
+        });
+
+        // 3. Certificate rotation: when a node's certificates change, place-pki rewrites them (all
+        // nodes at once, harmless) and this restarts the node's static pods, one node at a time.
+        let previousRotation: pulumi.Resource | undefined;
+        args.controlPlanes.forEach((node, i) => {
+            previousRotation = step(`${node.name}-rotate`, node, {
+                create: "true",
+                update: script(node, "control-plane", (c, n) => renderRotateScript(c, n, o)),
+                triggers: [args.pki.controlPlaneCertFingerprint[node.name]],
+            }, [members[members.length - 1], members[i], ...(previousRotation ? [previousRotation] : [])]);
+        });
+
+        // 4. Workers, after the whole control plane, in parallel with each other.
+        const workerJoins = args.workers.map((node) => step(`${node.name}-join`, node, {
+            create: pulumi.all([spec, nodeSpec(node, "worker"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
+            stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
+        }, [prepared.get(node.name)!, members[members.length - 1]], true));
+
+        // 5. Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first,
+        // which removes its etcd member; the script refuses when that would break quorum. These
+        // resources depend on the join, so Pulumi deletes them before anything the join needed.
+        const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command) => step(`${node.name}-reset`, node, {
+            create: "true",
+            delete: script(node, role, (c, n) => renderResetScript(c, n, o)),
+            stdin: kubeconfig.apply(resetStdin),
+        }, [joined], true);
+        args.controlPlanes.forEach((node, i) => resetOnDelete(node, "control-plane", members[i]));
+        args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i]));
+
+        this.controlPlaneReady = members[members.length - 1];
+        this.steps = steps;
+        this.registerOutputs({});
+    }
+}

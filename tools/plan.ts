@@ -1,0 +1,129 @@
+// The offline plan: runs the real program under Pulumi's mock runtime in preview mode, evaluates
+// the real policy pack on what it registered, prints the plan and exits 0 (no mandatory
+// violation), 1 (a mandatory violation) or 2 (the program or its config failed).
+//   npm run plan -- --stack <name> [--config key=value]... [--json] [--resources]
+import { parseArgs } from "node:util";
+import { createColors } from "picocolors";
+import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "../policies/evaluate";
+import { runProgram, type ProgramRun } from "./harness/program";
+import { listStacks } from "./harness/stackConfig";
+import { redact } from "./harness/values";
+import { renderBootstrapOrder, renderLayout, renderTree, renderViolations, type Violation } from "./plan/report";
+
+const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources]";
+
+/** `--config` values parse as JSON when they can (lists, numbers, booleans), else stay strings. */
+export function parseConfigFlags(flags: readonly string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const flag of flags) {
+        const eq = flag.indexOf("=");
+        if (eq <= 0) throw new Error(`--config takes key=value, got '${flag}'`);
+        const text = flag.slice(eq + 1);
+        let value: unknown = text;
+        try {
+            value = JSON.parse(text);
+        } catch {
+            // a plain string
+        }
+        out[flag.slice(0, eq)] = value;
+    }
+    return out;
+}
+
+export interface Plan {
+    readonly run: ProgramRun;
+    readonly violations: Violation[];
+}
+
+/** Runs the program and the pack for one stack. Throws only for a bad command line or policy config. */
+export async function plan(stack: string, config: Record<string, unknown>): Promise<Plan> {
+    const run = await runProgram({ stack, config, preview: true });
+    if (run.error) return { run, violations: [] };
+    const resources: PolicyResource[] = run.resources.map((r) => ({
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        inputs: r.wireInputs,
+        outputs: r.wireOutputs,
+        parent: r.parent,
+        dependencies: r.dependencies,
+        propertyDependencies: r.propertyDependencies,
+        protect: r.protect,
+        opts: { protect: r.protect, ignoreChanges: r.ignoreChanges, additionalSecretOutputs: r.additionalSecretOutputs, deleteBeforeReplace: r.deleteBeforeReplace },
+    }));
+    const result = await evaluatePolicies(resources, { config: loadPolicyConfig(stack) });
+    const violations = result.diagnostics.map((d) => ({ policy: d.policyName, enforcementLevel: d.enforcementLevel, message: d.message, urn: d.urn }));
+    return { run, violations };
+}
+
+export function toJson(p: Plan): string {
+    return JSON.stringify({
+        stack: p.run.stack,
+        resources: p.run.resources.map((r) => ({
+            urn: r.urn,
+            type: r.type,
+            name: r.name,
+            parent: r.parent ?? null,
+            dependencies: r.dependencies,
+            inputs: redact(r.inputs),
+        })),
+        violations: p.violations.map((v) => ({ policy: v.policy, enforcementLevel: v.enforcementLevel, message: v.message, urn: v.urn ?? null })),
+        ...(p.run.error ? { error: p.run.error.message } : {}),
+    }, null, 2);
+}
+
+export function toText(p: Plan, color: boolean, full: boolean): string {
+    const c = createColors(color);
+    const { run } = p;
+    const head = `${c.bold("Offline plan")} · stack ${c.cyan(run.stack)} · ${run.resources.length} resources · preview under Pulumi's mock runtime (no cloud)`;
+    if (run.error) return `${head}\n\n${c.red(c.bold("The program failed:"))}\n${run.error.message}\n`;
+    const sections: [string, string | undefined][] = [
+        ["Resources", renderTree(run, c, full)],
+        ["Control-plane layout", renderLayout(run, c)],
+        ["Bootstrap order", renderBootstrapOrder(run, c)],
+        ["Policies", renderViolations(p.violations, c)],
+    ];
+    const mandatory = p.violations.filter((v) => v.enforcementLevel === "mandatory").length;
+    const verdict = mandatory > 0 ? c.red(c.bold(`✗ ${mandatory} mandatory violation${mandatory === 1 ? "" : "s"}: this plan would be rejected`)) : c.green(c.bold("✓ no mandatory violation"));
+    return [head, ...sections.filter(([, body]) => body).map(([title, body]) => `${c.bold(c.underline(title))}\n${body}`), verdict].join("\n\n") + "\n";
+}
+
+async function main(argv: string[]): Promise<number> {
+    let args;
+    try {
+        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, help: { type: "boolean" } } });
+    } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+        return 2;
+    }
+    if (args.values.help) {
+        process.stdout.write(`${USAGE}\nstacks: ${listStacks().join(", ")}\n`);
+        return 0;
+    }
+    if (!args.values.stack) {
+        process.stderr.write(`--stack is required (stacks: ${listStacks().join(", ")})\n${USAGE}\n`);
+        return 2;
+    }
+    let result: Plan;
+    try {
+        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []));
+    } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        return 2;
+    }
+    const color = !args.values.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    process.stdout.write(args.values.json ? `${toJson(result)}\n` : toText(result, color, args.values.resources === true));
+    if (result.run.error) {
+        if (args.values.json) process.stderr.write(`${result.run.error.message}\n`);
+        return 2;
+    }
+    return result.violations.some((v) => v.enforcementLevel === "mandatory") ? 1 : 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => {
+        // The mock runtime leaves handles open, so exit explicitly, but only once stdout is
+        // flushed: a pipe is asynchronous and a large --json document would be cut short.
+        process.stdout.write("", () => process.exit(code));
+    });
+}
