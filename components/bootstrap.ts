@@ -138,15 +138,18 @@ export class Bootstrap extends pulumi.ComponentResource {
         }, [prepared.get(node.name)!, members[members.length - 1]], true));
 
         // 5. Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first,
-        // which removes its etcd member; the script refuses when that would break quorum. These
-        // resources depend on the join, so Pulumi deletes them before anything the join needed.
-        const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command) => step(`${node.name}-reset`, node, {
+        // which removes its etcd member; the script refuses when that would break quorum. The
+        // hooks depend on the joins, so Pulumi runs them before anything the join needed. They are
+        // chained so that a teardown removes workers first, then control planes from the last to
+        // node 0, one at a time (dependents are deleted before what they depend on).
+        const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command, after: pulumi.Resource[]) => step(`${node.name}-reset`, node, {
             create: "true",
             delete: script(node, role, (c, n) => renderResetScript(c, n, o)),
             stdin: kubeconfig.apply(resetStdin),
-        }, [joined], true);
-        args.controlPlanes.forEach((node, i) => resetOnDelete(node, "control-plane", members[i]));
-        args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i]));
+        }, [joined, ...after], true);
+        const controlPlaneResets: command.remote.Command[] = [];
+        args.controlPlanes.forEach((node, i) => controlPlaneResets.push(resetOnDelete(node, "control-plane", members[i], controlPlaneResets.slice(-1))));
+        args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i], controlPlaneResets));
 
         this.controlPlaneReady = members[members.length - 1];
         this.steps = steps;

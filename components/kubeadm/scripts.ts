@@ -657,7 +657,7 @@ log "joined $NODE_NAME ($NODE_ROLE)"
  *
  * Quorum rule (stacked etcd: one member per control-plane node; members = etcd static pods,
  * healthy = those Ready):
- * - refuse if this is the last member (the last control plane);
+ * - the last member is removed only by a teardown: reset it without drain or quorum check;
  * - refuse if healthy < floor(n/2)+1 now: the member-remove itself needs quorum to commit;
  * - refuse if, after removal, the healthy remainder < floor((n-1)/2)+1, the quorum of the new
  *   size. E.g. 3 members, all healthy: removal leaves 2 of 2 (quorum 2), allowed; 3 members with
@@ -699,7 +699,11 @@ check_quorum() {
     return 0
   fi
   if ((members <= 1)); then
-    die "refusing to remove $NODE_NAME: it is the last control-plane node (the only etcd member)"
+    # Only a teardown removes the last member (a replacement joins its successor first), so
+    # there is no quorum left to protect: reset without draining into nowhere.
+    log "$NODE_NAME is the last control-plane node: the cluster is being torn down"
+    last_member=1
+    return 0
   fi
   local need_now=$((members / 2 + 1))
   local after_members=$((members - 1))
@@ -749,7 +753,8 @@ if ((!joined)) && [[ -z $node_object ]]; then
 fi
 
 # --- remove -------------------------------------------------------------------------------------------
-${cp ? "if ((joined)); then\n  check_quorum\nfi\n" : ""}if [[ -n $node_object ]]; then
+last_member=0
+${cp ? "if ((joined)); then\n  check_quorum\nfi\n" : ""}if [[ -n $node_object ]] && ((!last_member)); then
   log "draining $NODE_NAME"
   kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --force --timeout="$DRAIN_TIMEOUT" ||
     die "kubectl drain $NODE_NAME failed"
@@ -759,6 +764,10 @@ if ((joined)); then
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
   clean_network_state
   rm -f -- "$STATE_DIR/pki-changed"
+fi
+if ((last_member)); then
+  log "removed $NODE_NAME and with it the cluster"
+  exit 0
 fi
 # Through the NLB, which may still route to this node's stopped apiserver for a few seconds.
 wait_for "Node $NODE_NAME deleted" delete_node || die "could not delete Node $NODE_NAME"

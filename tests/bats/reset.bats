@@ -52,12 +52,13 @@ etcd_members() { printf '%s\n' "$@" >"$STUB_STATE/etcd-pods"; }
   assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
 }
 
-@test "reset refuses to remove the last control plane" {
+@test "reset of the last control plane is a teardown: kubeadm reset without drain or quorum refusal" {
   etcd_members "$CP1 True"
   run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
-  assert_failure
-  assert_output --partial "refusing to remove $CP1: it is the last control-plane node"
-  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+  assert_success
+  assert_output --partial "$CP1 is the last control-plane node: the cluster is being torn down"
+  assert_equal "$(count_calls ' drain | delete node ')" 0
+  assert_equal "$(count_calls '^kubeadm reset')" 1
 }
 
 @test "reset allows removing the unhealthy member itself" {
