@@ -1,0 +1,129 @@
+import { strict as assert } from "node:assert";
+import { runProgram, type ProgramRun, type RecordedResource } from "../tools/harness/program";
+import { isSecretValue } from "../tools/harness/values";
+import { T, byUrn } from "./graph";
+
+const COMMAND = "command:remote:Command";
+
+describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () => {
+    let run: ProgramRun;
+    const cmd = (name: string): RecordedResource => {
+        const r = run.resources.find((x) => x.type === COMMAND && x.name === name);
+        assert.ok(r, `no command ${name}`);
+        return r;
+    };
+    /** The commands a step directly waits for (dependsOn and property dependencies). */
+    const waitsFor = (r: RecordedResource) =>
+        [...new Set([...r.dependencies, ...Object.values(r.propertyDependencies).flat()])].map((u) => byUrn(run, u)).filter((d) => d.type === COMMAND).map((d) => d.name).sort();
+    /** Every resource a step waits for, transitively. */
+    const ancestors = (r: RecordedResource, seen = new Set<string>()): Set<string> => {
+        for (const u of new Set([...r.dependencies, ...Object.values(r.propertyDependencies).flat()])) {
+            if (seen.has(u)) continue;
+            seen.add(u);
+            ancestors(byUrn(run, u), seen);
+        }
+        return seen;
+    };
+    const cps = ["k8s-prod-cp-0", "k8s-prod-cp-1", "k8s-prod-cp-2", "k8s-prod-cp-3", "k8s-prod-cp-4"];
+    const workers = ["k8s-prod-worker-0", "k8s-prod-worker-1", "k8s-prod-worker-2"];
+
+    before(async () => {
+        run = await runProgram({ stack: "prod", preview: true });
+        assert.ifError(run.error);
+    });
+
+    it("prepares every node in parallel: each waits only for its own instance", () => {
+        for (const node of [...cps, ...workers]) {
+            const prepare = cmd(`${node}-prepare`);
+            assert.deepEqual(waitsFor(prepare), [], `${node}-prepare waits for no other step`);
+            assert.ok(prepare.dependencies.some((u) => byUrn(run, u).name === node && byUrn(run, u).type === T.instance));
+        }
+    });
+
+    it("runs kubeadm init on node 0 after its PKI is placed and the API listener exists", () => {
+        const init = cmd("k8s-prod-cp-0-init");
+        assert.deepEqual(waitsFor(init), ["k8s-prod-cp-0-place-pki"]);
+        assert.ok(init.dependencies.some((u) => byUrn(run, u).type === T.listener), "init waits for the listener");
+        assert.deepEqual(waitsFor(cmd("k8s-prod-cp-0-place-pki")), ["k8s-prod-cp-0-prepare"]);
+        assert.equal(run.resources.filter((r) => r.type === COMMAND && r.name.endsWith("-init")).length, 1, "exactly one init");
+    });
+
+    it("joins control planes strictly one after another", () => {
+        cps.slice(1).forEach((node, i) => {
+            const previous = i === 0 ? "k8s-prod-cp-0-init" : `${cps[i]}-join`;
+            assert.deepEqual(waitsFor(cmd(`${node}-join`)), [previous, `${node}-place-pki`].sort());
+        });
+        // Strict: every join has every earlier membership step among its ancestors.
+        const members = ["k8s-prod-cp-0-init", ...cps.slice(1).map((n) => `${n}-join`)];
+        members.forEach((m, i) => {
+            const before = ancestors(cmd(m));
+            for (const earlier of members.slice(0, i)) assert.ok(before.has(cmd(earlier).urn), `${m} runs after ${earlier}`);
+        });
+    });
+
+    it("joins workers after the last control plane, in parallel with each other", () => {
+        for (const w of workers) assert.deepEqual(waitsFor(cmd(`${w}-join`)), [`${w}-prepare`, "k8s-prod-cp-4-join"].sort());
+    });
+
+    it("rotates certificates one node at a time, only on change", () => {
+        cps.forEach((node, i) => {
+            const rotate = cmd(`${node}-rotate`);
+            assert.equal(rotate.inputs.create, "true", "nothing restarts at creation");
+            assert.ok(rotate.inputs.update !== undefined, "the rotation runs on update");
+            assert.ok(Array.isArray(rotate.inputs.triggers) && rotate.inputs.triggers.length === 1, "triggered by the certificate fingerprint");
+            if (i > 0) assert.ok(waitsFor(rotate).includes(`${cps[i - 1]}-rotate`), `${node} rotates after ${cps[i - 1]}`);
+        });
+    });
+
+    it("resets a removed node through a delete hook; a teardown goes workers first, then control planes last to first", () => {
+        for (const node of [...cps, ...workers]) {
+            const reset = cmd(`${node}-reset`);
+            assert.equal(reset.inputs.create, "true");
+            assert.ok(reset.inputs.delete !== undefined);
+        }
+        cps.slice(1).forEach((node, i) => assert.ok(waitsFor(cmd(`${node}-reset`)).includes(`${cps[i]}-reset`)));
+        for (const w of workers) for (const cp of cps) assert.ok(waitsFor(cmd(`${w}-reset`)).includes(`${cp}-reset`));
+    });
+});
+
+describe("bootstrap secrecy (update mode, real PKI)", () => {
+    let run: ProgramRun;
+    before(async () => {
+        run = await runProgram({ stack: "prod", preview: false });
+        assert.ifError(run.error);
+    });
+
+    it("connects through the bastion with the secret SSH key", () => {
+        for (const r of run.resources.filter((x) => x.type === COMMAND)) {
+            const conn = r.inputs.connection as Record<string, unknown>;
+            assert.ok(isSecretValue(conn), `${r.name}: the connection carries the key, so it is secret as a whole`);
+            const c = (conn as { value: Record<string, any> }).value;
+            assert.equal(c.user, "ubuntu");
+            assert.equal(c.proxy.user, "ubuntu");
+        }
+    });
+
+    it("passes secrets on stdin only, and commands that read them log nothing", () => {
+        const withStdin = run.resources.filter((x) => x.type === COMMAND && x.inputs.stdin !== undefined);
+        assert.deepEqual(withStdin.map((r) => r.name.replace(/^k8s-prod-(cp|worker)-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["init", "join", "place-pki", "reset"]);
+        for (const r of withStdin) {
+            assert.ok(isSecretValue(r.inputs.stdin), `${r.name} stdin is secret`);
+            assert.equal(r.inputs.logging, "none", `${r.name} logs nothing`);
+            for (const out of ["stdout", "stderr"]) assert.ok(r.additionalSecretOutputs.includes(out), `${r.name} ${out} is secret`);
+        }
+    });
+
+    it("never embeds the token, a private key or the kubeconfig in a command line", async () => {
+        const token = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => (r.outputs.result as { value: string }).value);
+        assert.equal(token.length, 2);
+        const keys = run.resources.filter((r) => r.type === T.privateKey).map((r) => (r.outputs.privateKeyPem as { value: string }).value.split("\n")[1]);
+        const kubeconfigKey = String(run.outputs.kubeconfig.value).match(/client-key-data: (\S{40})/)![1];
+        for (const r of run.resources.filter((x) => x.type === COMMAND)) {
+            for (const field of ["create", "update", "delete"]) {
+                const raw = r.inputs[field];
+                const text = isSecretValue(raw) ? String(raw.value) : String(raw ?? "");
+                for (const s of [...token, ...keys, kubeconfigKey]) assert.ok(!text.includes(s), `${r.name}.${field} embeds a secret`);
+            }
+        }
+    });
+});
