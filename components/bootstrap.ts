@@ -2,10 +2,9 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
     asRemoteCommand,
-    initStdin,
     joinStdin,
     placePkiStdin,
-    renderInitScript,
+    renderFirstControlPlaneScript,
     renderJoinScript,
     renderPlacePkiScript,
     renderPrepareScript,
@@ -109,8 +108,9 @@ export class Bootstrap extends pulumi.ComponentResource {
             }, [prepared.get(node.name)!], true);
             const member = i === 0
                 ? step(`${node.name}-init`, node, {
-                    create: script(node, "control-plane", (c, n) => renderInitScript(c, n, o)),
-                    stdin: token.apply(initStdin),
+                    // init, or join if node 0 was replaced while the others kept the cluster.
+                    create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderFirstControlPlaneScript(c, n, hash, o))),
+                    stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
                 }, [placed, args.apiListener], true)
                 : step(`${node.name}-join`, node, {
                     create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),

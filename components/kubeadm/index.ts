@@ -9,6 +9,7 @@ export {
     initStdin,
     joinStdin,
     placePkiStdin,
+    renderFirstControlPlaneScript,
     renderInitScript,
     renderJoinScript,
     renderNodeScripts,

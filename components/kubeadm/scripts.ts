@@ -549,6 +549,45 @@ log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"
 }
 
 // ---------------------------------------------------------------------------------------------
+// first control plane: init, or join when the cluster already exists
+
+/**
+ * What node 0 runs: `kubeadm init` on a new cluster, but `kubeadm join --control-plane` when the
+ * API already answers through the NLB with this cluster's CA and this node never initialised.
+ * That is the case when node 0 was replaced (lost instance, new subnet): a plain init would start
+ * a second one-member etcd behind the same load balancer, a split brain. stdin is the join's
+ * (token, then the admin kubeconfig); the init reads only the token line.
+ */
+export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, o?: ScriptOptions): string {
+    const c = normalizeCluster(cluster);
+    requireRole(node, "control-plane", "the first control plane");
+    const body = sh`
+if [[ ! -e "$KUBE_DIR/admin.conf" ]] &&
+  curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$API_READYZ_URL"; then
+  log "the cluster already answers at $API_READYZ_URL and $NODE_NAME never initialised: joining it (node 0 was replaced)"
+  exec bash -c "$JOIN_SCRIPT"
+fi
+exec bash -c "$INIT_SCRIPT"
+`;
+    const script = compose({
+        name: "first-control-plane",
+        title: `kubeadm init on ${node.name}, or join when the cluster already exists`,
+        stdin: "line 1 = the bootstrap token, then the admin kubeconfig (SECRET)",
+        vars: {
+            NODE_NAME: node.name,
+            API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+            INIT_SCRIPT: renderInitScript(c, node, o),
+            JOIN_SCRIPT: renderJoinScript(c, node, caCertHash, o),
+        },
+        fragments: [],
+        body,
+    });
+    // A directive right after the shebang covers the file: the two embedded scripts are single-
+    // quoted on purpose, and shellcheck lints each of them on its own (init.sh, join-*.sh).
+    return script.replace("#!/usr/bin/env bash\n", "#!/usr/bin/env bash\n# shellcheck disable=SC2016\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 // join
 
 /**
@@ -966,6 +1005,7 @@ export function renderScriptSet(s: ScriptSetInput): RenderedScript[] {
         { fileName: "prepare-worker.sh", kind: "prepare", role: "worker", node: s.worker.name, text: renderPrepareScript(s.cluster, s.worker, o) },
         { fileName: "place-pki.sh", kind: "place-pki", text: renderPlacePkiScript(o) },
         { fileName: "init.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderInitScript(s.cluster, s.initNode, o) },
+        { fileName: "first-control-plane.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderFirstControlPlaneScript(s.cluster, s.initNode, s.caCertHash, o) },
         { fileName: "join-control-plane.sh", kind: "join", role: "control-plane", node: s.joinControlPlane.name, text: renderJoinScript(s.cluster, s.joinControlPlane, s.caCertHash, o) },
         { fileName: "join-worker.sh", kind: "join", role: "worker", node: s.worker.name, text: renderJoinScript(s.cluster, s.worker, s.caCertHash, o) },
         { fileName: "reset-control-plane.sh", kind: "reset", role: "control-plane", node: s.joinControlPlane.name, text: renderResetScript(s.cluster, s.joinControlPlane, o) },

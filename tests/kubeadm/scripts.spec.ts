@@ -39,6 +39,7 @@ describe("rendered scripts", () => {
             "prepare-worker.sh",
             "place-pki.sh",
             "init.sh",
+            "first-control-plane.sh",
             "join-control-plane.sh",
             "join-worker.sh",
             "reset-control-plane.sh",
@@ -64,7 +65,7 @@ describe("rendered scripts", () => {
             "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^refresh_token$/m],
             "prepare-worker.sh": [/if \[\[ -f \$MARKER/, /^hostnamectl /m],
             "rotate.sh": [/if \[\[ ! -s \$CHANGED_FILE \]\]/, /^restart_static_pod /m],
-            "reset-control-plane.sh": [/if \(\(!joined\)\) && \[\[ -z \$node_object \]\]/, /^  kube drain /m],
+            "reset-control-plane.sh": [/if \(\(!joined\)\) && \[\[ -z \$node_object \]\]/, /^ {2}kube drain /m],
         };
         for (const [file, [guard, action]] of Object.entries(guardBefore)) {
             const text = set.find((s) => s.fileName === file)!.text;
