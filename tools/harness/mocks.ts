@@ -4,7 +4,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { containsIp, mustParseCidr, nthAddress } from "../../components/net/cidr";
-import { tlsEmulator } from "./tlsEmulator";
 import { secretValue, unwrapSecrets } from "./values";
 
 type State = Record<string, unknown>;
@@ -30,7 +29,8 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
     const subnetCidrs = new Map<string, string>();
     const usedHosts = new Map<string, number>();
     const region = options.region;
-    const defaultTls = tlsEmulator({ reuseKeys: true });
+    // Only update mode computes certificates; preview (the offline plan) never loads the crypto.
+    const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview ? {} : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ reuseKeys: true });
 
     function privateIpIn(subnetId: unknown, name: string): string {
         const fixed = options.privateIps?.[name];

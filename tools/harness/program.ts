@@ -76,7 +76,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const failures: Error[] = [];
     const onRejection = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
     process.on("unhandledRejection", onRejection);
-    const programPath = options.program ?? join(ROOT, "index.ts");
+    // Without an extension: index.ts under ts-node, index.js when compiled.
+    const programPath = options.program ?? join(ROOT, "index");
     let exported: Record<string, unknown> = {};
     try {
         delete require.cache[require.resolve(programPath)];
