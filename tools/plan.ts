@@ -1,16 +1,19 @@
 // The offline plan: runs the real program under Pulumi's mock runtime in preview mode, evaluates
 // the real policy pack on what it registered, prints the plan and exits 0 (no mandatory
 // violation), 1 (a mandatory violation) or 2 (the program or its config failed).
-//   npm run plan -- --stack <name> [--config key=value]... [--json] [--resources]
+//   npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>]
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createColors } from "picocolors";
 import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "../policies/evaluate";
 import { runProgram, type ProgramRun } from "./harness/program";
 import { listStacks } from "./harness/stackConfig";
 import { redact } from "./harness/values";
+import { architectureOf, renderDiagram } from "./plan/diagram";
 import { renderBootstrapOrder, renderLayout, renderTree, renderViolations, type Violation } from "./plan/report";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources]";
+const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>]";
 
 /** `--config` values parse as JSON when they can (lists, numbers, booleans), else stay strings. */
 export function parseConfigFlags(flags: readonly string[]): Record<string, unknown> {
@@ -91,7 +94,7 @@ export function toText(p: Plan, color: boolean, full: boolean): string {
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
-        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, help: { type: "boolean" } } });
+        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, diagram: { type: "string" }, help: { type: "boolean" } } });
     } catch (err) {
         process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
         return 2;
@@ -115,7 +118,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(args.values.json ? `${toJson(result)}\n` : toText(result, color, args.values.resources === true));
     if (result.run.error) {
         if (args.values.json) process.stderr.write(`${result.run.error.message}\n`);
+        if (args.values.diagram) process.stderr.write(`no diagram: the program failed\n`);
         return 2;
+    }
+    if (args.values.diagram) {
+        const file = args.values.diagram;
+        const mandatoryViolations = result.violations.filter((v) => v.enforcementLevel === "mandatory").length;
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, renderDiagram(architectureOf(result.run), { mandatoryViolations }));
+        process.stderr.write(`diagram written to ${file}\n`);
     }
     return result.violations.some((v) => v.enforcementLevel === "mandatory") ? 1 : 0;
 }

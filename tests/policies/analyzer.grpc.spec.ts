@@ -17,13 +17,11 @@ import * as grpc from "@grpc/grpc-js";
 import { analyzeResource, analyzeStack, defaultEnforcementLevels, packName, packVersion, policies, RecordedResource } from "../../policies/evaluate";
 import { layout, Stack, TYPES, UNKNOWN, withPreviewOutputs } from "./helpers";
 
-/* eslint-disable @typescript-eslint/no-var-requires */
 const analyzerGrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
 const analyzerPb = require("@pulumi/pulumi/proto/analyzer_pb");
 const engineGrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
 const structPb = require("google-protobuf/google/protobuf/struct_pb");
 const emptyPb = require("google-protobuf/google/protobuf/empty_pb");
-/* eslint-enable @typescript-eslint/no-var-requires */
 
 const PACK_DIR = path.resolve(__dirname, "../../policies");
 const START_TIMEOUT_MS = 120_000;
@@ -169,7 +167,6 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
             });
         });
         startMs = Date.now() - started;
-        // eslint-disable-next-line no-console
         console.log(`      (policy pack started as TypeScript, type-checked, in ${(startMs / 1000).toFixed(1)} s; port ${port})`);
         client = new analyzerGrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     });

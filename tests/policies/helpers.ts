@@ -284,6 +284,5 @@ export function expectNotApplicable(o: Outcome): void {
 }
 
 export function loadConfig(stack: "dev" | "prod"): PolicyPackConfig {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(`../../policies/config.${stack}.json`) as PolicyPackConfig;
 }
