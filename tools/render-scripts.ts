@@ -4,7 +4,7 @@
 // and anyone reviewing the scripts by eye run this; Pulumi renders the same functions in-process.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderScriptSet, type ClusterSpec, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
+import { renderDay2ScriptSet, renderPrepareScript, renderScriptSet, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
 
 export const SAMPLE_CLUSTER: ClusterSpec = {
     clusterName: "k8s-ha-dev",
@@ -34,9 +34,25 @@ export const SAMPLE_SCRIPT_SET: ScriptSetInput = {
     caCertHash: SAMPLE_CA_CERT_HASH,
 };
 
+/** Day-2 scripts of the sample cluster: backups to its bucket, restore, upgrades, guards. */
+export const SAMPLE_DAY2_SET: Day2ScriptSetInput = {
+    cluster: SAMPLE_CLUSTER,
+    controlPlanes: SAMPLE_NODES.filter((n) => n.role === "control-plane"),
+    worker: SAMPLE_NODES[3],
+    backup: { uploadTarget: "s3://k8s-ha-dev-etcd-backups-0a1b2c3/k8s-ha-dev/k8s-ha-dev-cp-0", region: "us-east-1" },
+    schedule: "*-*-* 03:00:00",
+    prepareScript: renderPrepareScript(SAMPLE_CLUSTER, SAMPLE_NODES[0]),
+    instanceType: "m6i.large",
+};
+
+/** Every script the project renders for the sample cluster: bootstrap (scripts.ts) and day 2 (day2.ts). */
+export function renderAllSampleScripts(): { fileName: string; text: string }[] {
+    return [...renderScriptSet(SAMPLE_SCRIPT_SET), ...renderDay2ScriptSet(SAMPLE_DAY2_SET)];
+}
+
 export function renderSampleScripts(outDir: string): string[] {
     mkdirSync(outDir, { recursive: true });
-    return renderScriptSet(SAMPLE_SCRIPT_SET).map((s) => {
+    return renderAllSampleScripts().map((s) => {
         const file = join(outDir, s.fileName);
         writeFileSync(file, s.text, { mode: 0o755 });
         return file;

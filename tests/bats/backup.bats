@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# etcd-backup.sh (snapshot, check, upload, log, local retention) and etcd-backup-install.sh (the
+# systemd timer from the configured schedule), against PATH stubs: etcdctl, aws (a local stand-in
+# for the bucket under $STUB_STATE/s3), systemctl, systemd-analyze.
+
+setup() {
+  load helpers
+  common_setup
+  BUCKET='k8s-ha-dev-etcd-backups-0a1b2c3'
+  PREFIX="k8s-ha-dev/$CP0"
+  PKI="$K8S_HA_FSROOT/etc/kubernetes/pki/etcd"
+  mkdir -p "$PKI"
+  for f in ca.crt healthcheck-client.crt healthcheck-client.key; do echo "dummy $f" >"$PKI/$f"; done
+  BACKUPS="$K8S_HA_FSROOT/var/lib/k8s-ha/etcd-backups"
+}
+
+uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/null | sort; }
+
+@test "backup snapshots the local member with the health-check client certificate, checks it, uploads it with SSE and logs the result" {
+  run bash "$S/etcd-backup.sh"
+  assert_success
+  # snapshot save against kubeadm's local client URL, with the node's etcd client identity
+  save=$(calls '^etcdctl .*snapshot save ')
+  [[ $save == *"--endpoints=https://127.0.0.1:2379"* ]]
+  [[ $save == *"--cacert=$K8S_HA_FSROOT/etc/kubernetes/pki/etcd/ca.crt"* ]]
+  [[ $save == *"--cert=$K8S_HA_FSROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt"* ]]
+  [[ $save == *"--key=$K8S_HA_FSROOT/etc/kubernetes/pki/etcd/healthcheck-client.key"* ]]
+  # checked before it is uploaded
+  status=$(line_of '^etcdctl snapshot status ')
+  upload=$(line_of '^aws s3 cp ')
+  ((status > 0 && upload > status))
+  # uploaded under the cluster's prefix with server-side encryption, in the bucket's region
+  [[ $(calls '^aws s3 cp ' | head -n 1) == *"--region us-east-1 --sse AES256 "*" s3://$BUCKET/$PREFIX/$CP0-"*".db" ]]
+  db=$(uploaded '*.db')
+  [[ -n $db && $(basename "$db") =~ ^k8s-ha-dev-cp-0-[0-9]{8}T[0-9]{6}Z\.db$ ]]
+  # the sha256 beside it matches the snapshot
+  sha_file=$(uploaded '*.db.sha256')
+  [[ "$(cut -d' ' -f1 <"$sha_file")" == "$(sha256sum "$db" | cut -d' ' -f1)" ]]
+  assert_output --regexp "etcd backup ok: s3://$BUCKET/$PREFIX/k8s-ha-dev-cp-0-[0-9TZ]+\.db revision=4242 keys=1000 bytes=13 db_bytes=13 sha256=[0-9a-f]{64}"
+  # a local copy stays, no partial file is left behind, the last result is recorded
+  run find "$BACKUPS" -name '.*'
+  assert_output ''
+  [[ -s $BACKUPS/$(basename "$db") ]]
+  grep -q "revision=4242 keys=1000" "$K8S_HA_FSROOT/var/lib/k8s-ha/etcd-backup.last"
+}
+
+@test "backup refuses an empty snapshot and uploads nothing" {
+  export STUB_ETCD_KEYS=0
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --partial "the snapshot holds no keys (revision 4242); refusing to keep it"
+  assert_equal "$(count_calls '^aws ')" 0
+  run find "$BACKUPS" -type f
+  assert_output ''
+}
+
+@test "backup fails when the snapshot cannot be taken, leaving no partial file" {
+  export STUB_ETCDCTL_FAIL=save
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --partial "etcdctl snapshot save from https://127.0.0.1:2379 failed"
+  assert_equal "$(count_calls '^aws ')" 0
+  run find "$BACKUPS" -type f
+  assert_output ''
+}
+
+@test "backup fails loudly when the upload fails, keeping the local copy" {
+  export STUB_AWS_FAIL=1
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --partial "failed (the local copy stays in"
+  refute_output --partial "etcd backup ok"
+  run find "$BACKUPS" -name '*.db'
+  assert_line --regexp 'k8s-ha-dev-cp-0-[0-9TZ]+\.db$'
+}
+
+@test "backup names the missing certificate on a node that has not joined" {
+  rm "$PKI/healthcheck-client.key"
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --partial "missing /etc/kubernetes/pki/etcd/healthcheck-client.key: is $CP0 a joined control plane?"
+  assert_equal "$(count_calls '^etcdctl ')" 0
+}
+
+@test "backup keeps local copies for 3 days: older ones go, the new one stays" {
+  mkdir -p "$BACKUPS"
+  old="$BACKUPS/$CP0-20260101T030000Z.db"
+  recent="$BACKUPS/$CP0-20260120T030000Z.db"
+  echo old >"$old"
+  echo old >"$old.sha256"
+  echo recent >"$recent"
+  touch -d '10 days ago' "$old" "$old.sha256"
+  touch -d '1 day ago' "$recent"
+  run bash "$S/etcd-backup.sh"
+  assert_success
+  [[ ! -e $old && ! -e $old.sha256 ]]
+  [[ -e $recent ]]
+  assert_output --partial "removed local copy $(basename "$old") (older than 3 days)"
+  assert_equal "$(find "$BACKUPS" -name '*.db' | wc -l)" 2
+}
+
+@test "two backups never run at once: the second one stops at the lock" {
+  mkdir -p "$K8S_HA_FSROOT/var/lib/k8s-ha"
+  exec 8>"$K8S_HA_FSROOT/var/lib/k8s-ha/etcd-backup.lock"
+  flock -n 8
+  run bash "$S/etcd-backup.sh"
+  exec 8>&-
+  assert_failure
+  assert_output --partial "another etcd backup is running"
+  assert_equal "$(count_calls '^etcdctl ')" 0
+}
+
+@test "install puts the scripts and units in place, checks the schedule and starts the timer; a second run changes nothing" {
+  run bash "$S/etcd-backup-install.sh"
+  assert_success
+  [[ $(calls '^systemd-analyze ') == "systemd-analyze calendar *-*-* 03:00:00" ]]
+  timer="$K8S_HA_FSROOT/etc/systemd/system/k8s-ha-etcd-backup.timer"
+  service="$K8S_HA_FSROOT/etc/systemd/system/k8s-ha-etcd-backup.service"
+  grep -qx 'OnCalendar=\*-\*-\* 03:00:00' "$timer"
+  grep -qx 'RandomizedDelaySec=30min' "$timer"
+  grep -qx 'Persistent=true' "$timer"
+  grep -qx 'ExecStart=/usr/local/sbin/k8s-ha-etcd-backup' "$service"
+  assert_equal "$(stat -c '%a' "$K8S_HA_FSROOT/usr/local/sbin/k8s-ha-etcd-backup")" 700
+  assert_equal "$(stat -c '%a' "$K8S_HA_FSROOT/usr/local/sbin/k8s-ha-etcd-restore")" 700
+  assert_equal "$(stat -c '%a' "$timer")" 644
+  # the installed backup script is the rendered one
+  diff <(cat "$S/etcd-backup.sh") "$K8S_HA_FSROOT/usr/local/sbin/k8s-ha-etcd-backup"
+  diff <(cat "$S/etcd-restore.sh") "$K8S_HA_FSROOT/usr/local/sbin/k8s-ha-etcd-restore"
+  reload=$(line_of '^systemctl daemon-reload')
+  enable=$(line_of '^systemctl enable --now k8s-ha-etcd-backup.timer')
+  ((reload > 0 && enable > reload))
+
+  : >"$STUB_LOG"
+  run bash "$S/etcd-backup-install.sh"
+  assert_success
+  assert_equal "$(count_calls '^systemctl (daemon-reload|restart)')" 0
+  assert_equal "$(count_calls '^systemctl enable --now k8s-ha-etcd-backup.timer')" 1
+}
+
+@test "install refuses a schedule systemd does not understand, before touching anything" {
+  export STUB_BAD_CALENDAR='*-*-* 03:00:00'
+  run bash "$S/etcd-backup-install.sh"
+  assert_failure
+  assert_output --partial "is not a valid systemd OnCalendar expression"
+  [[ ! -e $K8S_HA_FSROOT/etc/systemd/system/k8s-ha-etcd-backup.timer ]]
+  assert_equal "$(count_calls '^systemctl ')" 0
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# upgrade-*.sh (kubeadm upgrade apply / node, one node at a time), prepare-guard.sh and
+# rollout-gate.sh. The sample cluster's configured kubernetesVersion is 1.35.2; the stubs play the
+# live cluster: $STUB_STATE/server-version (apiserver), configured-version (kubeadm-config),
+# kubelet-version-<node> (what the Node reports).
+
+setup() {
+  load helpers
+  common_setup
+  ln -sf "$STUB_SRC/_upgrade-systemctl" "$BATS_TEST_TMPDIR/bin/systemctl"
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  export STUB_KUBEADM_VERSION=v1.35.2 STUB_KUBELET_NEXT_VERSION=v1.35.2
+}
+
+# live VERSION: the whole cluster (apiserver, kubeadm-config, every kubelet, node 0's manifest) at VERSION.
+live() {
+  echo "$1" >"$STUB_STATE/server-version"
+  echo "$1" >"$STUB_STATE/configured-version"
+  for n in "$CP0" "$CP1" "$CP2" "$WORKER"; do echo "$1" >"$STUB_STATE/kubelet-version-$n"; done
+  echo "    image: registry.k8s.io/kube-apiserver:$1" >"$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+}
+
+@test "first control plane, one minor up: kubeadm first, upgrade apply, drain, kubelet/kubectl, restart, Ready, uncordon" {
+  live v1.34.3
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "target v1.35.2; live apiserver v1.34.3, cluster configuration v1.34.3, $CP0 kubelet v1.34.3"
+  # the new minor's package channel
+  grep -qx 'deb \[signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg\] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /' "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list"
+  kubeadm_pkg=$(line_of '^apt-get install .* kubeadm=1\.35\.2-1\.1$')
+  apply=$(line_of '^kubeadm upgrade apply -y v1\.35\.2 --certificate-renewal=false')
+  drain=$(line_of "^kubectl .* drain $CP0 --ignore-daemonsets --delete-emptydir-data --timeout=300s")
+  kubelet_pkg=$(line_of '^apt-get install .* kubelet=1\.35\.2-1\.1 kubectl=1\.35\.2-1\.1$')
+  restart=$(line_of '^systemctl restart kubelet')
+  uncordon=$(line_of "^kubectl .* uncordon $CP0")
+  ((kubeadm_pkg > 0 && apply > kubeadm_pkg && drain > apply && kubelet_pkg > drain && restart > kubelet_pkg && uncordon > restart))
+  assert_equal "$(count_calls '^kubeadm upgrade node')" 0
+  assert_output --partial "upgraded $CP0 to Kubernetes v1.35.2"
+  # the admin key never appears in a command line; the scratch copy is gone
+  run grep -F "$KEY_DATA" "$STUB_LOG"
+  assert_failure
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}
+
+@test "a patch upgrade is allowed" {
+  live v1.35.1
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm upgrade apply -y v1\.35\.2')" 1
+}
+
+@test "refuses to skip a minor version, judged against the live apiserver, before changing anything" {
+  live v1.33.5
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to skip a minor version: the live apiserver is at v1.33.5 and the configured kubernetesVersion is 1.35.2; upgrade to 1.34.x first"
+  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) |drain')" 0
+}
+
+@test "refuses to downgrade a minor" {
+  live v1.36.0
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to downgrade: the live apiserver is at v1.36.0 and the configured kubernetesVersion is 1.35.2"
+  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) |drain')" 0
+}
+
+@test "refuses to downgrade a patch" {
+  live v1.35.3
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to downgrade"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "refuses when this node's kubelet lags more than one minor behind, even if the apiserver is current" {
+  live v1.35.2
+  echo v1.33.9 >"$STUB_STATE/kubelet-version-$WORKER"
+  export STUB_NODE=$WORKER
+  run bash "$S/upgrade-worker.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to skip a minor version: the kubelet of $WORKER is at v1.33.9"
+}
+
+@test "a node already at the version is a no-op" {
+  live v1.35.2
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "$CP0 already runs Kubernetes v1.35.2; nothing to do"
+  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) |drain|uncordon')" 0
+}
+
+@test "a node that has not joined is left to prepare" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/upgrade-control-plane.sh" </dev/null
+  assert_success
+  assert_output --partial "has not joined a cluster; prepare installs Kubernetes 1.35.2"
+  assert_equal "$(count_calls '^(kubectl|kubeadm|apt-get) ')" 0
+}
+
+@test "the other control planes run kubeadm upgrade node, only after upgrade apply reached the cluster configuration" {
+  live v1.34.3
+  export STUB_NODE=$CP1
+  # node 0 not upgraded yet: refuse
+  run bash "$S/upgrade-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "the cluster configuration is at v1.34.3, not v1.35.2: 'kubeadm upgrade apply' must succeed on the first control plane before $CP1 is upgraded"
+  assert_equal "$(count_calls '^kubeadm upgrade')" 0
+  # node 0 upgraded: go
+  echo v1.35.2 >"$STUB_STATE/configured-version"
+  echo v1.35.2 >"$STUB_STATE/server-version"
+  : >"$STUB_LOG"
+  run bash "$S/upgrade-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm upgrade node --certificate-renewal=false')" 1
+  assert_equal "$(count_calls '^kubeadm upgrade apply')" 0
+  ((  $(line_of '^kubeadm upgrade node') < $(line_of " drain $CP1 ") ))
+  grep -q 'kube-apiserver:v1.35.2' "$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+}
+
+@test "a worker: kubeadm upgrade node, drain, kubelet, uncordon; no apiserver wait" {
+  live v1.34.3
+  echo v1.35.2 >"$STUB_STATE/configured-version"
+  export STUB_NODE=$WORKER
+  run bash "$S/upgrade-worker.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm upgrade node')" 1
+  ((  $(line_of " drain $WORKER ") < $(line_of " uncordon $WORKER") ))
+  refute_output --partial "local apiserver"
+}
+
+@test "stops with the node cordoned when the drain fails" {
+  live v1.34.3
+  export STUB_NODE=$CP0 STUB_KUBECTL_DRAIN_RC=1
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "kubectl drain $CP0 failed"
+  assert_equal "$(count_calls 'kubelet=|uncordon')" 0
+}
+
+@test "fails when the kubelet does not come back at the new version" {
+  live v1.34.3
+  export STUB_NODE=$CP0 STUB_KUBELET_NEXT_VERSION=v1.34.3
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "the kubelet of $CP0 did not come back at v1.35.2"
+  assert_equal "$(count_calls 'uncordon')" 0
+}
+
+@test "reads the admin kubeconfig from stdin and fails fast without it" {
+  live v1.34.3
+  run bash "$S/upgrade-first-control-plane.sh" </dev/null
+  assert_failure
+  assert_output --partial "missing input: the admin kubeconfig (all of stdin) is empty"
+  assert_equal "$(count_calls '^(kubectl|kubeadm) ')" 0
+}
+
+@test "prepare guard: a joined node at another kubelet version is left to the upgrade step" {
+  export STUB_KUBELET_VERSION=1.34.3-1.1
+  run bash "$S/prepare-guard.sh"
+  assert_success
+  assert_output --partial "$CP0 has joined with kubelet 1.34.3-1.1: moving it to 1.35.2 is the upgrade step's job"
+  assert_equal "$(count_calls '^(apt-get|hostnamectl|swapoff) ')" 0
+}
+
+@test "prepare guard: a fresh node is prepared as before" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/prepare-guard.sh"
+  assert_success
+  assert_output --partial "preparing $CP0 (control-plane) for Kubernetes 1.35.2"
+  [[ $(count_calls '^apt-get install') -gt 0 ]]
+}
+
+@test "rollout gate: returns once the changed control plane is joined, its etcd healthy and its apiserver ready" {
+  run bash "$S/rollout-gate.sh"
+  assert_success
+  assert_output --partial "$CP0 is back: the next control plane may change"
+  [[ $(calls '^curl ') == *"http://127.0.0.1:2381/health"* ]]
+  [[ $(calls '^curl ') == *"https://10.0.16.10:6443/readyz"* ]]
+}
+
+@test "rollout gate: holds the next control plane while this one is not healthy" {
+  export STUB_CURL_FAIL=always
+  run bash "$S/rollout-gate.sh"
+  assert_failure
+  assert_output --partial "the etcd member on $CP0 is not healthy"
+  refute_output --partial "may change"
+}
