@@ -17,3 +17,5 @@ export const sshPrivateKey = cluster.bastion.privateKeyOpenssh;
 export const kubeconfig = cluster.pki.adminKubeconfig;
 export const clusterCaCertificate = cluster.pki.caCertPem;
 export const discoveryHash = cluster.pki.discoveryHash;
+export const etcdBackupBucket = cluster.etcdBackup.bucketName;
+export const etcdBackupPrefix = cluster.etcdBackup.prefix;

@@ -5,11 +5,18 @@ import {
     joinStdin,
     placePkiStdin,
     renderFirstControlPlaneScript,
+    renderEtcdBackupInstallScript,
+    renderEtcdBackupScript,
+    renderEtcdBackupUnits,
+    renderEtcdRestoreScript,
     renderJoinScript,
     renderPlacePkiScript,
+    renderPrepareGuardScript,
     renderPrepareScript,
     renderResetScript,
+    renderRolloutGateScript,
     renderRotateScript,
+    renderUpgradeScript,
     resetStdin,
     type ClusterSpec,
     type NodeRole,
@@ -39,6 +46,22 @@ export interface BootstrapArgs {
     apiListener: pulumi.Resource;
     /** Waits and timeouts of the scripts. */
     scriptOptions?: ScriptOptions;
+    /** etcd backups: a timer on every control plane, installed once the node has joined. */
+    etcdBackup?: {
+        /** Where a node's snapshots go (s3://<bucket>/<cluster>/<node>). */
+        uploadTarget: (node: string) => pulumi.Input<string>;
+        /** systemd OnCalendar expression. */
+        schedule: string;
+        /** The bucket's region. */
+        region: string;
+        /** The bucket, its policies and the upload permission. */
+        dependsOn: pulumi.Resource[];
+    };
+    /** What the control planes' rollout gates watch (components/rollout.ts). */
+    rollout?: {
+        instanceType: string;
+        replaceTriggers: Readonly<Record<string, string>>;
+    };
 }
 
 /**
@@ -55,6 +78,12 @@ export class Bootstrap extends pulumi.ComponentResource {
     readonly controlPlaneReady: pulumi.Resource;
     /** Every step, for dependents (add-ons wait for all of them). */
     readonly steps: readonly command.remote.Command[];
+    /** Per control plane, in order: holds the next control plane's instance change until this one is back. */
+    readonly rolloutGates: readonly command.remote.Command[];
+    /** The upgrade steps in the order they run: control planes from node 0, then workers. */
+    readonly upgrades: readonly command.remote.Command[];
+    /** Per control plane: the etcd backup timer's installation. */
+    readonly etcdBackups: readonly command.remote.Command[];
 
     constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
@@ -74,7 +103,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         const nodeSpec = (node: PoolNode, role: NodeRole) => node.instance.privateIp.apply((ip): NodeSpec => ({ name: node.name, privateIp: ip, role }));
         const script = (node: PoolNode, role: NodeRole, render: (c: ClusterSpec, n: NodeSpec) => string) =>
             pulumi.all([spec, nodeSpec(node, role)]).apply(([c, n]) => asRemoteCommand(render(c, n)));
-        const step = (resourceName: string, node: PoolNode, args: Omit<command.remote.CommandArgs, "connection">, dependsOn: pulumi.Input<pulumi.Resource>[], secret = false) => {
+        const step = (resourceName: string, node: PoolNode, args: Omit<command.remote.CommandArgs, "connection">, dependsOn: pulumi.Input<pulumi.Resource>[], secret = false, extra: pulumi.CustomResourceOptions = {}) => {
             const cmd = new command.remote.Command(resourceName, {
                 connection: connection(node),
                 ...args,
@@ -83,16 +112,18 @@ export class Bootstrap extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn,
                 ...(secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+                ...extra,
             });
             steps.push(cmd);
             return cmd;
         };
 
         // 1. Every node in parallel: packages, kernel settings, containerd, pinned kubelet/kubeadm.
+        // The guard around prepare leaves a joined node at another version to the upgrade (7.).
         const prepared = new Map<string, command.remote.Command>();
         for (const [role, nodes] of [["control-plane", args.controlPlanes], ["worker", args.workers]] as const) {
             for (const node of nodes) {
-                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareScript(c, n, o)) }, [node.instance]));
+                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareGuardScript(c, n, renderPrepareScript(c, n, o))) }, [node.instance]));
             }
         }
 
@@ -126,8 +157,11 @@ export class Bootstrap extends pulumi.ComponentResource {
         args.controlPlanes.forEach((node, i) => {
             previousRotation = step(`${node.name}-rotate`, node, {
                 create: "true",
-                update: script(node, "control-plane", (c, n) => renderRotateScript(c, n, o)),
-                triggers: [args.pki.controlPlaneCertFingerprint[node.name]],
+                // The certificates' fingerprint is part of the command text, so a re-issued
+                // certificate is an update, which runs `update`. `triggers` would not do: the SDK
+                // sets replaceOnChanges on them, and a replacement runs only the no-op create.
+                update: pulumi.all([script(node, "control-plane", (c, n) => renderRotateScript(c, n, o)), args.pki.controlPlaneCertFingerprint[node.name]])
+                    .apply(([command, fingerprint]) => `${command} # certificates ${fingerprint}`),
             }, [members[members.length - 1], members[i], ...(previousRotation ? [previousRotation] : [])]);
         });
 
@@ -142,14 +176,61 @@ export class Bootstrap extends pulumi.ComponentResource {
         // hooks depend on the joins, so Pulumi runs them before anything the join needed. They are
         // chained so that a teardown removes workers first, then control planes from the last to
         // node 0, one at a time (dependents are deleted before what they depend on).
+        // A replaced instance takes its reset hook with it (replaceWith), deleted before its
+        // replacement exists: the OLD node leaves the cluster before the new one joins under the
+        // same name (components/rollout.ts). Without replaceWith the hook would merely be updated
+        // to point at the new instance (a changed connection is an update for remote.Command), and
+        // the old member would stay in etcd.
         const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command, after: pulumi.Resource[]) => step(`${node.name}-reset`, node, {
             create: "true",
             delete: script(node, role, (c, n) => renderResetScript(c, n, o)),
             stdin: kubeconfig.apply(resetStdin),
-        }, [joined, ...after], true);
+        }, [joined, ...after], true, { replaceWith: [node.instance], deleteBeforeReplace: true });
         const controlPlaneResets: command.remote.Command[] = [];
         args.controlPlanes.forEach((node, i) => controlPlaneResets.push(resetOnDelete(node, "control-plane", members[i], controlPlaneResets.slice(-1))));
         args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i], controlPlaneResets));
+
+        // 6. Rollout gates (components/rollout.ts): nothing at creation; when a control plane's
+        // instance changes (type, replacement), wait until it is joined and healthy again before
+        // the next control plane's instance may change (the pool's instances depend on these).
+        const rollout = args.rollout;
+        this.rolloutGates = args.controlPlanes.map((node) => step(`${node.name}-rollout-gate`, node, {
+            // Node facts only: the gate (and the next instance, which waits for it) must not wait
+            // for the load balancer.
+            update: nodeSpec(node, "control-plane").apply((n) => asRemoteCommand(renderRolloutGateScript(n, {
+                instanceType: rollout?.instanceType ?? "unknown.type",
+                replaceTrigger: rollout?.replaceTriggers[node.name],
+            }, o))),
+        }, [node.instance]));
+
+        // 7. Upgrades: nothing at creation; when kubernetesVersion changes, `kubeadm upgrade apply`
+        // on node 0, then `kubeadm upgrade node` on each other control plane, then each worker,
+        // strictly one node after another (each script refuses a skipped minor or a downgrade,
+        // judged against the live cluster, and is a no-op on a node already at the version).
+        const upgrades: command.remote.Command[] = [];
+        const upgrade = (node: PoolNode, role: NodeRole, first: boolean, after: pulumi.Resource[]) => {
+            const previousUpgrade = upgrades[upgrades.length - 1];
+            upgrades.push(step(`${node.name}-upgrade`, node, {
+                update: script(node, role, (c, n) => renderUpgradeScript(c, n, { first }, o)),
+                stdin: kubeconfig.apply(resetStdin),
+            }, [...after, ...(previousUpgrade ? [previousUpgrade] : [])], true));
+        };
+        args.controlPlanes.forEach((node, i) => upgrade(node, "control-plane", i === 0, [members[members.length - 1], members[i]]));
+        args.workers.forEach((node, i) => upgrade(node, "worker", false, [workerJoins[i]]));
+        this.upgrades = upgrades;
+
+        // 8. etcd backups: on every control plane once it has joined, a systemd timer that snapshots
+        // the local member and uploads it; the restore script for the runbook goes with it.
+        const backup = args.etcdBackup;
+        const members$ = pulumi.all(args.controlPlanes.map((n) => nodeSpec(n, "control-plane")));
+        this.etcdBackups = !backup ? [] : args.controlPlanes.map((node, i) => step(`${node.name}-etcd-backup`, node, {
+            create: pulumi.all([spec, nodeSpec(node, "control-plane"), members$, backup.uploadTarget(node.name)]).apply(([c, n, all, target]) => {
+                const backupScript = renderEtcdBackupScript(c, n, { uploadTarget: target, region: backup.region });
+                const restoreScript = renderEtcdRestoreScript(c, all, n, o);
+                const units = renderEtcdBackupUnits(n, backup.schedule, target);
+                return asRemoteCommand(renderEtcdBackupInstallScript(c, n, { backupScript, restoreScript, units, schedule: backup.schedule, uploadTarget: target }));
+            }),
+        }, [members[i], ...backup.dependsOn]));
 
         this.controlPlaneReady = members[members.length - 1];
         this.steps = steps;

@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { Addons } from "./addons";
 import { ApiLoadBalancer, API_PORT } from "./apiLoadBalancer";
+import { EtcdBackup } from "./backup";
 import { Bastion } from "./bastion";
 import { Bootstrap } from "./bootstrap";
 import type { ClusterConfig } from "./config";
@@ -9,6 +11,7 @@ import { occupiedZones } from "./net/layout";
 import { Network } from "./network";
 import { NodePool } from "./nodePool";
 import { ClusterPki } from "./pki";
+import { Rollout } from "./rollout";
 import { Security } from "./security";
 
 /** Canonical's account: the only owner trusted for the Ubuntu image. */
@@ -19,7 +22,12 @@ export interface ClusterArgs {
     config: ClusterConfig;
 }
 
-/** A highly available Kubernetes control plane: network, security, nodes, bastion and the API load balancer. */
+/**
+ * A highly available Kubernetes control plane: network, security, nodes, bastion, the API load
+ * balancer, the PKI and the kubeadm bootstrap; and day 2: etcd backups to S3, safe node
+ * replacement one control plane at a time (components/rollout.ts), upgrades node by node, and the
+ * in-cluster add-ons.
+ */
 export class Cluster extends pulumi.ComponentResource {
     readonly apiEndpoint: pulumi.Output<string>;
     readonly network: Network;
@@ -29,6 +37,11 @@ export class Cluster extends pulumi.ComponentResource {
     readonly apiLoadBalancer: ApiLoadBalancer;
     readonly pki: ClusterPki;
     readonly bootstrap: Bootstrap;
+    /** IAM identities of the control planes and the workers (day-2 features attach policies to their roles). */
+    readonly controlPlaneIdentity: NodeIdentity;
+    readonly workerIdentity: NodeIdentity;
+    readonly etcdBackup: EtcdBackup;
+    readonly addons: Addons;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Cluster", name, {}, opts);
@@ -70,8 +83,12 @@ export class Cluster extends pulumi.ComponentResource {
             ami,
         }, parent);
 
-        const pool = (role: "control-plane" | "worker", count: number, instanceType: string, groupId: pulumi.Output<string>) => {
-            const identity = new NodeIdentity(`${role}-identity`, { clusterName: c, role }, parent);
+        // Safe replacement and one-at-a-time instance changes (components/rollout.ts).
+        const rollout = new Rollout({
+            controlPlanes: Array.from({ length: cfg.controlPlaneCount }, (_, i) => `${c}-cp-${i}`),
+            replaceTriggers: cfg.nodeReplaceTriggers,
+        });
+        const pool = (role: "control-plane" | "worker", count: number, instanceType: string, groupId: pulumi.Output<string>, identity: NodeIdentity) => {
             return new NodePool(role === "control-plane" ? "control-plane" : "workers", {
                 clusterName: c,
                 role,
@@ -84,10 +101,12 @@ export class Cluster extends pulumi.ComponentResource {
                 rootVolumeSizeGiB: cfg.rootVolumeSizeGiB,
                 instanceProfileName: identity.instanceProfileName,
                 protect: cfg.protect && role === "control-plane",
-            }, parent);
+            }, { ...parent, transformations: [rollout.transformation] });
         };
-        this.controlPlane = pool("control-plane", cfg.controlPlaneCount, cfg.controlPlaneInstanceType, security.controlPlaneGroupId);
-        this.workers = pool("worker", cfg.workerCount, cfg.workerInstanceType, security.workerGroupId);
+        this.controlPlaneIdentity = new NodeIdentity("control-plane-identity", { clusterName: c, role: "control-plane" }, parent);
+        this.workerIdentity = new NodeIdentity("worker-identity", { clusterName: c, role: "worker" }, parent);
+        this.controlPlane = pool("control-plane", cfg.controlPlaneCount, cfg.controlPlaneInstanceType, security.controlPlaneGroupId, this.controlPlaneIdentity);
+        this.workers = pool("worker", cfg.workerCount, cfg.workerInstanceType, security.workerGroupId, this.workerIdentity);
 
         // The load balancer lives in exactly the zones that hold a control plane.
         const lbZones = occupiedZones(cfg.controlPlaneCount, cfg.availabilityZones);
@@ -116,14 +135,42 @@ export class Cluster extends pulumi.ComponentResource {
             algorithm: cfg.pkiAlgorithm,
             protect: cfg.protect,
         }, parent);
-        this.bootstrap = new Bootstrap("bootstrap", {
-            cluster: clusterSpec,
-            controlPlanes: this.controlPlane.nodes,
-            workers: this.workers.nodes,
-            bastionHost: this.bastion.publicIp,
-            sshPrivateKey: this.bastion.privateKeyOpenssh,
-            pki: this.pki,
-            apiListener: this.apiLoadBalancer.listener,
+        this.etcdBackup = new EtcdBackup("etcd-backup", {
+            clusterName: c,
+            retentionDays: cfg.etcdBackupRetentionDays,
+            controlPlaneRole: this.controlPlaneIdentity.role,
+            protect: cfg.protect,
+        }, parent);
+        try {
+            this.bootstrap = new Bootstrap("bootstrap", {
+                cluster: clusterSpec,
+                controlPlanes: this.controlPlane.nodes,
+                workers: this.workers.nodes,
+                bastionHost: this.bastion.publicIp,
+                sshPrivateKey: this.bastion.privateKeyOpenssh,
+                pki: this.pki,
+                apiListener: this.apiLoadBalancer.listener,
+                etcdBackup: {
+                    uploadTarget: (node) => this.etcdBackup.uploadTarget(node),
+                    schedule: cfg.etcdBackupSchedule,
+                    region: cfg.region,
+                    dependsOn: this.etcdBackup.ready,
+                },
+                rollout: { instanceType: cfg.controlPlaneInstanceType, replaceTriggers: cfg.nodeReplaceTriggers },
+            }, parent);
+            rollout.bind(this.bootstrap.rolloutGates);
+        } catch (err) {
+            rollout.abandon(err);
+            throw err;
+        }
+
+        this.addons = new Addons("addons", {
+            clusterName: c,
+            kubeconfig: this.pki.adminKubeconfig,
+            controlPlaneReady: [this.bootstrap.controlPlaneReady],
+            podCidr: cfg.podCidr,
+            controlPlaneCount: cfg.controlPlaneCount,
+            alerts: cfg.alerts,
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;

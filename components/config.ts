@@ -49,6 +49,17 @@ export interface ClusterConfig {
     readonly pkiAlgorithm: PkiAlgorithm;
     /** More names or addresses on the apiserver certificate (a friendly DNS alias of the load balancer). */
     readonly apiExtraSans: readonly string[];
+    /** systemd OnCalendar expression of the etcd backup timer on every control plane. */
+    readonly etcdBackupSchedule: string;
+    /** Days an etcd snapshot (and every older version of it) is kept in the backup bucket. */
+    readonly etcdBackupRetentionDays: number;
+    /**
+     * Node name -> any string: changing a node's value replaces that node (the old one leaves the
+     * cluster first, quorum-guarded). Change one node per `pulumi up`.
+     */
+    readonly nodeReplaceTriggers: Readonly<Record<string, string>>;
+    /** Install the control-plane PrometheusRule (needs the Prometheus operator's CRDs in the cluster). */
+    readonly alerts: boolean;
     /** The stack's AWS region (`aws:region`), which every zone must belong to. */
     readonly region: string;
 }
@@ -78,6 +89,10 @@ export const CONFIG_SCHEMA = {
     protect: { kind: "boolean", default: false },
     pkiAlgorithm: { kind: "string", default: "RSA" },
     apiExtraSans: { kind: "string[]", default: [] },
+    etcdBackupSchedule: { kind: "string", default: "*-*-* 03:00:00" },
+    etcdBackupRetentionDays: { kind: "integer", default: 7 },
+    nodeReplaceTriggers: { kind: "object", default: {} },
+    alerts: { kind: "boolean", default: false },
 } as const satisfies Record<string, { kind: Kind; default: unknown }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -176,6 +191,11 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         if (!isValidSan(san)) bad("apiExtraSans", san, "a list of DNS names or IP addresses");
     }
     const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
+    if (typed("etcdBackupSchedule") && !isOnCalendar(v.etcdBackupSchedule)) {
+        bad("etcdBackupSchedule", v.etcdBackupSchedule, 'a systemd OnCalendar expression such as "*-*-* 03:00:00", "daily" or "Mon..Fri 02:30" (see systemd.time(7))');
+    }
+    integerIn("etcdBackupRetentionDays", 1, 3650);
+    if (typed("nodeReplaceTriggers")) checkReplaceTriggers(v.nodeReplaceTriggers);
 
     if (problems.length > 0) throw new ConfigError(problems);
     return { ...(v as Omit<ClusterConfig, "region" | "existingVpc">), existingVpc, region };
@@ -192,6 +212,20 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         }
         return c;
     }
+    function checkReplaceTriggers(o: Record<string, unknown>): void {
+        const names = new Set<string>();
+        if (typed("clusterName")) {
+            for (let i = 0; i < (typed("controlPlaneCount") ? v.controlPlaneCount : 0); i++) names.add(`${v.clusterName}-cp-${i}`);
+            for (let i = 0; i < (typed("workerCount") ? v.workerCount : 0); i++) names.add(`${v.clusterName}-worker-${i}`);
+        }
+        for (const [node, value] of Object.entries(o)) {
+            if (!names.has(node)) {
+                bad("nodeReplaceTriggers", node, `node names of this stack as keys (${[...names].join(", ") || "none"})`);
+            } else if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$/.test(value)) {
+                bad("nodeReplaceTriggers", { [node]: value }, "a value of 1-64 letters, digits or . _ : + - per node, such as a date");
+            }
+        }
+    }
     function checkExistingVpc(o: Record<string, unknown>, zones: string[]): ExistingVpc | undefined {
         if (Object.keys(o).length === 0) return undefined;
         const allowed = "{} or { vpcId: 'vpc-…', publicSubnets: { <zone>: 'subnet-…' }, privateSubnets: { <zone>: 'subnet-…' } } covering every availability zone";
@@ -204,6 +238,22 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         }
         return o as unknown as ExistingVpc;
     }
+}
+
+/**
+ * A plausible systemd OnCalendar expression: a shorthand (daily, weekly, ...) or weekday/date/time
+ * fields of digits, '*', ranges, lists and repetitions. systemd-analyze has the last word on the
+ * node (the backup installer runs `systemd-analyze calendar` before installing the timer).
+ */
+export function isOnCalendar(text: string): boolean {
+    if (/^(minutely|hourly|daily|weekly|monthly|quarterly|semiannually|yearly|annually)$/.test(text)) return true;
+    const weekday = "(Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
+    const days = `${weekday}((\\.\\.|,)${weekday})*`;
+    const field = "[0-9*]+([./~][0-9]+)?(\\.\\.[0-9]+)?(,[0-9*]+([./~][0-9]+)?(\\.\\.[0-9]+)?)*";
+    const date = `${field}-${field}(-${field})?`;
+    const time = `${field}:${field}(:${field})?`;
+    const re = new RegExp(`^(${days} )?((${date}) )?${time}( UTC)?$|^(${days} )?${date}( UTC)?$`);
+    return text.length <= 100 && re.test(text);
 }
 
 function parseKind(text: string, kind: Kind): { ok: true; value: unknown } | { ok: false; allowed: string } {

@@ -70,7 +70,7 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
             const rotate = cmd(`${node}-rotate`);
             assert.equal(rotate.inputs.create, "true", "nothing restarts at creation");
             assert.ok(rotate.inputs.update !== undefined, "the rotation runs on update");
-            assert.ok(Array.isArray(rotate.inputs.triggers) && rotate.inputs.triggers.length === 1, "triggered by the certificate fingerprint");
+            assert.equal(rotate.inputs.triggers, undefined, "no triggers: the SDK makes them replace, and a replacement runs only the no-op create");
             if (i > 0) assert.ok(waitsFor(rotate).includes(`${cps[i - 1]}-rotate`), `${node} rotates after ${cps[i - 1]}`);
         });
     });
@@ -105,12 +105,26 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
 
     it("passes secrets on stdin only, and commands that read them log nothing", () => {
         const withStdin = run.resources.filter((x) => x.type === COMMAND && x.inputs.stdin !== undefined);
-        assert.deepEqual(withStdin.map((r) => r.name.replace(/^k8s-prod-(cp|worker)-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["init", "join", "place-pki", "reset"]);
+        assert.deepEqual(withStdin.map((r) => r.name.replace(/^k8s-prod-(cp|worker)-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["init", "join", "place-pki", "reset", "upgrade"]);
         for (const r of withStdin) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name} stdin is secret`);
             assert.equal(r.inputs.logging, "none", `${r.name} logs nothing`);
             for (const out of ["stdout", "stderr"]) assert.ok(r.additionalSecretOutputs.includes(out), `${r.name} ${out} is secret`);
         }
+    });
+
+    it("re-runs a node's rotation when its certificates change: their fingerprint is in the update command", () => {
+        for (const node of ["k8s-prod-cp-0", "k8s-prod-cp-4"]) {
+            const rotate = run.resources.find((r) => r.type === COMMAND && r.name === `${node}-rotate`)!;
+            const update = isSecretValue(rotate.inputs.update) ? String(rotate.inputs.update.value) : String(rotate.inputs.update);
+            assert.match(update, /^sudo bash -c '.*' # certificates [0-9a-f]{64}$/s);
+            assert.ok(update.includes("k8s-ha rotate"), "runs the rotate script");
+        }
+        const fingerprints = ["k8s-prod-cp-0", "k8s-prod-cp-1"].map((node) => {
+            const rotate = run.resources.find((r) => r.type === COMMAND && r.name === `${node}-rotate`)!;
+            return String(isSecretValue(rotate.inputs.update) ? rotate.inputs.update.value : rotate.inputs.update).slice(-64);
+        });
+        assert.notEqual(fingerprints[0], fingerprints[1], "each node has its own certificates");
     });
 
     it("never embeds the token, a private key or the kubeconfig in a command line", async () => {

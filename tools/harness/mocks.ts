@@ -30,7 +30,7 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
     const usedHosts = new Map<string, number>();
     const region = options.region;
     // Only update mode computes certificates; preview (the offline plan) never loads the crypto.
-    const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview ? {} : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ reuseKeys: true });
+    const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview ? {} : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ keepIssued: true });
 
     function privateIpIn(subnetId: unknown, name: string): string {
         const fixed = options.privateIps?.[name];
@@ -70,8 +70,10 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
         "aws:lb/listener:Listener": (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}` }),
         "aws:iam/role:Role": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, uniqueId: `AROA${hex(n, 16).toUpperCase()}` }),
         "aws:iam/instanceProfile:InstanceProfile": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
-        "aws:s3/bucketV2:BucketV2": (n, i) => ({ arn: `arn:aws:s3:::${i.bucket ?? `${n}-${hex(n, 7)}`}`, bucket: i.bucket ?? `${n}-${hex(n, 7)}` }),
-        "aws:s3/bucket:Bucket": (n, i) => ({ arn: `arn:aws:s3:::${i.bucket ?? `${n}-${hex(n, 7)}`}`, bucket: i.bucket ?? `${n}-${hex(n, 7)}` }),
+        "aws:s3/bucketV2:BucketV2": (n, i) => bucketOutputs(n, i),
+        "aws:s3/bucket:Bucket": (n, i) => bucketOutputs(n, i),
+        "aws:iam/policy:Policy": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
+        "aws:iam/rolePolicy:RolePolicy": (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
         "random:index/randomPassword:RandomPassword": (n, i) => ({ result: secretValue(randomText(n, Number(i.length ?? 16), i)) }),
         "random:index/randomString:RandomString": (n, i) => ({ result: randomText(n, Number(i.length ?? 16), i) }),
         "command:remote:Command": () => ({ stdout: "", stderr: "" }),
@@ -85,6 +87,19 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
         "aws:ec2/natGateway:NatGateway": "nat-", "aws:ec2/eip:Eip": "eipalloc-", "aws:ec2/routeTable:RouteTable": "rtb-",
         "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-", "aws:ec2/keyPair:KeyPair": "key-",
     };
+
+    // A bucket name as AWS makes it: the given name, or bucketPrefix + 26 characters, or <name>-<hex>.
+    function bucketOutputs(n: string, i: State): State {
+        const bucket = typeof i.bucket === "string" ? i.bucket : typeof i.bucketPrefix === "string" ? `${i.bucketPrefix}${hex(n, 26)}` : `${n}-${hex(n, 7)}`;
+        return {
+            arn: `arn:aws:s3:::${bucket}`,
+            bucket,
+            bucketDomainName: `${bucket}.s3.amazonaws.com`,
+            bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com`,
+            region,
+            hostedZoneId: "Z3AQBSTGFYJSTF",
+        };
+    }
 
     return {
         async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string | undefined; state: State }> {

@@ -39,11 +39,9 @@ const EXT_KEY_USAGE: Record<string, string> = {
 };
 
 export interface TlsEmulatorOptions {
-    /** Reuse a key generated earlier in this process for the same resource name (fast repeated runs). */
-    reuseKeys?: boolean;
+    /** Like Pulumi state: the same resource with the same inputs keeps the keys and certificates it got earlier in this process. */
+    keepIssued?: boolean;
 }
-
-const keyCache = new Map<string, KeyObject>();
 
 function generate(algorithm: string, rsaBits: number, curve: string): KeyObject {
     switch (algorithm) {
@@ -164,14 +162,26 @@ function certState(cert: x509.X509Certificate, inputs: State): State {
 
 /** Per-type overrides for realisticMocks: real keys, CSRs and certificates. */
 export function tlsEmulator(options: TlsEmulatorOptions = {}): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
+    const handlers = emulators();
+    if (!options.keepIssued) return handlers;
+    // Like Pulumi state: a resource whose inputs did not change keeps its outputs, so a second run
+    // of the program issues no new certificate and nothing downstream sees a change.
+    return Object.fromEntries(Object.entries(handlers).map(([type, handler]) => [type, async (args: pulumi.runtime.MockResourceArgs) => {
+        const key = `${type}/${args.name}/${JSON.stringify(unwrapSecrets(args.inputs))}`;
+        const known = issued.get(key) ?? (await handler(args));
+        issued.set(key, known);
+        return known;
+    }]));
+}
+
+const issued = new Map<string, State>();
+
+function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
     return {
         "tls:index/privateKey:PrivateKey": async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const algorithm = String(i.algorithm ?? "RSA");
-            const cacheKey = `${args.name}/${algorithm}/${i.rsaBits ?? 2048}/${i.ecdsaCurve ?? "P224"}`;
-            const key = (options.reuseKeys && keyCache.get(cacheKey)) || generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224"));
-            if (options.reuseKeys) keyCache.set(cacheKey, key);
-            return privateKeyState(key, algorithm);
+            return privateKeyState(generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224")), algorithm);
         },
         "tls:index/selfSignedCert:SelfSignedCert": async (args) => {
             const i = unwrapSecrets(args.inputs) as State;

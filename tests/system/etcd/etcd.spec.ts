@@ -138,7 +138,7 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 stack: "dev",
                 preview: false,
                 config: { pkiAlgorithm: algorithm },
-                mocks: { privateIps: Object.fromEntries(nodes.map((n) => [n.name, n.ip])), overrides: tlsEmulator({ reuseKeys: false }) },
+                mocks: { privateIps: Object.fromEntries(nodes.map((n) => [n.name, n.ip])), overrides: tlsEmulator({ keepIssued: false }) },
             });
             assert.ifError(run.error);
             assert.deepEqual(run.outputs.controlPlanePrivateIps?.value, ips, "the control planes sit on the loopback addresses the test chose");

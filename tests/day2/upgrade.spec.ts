@@ -1,0 +1,115 @@
+// A kubernetesVersion change under the mock runtime: which commands change, and the order the
+// dependency graph forces on them. Two runs of the prod stack (5 control planes, 3 workers) in
+// update mode, before and after the change; a step whose inputs differ is one `pulumi up` runs.
+import { strict as assert } from "node:assert";
+import { runProgram, type ProgramRun, type RecordedResource } from "../../tools/harness/program";
+import { isSecretValue } from "../../tools/harness/values";
+import { COMMAND, cmd, scriptVar, text, unwrapRemote, waitsFor, waves } from "./helpers";
+
+const CPS = ["k8s-prod-cp-0", "k8s-prod-cp-1", "k8s-prod-cp-2", "k8s-prod-cp-3", "k8s-prod-cp-4"];
+const WORKERS = ["k8s-prod-worker-0", "k8s-prod-worker-1", "k8s-prod-worker-2"];
+const ORDER = [...CPS, ...WORKERS].map((n) => `${n}-upgrade`);
+
+/**
+ * The commands whose command text differs between two runs (what the engine would update). Only
+ * create/update/delete: the mocks re-issue certificates on every run, so stdin (PKI files) and the
+ * rotation triggers (certificate fingerprints) differ between any two runs.
+ */
+function changedCommands(a: ProgramRun, b: ProgramRun): RecordedResource[] {
+    const fields = ["create", "update", "delete"];
+    return b.resources.filter((r) => r.type === COMMAND).filter((r) => {
+        const old = a.resources.find((x) => x.urn === r.urn);
+        assert.ok(old, `${r.name} exists in both runs`);
+        return fields.some((f) => JSON.stringify(old.inputs[f]) !== JSON.stringify(r.inputs[f]));
+    });
+}
+
+describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 workers)", () => {
+    let before1352: ProgramRun;
+    let after1360: ProgramRun;
+    before(async () => {
+        before1352 = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
+        assert.ifError(before1352.error);
+        after1360 = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.36.0" } });
+        assert.ifError(after1360.error);
+    });
+
+    it("creates an upgrade step per node that does nothing at creation and secretly reads the admin kubeconfig", () => {
+        for (const name of ORDER) {
+            const step = cmd(after1360, name);
+            assert.equal(step.inputs.create, undefined, `${name}: nothing runs when the node is created`);
+            assert.ok(isSecretValue(step.inputs.stdin), `${name}: the admin kubeconfig on stdin is secret`);
+            assert.equal(step.inputs.logging, "none");
+            for (const out of ["stdout", "stderr"]) assert.ok(step.additionalSecretOutputs.includes(out));
+        }
+    });
+
+    it("the update runs `kubeadm upgrade apply` on node 0 and `kubeadm upgrade node` everywhere else, to the configured version", () => {
+        ORDER.forEach((name, i) => {
+            const script = unwrapRemote(text(cmd(after1360, name), "update")!);
+            assert.equal(scriptVar(script, "K8S_VERSION"), "1.36.0", name);
+            assert.equal(scriptVar(script, "K8S_REPO"), "https://pkgs.k8s.io/core:/stable:/v1.36/deb/", name);
+            assert.equal(scriptVar(script, "IS_FIRST"), i === 0 ? "1" : "0", name);
+            assert.equal(scriptVar(script, "IS_CONTROL_PLANE"), i < CPS.length ? "1" : "0", name);
+            assert.equal(scriptVar(script, "NODE_NAME"), name.replace(/-upgrade$/, ""));
+            // the refusals are in every script
+            assert.ok(script.includes("refusing to skip a minor version") && script.includes("refusing to downgrade"), name);
+        });
+    });
+
+    it("a version change changes every upgrade step (so `pulumi up` runs each update) and nothing that would replace or reset a node", () => {
+        const changed = changedCommands(before1352, after1360);
+        const names = changed.map((r) => r.name);
+        for (const u of ORDER) assert.ok(names.includes(u), `${u} changes`);
+        // Upgrade steps have no triggers: a changed trigger would replace the step (create, not update).
+        for (const u of ORDER) assert.equal(cmd(after1360, u).inputs.triggers, undefined, `${u} has no triggers`);
+        // No reset hook changes its delete script into something that runs: deletes only run on removal.
+        for (const r of changed.filter((x) => x.name.endsWith("-reset"))) assert.equal(r.inputs.create, "true");
+        // Instances and everything else outside the commands stay as they are.
+        for (const r of after1360.resources.filter((x) => x.type === "aws:ec2/instance:Instance")) {
+            const old = before1352.resources.find((x) => x.urn === r.urn)!;
+            assert.deepEqual(r.inputs, old.inputs, `${r.name} is not touched by a version change`);
+        }
+    });
+
+    it("the changed steps run strictly one node after another: node 0, the other control planes in order, then each worker", () => {
+        const changed = changedCommands(before1352, after1360);
+        const wave = waves(after1360, changed);
+        const upgradeWaves = ORDER.map((n) => wave.get(n)!);
+        for (let i = 1; i < upgradeWaves.length; i++) {
+            assert.ok(upgradeWaves[i] > upgradeWaves[i - 1], `${ORDER[i]} (wave ${upgradeWaves[i]}) runs after ${ORDER[i - 1]} (wave ${upgradeWaves[i - 1]})`);
+        }
+        // No two upgrades ever share a wave, and each directly waits for its predecessor.
+        assert.equal(new Set(upgradeWaves).size, ORDER.length);
+        ORDER.slice(1).forEach((n, i) => assert.ok(waitsFor(after1360, cmd(after1360, n)).includes(ORDER[i]), `${n} waits for ${ORDER[i]}`));
+        // The control plane upgrades only once the whole control plane has joined.
+        assert.ok(waitsFor(after1360, cmd(after1360, ORDER[0])).includes("k8s-prod-cp-4-join"));
+        // The re-run prepare (guarded) and init (already initialised) steps come first, on every
+        // node before its upgrade; joins do not change (JoinConfiguration carries no version).
+        for (const n of [...CPS, ...WORKERS]) {
+            assert.ok(wave.has(`${n}-prepare`), `${n}-prepare re-runs (its script names the version)`);
+            assert.ok(wave.get(`${n}-prepare`)! < wave.get(`${n}-upgrade`)!, `${n}-prepare before ${n}-upgrade`);
+        }
+        assert.ok(wave.get("k8s-prod-cp-0-init")! < wave.get("k8s-prod-cp-0-upgrade")!);
+    });
+
+    it("prepare stays parallel and hands a joined node's version change to the upgrade instead of failing", () => {
+        for (const n of [...CPS, ...WORKERS]) {
+            const prepare = cmd(after1360, `${n}-prepare`);
+            assert.deepEqual(waitsFor(after1360, prepare).filter((w) => w.startsWith("k8s-prod-cp-") || w.startsWith("k8s-prod-worker-")), [n], `${n}-prepare waits only for its instance`);
+            const guard = unwrapRemote(text(prepare, "create")!);
+            assert.equal(scriptVar(guard, "K8S_VERSION"), "1.36.0");
+            assert.match(guard, /moving it to \$K8S_VERSION is the upgrade step's job/);
+            assert.match(scriptVar(guard, "PREPARE_SCRIPT"), /^#!\/usr\/bin\/env bash\n# k8s-ha prepare: prepare /);
+        }
+    });
+
+    it("a patch change upgrades too; the same version changes no upgrade step", async () => {
+        const patch = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.3" } });
+        assert.ifError(patch.error);
+        assert.ok(changedCommands(before1352, patch).some((r) => r.name === "k8s-prod-cp-0-upgrade"));
+        const same = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
+        assert.ifError(same.error);
+        assert.deepEqual(changedCommands(before1352, same).map((r) => r.name), []);
+    });
+});
