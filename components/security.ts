@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CALICO_PORTS } from "./addons";
 import { clusterTags } from "./tags";
 
 export interface SecurityArgs {
@@ -40,10 +41,10 @@ export class Security extends pulumi.ComponentResource {
         const worker = group("worker", "Kubernetes worker nodes");
         const bastion = group("bastion", "SSH bastion");
 
-        const ingress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number], from: Source, description: string) =>
+        const ingress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number], from: Source, description: string, protocol: "tcp" | "udp" = "tcp") =>
             new aws.vpc.SecurityGroupIngressRule(`${c}-${rule}`, {
                 securityGroupId: groupId,
-                ipProtocol: "tcp",
+                ipProtocol: protocol,
                 fromPort: ports[0],
                 toPort: ports[1],
                 ...("cidr" in from ? { cidrIpv4: from.cidr } : { referencedSecurityGroupId: from.group }),
@@ -82,6 +83,17 @@ export class Security extends pulumi.ComponentResource {
         ingress("worker-in-kubelet", worker.id, [10250, 10250], { group: cp.id }, "kubelet API from control planes (logs, exec, metrics)");
         ingress("worker-in-ssh", worker.id, SSH, { group: bastion.id }, "SSH from the bastion only");
         egress("worker-out-all", worker.id, "all", { cidr: "0.0.0.0/0" }, "Packages, container images and AWS APIs");
+
+        // The pod network (Calico, components/addons.ts): VXLAN between every pair of nodes, and
+        // Typha, which every calico-node dials, wherever it runs.
+        const VXLAN: [number, number] = [CALICO_PORTS.vxlanUdp, CALICO_PORTS.vxlanUdp];
+        const TYPHA: [number, number] = [CALICO_PORTS.typhaTcp, CALICO_PORTS.typhaTcp];
+        for (const [to, toName] of [[cp, "cp"], [worker, "worker"]] as const) {
+            for (const [from, fromName] of [[cp, "cp"], [worker, "worker"]] as const) {
+                ingress(`${toName}-in-vxlan-${fromName}`, to.id, VXLAN, { group: from.id }, `Calico VXLAN (pod traffic) from ${fromName === "cp" ? "control planes" : "workers"}`, "udp");
+                ingress(`${toName}-in-typha-${fromName}`, to.id, TYPHA, { group: from.id }, `Calico Typha from ${fromName === "cp" ? "control planes" : "workers"}`);
+            }
+        }
 
         // Bastion: the only SSH entry from outside.
         args.sshAllowedCidrs.forEach((cidr, i) => ingress(`bastion-in-ssh-${i}`, bastion.id, SSH, { cidr }, `SSH from ${cidr}`));

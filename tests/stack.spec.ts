@@ -118,7 +118,12 @@ describe("stack layout under the mock runtime", () => {
                 "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-worker",
                 "k8s-dev-worker tcp/10250-10250 sg:k8s-dev-control-plane",
                 "k8s-dev-worker tcp/22-22 sg:k8s-dev-bastion",
-            ]);
+                // Calico: VXLAN and Typha between every pair of node groups.
+                ...["control-plane", "worker"].flatMap((to) => ["control-plane", "worker"].flatMap((from) => [
+                    `k8s-dev-${to} udp/4789-4789 sg:k8s-dev-${from}`,
+                    `k8s-dev-${to} tcp/5473-5473 sg:k8s-dev-${from}`,
+                ])),
+            ].sort());
         });
 
         it("are exactly the intended egress set", () => {
