@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CONFIG_SCHEMA, ConfigError, PROJECT, validateConfig } from "../components/config";
 import { runProgram } from "../tools/harness/program";
 import { readProject } from "../tools/harness/stackConfig";
@@ -15,6 +17,12 @@ describe("config", () => {
             assert.equal(declared.type, yamlType[spec.kind], `${key} type`);
             assert.deepEqual(declared.default, spec.default, `${key} default differs between Pulumi.yaml and components/config.ts`);
         }
+    });
+
+    it("documents every key in the README's configuration table", () => {
+        const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8");
+        const missing = Object.keys(CONFIG_SCHEMA).filter((key) => !new RegExp(`^\\|[^\\n]*\`${key}\``, "m").test(readme));
+        assert.deepEqual(missing, []);
     });
 
     it("applies the defaults when nothing is set", () => {
