@@ -17,21 +17,7 @@ import {
 import { runProgram } from "../../../tools/harness/program";
 import { unwrapSecrets } from "../../../tools/harness/values";
 import { SAMPLE_CLUSTER, SAMPLE_DAY2_SET, SAMPLE_NODES, renderAllSampleScripts } from "../../../tools/render-scripts";
-
-interface Finding {
-    line: number;
-    column: number;
-    level: string;
-    code: number;
-    message: string;
-}
-
-function shellcheck(text: string): Finding[] {
-    const r = spawnSync("shellcheck", ["-s", "bash", "-f", "json1", "-"], { input: text, encoding: "utf8" });
-    if (r.error) throw new Error(`shellcheck could not run (is the Debian package installed?): ${r.error.message}`);
-    assert.ok(r.status === 0 || r.status === 1, `shellcheck exited ${r.status}: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as { comments: Finding[] }).comments;
-}
+import { shellcheck } from "../shellcheck";
 
 function assertClean(name: string, text: string): void {
     const lines = text.split("\n");

@@ -3,22 +3,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { renderNodeScripts, renderScriptSet, type RenderedScript } from "../../../components/kubeadm";
 import { SAMPLE_CA_CERT_HASH, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SCRIPT_SET } from "../../../tools/render-scripts";
-
-interface Finding {
-    line: number;
-    column: number;
-    level: string;
-    code: number;
-    message: string;
-}
-
-function shellcheck(text: string): Finding[] {
-    const r = spawnSync("shellcheck", ["-s", "bash", "-f", "json1", "-"], { input: text, encoding: "utf8" });
-    if (r.error) throw new Error(`shellcheck could not run (is the Debian package installed?): ${r.error.message}`);
-    // exit 0: clean; 1: findings (JSON on stdout); anything else: shellcheck itself failed
-    assert.ok(r.status === 0 || r.status === 1, `shellcheck exited ${r.status}: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as { comments: Finding[] }).comments;
-}
+import { shellcheck } from "../shellcheck";
 
 function scripts(): RenderedScript[] {
     const perNode = SAMPLE_NODES.flatMap((n, i) =>
