@@ -65,6 +65,24 @@ read_admin_kubeconfig() {
 
 kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }`;
 
+/** put_file MODE PATH CONTENT: atomic write when the content differs; sets PUT_CHANGED=1/0. */
+export const PUT_FILE = sh`
+# put_file MODE PATH CONTENT: atomic write when the content differs; PUT_CHANGED=1 when it did.
+put_file() {
+  local mode=$1 path=$2 content=$3 tmp
+  PUT_CHANGED=0
+  mkdir -p -- "\${path%/*}"
+  if [[ -f $path && "$(<"$path")" == "$content" ]]; then
+    chmod "$mode" -- "$path"
+    return 0
+  fi
+  tmp=$(mktemp "$path.k8s-ha.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$mode" -- "$tmp"
+  mv -f -- "$tmp" "$path"
+  PUT_CHANGED=1
+}`;
+
 export interface Parts {
     /** The renderer module, named in the generated header. */
     readonly generator: "scripts.ts" | "day2.ts";

@@ -12,7 +12,7 @@
 //   etcd-backup, etcd-backup-install, etcd-restore, prepare-guard, rollout-gate: nothing
 //   upgrade: the admin kubeconfig (all of stdin)
 import { createHash } from "node:crypto";
-import { READ_KUBECONFIG, WAIT_FOR, WORKDIR, compose, requireRole, sh, urlHost } from "./bash";
+import { PUT_FILE, READ_KUBECONFIG, WAIT_FOR, WORKDIR, compose, requireRole, sh, urlHost } from "./bash";
 import { shellQuote } from "./shell";
 import {
     API_PORT,
@@ -53,24 +53,6 @@ export const BACKUP_SSE = "AES256";
 
 // ---------------------------------------------------------------------------------------------
 // Fragments of the day-2 scripts
-
-/** put_file MODE PATH CONTENT: atomic write when the content differs; sets PUT_CHANGED=1/0. */
-const PUT_FILE = sh`
-# put_file MODE PATH CONTENT: atomic write when the content differs; PUT_CHANGED=1 when it did.
-put_file() {
-  local mode=$1 path=$2 content=$3 tmp
-  PUT_CHANGED=0
-  mkdir -p -- "\${path%/*}"
-  if [[ -f $path && "$(<"$path")" == "$content" ]]; then
-    chmod "$mode" -- "$path"
-    return 0
-  fi
-  tmp=$(mktemp "$path.k8s-ha.XXXXXX")
-  printf '%s\n' "$content" >"$tmp"
-  chmod "$mode" -- "$tmp"
-  mv -f -- "$tmp" "$path"
-  PUT_CHANGED=1
-}`;
 
 /**
  * Offline snapshot commands (status, restore): etcd 3.5+'s etcdutl when the node has it (it matches

@@ -28,7 +28,7 @@ import {
     renderPhaseConfig,
 } from "./config";
 import { pkiFilesFor } from "./pki";
-import { READ_KUBECONFIG, WAIT_FOR, WORKDIR, compose, requireRole, sh, urlHost } from "./bash";
+import { PUT_FILE, READ_KUBECONFIG, WAIT_FOR, WORKDIR, compose, requireRole, sh, urlHost } from "./bash";
 import { shellQuote } from "./shell";
 import {
     API_PORT,
@@ -160,21 +160,6 @@ umask 022
 readonly MARKER="$STATE_DIR/prepared"
 readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
 
-# put_file MODE PATH CONTENT: atomic write when the content differs; sets PUT_CHANGED=1/0.
-put_file() {
-  local mode=$1 path=$2 content=$3 tmp
-  PUT_CHANGED=0
-  mkdir -p -- "\${path%/*}"
-  if [[ -f $path && "$(<"$path")" == "$content" ]]; then
-    chmod "$mode" -- "$path"
-    return 0
-  fi
-  tmp=$(mktemp "$path.k8s-ha.XXXXXX")
-  printf '%s\n' "$content" >"$tmp"
-  chmod "$mode" -- "$tmp"
-  mv -f -- "$tmp" "$path"
-  PUT_CHANGED=1
-}
 
 # --- guard: prepared by this very script before? ----------------------------------------------
 if [[ -f $MARKER && "$(<"$MARKER")" == "$PREPARE_FINGERPRINT" ]]; then
@@ -250,14 +235,14 @@ printf '%s\n' "$PREPARE_FINGERPRINT" >"$MARKER"
 log "prepared $NODE_NAME for Kubernetes $K8S_VERSION (kubelet/kubeadm/kubectl $pkg_version, held)"
 `;
     // The fingerprint covers everything the script does, so a changed script is re-applied once.
-    const fingerprint = createHash("sha256").update(JSON.stringify(vars)).update(body).digest("hex");
+    const fingerprint = createHash("sha256").update(JSON.stringify(vars)).update(PUT_FILE).update(body).digest("hex");
     return compose({
         generator: "scripts.ts",
         name: "prepare",
         title: `prepare ${node.name} (${node.role}) for Kubernetes ${c.kubernetesVersion}`,
         stdin: "nothing",
         vars: { ...vars, PREPARE_FINGERPRINT: fingerprint },
-        fragments: [],
+        fragments: [PUT_FILE],
         body,
     });
 }
