@@ -6,7 +6,7 @@
 // known, by matching it against the `id`/`arn` of the candidates. Ids and ARNs themselves are
 // never required, so the layout is decidable during preview.
 
-import { PolicyResource } from "@pulumi/policy";
+import { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import { asNumber, isUnknown, read, readList, tagValue, UNKNOWN, Unknown } from "./values";
 
 export const ROLE_TAG = "k8s-ha/role";
@@ -214,4 +214,17 @@ export function groupByAz(cps: readonly ControlPlane[]): { byAz: Map<string, Con
         byAz.set(cp.az, list);
     }
     return { byAz: new Map([...byAz.entries()].sort(([a], [b]) => a.localeCompare(b))), unknownAz };
+}
+
+/**
+ * The stack's view and its control planes, for a stack rule that is about control planes: without
+ * any, the rule reports itself not applicable (notApplicable throws).
+ */
+export function controlPlaneStack(args: StackValidationArgs): { view: StackView; controlPlanes: ControlPlane[] } {
+    const view = new StackView(args.resources);
+    const { controlPlanes } = view.controlPlanes();
+    if (controlPlanes.length === 0) {
+        return args.notApplicable("no control-plane instances");
+    }
+    return { view, controlPlanes };
 }

@@ -3,7 +3,7 @@
 // (hairpin), and every control plane registered in it.
 
 import { PolicyConfigSchema, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { API_PORT, ControlPlane, describeControlPlane, ROLE_API_LB, ROLE_TAG, StackView, T } from "../lib/graph";
+import { API_PORT, ControlPlane, controlPlaneStack, describeControlPlane, ROLE_API_LB, ROLE_TAG, StackView, T } from "../lib/graph";
 import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
 import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown } from "../lib/values";
 
@@ -48,11 +48,7 @@ export const apiLbCoversControlPlaneAzs: StackValidationPolicy = {
     severity: "high",
     configSchema: { properties: {} },
     validateStack: (args, reportViolation) => {
-        const view = new StackView(args.resources);
-        const { controlPlanes } = view.controlPlanes();
-        if (controlPlanes.length === 0) {
-            return args.notApplicable("no control-plane instances");
-        }
+        const { view, controlPlanes } = controlPlaneStack(args);
         const lbs = view.apiLoadBalancers();
         if (lbs.length === 0) {
             return args.notApplicable(`no API load balancer (${API_LB_HINT}); api-lb-targets-every-control-plane reports that`);
@@ -107,11 +103,7 @@ export const apiLbTargetsEveryControlPlane: StackValidationPolicy = {
     severity: "high",
     configSchema: { properties: {} },
     validateStack: (args, reportViolation) => {
-        const view = new StackView(args.resources);
-        const { controlPlanes } = view.controlPlanes();
-        if (controlPlanes.length === 0) {
-            return args.notApplicable("no control-plane instances");
-        }
+        const { view, controlPlanes } = controlPlaneStack(args);
         const { targetGroups, unknownPort } = view.apiTargetGroups();
         if (targetGroups.length === 0) {
             if (unknownPort.length > 0) {

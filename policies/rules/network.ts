@@ -8,7 +8,7 @@
 import {
     PolicyConfigSchema, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy,
 } from "@pulumi/policy";
-import { API_PORT, StackView, T } from "../lib/graph";
+import { API_PORT, controlPlaneStack, StackView, T } from "../lib/graph";
 import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
 import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
 
@@ -281,11 +281,7 @@ export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
     severity: "critical",
     configSchema: { properties: {} },
     validateStack: (args, reportViolation) => {
-        const view = new StackView(args.resources);
-        const { controlPlanes } = view.controlPlanes();
-        if (controlPlanes.length === 0) {
-            return args.notApplicable("no control-plane instances");
-        }
+        const { view, controlPlanes } = controlPlaneStack(args);
         const cpSgs = new Set<PolicyResource>();
         let cpSgUnresolved = 0;
         for (const cp of controlPlanes) {
@@ -393,11 +389,7 @@ export const controlPlanePrivateSubnet: StackValidationPolicy = {
     severity: "high",
     configSchema: { properties: {} },
     validateStack: (args, reportViolation) => {
-        const view = new StackView(args.resources);
-        const { controlPlanes } = view.controlPlanes();
-        if (controlPlanes.length === 0) {
-            return args.notApplicable("no control-plane instances");
-        }
+        const { view, controlPlanes } = controlPlaneStack(args);
         for (const cp of controlPlanes) {
             // Unset associatePublicIpAddress is computed (unknown) among a preview's outputs: only an
             // explicit false opts out of the subnet's setting.
