@@ -69,7 +69,7 @@ type Kind = "string" | "integer" | "boolean" | "string[]" | "object";
 /** Every key with its type and default; the defaults must equal Pulumi.yaml's (a test holds them together). */
 export const CONFIG_SCHEMA = {
     clusterName: { kind: "string", default: "k8s-ha" },
-    kubernetesVersion: { kind: "string", default: "1.35.2" },
+    kubernetesVersion: { kind: "string", default: "1.35.4" },
     availabilityZones: { kind: "string[]", default: ["us-east-1a", "us-east-1b", "us-east-1c"] },
     controlPlaneCount: { kind: "integer", default: 3 },
     controlPlaneInstanceType: { kind: "string", default: "m6i.large" },
