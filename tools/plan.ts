@@ -2,18 +2,21 @@
 // the real policy pack on what it registered, prints the plan and exits 0 (no mandatory
 // violation), 1 (a mandatory violation) or 2 (the program or its config failed).
 //   npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>]
+//   ... --render DIR: an update-mode run with real cryptography, and what every node receives
+//   written into DIR (tools/plan/render.ts); the exit code is the plan's.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createColors } from "picocolors";
 import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "../policies/evaluate";
-import { runProgram, type ProgramRun } from "./harness/program";
+import { runProgram, type ProgramRun, type RunOptions } from "./harness/program";
 import { listStacks } from "./harness/stackConfig";
 import { redact } from "./harness/values";
 import { architectureOf, renderDiagram } from "./plan/diagram";
+import { assertEmptyTarget, renderNodes } from "./plan/render";
 import { renderBootstrapOrder, renderLayout, renderTree, renderViolations, type Violation } from "./plan/report";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>]";
+const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>] [--render <dir>]";
 
 /** `--config` values parse as JSON when they can (lists, numbers, booleans), else stay strings. */
 export function parseConfigFlags(flags: readonly string[]): Record<string, unknown> {
@@ -38,9 +41,12 @@ export interface Plan {
     readonly violations: Violation[];
 }
 
-/** Runs the program and the pack for one stack. Throws only for a bad command line or policy config. */
-export async function plan(stack: string, config: Record<string, unknown>): Promise<Plan> {
-    const run = await runProgram({ stack, config, preview: true });
+/**
+ * Runs the program and the pack for one stack: a preview, or with `preview: false` an update
+ * (every output computed, real cryptography). Throws only for a bad command line or policy config.
+ */
+export async function plan(stack: string, config: Record<string, unknown>, options: Pick<RunOptions, "preview" | "mocks"> = {}): Promise<Plan> {
+    const run = await runProgram({ stack, config, preview: options.preview ?? true, mocks: options.mocks });
     if (run.error) return { run, violations: [] };
     const resources: PolicyResource[] = run.resources.map((r) => ({
         urn: r.urn,
@@ -78,7 +84,8 @@ export function toJson(p: Plan): string {
 export function toText(p: Plan, color: boolean, full: boolean): string {
     const c = createColors(color);
     const { run } = p;
-    const head = `${c.bold("Offline plan")} · stack ${c.cyan(run.stack)} · ${run.resources.length} resources · preview under Pulumi's mock runtime (no cloud)`;
+    const mode = run.preview ? "preview" : "update (real cryptography)";
+    const head = `${c.bold("Offline plan")} · stack ${c.cyan(run.stack)} · ${run.resources.length} resources · ${mode} under Pulumi's mock runtime (no cloud)`;
     if (run.error) return `${head}\n\n${c.red(c.bold("The program failed:"))}\n${run.error.message}\n`;
     const sections: [string, string | undefined][] = [
         ["Resources", renderTree(run, c, full)],
@@ -94,7 +101,7 @@ export function toText(p: Plan, color: boolean, full: boolean): string {
 async function main(argv: string[]): Promise<number> {
     let args;
     try {
-        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, diagram: { type: "string" }, help: { type: "boolean" } } });
+        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, diagram: { type: "string" }, render: { type: "string" }, help: { type: "boolean" } } });
     } catch (err) {
         process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
         return 2;
@@ -108,8 +115,10 @@ async function main(argv: string[]): Promise<number> {
         return 2;
     }
     let result: Plan;
+    const renderDir = args.values.render;
     try {
-        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []));
+        if (renderDir) assertEmptyTarget(renderDir);
+        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), { preview: !renderDir });
     } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);
         return 2;
@@ -119,7 +128,12 @@ async function main(argv: string[]): Promise<number> {
     if (result.run.error) {
         if (args.values.json) process.stderr.write(`${result.run.error.message}\n`);
         if (args.values.diagram) process.stderr.write(`no diagram: the program failed\n`);
+        if (renderDir) process.stderr.write(`nothing rendered: the program failed\n`);
         return 2;
+    }
+    if (renderDir) {
+        const summary = renderNodes(result.run, renderDir);
+        process.stderr.write(`rendered ${summary.files} files for ${summary.nodes.length} nodes into ${renderDir}\n`);
     }
     if (args.values.diagram) {
         const file = args.values.diagram;

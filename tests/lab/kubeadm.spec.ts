@@ -1,0 +1,135 @@
+// Real kubeadm 1.35 (built from k8s.io/kubernetes by `npm run lab:tools`) reads what the program
+// renders: every kubeadm configuration validates, and on every control plane kubeadm reuses the
+// program's certificates instead of generating its own, and refuses certificates from a foreign
+// CA. The join-side checks (SANs, discovery) need a running cluster: controlPlane.spec.ts.
+import * as assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "../system/etcd/cluster";
+import { renderStack, type Render } from "./render";
+import { labTool, requireLabTools } from "./tools";
+
+const KUBEADM_CERTS = ["ca", "apiserver", "apiserver-kubelet-client", "front-proxy-ca", "front-proxy-client", "etcd/ca", "etcd/server", "etcd/peer", "etcd/healthcheck-client", "apiserver-etcd-client"];
+
+/** kubeadm with `root` as its root filesystem: /etc/kubernetes there is the node's. */
+async function kubeadm(root: string, args: readonly string[]) {
+    return run(labTool("kubeadm"), [...args, "--rootfs", root], { timeoutMs: 120_000 });
+}
+
+/** A node's root directory holding its rendered /etc/kubernetes and kubeadm configurations. */
+function nodeRoot(render: Render, node: string): string {
+    const root = mkdtempSync(join(tmpdir(), `k8s-ha-root-${node}-`));
+    cpSync(join(render.node(node), "etc"), join(root, "etc"), { recursive: true });
+    cpSync(join(render.node(node), "kubeadm"), root, { recursive: true });
+    return root;
+}
+
+/** The configuration kubeadm's init phases read on a control plane: node 0's init, the others' phase config. */
+function phaseConfig(render: Render, node: string): string {
+    return readdirSync(join(render.node(node), "kubeadm")).includes("init.yaml") ? "/init.yaml" : "/rotate.kubeadm-phase-config.yaml";
+}
+
+const VARIANTS = [
+    { title: "dev: 3 control planes and a worker, RSA", stack: "dev", config: {}, controlPlanes: 3, workers: 1 },
+    { title: "dev: ECDSA P-256", stack: "dev", config: { pkiAlgorithm: "ECDSA" }, controlPlanes: 3, workers: 1 },
+    { title: "prod: 5 control planes over 3 zones, 3 workers", stack: "prod", config: {}, controlPlanes: 5, workers: 3 },
+    { title: "prod: 7 control planes", stack: "prod", config: { controlPlaneCount: 7, pkiAlgorithm: "ECDSA" }, controlPlanes: 7, workers: 3 },
+];
+
+describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", function () {
+    before(() => requireLabTools(["kubeadm"]));
+
+    for (const v of VARIANTS) {
+        describe(v.title, () => {
+            let render: Render;
+            before(async () => {
+                render = await renderStack(v.stack, v.config);
+            });
+
+            it("renders the expected nodes", () => {
+                assert.equal(render.nodes.filter((n) => n.role === "control-plane").length, v.controlPlanes);
+                assert.equal(render.nodes.filter((n) => n.role === "worker").length, v.workers);
+            });
+
+            it("`kubeadm config validate` accepts every configuration: init on node 0, join on the others and the workers", async () => {
+                const seen: string[] = [];
+                for (const node of render.nodes.filter((n) => n.role !== "bastion")) {
+                    const files = render.kubeadmConfigs(node.name);
+                    const names = files.map((f) => f.split("/").pop()).sort();
+                    if (node.role === "worker") assert.deepEqual(names, ["join-worker.yaml"], node.name);
+                    else if (node.name.endsWith("-cp-0")) assert.deepEqual(names, ["init.yaml", "join-control-plane.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
+                    else assert.deepEqual(names, ["join-control-plane.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
+                    for (const file of files) {
+                        const r = await run(labTool("kubeadm"), ["config", "validate", "--config", file]);
+                        assert.equal(r.code, 0, `${node.name} ${file}:\n${r.stdout}${r.stderr}`);
+                        seen.push(file);
+                    }
+                }
+                assert.equal(seen.length, 1 + 2 * v.controlPlanes + v.workers);
+            });
+
+            it("`kubeadm init phase certs all` reuses every certificate on every control plane and generates none", async () => {
+                for (const node of render.nodes.filter((n) => n.role === "control-plane")) {
+                    const root = nodeRoot(render, node.name);
+                    const r = await kubeadm(root, ["init", "phase", "certs", "all", "--config", phaseConfig(render, node.name)]);
+                    assert.equal(r.code, 0, `${node.name}:\n${r.stdout}${r.stderr}`);
+                    assert.doesNotMatch(r.stdout, /Generating/, node.name);
+                    for (const cert of KUBEADM_CERTS) assert.match(r.stdout, new RegExp(`Using existing ${cert} (certificate authority|certificate and key on disk)`), `${node.name}: ${cert}`);
+                    assert.match(r.stdout, /Using the existing "sa" key/, node.name);
+                }
+            });
+        });
+    }
+
+    describe("on one control plane (dev, ECDSA)", () => {
+        let render: Render;
+        before(async () => {
+            render = await renderStack("dev", { pkiAlgorithm: "ECDSA" });
+        });
+
+        it("`kubeadm certs check-expiration` reads every certificate: leaves for about a year, CAs for ten", async () => {
+            const root = nodeRoot(render, "k8s-dev-cp-0");
+            for (const phase of ["certs all", "kubeconfig all"]) {
+                const r = await kubeadm(root, ["init", "phase", ...phase.split(" "), "--config", "/init.yaml"]);
+                assert.equal(r.code, 0, r.stderr);
+            }
+            const r = await kubeadm(root, ["certs", "check-expiration", "--config", "/init.yaml"]);
+            assert.equal(r.code, 0, r.stderr);
+            const rows = new Map(r.stdout.split("\n").map((l) => l.trim().split(/\s{2,}/)).filter((c) => c.length >= 4).map((c) => [c[0], c[2]]));
+            for (const leaf of ["apiserver", "apiserver-etcd-client", "apiserver-kubelet-client", "etcd-healthcheck-client", "etcd-peer", "etcd-server", "front-proxy-client"]) {
+                assert.match(rows.get(leaf) ?? "", /^36[0-5]d$/, `${leaf}: ${rows.get(leaf)}\n${r.stdout}`);
+            }
+            for (const ca of ["ca", "etcd-ca", "front-proxy-ca"]) assert.match(rows.get(ca) ?? "", /^(9|10)y$/, `${ca}\n${r.stdout}`);
+        });
+
+        it("`kubeadm init phase kubeconfig/control-plane/etcd` write the manifests the lab's control plane runs", async () => {
+            const root = nodeRoot(render, "k8s-dev-cp-0");
+            for (const phase of ["certs all", "kubeconfig all", "control-plane all", "etcd local"]) {
+                const r = await kubeadm(root, ["init", "phase", ...phase.split(" "), "--config", "/init.yaml"]);
+                assert.equal(r.code, 0, `${phase}: ${r.stderr}`);
+            }
+            assert.deepEqual(readdirSync(join(root, "etc", "kubernetes", "manifests")).sort(), ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
+            assert.deepEqual(readdirSync(join(root, "etc", "kubernetes")).filter((f) => f.endsWith(".conf")).sort(), ["admin.conf", "controller-manager.conf", "kubelet.conf", "scheduler.conf", "super-admin.conf"]);
+        });
+
+        it("refuses certificates issued by a foreign CA (the check can fail)", async () => {
+            const root = nodeRoot(render, "k8s-dev-cp-0");
+            const pki = join(root, "etc", "kubernetes", "pki");
+            // A CA of the same name and algorithm that did not sign the program's leaves.
+            const made = await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", "/CN=kubernetes", "-keyout", join(pki, "ca.key"), "-out", join(pki, "ca.crt")]);
+            assert.equal(made.code, 0, made.stderr);
+            const r = await kubeadm(root, ["init", "phase", "certs", "all", "--config", "/init.yaml"]);
+            assert.notEqual(r.code, 0, r.stdout);
+            assert.match(r.stderr, /certificate apiserver not signed by CA certificate ca/);
+        });
+
+        it("refuses a configuration kubeadm does not know (the validation can fail)", async () => {
+            const bad = join(mkdtempSync(join(tmpdir(), "k8s-ha-bad-")), "bad.yaml");
+            writeFileSync(bad, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: 42\n  naem: typo\n");
+            const r = await run(labTool("kubeadm"), ["config", "validate", "--config", bad]);
+            assert.notEqual(r.code, 0);
+            assert.match(r.stderr, /naem|unknown field|cannot unmarshal/);
+        });
+    });
+});
