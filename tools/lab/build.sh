@@ -32,7 +32,7 @@ cache_key() { # $1 = toolset directory
     cat "$1/go.mod" "$1/go.sum" "$1/build.env" "$here/build.sh"
     go version
     go env GOOS GOARCH
-    find "$1/cmd" -type f -name '*.go' -print0 2>/dev/null | sort -z | xargs -0r cat
+    if [ -d "$1/cmd" ]; then find "$1/cmd" -type f -name '*.go' -print0 | sort -z | xargs -0r cat; fi
   } | sha256sum | cut -c1-16
 }
 
@@ -63,7 +63,7 @@ build_toolset() { # $1 = toolset name
     rm -rf "$out"
     mv "$tmp" "$out"
     # Older builds of this toolset are dead weight (a Kubernetes set is several hundred MB).
-    find "$cache" -maxdepth 1 -name "$set-*" ! -path "$out" -exec rm -rf {} +
+    find "$cache" -mindepth 1 -maxdepth 1 -name "$set-*" ! -path "$out" -exec rm -rf {} +
   fi
   for f in "$out"/*; do
     ln -sfn "$f" "$bin/$(basename "$f")"
