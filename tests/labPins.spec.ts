@@ -1,9 +1,11 @@
 // The lab builds the versions the stack deploys: if the default kubernetesVersion or the pinned
 // Pulumi SDK moves, the lab's Go modules must move with it (and the other way round).
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { labTool, requireLabTools } from "./lab/tools";
 
 const ROOT = join(__dirname, "..");
 const read = (p: string) => readFileSync(join(ROOT, p), "utf8");
@@ -42,5 +44,27 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.match(server, /^v3\.6\.\d+$/);
         assert.equal(required("tools/lab/etcd/go.mod", "go.etcd.io/etcd/etcdutl/v3"), server);
         assert.equal(required("tools/lab/etcd/go.mod", "go.etcd.io/etcd/etcdctl/v3"), server);
+    });
+});
+
+describe("the lab's bad input", () => {
+    it("`npm run lab:tools` without Go says so in one line and exits non-zero", () => {
+        // A PATH with bash's basics but no go.
+        const r = spawnSync("/bin/bash", [join(ROOT, "tools/lab/build.sh")], { env: { PATH: "/nonexistent" }, encoding: "utf8" });
+        assert.equal(r.status, 1);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(r.stderr, /Go is not on PATH.*npm run lab:tools/);
+    });
+
+    it("a lab spec without its tools fails naming the command that builds them", () => {
+        const saved = process.env.K8S_HA_LAB_BIN;
+        process.env.K8S_HA_LAB_BIN = "/nonexistent/k8s-ha-lab-bin";
+        try {
+            assert.throws(() => labTool("kubeadm"), /\/nonexistent\/k8s-ha-lab-bin\/kubeadm is missing: build the lab's tools first with 'npm run lab:tools'/);
+            assert.throws(() => requireLabTools(["kubeadm", "etcd"]), /missing lab tools in \/nonexistent\/k8s-ha-lab-bin: kubeadm, etcd; build them with 'npm run lab:tools'/);
+        } finally {
+            if (saved === undefined) delete process.env.K8S_HA_LAB_BIN;
+            else process.env.K8S_HA_LAB_BIN = saved;
+        }
     });
 });

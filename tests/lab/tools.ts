@@ -3,7 +3,10 @@
 import { accessSync, constants } from "node:fs";
 import { join, resolve } from "node:path";
 
-export const LAB_BIN = resolve(__dirname, "..", "..", ".lab", "bin");
+/** Where the binaries are: .lab/bin, or K8S_HA_LAB_BIN (the bad-input spec points it at nothing). */
+export function labBin(): string {
+    return process.env.K8S_HA_LAB_BIN ?? resolve(__dirname, "..", "..", ".lab", "bin");
+}
 
 export type LabTool =
     | "kubeadm" | "kubelet" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl"
@@ -11,7 +14,7 @@ export type LabTool =
 
 /** The absolute path of a lab binary; throws when it has not been built. */
 export function labTool(name: LabTool): string {
-    const path = join(LAB_BIN, name);
+    const path = join(labBin(), name);
     try {
         accessSync(path, constants.X_OK);
     } catch {
@@ -30,5 +33,5 @@ export function requireLabTools(names: readonly LabTool[]): void {
             return true;
         }
     });
-    if (missing.length > 0) throw new Error(`missing lab tools in ${LAB_BIN}: ${missing.join(", ")}; build them with 'npm run lab:tools'`);
+    if (missing.length > 0) throw new Error(`missing lab tools in ${labBin()}: ${missing.join(", ")}; build them with 'npm run lab:tools'`);
 }
