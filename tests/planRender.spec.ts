@@ -64,7 +64,7 @@ describe("offline plan --render DIR: what every node receives", function () {
         const token = readFileSync(join(dir, "k8s-dev-cp-1", "stdin", "join"), "utf8").split("\n")[0];
         assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
         const join1 = readFileSync(join(dir, "k8s-dev-cp-1", "kubeadm", "join-control-plane.yaml"), "utf8");
-        assert.ok(join1.includes(`token: ${token}`));
+        assert.ok(join1.includes(`token: "${token}"`), join1);
         assert.ok(!join1.includes("k8s-ha-bootstrap-token-from-stdin"));
     });
 

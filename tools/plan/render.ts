@@ -65,7 +65,7 @@ export function scriptOf(command: string): string {
     const { value, end } = readQuotedWord(command, prefix.length);
     const rest = command.slice(end);
     // The rotation appends "# certificates <fingerprint>" so that a new certificate changes its text.
-    return rest ? `${value}${value.endsWith("\n") ? "" : "\n"}#${rest}\n` : value;
+    return rest ? `${value}${value.endsWith("\n") ? "" : "\n"}${rest.trim()}\n` : value;
 }
 
 /** The `readonly NAME='…'` values of a rendered script's header. */
