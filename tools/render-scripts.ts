@@ -1,7 +1,8 @@
 // Writes every rendered kubeadm script, for every node role, to a directory:
 //   npx ts-node --transpile-only tools/render-scripts.ts <outdir>
-// Uses a realistic sample cluster (3 control planes behind an NLB, 2 workers). The bats suite
-// and anyone reviewing the scripts by eye run this; Pulumi renders the same functions in-process.
+// Uses a realistic sample cluster (3 control planes behind an NLB, 2 workers), whose renders are
+// also kept in tests/golden/scripts/sample/ (the bats suite runs those). Pulumi renders the same
+// builders in-process; the bash itself lives in components/kubeadm/scripts/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderDay2ScriptSet, renderPrepareScript, renderScriptSet, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";

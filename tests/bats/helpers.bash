@@ -8,7 +8,7 @@ bats_load_library bats-assert
 
 STUB_SRC="$(cd "$BATS_TEST_DIRNAME/stubs" && pwd)"
 
-# The sample cluster tools/render-scripts.ts renders.
+# The sample cluster of tools/render-scripts.ts, whose scripts the suite runs.
 NLB='k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com'
 CP0='k8s-ha-dev-cp-0'
 CP1='k8s-ha-dev-cp-1'
@@ -32,7 +32,7 @@ users:
 "
 
 common_setup() {
-  : "${K8S_HA_SCRIPTS:?the scripts are rendered by setup_suite.bash}"
+  : "${K8S_HA_SCRIPTS:?setup_suite.bash points at the rendered sample scripts}"
   export K8S_HA_FSROOT="$BATS_TEST_TMPDIR/root"
   export STUB_STATE="$BATS_TEST_TMPDIR/stub-state"
   export STUB_LOG="$STUB_STATE/calls.log"

@@ -1,7 +1,7 @@
-// shellcheck on every day-2 script (components/kubeadm/day2.ts): the sample set tools/render-scripts.ts
-// writes (which the bats suite runs), variants (file:// target, IPv6 node, 5 members), and the exact
-// command lines the program hands to remote.Command for its day-2 steps. Any finding, at any level,
-// fails; a missing shellcheck fails too.
+// shellcheck on every rendered day-2 script (components/kubeadm/scripts/{etcd,packages,rollout}):
+// the sample set of tools/render-scripts.ts (which the bats suite runs), variants (file:// target,
+// IPv6 node, 5 members), and the exact command lines the program hands to remote.Command for its
+// day-2 steps. Any finding, at any level, fails; a missing shellcheck fails too.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import {
@@ -52,7 +52,7 @@ describe("shellcheck on rendered day-2 scripts", () => {
         assert.match(r.stdout, /version: \d+\.\d+/);
     });
 
-    it("tools/render-scripts.ts writes every day-2 script for the bats suite", () => {
+    it("the sample set the bats suite runs has every day-2 script", () => {
         const names = renderAllSampleScripts().map((s) => s.fileName);
         for (const f of ["etcd-backup.sh", "etcd-restore.sh", "etcd-backup-install.sh", "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "prepare-guard.sh", "rollout-gate.sh"]) {
             assert.ok(names.includes(f), f);

@@ -1,8 +1,12 @@
 // Runs the bats suite (tests/bats: script control flow against PATH stubs) and requires it to pass.
-// A missing bats, or bats-support/bats-assert, fails the test.
+// The suite runs the rendered sample scripts committed in tests/golden/scripts/sample/, so this spec
+// first checks they are what the builders render now. A missing bats, or bats-support/bats-assert,
+// fails the test.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { renderAllSampleScripts } from "../../../tools/render-scripts";
 
 const REPO = join(__dirname, "..", "..", "..");
 
@@ -13,6 +17,15 @@ describe("bats: kubeadm script behaviour", function () {
         const r = spawnSync("bats", ["--version"], { encoding: "utf8" });
         assert.equal(r.error, undefined, `bats is not installed: ${r.error?.message}`);
         assert.match(r.stdout, /Bats \d+\.\d+/);
+    });
+
+    it("the scripts it runs (tests/golden/scripts/sample) are what the builders render now", () => {
+        const dir = join(REPO, "tests", "golden", "scripts", "sample");
+        const rendered = renderAllSampleScripts();
+        assert.deepEqual(readdirSync(dir).sort(), rendered.map((s) => s.fileName).sort());
+        for (const s of rendered) {
+            assert.ok(readFileSync(join(dir, s.fileName), "utf8") === s.text, `${s.fileName} is stale: run npm run golden:update`);
+        }
     });
 
     it("every test in tests/bats passes", () => {

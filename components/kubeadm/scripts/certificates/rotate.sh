@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
+# rotate: after place-pki changed a control-plane node's certificates, regenerate the kubeconfigs
+# that embed an old cluster CA (only when ca.crt changed: leaf renewals leave every kubeconfig
+# valid, since they are signed by the same CA), restart the static pods one at a time (etcd only
+# when its files changed), waiting for each to be healthy, then clear the change record.
+# Limits: a cluster-CA change also needs the workers' trust updated and service-account tokens
+# re-issued; that is a separate, multi-step procedure this script does not attempt.
+#
+# stdin: nothing
+# params: NODE_NAME CRI_SOCKET LOCAL_READYZ_URL KUBEADM_PHASE_CONFIG WAIT_INTERVAL_SECONDS
+# params: WAIT_ATTEMPTS KUBECONFIG_PHASES[]
+
+source lib/log.sh
+
+source lib/wait.sh
+
+source lib/workdir.sh
+
+source lib/local-api-ready.sh
+
+readonly CHANGED_FILE="$STATE_DIR/pki-changed"
+
+crictl_() { crictl --runtime-endpoint "$CRI_SOCKET" "$@"; }
+running_ids() { crictl_ ps --quiet --state running --name "^$1\$"; }
+new_container_running() {
+  local now
+  now=$(running_ids "$1") || return 1
+  [[ -n $now && $now != "$2" ]]
+}
+source lib/etcd-healthy.sh
+controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
+scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
+
+# restart_static_pod NAME CHECK: stop NAME's container (the kubelet starts a new one, which reads
+# the new files), wait for the new container, then for CHECK.
+restart_static_pod() {
+  local name=$1 check=$2 old
+  old=$(running_ids "$name") || die "crictl cannot list containers"
+  if [[ -n $old ]]; then
+    local ids=()
+    mapfile -t ids <<<"$old"
+    log "restarting $name"
+    crictl_ stop "${ids[@]}" >/dev/null || die "could not stop $name"
+  else
+    log "$name has no running container; waiting for the kubelet to start it"
+  fi
+  wait_for "a new $name container" new_container_running "$name" "$old" || die "$name did not come back"
+  wait_for "$name healthy" "$check" || die "$name did not become healthy after the restart"
+}
+
+cert_fingerprint() { openssl x509 -noout -fingerprint -sha256 2>/dev/null; }
+kubeconfig_ca_fingerprint() {
+  local data
+  data=$(sed -n -E 's/^[[:space:]]*certificate-authority-data:[[:space:]]*//p' "$1" | sed -n 1p)
+  if [[ -n $data ]]; then
+    printf '%s' "$data" | base64 -d 2>/dev/null | cert_fingerprint || true
+  fi
+}
+
+# --- guard: anything to do? ----------------------------------------------------------------------
+if [[ ! -s $CHANGED_FILE ]]; then
+  log "no certificate changes recorded by place-pki; nothing to rotate"
+  exit 0
+fi
+if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
+  log "$NODE_NAME has not joined yet; kubeadm will read the new files when it does"
+  rm -f -- "$CHANGED_FILE"
+  exit 0
+fi
+
+mapfile -t changed <"$CHANGED_FILE"
+log "certificates changed: ${changed[*]}"
+ca_changed=0
+etcd_changed=0
+for path in "${changed[@]}"; do
+  case $path in
+  /etc/kubernetes/pki/ca.crt | /etc/kubernetes/pki/ca.key) ca_changed=1 ;;
+  /etc/kubernetes/pki/etcd/*) etcd_changed=1 ;;
+  esac
+done
+restart_kubelet=$ca_changed
+
+# --- kubeconfigs that embed an old cluster CA (only when ca.crt changed) ------------------------
+if ((ca_changed)); then
+  make_workdir
+  printf '%s\n' "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+  ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
+  backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
+  for entry in "${KUBECONFIG_PHASES[@]}"; do
+    file=${entry%%:*}
+    phase=${entry#*:}
+    if [[ ! -e "$KUBE_DIR/$file" ]]; then
+      continue
+    fi
+    if [[ "$(kubeconfig_ca_fingerprint "$KUBE_DIR/$file")" == "$ca_fp" ]]; then
+      continue
+    fi
+    mkdir -p -- "$backup"
+    mv -f -- "$KUBE_DIR/$file" "$backup/$file"
+    log "regenerating $file (it embedded the old cluster CA; the old file is in $backup)"
+    kubeadm init phase kubeconfig "$phase" --config "$work/kubeadm.yaml" || die "kubeadm init phase kubeconfig $phase failed"
+  done
+fi
+
+# --- restart the static pods one at a time ---------------------------------------------------------
+if ((etcd_changed)); then
+  restart_static_pod etcd etcd_healthy
+fi
+restart_static_pod kube-apiserver local_api_ready
+restart_static_pod kube-controller-manager controller_manager_healthy
+restart_static_pod kube-scheduler scheduler_healthy
+if ((restart_kubelet)); then
+  log "restarting the kubelet (its client CA and kubeconfig changed)"
+  systemctl restart kubelet
+  wait_for "the local apiserver after the kubelet restart" local_api_ready || die "the local apiserver did not come back"
+fi
+rm -f -- "$CHANGED_FILE"
+log "rotated the certificates of $NODE_NAME"

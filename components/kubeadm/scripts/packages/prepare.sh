@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
+# prepare: node preparation: hostname, swap off, kernel modules and sysctls, containerd with the
+# systemd cgroup driver, kubelet/kubeadm/kubectl pinned to K8S_VERSION from pkgs.k8s.io, and on
+# control planes the apiserver's audit policy. PREPARE_FINGERPRINT covers everything the script
+# does, so a changed script is applied again once; otherwise a prepared node is left alone.
+#
+# stdin: nothing
+# params: NODE_NAME NODE_ROLE K8S_VERSION K8S_REPO
+#@if control-plane
+# params: AUDIT_POLICY_PATH AUDIT_LOG_DIR AUDIT_POLICY
+#@endif
+# params: PREPARE_FINGERPRINT
+
+source lib/log.sh
+
+source lib/put-file.sh
+
+# Nothing secret here: system files get the usual modes (apt's _apt user must read the keyring).
+umask 022
+readonly MARKER="$STATE_DIR/prepared"
+readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
+
+
+# --- guard: prepared by this very script before? ----------------------------------------------
+if [[ -f $MARKER && "$(<"$MARKER")" == "$PREPARE_FINGERPRINT" ]]; then
+  log "already prepared for Kubernetes $K8S_VERSION ($MARKER); nothing to do"
+  exit 0
+fi
+# shellcheck disable=SC2016  # ${Version} is dpkg-query's format, not a shell expansion
+installed=$(dpkg-query -W -f='${Version}' kubelet 2>/dev/null || true)
+if [[ -n $installed && $installed != "$K8S_VERSION"-* && -e "$KUBE_DIR/kubelet.conf" ]]; then
+  die "kubelet $installed is installed on a joined node; changing it to $K8S_VERSION is an upgrade (kubeadm upgrade), which prepare does not do"
+fi
+
+log "preparing $NODE_NAME ($NODE_ROLE) for Kubernetes $K8S_VERSION"
+
+# --- hostname -----------------------------------------------------------------------------------
+hostnamectl set-hostname "$NODE_NAME"
+
+# --- swap off, now and after reboot -------------------------------------------------------------
+swapoff -a
+if [[ -f "$FSROOT/etc/fstab" ]]; then
+  sed -i -E 's/^([^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap[[:space:]].*)$/# k8s-ha: \1/' "$FSROOT/etc/fstab"
+fi
+
+# --- kernel modules and sysctls -----------------------------------------------------------------
+put_file 0644 "$FSROOT/etc/modules-load.d/k8s-ha.conf" $'overlay\nbr_netfilter'
+modprobe overlay
+modprobe br_netfilter
+put_file 0644 "$FSROOT/etc/sysctl.d/99-k8s-ha.conf" $'net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1'
+sysctl --system >/dev/null
+
+# --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+default_config=$(containerd config default) || die "containerd config default failed"
+containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
+if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then
+  die "containerd's default configuration has no SystemdCgroup option to enable"
+fi
+put_file 0644 "$FSROOT/etc/containerd/config.toml" "$containerd_config"
+systemctl enable containerd
+if ((PUT_CHANGED)); then
+  systemctl restart containerd
+fi
+
+# --- kubelet, kubeadm, kubectl pinned to $K8S_VERSION from pkgs.k8s.io --------------------------
+mkdir -p -- "$FSROOT/etc/apt/keyrings"
+curl -fsSL "${K8S_REPO}Release.key" | gpg --dearmor --batch --yes -o "$FSROOT$KEYRING_PATH" ||
+  die "cannot fetch the signing key of $K8S_REPO"
+chmod 0644 -- "$FSROOT$KEYRING_PATH"
+put_file 0644 "$FSROOT/etc/apt/sources.list.d/kubernetes.list" "deb [signed-by=$KEYRING_PATH] $K8S_REPO /"
+apt-get update -q
+pkg_version=$(apt-cache madison kubeadm | awk -F'|' -v want="$K8S_VERSION-" '{ gsub(/[[:space:]]/, "", $2); if (index($2, want) == 1) { print $2; exit } }')
+if [[ -z $pkg_version ]]; then
+  die "kubeadm $K8S_VERSION is not available from $K8S_REPO"
+fi
+apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+apt-get install -y -q --allow-downgrades --allow-change-held-packages \
+  "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
+apt-mark hold kubelet kubeadm kubectl
+systemctl enable kubelet
+
+#@if control-plane
+# --- control plane: the apiserver's audit policy and log directory (mounted by kubeadm) ---------
+put_file 0600 "$FSROOT$AUDIT_POLICY_PATH" "$AUDIT_POLICY"
+mkdir -p -- "$FSROOT$AUDIT_LOG_DIR"
+
+#@endif
+mkdir -p -- "$STATE_DIR"
+printf '%s\n' "$PREPARE_FINGERPRINT" >"$MARKER"
+log "prepared $NODE_NAME for Kubernetes $K8S_VERSION (kubelet/kubeadm/kubectl $pkg_version, held)"

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
+# upgrade: one node's Kubernetes upgrade to K8S_VERSION, the kubeadm way:
+# - refuses a downgrade or a skipped minor, judged against the LIVE cluster (the apiserver's
+#   version through the admin kubeconfig, kubeadm-config's ClusterConfiguration) and this node's
+#   kubelet as the Node reports it;
+# - a no-op when the node already runs the version (and, on control planes, its apiserver
+#   manifest does), or when the node has not joined yet (prepare installs the version);
+# - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
+#   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
+#   the PKI); every node after the first checks that the cluster configuration is at the version;
+# - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
+#   Ready (and the local apiserver), uncordon.
+#
+# stdin: the admin kubeconfig (SECRET)
+# params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE LOCAL_READYZ_URL
+# params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS
+
+source lib/log.sh
+
+source lib/wait.sh
+
+source lib/workdir.sh
+
+source lib/admin-kubeconfig.sh
+
+source lib/versions.sh
+
+readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
+readonly SOURCES_PATH='/etc/apt/sources.list.d/kubernetes.list'
+
+server_version() {
+  local out
+  out=$(kube version -o json) || return 1
+  if [[ $out =~ \"serverVersion\"[^}]*\"gitVersion\":[[:space:]]*\"(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  else
+    return 1
+  fi
+}
+configured_version() {
+  local out
+  out=$(kube -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}') || return 1
+  if [[ $out =~ kubernetesVersion:[[:space:]]*\"?(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  else
+    return 1
+  fi
+}
+node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
+node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
+node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
+source lib/local-api-ready.sh
+manifest_version() {
+  local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
+  if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  fi
+}
+
+# --- guard: a node that has not joined gets the version from prepare ---------------------------
+if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
+  log "$NODE_NAME has not joined a cluster; prepare installs Kubernetes $K8S_VERSION, nothing to upgrade"
+  exit 0
+fi
+
+# --- inputs: the live cluster's versions --------------------------------------------------------
+make_workdir
+read_admin_kubeconfig "all of stdin"
+live=$(server_version) || die "cannot read the apiserver's version (kubectl version -o json through the admin kubeconfig)"
+configured=$(configured_version) || die "cannot read kubernetesVersion from the kubeadm-config ConfigMap"
+node_version=$(node_kubelet_version) || die "cannot read Node $NODE_NAME's kubelet version"
+log "target v$K8S_VERSION; live apiserver $live, cluster configuration $configured, $NODE_NAME kubelet $node_version"
+check_step "live apiserver" "$live"
+check_step "cluster configuration (kubeadm-config)" "$configured"
+check_step "kubelet of $NODE_NAME" "$node_version"
+
+# --- guard: done before? ------------------------------------------------------------------------------
+if [[ $node_version == "v$K8S_VERSION" ]] && { ((!IS_CONTROL_PLANE)) || [[ "$(manifest_version)" == "v$K8S_VERSION" ]]; }; then
+  log "$NODE_NAME already runs Kubernetes v$K8S_VERSION; nothing to do"
+  exit 0
+fi
+if ((!IS_FIRST)) && [[ $configured != "v$K8S_VERSION" ]]; then
+  die "the cluster configuration is at $configured, not v$K8S_VERSION: 'kubeadm upgrade apply' must succeed on the first control plane before $NODE_NAME is upgraded"
+fi
+
+# --- packages: the new minor's channel, kubeadm first -------------------------------------------
+export DEBIAN_FRONTEND=noninteractive
+if [[ "$(cat "$FSROOT$SOURCES_PATH" 2>/dev/null)" != "deb [signed-by=$KEYRING_PATH] $K8S_REPO /" ]]; then
+  log "switching the kubernetes apt source to $K8S_REPO"
+  mkdir -p -- "$FSROOT/etc/apt/keyrings" "$FSROOT/etc/apt/sources.list.d"
+  curl -fsSL "${K8S_REPO}Release.key" | gpg --dearmor --batch --yes -o "$FSROOT$KEYRING_PATH" ||
+    die "cannot fetch the signing key of $K8S_REPO"
+  chmod 0644 -- "$FSROOT$KEYRING_PATH"
+  printf 'deb [signed-by=%s] %s /\n' "$KEYRING_PATH" "$K8S_REPO" >"$FSROOT$SOURCES_PATH"
+  chmod 0644 -- "$FSROOT$SOURCES_PATH"
+fi
+apt-get update -q
+pkg_version=$(apt-cache madison kubeadm | awk -F'|' -v want="$K8S_VERSION-" '{ gsub(/[[:space:]]/, "", $2); if (index($2, want) == 1) { print $2; exit } }')
+[[ -n $pkg_version ]] || die "kubeadm $K8S_VERSION is not available from $K8S_REPO"
+apt-mark unhold kubeadm >/dev/null
+apt-get install -y -q --allow-change-held-packages "kubeadm=$pkg_version"
+apt-mark hold kubeadm >/dev/null
+[[ "$(kubeadm version -o short)" == "v$K8S_VERSION" ]] || die "kubeadm is not at v$K8S_VERSION after installing $pkg_version"
+
+# --- kubeadm: the control plane (apply on the first, node elsewhere) -----------------------------
+if ((IS_FIRST)); then
+  log "kubeadm upgrade apply v$K8S_VERSION on $NODE_NAME"
+  kubeadm upgrade apply -y "v$K8S_VERSION" --certificate-renewal=false || die "kubeadm upgrade apply v$K8S_VERSION failed"
+else
+  log "kubeadm upgrade node on $NODE_NAME"
+  kubeadm upgrade node --certificate-renewal=false || die "kubeadm upgrade node failed"
+fi
+
+# --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
+log "draining $NODE_NAME"
+kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
+  die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
+apt-mark unhold kubelet kubectl >/dev/null
+apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
+apt-mark hold kubelet kubectl >/dev/null
+systemctl daemon-reload
+systemctl restart kubelet
+wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "the kubelet of $NODE_NAME did not come back at v$K8S_VERSION"
+wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after the kubelet restart"
+if ((IS_CONTROL_PLANE)); then
+  wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready after the upgrade"
+fi
+kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
+log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION"
