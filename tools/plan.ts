@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createColors } from "picocolors";
-import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "../policies/evaluate";
+import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "./harness/analyzer";
 import { runProgram, type ProgramRun, type RunOptions } from "./harness/program";
 import { listStacks } from "./harness/stackConfig";
 import { redact } from "./harness/values";

@@ -7,14 +7,14 @@
 // The engine address is a gRPC server started here that implements pulumirpc.Engine; the pack
 // prints its port and serves pulumirpc.Analyzer, which is called with the generated stubs.
 //
-// Besides the RPCs themselves, this checks that policies/evaluate.ts (what tests and the offline
-// plan use) reports the same diagnostics as the real analyzer server for the same input.
+// Besides the RPCs themselves, this checks that tools/harness/analyzer.ts (what tests and the
+// offline plan use) reports the same diagnostics as the real analyzer server for the same input.
 
 import * as assert from "assert";
 import * as childProcess from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
-import { analyzeResource, analyzeStack, defaultEnforcementLevels, packName, packVersion, policies, RecordedResource } from "../../policies/evaluate";
+import { analyzeResource, analyzeStack, defaultEnforcementLevels, packName, packVersion, policies, RecordedResource } from "../../tools/harness/analyzer";
 import { layout, Stack, TYPES, UNKNOWN, withPreviewOutputs } from "./helpers";
 
 const analyzerGrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");

@@ -2,7 +2,7 @@
 // highly available layout to mutate, and runners that evaluate one policy (or the pack) with the
 // argument shapes of @pulumi/policy 1.21.
 //
-// Runners go through policies/evaluate.ts, which builds ResourceValidationArgs/StackValidationArgs
+// Runners go through tools/harness/analyzer.ts, which builds ResourceValidationArgs/StackValidationArgs
 // exactly as @pulumi/policy's server does and wraps properties in its own unknownCheckingProxy, so
 // `UNKNOWN` below behaves as an unknown value does under `pulumi preview`. That evaluator is checked
 // against the real analyzer server in analyzer.grpc.spec.ts.
@@ -11,7 +11,7 @@ import * as assert from "assert";
 import { EnforcementLevel, Policy, PolicyPackConfig } from "@pulumi/policy";
 import {
     analyzeResource, analyzeStack, EvaluateOptions, EvaluationResult, PolicyDiagnostic, RecordedResource, WIRE, wireSecret,
-} from "../../policies/evaluate";
+} from "../../tools/harness/analyzer";
 
 /** What the engine sends for a value that is unknown during preview. */
 export const UNKNOWN = WIRE.unknown;

@@ -5,10 +5,19 @@ import { StackValidationPolicy, ResourceValidationPolicy } from "@pulumi/policy"
 import {
     analyzeResource, analyzeStack, defaultEnforcementLevels, evaluatePolicies, hasMandatory, loadPolicyConfig, packName, packVersion,
     PolicyConfigError, policies, policyConfigPath, resolvePolicyConfig, WIRE,
-} from "../../policies/evaluate";
+} from "../../tools/harness/analyzer";
 import { layout, loadConfig, secret, Stack, TYPES, UNKNOWN, withPreviewOutputs } from "./helpers";
 
 const POLICIES_DIR = path.join(__dirname, "../../policies");
+
+/** Every TypeScript source of the pack, relative to policies/ (node_modules and build output aside). */
+function packSources(dir = ""): string[] {
+    return fs.readdirSync(path.join(POLICIES_DIR, dir), { withFileTypes: true }).flatMap(e => {
+        const rel = dir ? `${dir}/${e.name}` : e.name;
+        if (e.isDirectory()) return ["node_modules", "bin"].includes(e.name) ? [] : packSources(rel);
+        return e.name.endsWith(".ts") ? [rel] : [];
+    }).sort();
+}
 
 describe("policies: the pack", () => {
     it("has the intended policies with their default enforcement levels", () => {
@@ -57,8 +66,8 @@ describe("policies: the pack", () => {
     });
 
     it("only index.ts constructs the PolicyPack (constructing one starts a server)", () => {
-        const files = ["pack.ts", "evaluate.ts", ...fs.readdirSync(path.join(POLICIES_DIR, "rules")).map(f => `rules/${f}`),
-            ...fs.readdirSync(path.join(POLICIES_DIR, "lib")).map(f => `lib/${f}`)];
+        const files = packSources().filter(f => f !== "index.ts");
+        assert.ok(files.includes("pack.ts") && files.some(f => f.startsWith("rules/")) && files.some(f => f.startsWith("lib/")), files.join(", "));
         for (const f of files) {
             assert.ok(!/new\s+PolicyPack\b/.test(fs.readFileSync(path.join(POLICIES_DIR, f), "utf8")), f);
         }
@@ -66,6 +75,25 @@ describe("policies: the pack", () => {
         const pulumiPolicy = fs.readFileSync(path.join(POLICIES_DIR, "PulumiPolicy.yaml"), "utf8");
         assert.match(pulumiPolicy, /^runtime: nodejs$/m);
         assert.match(pulumiPolicy, /^description: \S/m);
+    });
+
+    it("ships only the rules and their library: every source is reached from index.ts and none reaches outside policies/", () => {
+        // the in-process analyzer the offline plan and the specs use lives in tools/harness, not here
+        const reached = new Set<string>();
+        const visit = (file: string) => {
+            if (reached.has(file)) return;
+            reached.add(file);
+            const text = fs.readFileSync(path.join(POLICIES_DIR, file), "utf8");
+            for (const m of text.matchAll(/(?:from\s+|require\()\s*"(\.{1,2}\/[^"]+)"/g)) {
+                const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1]));
+                assert.ok(!target.startsWith(".."), `${file} imports ${m[1]}, outside the pack`);
+                if (/\.json$/.test(target)) continue; // data beside the rules (the pack's package.json)
+                visit(fs.existsSync(path.join(POLICIES_DIR, `${target}.ts`)) ? `${target}.ts` : `${target}/index.ts`);
+            }
+        };
+        visit("index.ts");
+        assert.deepStrictEqual(packSources().filter(f => !reached.has(f)), [], "sources the engine never loads");
+        assert.ok(!fs.existsSync(path.join(POLICIES_DIR, "evaluate.ts")));
     });
 
     it("ships dev and prod configs that validate against the schemas", () => {

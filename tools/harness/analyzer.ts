@@ -1,4 +1,6 @@
-// Evaluating the policy pack in-process on recorded resources (the offline plan, the specs).
+// Evaluating the policy pack in-process on recorded resources (the offline plan, the specs). It
+// lives in the harness, not in policies/: the pack ships only its rules and their library, and the
+// engine loads nothing of this.
 //
 // This does what @pulumi/policy 1.21's analyzer server (node_modules/@pulumi/policy/server.js) does
 // for the Analyze and AnalyzeStack RPCs, with the same pieces where they are reachable:
@@ -18,10 +20,10 @@ import {
     EnforcementLevel, Policies, Policy, PolicyPackConfig, PolicyProviderResource, PolicyResource, PolicyResourceOptions,
     ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
-import { packEnforcementLevel, packName, packVersion, policies as packPolicies } from "./pack";
-import { isUnknownValueError, policyRuntime } from "./lib/values";
+import { packEnforcementLevel, packName, packVersion, policies as packPolicies } from "../../policies/pack";
+import { isUnknownValueError, policyRuntime } from "../../policies/lib/values";
 
-export { defaultEnforcementLevels, loadPolicyConfig, packDir, packEnforcementLevel, packName, packVersion, policies, policyConfigPath } from "./pack";
+export { defaultEnforcementLevels, loadPolicyConfig, packDir, packEnforcementLevel, packName, packVersion, policies, policyConfigPath } from "../../policies/pack";
 
 const structproto = require("google-protobuf/google/protobuf/struct_pb") as {
     Struct: { fromJavaScript(v: Record<string, unknown>): { toJavaScript(): Record<string, unknown> } };
