@@ -1,6 +1,6 @@
-// The control-plane alert rules, as data (pure). Expressions, durations and severities come from
-// the source documents' Prometheus rules (001 §8.1, 004 §6.1); where the documents disagree or an
-// expression cannot work on a kubeadm cluster, the choice is explained beside the rule.
+// The control-plane alert rules, as data (pure): the usual Prometheus rules for etcd and the
+// control plane, with the expression, duration and severity chosen for a kubeadm cluster; where a
+// choice is not obvious, it is explained beside the rule.
 
 export interface AlertRule {
     readonly alert: string;
@@ -17,13 +17,13 @@ export interface RuleGroup {
 
 /**
  * The rules for a cluster with `members` etcd members (one per control plane).
- * - APIServerDown, etcd no leader / fsync, NodeNotReady: 004 / 001 as written.
- * - APIServerLatencyHigh: 001's form (summed by verb and le, WATCH and CONNECT excluded): a
- *   quantile over long-lived watch requests is always "high"; 004's threshold (1 s for 10 m).
- * - EtcdInsufficientMembers: 004 compares with a fixed 3; here the cluster's own member count.
+ * - APIServerDown, etcd no leader / fsync, NodeNotReady: the common forms.
+ * - APIServerLatencyHigh: summed by verb and le, WATCH and CONNECT excluded (a quantile over
+ *   long-lived watch requests is always "high"); 1 s for 10 m.
+ * - EtcdInsufficientMembers: compared with the cluster's own member count, not a fixed 3.
  * - Controller-manager and scheduler down: kubeadm binds both to 127.0.0.1, so unless Prometheus
- *   is set up to reach them there are no `up` series at all and 004's `up{...} == 0` could never
- *   fire; `absent(up{...} == 1)` fires both when they are down and when nobody scrapes them.
+ *   is set up to reach them there are no `up` series at all and `up{...} == 0` could never fire;
+ *   `absent(up{...} == 1)` fires both when they are down and when nobody scrapes them.
  */
 export function controlPlaneAlertRules(members: number): RuleGroup[] {
     if (!Number.isInteger(members) || members < 1) throw new Error(`controlPlaneAlertRules: members must be a positive integer, got ${members}`);

@@ -1,5 +1,5 @@
 // Where etcd snapshots go: an S3 bucket only this cluster's control planes can write to, under
-// the cluster's prefix. The source documents ask for daily backups kept seven days; the timer
+// the cluster's prefix. Daily backups kept seven days by default; the timer
 // that takes them is installed on every control plane by the bootstrap (components/bootstrap.ts,
 // components/kubeadm/day2.ts), and the restore script for the runbook sits next to it.
 import * as aws from "@pulumi/aws";

@@ -1,6 +1,6 @@
 // Tag conventions shared by every component and read by the policy pack.
 
-/** The tag the policy pack identifies roles by (DESIGN.md contract 3). */
+/** The tag the policy pack identifies roles by: its layout rules read it during preview. */
 export const ROLE_TAG = "k8s-ha/role";
 
 export type Role = "control-plane" | "worker" | "bastion" | "api-lb";

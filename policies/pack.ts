@@ -1,4 +1,4 @@
-// The policy pack's contents, importable without starting the analyzer server (DESIGN contract 5):
+// The policy pack's contents, importable without starting the analyzer server:
 // `index.ts` serves exactly this list; tests and the offline plan evaluate the same objects.
 
 import * as fs from "fs";

@@ -42,22 +42,20 @@ function args(record: Readonly<Record<string, string>>): Arg[] {
 }
 
 /**
- * etcd tuning, from the source documents' table (004 §3.2 "etcd性能调优参数", columns
- * default / 推荐值(小集群) small cluster / 推荐值(大集群) large cluster).
+ * etcd tuning for a small cluster (https://etcd.io/docs/v3.6/tuning/).
  *
- * We take the small-cluster column for timing, snapshots and compaction: 3-7 stacked members in
+ * Timing, snapshots and compaction are set for a small cluster: 3-7 stacked members in
  * one AWS region are a small cluster with ~1 ms RTT between AZs, so heartbeat 100 ms and election
  * timeout 1000 ms (10x heartbeat, etcd's own rule) detect a dead leader in about a second; the
- * large-cluster 200/2000 ms would only double failover time. snapshot-count 10000 (the default is
- * 100000) keeps the in-memory raft log and a rejoining member's catch-up small, and
+ * 200/2000 ms often used for large or distant clusters would only double failover time.
+ * snapshot-count 10000 (the default is 100000) keeps the in-memory raft log and a rejoining
+ * member's catch-up small, and
  * auto-compaction-retention 1h bounds history between the apiserver's own 5-minute compactions.
  *
- * The one exception is quota-backend-bytes: 8589934592 (8 GiB, the large-cluster column), which is
- * what the same document's reference manifest (§3.1) and its alert rule
- * `etcd_mvcc_db_total_size_in_bytes < 8589934592` use, and what 001 "etcd配置优化" lists. Hitting
- * the quota raises the NOSPACE alarm and turns the whole cluster read-only, so the ceiling is set
- * at etcd's largest recommended size rather than the small column's 4 GiB; it is a ceiling, not
- * an allocation.
+ * quota-backend-bytes is 8589934592 (8 GiB), etcd's suggested maximum
+ * (https://etcd.io/docs/v3.6/dev-guide/limit/). Hitting the quota raises the
+ * NOSPACE alarm and turns the whole cluster read-only, so the ceiling is set high rather than at
+ * the 2 GiB default; it is a ceiling, not an allocation.
  *
  * max-request-bytes and max-txn-ops stay at etcd's defaults: Kubernetes objects are sized for the
  * default 1.5 MiB request limit, and the apiserver's transactions are a handful of operations.

@@ -112,7 +112,7 @@ describe("kubeadm config rendering (v1beta4)", () => {
         assert.ok(argMap(cluster.apiServer.extraArgs)["audit-log-path"].startsWith(`${vols["audit-log"].mountPath}/`));
     });
 
-    it("controller-manager and scheduler: leader election 15s/10s/2s from the source documents, localhost only", () => {
+    it("controller-manager and scheduler: leader election 15s/10s/2s, localhost only", () => {
         for (const component of [cluster.controllerManager, cluster.scheduler]) {
             assert.deepEqual(argMap(component.extraArgs), {
                 "leader-elect": "true",
