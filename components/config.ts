@@ -177,9 +177,14 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         if (a && b && overlaps(a, b)) bad(key, v[key], `a CIDR that does not overlap ${otherKey} (${v[otherKey]})`);
     }
     for (const key of ["apiAllowedCidrs", "sshAllowedCidrs"] as const) {
-        for (const c of typed(key) ? (v[key] as string[]) : []) {
-            if (typeof parseCidr(c) === "string") bad(key, c, "a list of IPv4 network CIDRs such as 203.0.113.0/24");
-        }
+        const list = typed(key) ? (v[key] as string[]) : [];
+        list.forEach((c, i) => {
+            const parsed = parseCidr(c);
+            if (typeof parsed === "string") bad(key, c, `a list of IPv4 network CIDRs in canonical form such as 203.0.113.0/24; ${parsed}`);
+            // AWS refuses a second rule identical to one the group has: it would fail half-way through an up.
+            else if (list.indexOf(c) !== i) bad(key, c, `each CIDR once (entries ${list.indexOf(c)} and ${i} are both ${c})`);
+            else if (key === "apiAllowedCidrs" && vpc && c === v.vpcCidr) bad(key, c, `CIDRs other than vpcCidr (${c}): the stack always admits the VPC to the API (rule api-lb-in-vpc)`);
+        });
     }
     if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
         bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));

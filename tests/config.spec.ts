@@ -94,6 +94,16 @@ describe("config", () => {
         ["P-224 style algorithm", { pkiAlgorithm: "ED25519" }, "pkiAlgorithm", "'RSA' or 'ECDSA'"],
         ["bad extra SAN", { apiExtraSans: ["not a name!"] }, "apiExtraSans", "a list of DNS names or IP addresses"],
         ["unknown key (typo)", { controlPlaneCont: 3 }, "controlPlaneCont", "no such key; known keys are clusterName"],
+        ["VPC CIDR with a leading zero", { vpcCidr: "010.0.0.0/16" }, "vpcCidr", "an octet has a leading zero"],
+        ["VPC CIDR with a /016 prefix", { vpcCidr: "10.0.0.0/016" }, "vpcCidr", "the prefix has a leading zero"],
+        ["SSH CIDR with a leading zero", { sshAllowedCidrs: ["010.0.0.0/8"] }, "sshAllowedCidrs", "an octet has a leading zero"],
+        ["SSH CIDR /00", { sshAllowedCidrs: ["0.0.0.0/00"] }, "sshAllowedCidrs", "the prefix has a leading zero (write /0)"],
+        ["SSH CIDR with a space", { sshAllowedCidrs: [" 203.0.113.0/24"] }, "sshAllowedCidrs", "canonical form"],
+        ["SSH CIDR with host bits", { sshAllowedCidrs: ["203.0.113.7/24"] }, "sshAllowedCidrs", "host bits are set (the network address is 203.0.113.0/24)"],
+        ["SSH CIDR prefix 33", { sshAllowedCidrs: ["203.0.113.7/33"] }, "sshAllowedCidrs", "the prefix is above /32"],
+        ["duplicate SSH CIDR", { sshAllowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] }, "sshAllowedCidrs", "entries 0 and 2 are both 203.0.113.0/24"],
+        ["duplicate API CIDR", { apiAllowedCidrs: ["198.51.100.0/24", "198.51.100.0/24"] }, "apiAllowedCidrs", "entries 0 and 1 are both 198.51.100.0/24"],
+        ["API CIDR repeats the VPC rule", { apiAllowedCidrs: ["10.0.0.0/16"] }, "apiAllowedCidrs", "the stack always admits the VPC to the API (rule api-lb-in-vpc)"],
     ];
 
     describe(`rejects bad values before any resource is registered (${cases.length} cases)`, () => {

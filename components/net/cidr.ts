@@ -1,45 +1,8 @@
 // IPv4 CIDR arithmetic for subnet planning and config validation. Pure functions, no I/O.
+// Parsing is the policy pack's (one parser for config and pack alike): canonical text only.
+import { formatCidr, formatIp, mustParseCidr, parseCidr, type Ipv4Cidr } from "../../policies/lib/cidr";
 
-/** A parsed IPv4 CIDR block: the network address as an unsigned 32-bit number and its prefix. */
-export interface Ipv4Cidr {
-    readonly base: number;
-    readonly prefix: number;
-}
-
-const CIDR_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-/** Parses "a.b.c.d/p"; returns an error string instead of throwing so validation can collect them. */
-export function parseCidr(text: string): Ipv4Cidr | string {
-    const m = CIDR_RE.exec(text);
-    if (!m) return "not an IPv4 CIDR of the form a.b.c.d/p";
-    const octets = m.slice(1, 5).map(Number);
-    const prefix = Number(m[5]);
-    if (octets.some((o) => o > 255)) return "an octet is above 255";
-    if (prefix > 32) return "the prefix is above /32";
-    const address = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
-    const base = (address & mask(prefix)) >>> 0;
-    if (base !== address) return `host bits are set (the network address is ${formatIp(base)}/${prefix})`;
-    return { base, prefix };
-}
-
-/** Like parseCidr, but throws: for values already validated. */
-export function mustParseCidr(text: string): Ipv4Cidr {
-    const parsed = parseCidr(text);
-    if (typeof parsed === "string") throw new Error(`invalid CIDR '${text}': ${parsed}`);
-    return parsed;
-}
-
-export function formatCidr(c: Ipv4Cidr): string {
-    return `${formatIp(c.base)}/${c.prefix}`;
-}
-
-export function formatIp(n: number): string {
-    return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
-}
-
-function mask(prefix: number): number {
-    return prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-}
+export { formatCidr, formatIp, mustParseCidr, parseCidr, type Ipv4Cidr };
 
 function size(c: Ipv4Cidr): number {
     return 2 ** (32 - c.prefix);

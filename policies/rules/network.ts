@@ -10,9 +10,13 @@ import {
 } from "@pulumi/policy";
 import { API_PORT, controlPlaneStack, StackView, T } from "../lib/graph";
 import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
+import { publicAddressCount, readRuleCidr, type Ipv4Cidr } from "../lib/cidr";
 import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
 
-const WORLD = new Set(["0.0.0.0/0", "::/0"]);
+/** A /8's worth: a rule admitting more public IPv4 addresses than this is open to the world. */
+const MAX_PUBLIC_ADDRESSES = 2 ** 24;
+/** An IPv6 source broader than this prefix (an ISP's allocation) reaching global unicast is world-open. */
+const IPV6_MIN_PREFIX = 32;
 
 const PORT_NAMES: Record<number, string> = {
     22: "SSH", 2379: "etcd client", 2380: "etcd peer", 6443: "kube-apiserver", 10250: "kubelet",
@@ -178,6 +182,25 @@ const ingressTypes = [...T.securityGroup, ...T.securityGroupRule, ...T.securityG
 
 interface WorldKnobs {
     ports: number[];
+    maxPublicAddresses: number;
+}
+
+/**
+ * The sources of one ingress that open it to the world, judged by the public addresses they
+ * cover together, not by their spelling: "0.0.0.0/00", two /1 halves or a /7 are all world-open;
+ * private ranges and the VPC count for nothing.
+ */
+export function worldOpenSources(cidrs: readonly string[], maxPublicAddresses = MAX_PUBLIC_ADDRESSES): string[] {
+    const v4: { text: string; block: Ipv4Cidr }[] = [];
+    const open: string[] = [];
+    for (const text of cidrs) {
+        const c = readRuleCidr(text);
+        if (c && "v4" in c) v4.push({ text, block: c.v4 });
+        else if (c && "v6" in c && c.v6.globalUnicast && c.v6.prefix < IPV6_MIN_PREFIX) open.push(text);
+    }
+    const counted = v4.filter((c) => publicAddressCount([c.block]) > 0);
+    if (publicAddressCount(counted.map((c) => c.block)) > maxPublicAddresses) open.push(...counted.map((c) => c.text));
+    return open;
 }
 
 /** The check behind no-world-open-sensitive-ports and no-world-open-api. */
@@ -195,7 +218,7 @@ function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: Poli
         }
         const undecided: string[] = [];
         for (const ing of rules) {
-            const world = ing.cidrs.filter(c => !isUnknown(c) && WORLD.has(c.trim())) as string[];
+            const world = worldOpenSources(ing.cidrs.filter((c) => !isUnknown(c)) as string[], k.maxPublicAddresses);
             const unknownCidr = ing.cidrs.some(isUnknown);
             const hit: number[] = [];
             let portUnknown = false;
@@ -209,7 +232,8 @@ function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: Poli
             }
             const where = ing.label === "rule" ? `${args.name}` : `${ing.label} of security group ${args.name}`;
             if (world.length > 0 && hit.length > 0) {
-                reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}. ${advice}`);
+                reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}; ` +
+                    `together those sources cover more than ${k.maxPublicAddresses} public addresses. ${advice}`);
             } else if ((world.length > 0 && portUnknown) || (unknownCidr && (hit.length > 0 || portUnknown))) {
                 undecided.push(where);
             }
@@ -221,19 +245,25 @@ function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: Poli
     };
 }
 
+const MAX_PUBLIC_ADDRESSES_KNOB = {
+    type: "integer" as const, minimum: 0, default: MAX_PUBLIC_ADDRESSES,
+    description: "A rule's sources together may cover at most this many public IPv4 addresses (default a /8's worth: 16777216).",
+};
+
 const sensitiveSchema: PolicyConfigSchema = {
     properties: {
         ports: {
             type: "array", items: { type: "integer", minimum: 0, maximum: 65535 },
             default: [22, 2379, 2380, 10250, 10257, 10259],
-            description: "TCP ports that must never be open to 0.0.0.0/0 or ::/0 (a range including one counts).",
+            description: "TCP ports that must never be open to the world (a range including one counts).",
         },
+        maxPublicAddresses: MAX_PUBLIC_ADDRESSES_KNOB,
     },
 };
 
 export const noWorldOpenSensitivePorts: ResourceValidationPolicy = {
     name: "no-world-open-sensitive-ports",
-    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to 0.0.0.0/0 or ::/0.",
+    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to the world (more public addresses than a /8, however the CIDRs are spelled).",
     enforcementLevel: "mandatory",
     severity: "critical",
     configSchema: sensitiveSchema,
@@ -248,12 +278,13 @@ const apiSchema: PolicyConfigSchema = {
             type: "array", items: { type: "integer", minimum: 0, maximum: 65535 }, default: [API_PORT],
             description: "API ports reported when open to the world.",
         },
+        maxPublicAddresses: MAX_PUBLIC_ADDRESSES_KNOB,
     },
 };
 
 export const noWorldOpenApi: ResourceValidationPolicy = {
     name: "no-world-open-api",
-    description: "The Kubernetes API port (6443) is not open to 0.0.0.0/0 or ::/0 (advisory: some clusters are public by design).",
+    description: "The Kubernetes API port (6443) is not open to the world (advisory: some clusters are public by design).",
     enforcementLevel: "advisory",
     severity: "medium",
     configSchema: apiSchema,

@@ -35,6 +35,30 @@ describe("policies: network", () => {
         it("does not fire mandatory for 6443 alone", async () => {
             expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgIngress, { ipProtocol: "tcp", fromPort: 6443, toPort: 6443, cidrIpv4: "0.0.0.0/0" }));
         });
+        describe("judges what the sources cover, not how they are spelled", () => {
+            const ssh = (cidrBlocks: string[]) => checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks });
+            for (const cidrs of [["0.0.0.0/00"], ["0.0.0.0/1"], ["128.0.0.0/1"], ["0.0.0.0/1", "128.0.0.0/1"], ["2.0.0.0/7"], ["3.0.0.0/9", "3.128.0.0/9", "4.0.0.0/9"], ["0000.0.0.0/0"]]) {
+                it(`fails SSH from ${cidrs.join(" + ")}`, async () => {
+                    const [msg] = expectLevel(await ssh(cidrs), "mandatory", 1);
+                    assert.match(msg, /which includes 22 \(SSH\); together those sources cover more than 16777216 public addresses/);
+                });
+            }
+            for (const cidrs of [["3.0.0.0/8"], ["10.0.0.0/8"], ["010.0.0.0/8"], ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"], ["203.0.113.0/24"]]) {
+                it(`passes SSH from ${cidrs.join(" + ")}: at most a /8 of public addresses`, async () => expectClean(await ssh(cidrs)));
+            }
+            it("fails IPv6 broader than /32 reaching global unicast, passes a /48 and unique-local fd00::/8", async () => {
+                const v6 = (ipv6CidrBlocks: string[]) => checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, ipv6CidrBlocks });
+                expectLevel(await v6(["::/1"]), "mandatory", 1);
+                expectLevel(await v6(["2000::/4"]), "mandatory", 1);
+                expectClean(await v6(["2001:db8:1::/48"]));
+                expectClean(await v6(["fd00::/8"]));
+            });
+            it("the ceiling is a knob: a stricter pack refuses a public /16", async () => {
+                const cfg = { "no-world-open-sensitive-ports": { maxPublicAddresses: 256 } };
+                expectLevel(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.18.0.0/15", "3.3.0.0/16"] }, { config: cfg }), "mandatory", 1);
+                expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["3.3.3.0/24"] }, { config: cfg }));
+            });
+        });
         it("advises when a world-open rule's ports are unknown", async () => {
             const o = await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: UNKNOWN, toPort: UNKNOWN, cidrBlocks: ["0.0.0.0/0"] });
             expectLevel(o, "mandatory", 0);
