@@ -50,6 +50,8 @@ export class ApiLoadBalancer extends pulumi.ComponentResource {
     readonly targetGroupArn: pulumi.Output<string>;
     /** Depend on it to know the API has a front door (kubeadm init waits for it). */
     readonly listener: aws.lb.Listener;
+    /** The load balancer, its target group, listener and every target attachment: the API's path to the nodes. */
+    readonly apiPath: readonly pulumi.Resource[];
 
     constructor(name: string, args: ApiLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:loadbalancer:ApiLoadBalancer", name, {}, opts);
@@ -89,13 +91,13 @@ export class ApiLoadBalancer extends pulumi.ComponentResource {
             tags: roleTags(c, `${c}-api`, "api-lb"),
         }, { parent: this });
 
-        for (const node of args.controlPlanes) {
+        const attachments = args.controlPlanes.map((node) =>
             new aws.lb.TargetGroupAttachment(`${node.name}-api`, {
                 targetGroupArn: targets.arn,
                 targetId: node.instance.id,
                 port: API_PORT,
-            }, { parent: this });
-        }
+            }, { parent: this }));
+        this.apiPath = [lb, targets, this.listener, ...attachments];
 
         this.dnsName = lb.dnsName;
         this.arn = lb.arn;

@@ -26,6 +26,8 @@ export class Bastion extends pulumi.ComponentResource {
     readonly privateKeyOpenssh: pulumi.Output<string>;
     /** OpenSSH public key. */
     readonly publicKeyOpenssh: pulumi.Output<string>;
+    /** The jump host itself: every SSH step goes through it. */
+    readonly instance: aws.ec2.Instance;
 
     constructor(name: string, args: BastionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:access:Bastion", name, {}, opts);
@@ -47,6 +49,7 @@ export class Bastion extends pulumi.ComponentResource {
             publicIp: true,
         }, { parent: this });
 
+        this.instance = instance;
         this.publicIp = instance.publicIp;
         this.keyName = keyPair.keyName;
         this.privateKeyOpenssh = pulumi.secret(key.privateKeyOpenssh);

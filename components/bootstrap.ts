@@ -44,6 +44,14 @@ export interface BootstrapArgs {
     pki: ClusterPki;
     /** `kubeadm init` waits for the API through the load balancer, so the listener must exist first. */
     apiListener: pulumi.Resource;
+    /**
+     * What a reset hook needs to reach its node and the API: the bastion, security-group rules,
+     * routes and NAT, the load balancer's listener and attachments. The hooks depend on all of it,
+     * so that a destroy (which deletes dependents first) runs every hook before any of it goes.
+     */
+    accessPath?: readonly pulumi.Resource[];
+    /** Protect the control planes' reset hooks with their instances (`protect`). */
+    protectControlPlanes?: boolean;
     /** Waits and timeouts of the scripts. */
     scriptOptions?: ScriptOptions;
     /** etcd backups: a timer on every control plane, installed once the node has joined. */
@@ -181,11 +189,22 @@ export class Bootstrap extends pulumi.ComponentResource {
         // same name (components/rollout.ts). Without replaceWith the hook would merely be updated
         // to point at the new instance (a changed connection is an update for remote.Command), and
         // the old member would stay in etcd.
+        // The hooks depend on the whole access path (accessPath): a destroy deletes dependents first,
+        // so every hook runs before any rule, route, NAT gateway, attachment, listener or the bastion
+        // is deleted (without it they went in the destroy's first wave and every hook failed).
+        // A protected control plane's hook is protected too: the engine goes on past a refused
+        // delete, and an unprotected hook would run (removing the node from the cluster) before its
+        // protected instance's delete is refused. Protected, the hook stays, and with it (a
+        // dependency) the node's whole access path: unprotect both first (README runbooks).
         const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command, after: pulumi.Resource[]) => step(`${node.name}-reset`, node, {
             create: "true",
             delete: script(node, role, (c, n) => renderResetScript(c, n, o)),
             stdin: kubeconfig.apply(resetStdin),
-        }, [joined, ...after], true, { replaceWith: [node.instance], deleteBeforeReplace: true });
+        }, [joined, ...after, ...(args.accessPath ?? [])], true, {
+            replaceWith: [node.instance],
+            deleteBeforeReplace: true,
+            ...(role === "control-plane" && args.protectControlPlanes ? { protect: true } : {}),
+        });
         const controlPlaneResets: command.remote.Command[] = [];
         args.controlPlanes.forEach((node, i) => controlPlaneResets.push(resetOnDelete(node, "control-plane", members[i], controlPlaneResets.slice(-1))));
         args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i], controlPlaneResets));

@@ -150,6 +150,8 @@ export class Cluster extends pulumi.ComponentResource {
                 sshPrivateKey: this.bastion.privateKeyOpenssh,
                 pki: this.pki,
                 apiListener: this.apiLoadBalancer.listener,
+                accessPath: [this.bastion.instance, ...security.rules, ...this.network.routing, ...this.apiLoadBalancer.apiPath],
+                protectControlPlanes: cfg.protect,
                 etcdBackup: {
                     uploadTarget: (node) => this.etcdBackup.uploadTarget(node),
                     schedule: cfg.etcdBackupSchedule,

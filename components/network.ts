@@ -35,6 +35,8 @@ export class Network extends pulumi.ComponentResource {
     readonly privateSubnets: readonly ZoneSubnet[];
     /** Public addresses nodes reach the internet (and an internet-facing API load balancer) from; empty for an existing VPC. */
     readonly natPublicIps: readonly pulumi.Output<string>[];
+    /** What carries traffic to and from the nodes (internet gateway, NAT gateways and addresses, route tables, associations). */
+    readonly routing: readonly pulumi.Resource[];
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:network:Network", name, {}, opts);
@@ -46,12 +48,14 @@ export class Network extends pulumi.ComponentResource {
             this.publicSubnets = zones.map((zone) => ({ zone, id: pulumi.output(existing.publicSubnets[zone]) }));
             this.privateSubnets = zones.map((zone) => ({ zone, id: pulumi.output(existing.privateSubnets[zone]) }));
             this.natPublicIps = [];
+            this.routing = [];
             this.registerOutputs({ vpcId: this.vpcId });
             return;
         }
 
         const c = args.clusterName;
         const parent = { parent: this };
+        const routing: pulumi.Resource[] = [];
         const vpc = new aws.ec2.Vpc(`${c}-vpc`, {
             cidrBlock: args.vpcCidr,
             enableDnsHostnames: true,
@@ -74,7 +78,7 @@ export class Network extends pulumi.ComponentResource {
                 mapPublicIpOnLaunch: false,
                 tags: clusterTags(c, `${c}-public-${b.zone}`, { "kubernetes.io/role/elb": "1" }),
             }, parent);
-            new aws.ec2.RouteTableAssociation(`${c}-public-${b.zone}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }, parent);
+            routing.push(new aws.ec2.RouteTableAssociation(`${c}-public-${b.zone}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }, parent));
             return subnet;
         });
 
@@ -103,7 +107,7 @@ export class Network extends pulumi.ComponentResource {
                 routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.nat.id }],
                 tags: clusterTags(c, `${c}-private-${b.zone}`),
             }, parent);
-            new aws.ec2.RouteTableAssociation(`${c}-private-${b.zone}`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
+            routing.push(routes, new aws.ec2.RouteTableAssociation(`${c}-private-${b.zone}`, { subnetId: subnet.id, routeTableId: routes.id }, parent));
             return subnet;
         });
 
@@ -111,6 +115,7 @@ export class Network extends pulumi.ComponentResource {
         this.publicSubnets = publicSubnets.map((s, i) => ({ zone: zones[i], id: s.id }));
         this.privateSubnets = privateSubnets.map((s, i) => ({ zone: zones[i], id: s.id }));
         this.natPublicIps = nats.map((n) => n.eip.publicIp);
+        this.routing = [igw, publicRoutes, ...nats.flatMap((n) => [n.eip, n.nat]), ...routing];
         this.registerOutputs({
             vpcId: this.vpcId,
             publicSubnetIds: publicSubnets.map((s) => s.id),

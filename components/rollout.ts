@@ -12,7 +12,11 @@
 //    reset` (removes the etcd member), delete the Node. Then the new instance is created, prepared
 //    and joins under the same name.
 // 2. `nodeReplaceTriggers[<node>]` becomes the instance's `replacementTrigger`: setting or changing
-//    the value replaces exactly that node.
+//    the value replaces exactly that node. A node without an entry carries UNSET_REPLACE_TRIGGER,
+//    never no trigger: the engine compares triggers only when both the old and the new one are set
+//    (a missing old trigger means "no trigger"), so without it the FIRST value set for a node would
+//    replace nothing (proved by tests/engine/lifecycle.spec.ts against the real CLI). Removing an
+//    entry later is a change too, and replaces the node: leave old entries in place.
 // 3. Control plane i+1's instance depends on control plane i's rollout gate, a command that (only
 //    when node i's instance changed: type changed in place, or replaced) waits until node i is
 //    joined, its etcd member healthy and its apiserver ready. So when several control-plane
@@ -33,6 +37,9 @@
 import * as pulumi from "@pulumi/pulumi";
 
 const INSTANCE = "aws:ec2/instance:Instance";
+
+/** The replacement trigger of a node that has no nodeReplaceTriggers entry. */
+export const UNSET_REPLACE_TRIGGER = "(unset)";
 
 interface Deferred<T> {
     readonly promise: Promise<T>;
@@ -72,8 +79,7 @@ export class Rollout {
     readonly transformation: pulumi.ResourceTransformation = (t) => {
         if (t.type !== INSTANCE) return undefined;
         const extra: pulumi.CustomResourceOptions = { deleteBeforeReplace: true };
-        const trigger = this.args.replaceTriggers[t.name];
-        if (trigger !== undefined) extra.replacementTrigger = trigger;
+        extra.replacementTrigger = this.args.replaceTriggers[t.name] ?? UNSET_REPLACE_TRIGGER;
         const i = this.args.controlPlanes.indexOf(t.name);
         const opts: pulumi.CustomResourceOptions = { ...(t.opts as pulumi.CustomResourceOptions), ...extra };
         if (i > 0) opts.dependsOn = [...existingDependsOn(t.opts.dependsOn), this.gates[i - 1].promise];

@@ -30,10 +30,17 @@ export class Security extends pulumi.ComponentResource {
     readonly controlPlaneGroupId: pulumi.Output<string>;
     readonly workerGroupId: pulumi.Output<string>;
     readonly bastionGroupId: pulumi.Output<string>;
+    /** Every rule (the groups' traffic: SSH through the bastion, the API through the load balancer). */
+    readonly rules: readonly pulumi.Resource[];
 
     constructor(name: string, args: SecurityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:security:Security", name, {}, opts);
         const c = args.clusterName;
+        const rules: pulumi.Resource[] = [];
+        const keep = <T extends pulumi.Resource>(r: T): T => {
+            rules.push(r);
+            return r;
+        };
         const group = (role: string, description: string) =>
             new aws.ec2.SecurityGroup(`${c}-${role}`, { vpcId: args.vpcId, description, tags: clusterTags(c, `${c}-${role}`) }, { parent: this });
         const lb = group("api-lb", "Kubernetes API network load balancer");
@@ -41,7 +48,7 @@ export class Security extends pulumi.ComponentResource {
         const worker = group("worker", "Kubernetes worker nodes");
         const bastion = group("bastion", "SSH bastion");
 
-        const ingress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number], from: Source, description: string, protocol: "tcp" | "udp" = "tcp") =>
+        const ingress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number], from: Source, description: string, protocol: "tcp" | "udp" = "tcp") => keep(
             new aws.vpc.SecurityGroupIngressRule(`${c}-${rule}`, {
                 securityGroupId: groupId,
                 ipProtocol: protocol,
@@ -50,15 +57,15 @@ export class Security extends pulumi.ComponentResource {
                 ...("cidr" in from ? { cidrIpv4: from.cidr } : { referencedSecurityGroupId: from.group }),
                 description,
                 tags: clusterTags(c, `${c}-${rule}`),
-            }, { parent: this });
-        const egress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number] | "all", to: Source, description: string) =>
+            }, { parent: this }));
+        const egress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number] | "all", to: Source, description: string) => keep(
             new aws.vpc.SecurityGroupEgressRule(`${c}-${rule}`, {
                 securityGroupId: groupId,
                 ...(ports === "all" ? { ipProtocol: "-1" } : { ipProtocol: "tcp", fromPort: ports[0], toPort: ports[1] }),
                 ...("cidr" in to ? { cidrIpv4: to.cidr } : { referencedSecurityGroupId: to.group }),
                 description,
                 tags: clusterTags(c, `${c}-${rule}`),
-            }, { parent: this });
+            }, { parent: this }));
         const API: [number, number] = [6443, 6443];
         const SSH: [number, number] = [22, 22];
 
@@ -99,6 +106,7 @@ export class Security extends pulumi.ComponentResource {
         args.sshAllowedCidrs.forEach((cidr, i) => ingress(`bastion-in-ssh-${i}`, bastion.id, SSH, { cidr }, `SSH from ${cidr}`));
         egress("bastion-out-ssh", bastion.id, SSH, { cidr: args.vpcCidr }, "SSH to nodes inside the VPC");
 
+        this.rules = rules;
         this.apiLoadBalancerGroupId = lb.id;
         this.controlPlaneGroupId = cp.id;
         this.workerGroupId = worker.id;

@@ -5,6 +5,7 @@
 // Pulumi's; what is checked here is that the program asks for it (see components/rollout.ts).
 import { strict as assert } from "node:assert";
 import { ConfigError, validateConfig } from "../../components/config";
+import { UNSET_REPLACE_TRIGGER } from "../../components/rollout";
 import type { ProgramRun } from "../../tools/harness/program";
 import { byUrn } from "../graph";
 import { COMMAND, INSTANCE, ancestors, cmd, named, runWithOptions, scriptVar, text, unwrapRemote, waitsFor } from "./helpers";
@@ -25,9 +26,12 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
         assert.equal(named(run, INSTANCE, "k8s-dev-bastion").deleteBeforeReplace, false, "the bastion keeps Pulumi's default");
     });
 
-    it("a node's replace trigger becomes its instance's replacementTrigger, and only that node's", () => {
+    it("a node's replace trigger becomes its instance's replacementTrigger; every other node carries the unset marker, never no trigger", () => {
         assert.equal(extra.get("k8s-dev-cp-1")?.replacementTrigger, "2026-11-22");
-        for (const n of ["k8s-dev-cp-0", "k8s-dev-cp-2", WORKER]) assert.equal(extra.get(n)?.replacementTrigger, undefined, n);
+        // The engine compares triggers only when both are set: without a trigger before, the first
+        // value set would replace nothing (tests/engine/lifecycle.spec.ts, against the real CLI).
+        for (const n of ["k8s-dev-cp-0", "k8s-dev-cp-2", WORKER]) assert.equal(extra.get(n)?.replacementTrigger, UNSET_REPLACE_TRIGGER, n);
+        assert.equal(extra.get("k8s-dev-bastion")?.replacementTrigger, undefined, "the bastion is not a node");
     });
 
     it("each node's reset hook is replaced with its instance, delete-before-create: the quorum-guarded reset runs on the old instance", () => {
