@@ -1,0 +1,139 @@
+// A dev stack's life under the real engine, on the stand-ins: up, a first-time replacement
+// trigger, a Kubernetes upgrade, destroy; what the command stand-in journals (what would have run
+// over SSH, when, against which host) and what the aws stand-in journals (which cloud objects were
+// created and deleted, when). The specs marked "defect" failed on the program before its fix.
+import { strict as assert } from "node:assert";
+import { Lab, transcript, type AwsJournalEntry, type JournalEntry } from "./engine";
+
+const C = "k8s-dev";
+const CPS = [0, 1, 2].map((i) => `${C}-cp-${i}`);
+const WORKER = `${C}-worker-0`;
+const INSTANCE = "aws:ec2/instance:Instance";
+const TRIGGER = { nodeReplaceTriggers: { [`${C}-cp-1`]: "2026-11-29" } };
+
+const ran = (entries: JournalEntry[]) => entries.filter((e) => e.ran !== null);
+const one = (entries: JournalEntry[], resource: string, op?: JournalEntry["op"]): JournalEntry => {
+    const found = entries.filter((e) => e.resource === resource && (!op || e.op === op));
+    assert.equal(found.length, 1, `${resource} ${op ?? ""}: ${JSON.stringify(found)}`);
+    return found[0];
+};
+const t = (iso: string) => Date.parse(iso);
+const describeEntries = (entries: (JournalEntry | AwsJournalEntry)[]) => entries.map((e) => `${"start" in e ? e.start : e.time} ${e.op} ${e.resource}${"ran" in e ? ` ran=${e.ran} host=${e.host}` : ""}`).join("\n");
+
+describe("engine: a dev stack's life (real CLI, stand-in providers)", function () {
+    const lab = new Lab("dev");
+    let commandsBefore = 0;
+    let awsBefore = 0;
+    const since = () => ({ commands: lab.commands().slice(commandsBefore), aws: lab.aws().slice(awsBefore) });
+    const mark = () => {
+        commandsBefore = lab.commands().length;
+        awsBefore = lab.aws().length;
+    };
+    const ipOf = (node: string) => lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.privateIp as string;
+
+    after(() => lab.dispose());
+
+    it("up creates everything: prepare in parallel, then init, then one control-plane join at a time, workers last", async () => {
+        await lab.ok("up", {}, ["--skip-preview"]);
+        const j = lab.commands().filter((e) => e.op === "create");
+        const prepares = [...CPS, WORKER].map((n) => one(j, `${n}-prepare`));
+        const overlapping = prepares.some((a) => prepares.some((b) => a !== b && t(a.start) < t(b.end) && t(b.start) < t(a.end)));
+        assert.ok(overlapping, `no two prepares ran at the same time:\n${describeEntries(prepares)}`);
+        const init = one(j, `${C}-cp-0-init`);
+        assert.ok(t(init.start) >= t(one(j, `${C}-cp-0-prepare`).end));
+        assert.ok(t(init.start) >= t(one(j, `${C}-cp-0-place-pki`).end));
+        let previous = init;
+        for (const node of CPS.slice(1)) {
+            const join = one(j, `${node}-join`);
+            assert.ok(t(join.start) >= t(previous.end), `${node} joined before ${previous.resource} finished:\n${describeEntries(ran(j))}`);
+            previous = join;
+        }
+        const workerJoin = one(j, `${WORKER}-join`);
+        assert.ok(t(workerJoin.start) >= t(previous.end), "the worker joined before the last control plane");
+        for (const e of ran(j)) assert.equal(e.host, ipOf(e.node), `${e.resource} ran against ${e.host}, not ${e.node}'s address`);
+    });
+
+    it("the state file holds no private key, token or kubeconfig in plain text", () => {
+        const state = lab.stateFile();
+        // (The scripts themselves mention "client-key-data" and "PRIVATE KEY": look for the material.)
+        assert.doesNotMatch(state, /PRIVATE KEY-----(\\n|\s)*[A-Za-z0-9+/]{40}/, "a private key in plain text");
+        assert.doesNotMatch(state, /client-(key|certificate)-data:\s*[A-Za-z0-9+/=]{20}/, "a kubeconfig in plain text");
+        assert.doesNotMatch(state, /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, "a bootstrap token in plain text");
+        assert.match(state, /"ciphertext"/, "secrets are encrypted");
+    });
+
+    it("defect: nodeReplaceTriggers set for the first time replaces exactly that node, reset before delete, join after create", async () => {
+        const oldIp = ipOf(`${C}-cp-1`);
+        mark();
+        await lab.ok("up", TRIGGER, ["--skip-preview"]);
+        const { commands, aws } = since();
+        const instances = aws.filter((e) => e.type === INSTANCE);
+        assert.deepEqual(instances.map((e) => `${e.op} ${e.resource}`), [`delete ${C}-cp-1`, `create ${C}-cp-1`], `instances:\n${describeEntries(aws)}`);
+        const reset = one(commands, `${C}-cp-1-reset`, "delete");
+        assert.equal(reset.ran, "delete");
+        assert.equal(reset.host, oldIp, "the reset hook ran against the old instance");
+        assert.ok(t(reset.end) <= t(instances[0].time), "the reset ran before the instance was deleted");
+        const newIp = ipOf(`${C}-cp-1`);
+        assert.notEqual(newIp, oldIp);
+        const join = commands.find((e) => e.resource === `${C}-cp-1-join` && e.ran !== null)!;
+        assert.ok(join, `cp-1 did not join again:\n${describeEntries(commands)}`);
+        assert.equal(join.host, newIp);
+        assert.ok(t(join.start) >= t(instances[1].time), "the join ran after the new instance existed");
+        // No other node's command runs, except the etcd backup installer of the other control
+        // planes: it carries every member's address for the restore script, and cp-1's changed.
+        const others = ran(commands).filter((e) => e.node !== `${C}-cp-1` && !(e.step === "etcd-backup" && e.node.includes("-cp-")));
+        assert.deepEqual(others.map((e) => e.resource), [], "another node's command ran");
+    });
+
+    it("defect: destroy runs every reset hook before any rule, route, NAT gateway, NLB attachment, listener or the bastion is deleted", async () => {
+        mark();
+        await lab.ok("destroy", TRIGGER);
+        const { commands, aws } = since();
+        const resets = commands.filter((e) => e.step === "reset" && e.op === "delete");
+        assert.equal(resets.length, 4, describeEntries(commands));
+        for (const r of resets) assert.equal(r.ran, "delete");
+        const lastReset = Math.max(...resets.map((r) => t(r.end)));
+        const path = new Set(["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+            "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
+            "aws:ec2/internetGateway:InternetGateway", "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:lb/listener:Listener",
+            "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/securityGroup:SecurityGroup"]);
+        const early = aws.filter((e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset);
+        assert.deepEqual(early.map((e) => `${e.time} ${e.resource}`), [], `deleted before the last reset hook ran:\n${describeEntries([...resets, ...aws])}`);
+        // the worker first, then control planes from the last to node 0
+        const order = [...resets].sort((a, b) => t(a.start) - t(b.start)).map((r) => r.node);
+        assert.deepEqual(order, [WORKER, ...[...CPS].reverse()]);
+        assert.deepEqual(lab.resources().filter((r) => r.type !== "pulumi:pulumi:Stack"), [], "destroy left resources");
+    });
+});
+
+describe("engine: destroy with protect on (real CLI, stand-in providers)", function () {
+    const lab = new Lab("dev");
+    after(() => lab.dispose());
+
+    it("a destroy that previews first deletes nothing: the preview already refuses the protected deletes", async () => {
+        await lab.ok("up", { protect: true }, ["--skip-preview"]);
+        const [commands, aws] = [lab.commands().length, lab.aws().length];
+        const r = await lab.run("destroy", { protect: true });
+        assert.notEqual(r.code, 0, transcript(r));
+        assert.match(r.stdout + r.stderr, /Preview failed: resource "[^"]+" cannot be deleted\s+because it is protected/, transcript(r));
+        assert.deepEqual([lab.commands().length, lab.aws().length], [commands, aws], "something ran or was deleted");
+    });
+
+    it("defect: with --skip-preview (as automation runs it) a protected control plane keeps its reset hook and its network path", async () => {
+        const before = lab.commands().length;
+        const r = await lab.run("destroy", { protect: true }, ["--skip-preview"]);
+        assert.notEqual(r.code, 0, `destroy of protected resources succeeded:\n${transcript(r)}`);
+        assert.match(r.stdout + r.stderr, /cannot be deleted\s+because it is protected/, transcript(r));
+        const left = new Set(lab.resources().map((r) => r.urn.split("::")[3]));
+        const resetsRun = lab.commands().slice(before).filter((e) => e.step === "reset" && e.op === "delete" && e.node.includes("-cp-"));
+        assert.deepEqual(resetsRun.map((e) => e.resource), [], "a protected control plane's reset hook ran (the node left the cluster)");
+        for (const node of CPS) {
+            assert.ok(left.has(node), `${node} was deleted`);
+            assert.ok(left.has(`${node}-reset`), `${node}-reset was deleted`);
+            assert.ok(left.has(`${node}-api`), `${node}'s load balancer attachment was deleted`);
+        }
+        for (const name of [`${C}-bastion`, `${C}-cp-in-ssh`, `${C}-bastion-in-ssh-0`, `${C}-bastion-out-ssh`, `${C}-cp-in-api-lb`, `${C}-api-lb-out-control-plane`, `${C}-api`, `${C}-private-us-west-2a`, `${C}-nat-us-west-2a`]) {
+            assert.ok(left.has(name), `${name} (the protected nodes' network path) was deleted`);
+        }
+    });
+});

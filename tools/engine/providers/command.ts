@@ -1,0 +1,72 @@
+// Stand-in command provider (pulumi-resource-command) for the engine lane. It RUNS NOTHING: there is
+// nothing to SSH to here (the real provider is for the end-to-end run on the sandboxes). It keeps
+// the real provider's semantics of which command a step runs (remote.Command: create on create;
+// `update`, else `create`, on update; `delete` on delete, with the connection stored in state;
+// nothing in preview) and records each create, update and delete in a journal,
+// <cloud dir>/command-journal.jsonl: time (start, end), resource, node, step, connection host,
+// which command field ran and its sha256. A command that runs "takes" some time so that overlaps
+// (parallel steps) and sequences are visible in the journal: prepare, which really takes minutes
+// (packages, containerd) while the next instances boot, 10 s; every other step 150 ms.
+import { createHash } from "node:crypto";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { hex } from "../../harness/cloud";
+import { cloudDir, nameOfUrn, plain, serve, type Props } from "./serve";
+
+const JOURNAL = join(cloudDir(), "command-journal.jsonl");
+const STEPS = ["prepare", "place-pki", "init", "join", "rotate", "reset", "rollout-gate", "upgrade", "etcd-backup"];
+const TAKES_MS: Record<string, number> = { prepare: 10_000 };
+const DEFAULT_TAKES_MS = 150;
+
+export interface JournalEntry {
+    start: string;
+    end: string;
+    op: "create" | "update" | "delete";
+    resource: string;
+    node: string;
+    step: string;
+    host: string | null;
+    proxy: string | null;
+    /** The command field that ran (create, update or delete), or null when there was none. */
+    ran: "create" | "update" | "delete" | null;
+    sha256: string | null;
+}
+
+async function record(op: JournalEntry["op"], urn: string, props: Props, field: JournalEntry["ran"]): Promise<void> {
+    const resource = nameOfUrn(urn);
+    const step = STEPS.find((s) => resource.endsWith(`-${s}`)) ?? "";
+    const p = plain(props) as Props;
+    const script = field ? p[field] : undefined;
+    const ran = typeof script === "string" && script !== "" ? field : null;
+    const start = new Date();
+    if (ran) await new Promise((resolve) => setTimeout(resolve, TAKES_MS[step] ?? DEFAULT_TAKES_MS));
+    const entry: JournalEntry = {
+        start: start.toISOString(),
+        end: new Date().toISOString(),
+        op,
+        resource,
+        node: step ? resource.slice(0, -(step.length + 1)) : resource,
+        step,
+        host: p.connection?.host ?? null,
+        proxy: p.connection?.proxy?.host ?? null,
+        ran,
+        sha256: ran ? createHash("sha256").update(String(script)).digest("hex") : null,
+    };
+    appendFileSync(JOURNAL, JSON.stringify(entry) + "\n");
+}
+
+serve({
+    name: "command",
+    types: ["command:remote:Command"],
+    async create(_type, urn, inputs) {
+        await record("create", urn, inputs, "create");
+        return { id: hex(`${urn}/${Date.now()}/${Math.random()}`, 16), outs: { ...inputs, stdout: "", stderr: "" } };
+    },
+    async update(_type, _id, urn, olds, news) {
+        await record("update", urn, news, plain(news).update ? "update" : "create");
+        return { ...news, stdout: olds.stdout ?? "", stderr: olds.stderr ?? "" };
+    },
+    async delete(_type, _id, urn, state) {
+        await record("delete", urn, state, "delete");
+    },
+});

@@ -1,0 +1,58 @@
+// Stand-in kubernetes provider (pulumi-resource-kubernetes) for the engine lane: there is no API
+// server to talk to here and chart repositories are unreachable. It installs nothing; it records
+// the objects it was asked for in <cloud dir>/kubernetes.json and answers with what the real
+// provider returns for them (a deployed Helm release's status). Provider configuration follows
+// the real provider: a change of the kubeconfig's active cluster replaces the provider (and
+// with it every object it manages); other changes update it.
+import { parse } from "yaml";
+import { hex } from "../../harness/cloud";
+import { JsonStore, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
+
+const store = new JsonStore<{ objects: Record<string, { type: string; urn: string; inputs: Props }> }>("kubernetes.json", { objects: {} });
+
+function activeCluster(kubeconfig: unknown): unknown {
+    if (typeof kubeconfig !== "string" || kubeconfig === "") return undefined;
+    try {
+        const k = parse(kubeconfig) as { "current-context"?: string; contexts?: { name: string; context: { cluster: string } }[]; clusters?: { name: string; cluster: unknown }[] };
+        const ctx = k.contexts?.find((c) => c.name === k["current-context"]) ?? k.contexts?.[0];
+        return k.clusters?.find((c) => c.name === ctx?.context.cluster)?.cluster;
+    } catch {
+        return kubeconfig;
+    }
+}
+
+function status(type: string, urn: string, inputs: Props): Props {
+    const i = plain(inputs) as Props;
+    if (type === "kubernetes:helm.sh/v3:Release") {
+        return { status: { name: i.name ?? nameOfUrn(urn), namespace: i.namespace ?? "default", chart: i.chart, version: i.version, status: "deployed", revision: 1, appVersion: i.version } };
+    }
+    return {};
+}
+
+serve({
+    name: "kubernetes",
+    types: ["kubernetes:helm.sh/v3:Release", "kubernetes:monitoring.coreos.com/v1:PrometheusRule"],
+    configReplaces(olds, news) {
+        if (containsUnknown(news.kubeconfig)) return [];
+        const before = activeCluster(plain(olds.kubeconfig));
+        const after = activeCluster(plain(news.kubeconfig));
+        return before !== undefined && JSON.stringify(before) !== JSON.stringify(after) ? ["kubeconfig"] : [];
+    },
+    async create(type, urn, inputs) {
+        const id = type === "kubernetes:helm.sh/v3:Release"
+            ? `${plain(inputs.namespace) ?? "default"}/${plain(inputs.name) ?? nameOfUrn(urn)}`
+            : `${plain(inputs.metadata)?.namespace ?? "default"}/${plain(inputs.metadata)?.name ?? `${nameOfUrn(urn)}-${hex(urn, 8)}`}`;
+        store.data.objects[id] = { type, urn, inputs };
+        store.save();
+        return { id, outs: { ...inputs, ...status(type, urn, inputs) } };
+    },
+    async update(type, id, urn, _olds, news) {
+        store.data.objects[id] = { type, urn, inputs: news };
+        store.save();
+        return { ...news, ...status(type, urn, news) };
+    },
+    async delete(_type, id) {
+        delete store.data.objects[id];
+        store.save();
+    },
+});

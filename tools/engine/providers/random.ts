@@ -1,0 +1,27 @@
+// Stand-in random provider (pulumi-resource-random) for the engine lane: the real provider is
+// bridged from Terraform and cannot be built here. Values come from the harness's generator
+// (tools/harness/cloud.ts), deterministic per resource and creation; RandomPassword's result is a
+// secret output as in the real provider.
+import { randomOutputs } from "../../harness/cloud";
+import { JsonStore, nameOfUrn, plain, serve } from "./serve";
+
+const store = new JsonStore<{ generations: Record<string, number> }>("random.json", { generations: {} });
+
+serve({
+    name: "random",
+    types: ["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"],
+    async create(type, urn, inputs) {
+        const generation = store.data.generations[urn] ?? 0;
+        store.data.generations[urn] = generation + 1;
+        store.save();
+        const seed = `${nameOfUrn(urn)}${generation ? `#${generation}` : ""}`;
+        const outs = randomOutputs(type, seed, plain(inputs))!;
+        return { id: "none", outs: { ...inputs, ...outs } };
+    },
+    async update() {
+        throw new Error("random resources never update in place: every argument forces a replacement (replaceRules.ts)");
+    },
+    async delete() {
+        // Nothing outside the state.
+    },
+});

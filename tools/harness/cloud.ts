@@ -1,0 +1,167 @@
+// The realistic AWS answers shared by the mock harness (tools/harness/mocks.ts) and the engine
+// lane's stand-in aws provider (tools/engine/providers/aws.ts): ids with AWS's prefixes, ARNs,
+// DNS names, private addresses inside the right subnet, and the invokes the program calls. One
+// module, so that the two never drift apart.
+import { createHash } from "node:crypto";
+import { containsIp, mustParseCidr, nthAddress } from "../../components/net/cidr";
+import { secretValue } from "./values";
+
+export type State = Record<string, unknown>;
+
+export const ACCOUNT = "123456789012";
+
+export function hex(seed: string, length: number): string {
+    return createHash("sha256").update(seed).digest("hex").slice(0, length);
+}
+
+/**
+ * What the cloud remembers between answers: the block of every subnet and the hosts handed out in
+ * it. The mocks keep it in memory; the stand-in provider keeps it in its state directory.
+ */
+export interface Ledger {
+    subnetCidr(subnetId: string): string | undefined;
+    setSubnetCidr(subnetId: string, cidr: string): void;
+    /** The next free host number in a block (AWS reserves .0-.3; the first handed out is .10). */
+    nextHost(cidr: string): number;
+}
+
+export function memoryLedger(): Ledger {
+    const cidrs = new Map<string, string>();
+    const hosts = new Map<string, number>();
+    return {
+        subnetCidr: (id) => cidrs.get(id),
+        setSubnetCidr: (id, cidr) => void cidrs.set(id, cidr),
+        nextHost: (cidr) => {
+            const host = (hosts.get(cidr) ?? 9) + 1;
+            hosts.set(cidr, host);
+            return host;
+        },
+    };
+}
+
+// Ids carry AWS's prefixes so that wiring mistakes (an id where an ARN belongs) show up in tests.
+export const ID_PREFIX: Record<string, string> = {
+    "aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-", "aws:ec2/instance:Instance": "i-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-", "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-", "aws:ec2/eip:Eip": "eipalloc-", "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-", "aws:ec2/keyPair:KeyPair": "key-",
+};
+
+/**
+ * The id a resource gets. `generation` counts earlier creations of the same resource: 0 gives the
+ * mocks' ids; a replacement (a new cloud object) gets a new one.
+ */
+export function resourceId(type: string, name: string, generation = 0): string {
+    return (ID_PREFIX[type] ?? "") + hex(`${type}/${name}${generation ? `#${generation}` : ""}`, 17);
+}
+
+export interface CloudOptions {
+    region: string;
+    ledger: Ledger;
+    /** Fixed private addresses by resource name (the system tests put control planes on loopback). */
+    privateIps?: Record<string, string>;
+}
+
+/** The computed outputs AWS returns for a resource (inputs unwrapped of secrets), by type. */
+export function awsModel(options: CloudOptions): {
+    outputs(type: string, name: string, inputs: State, id: string): State | undefined;
+    invoke(token: string, args: State): State;
+} {
+    const { region, ledger } = options;
+
+    function privateIpIn(subnetId: unknown, name: string): string {
+        const fixed = options.privateIps?.[name];
+        if (fixed) return fixed;
+        const cidr = (typeof subnetId === "string" ? ledger.subnetCidr(subnetId) : undefined) ?? "10.0.0.0/20";
+        const block = mustParseCidr(cidr);
+        const ip = nthAddress(block, ledger.nextHost(cidr));
+        if (!containsIp(block, ip)) throw new Error(`ran out of addresses in ${cidr}`);
+        return ip;
+    }
+
+    // A bucket name as AWS makes it: the given name, or bucketPrefix + 26 characters, or <name>-<hex>.
+    function bucketOutputs(n: string, i: State): State {
+        const bucket = typeof i.bucket === "string" ? i.bucket : typeof i.bucketPrefix === "string" ? `${i.bucketPrefix}${hex(n, 26)}` : `${n}-${hex(n, 7)}`;
+        return {
+            arn: `arn:aws:s3:::${bucket}`,
+            bucket,
+            bucketDomainName: `${bucket}.s3.amazonaws.com`,
+            bucketRegionalDomainName: `${bucket}.s3.${region}.amazonaws.com`,
+            region,
+            hostedZoneId: "Z3AQBSTGFYJSTF",
+        };
+    }
+
+    const computed: Record<string, (name: string, inputs: State, id: string) => State> = {
+        "aws:ec2/vpc:Vpc": (n, i, id) => ({ arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, defaultSecurityGroupId: `sg-${hex(n + "dsg", 17)}`, mainRouteTableId: `rtb-${hex(n + "rtb", 17)}`, ownerId: ACCOUNT, cidrBlock: i.cidrBlock }),
+        "aws:ec2/subnet:Subnet": (_n, i, id) => {
+            ledger.setSubnetCidr(id, String(i.cidrBlock));
+            return { arn: `arn:aws:ec2:${region}:${ACCOUNT}:subnet/${id}`, availabilityZoneId: `${region.slice(0, 3)}-az${String(i.availabilityZone).slice(-1).charCodeAt(0) - 96}` };
+        },
+        "aws:ec2/instance:Instance": (n, i, id) => {
+            const privateIp = privateIpIn(i.subnetId, n);
+            return {
+                arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}`,
+                privateIp,
+                privateDns: `ip-${privateIp.replace(/\./g, "-")}.${region}.compute.internal`,
+                publicIp: i.associatePublicIpAddress ? `203.0.113.${(parseInt(hex(n, 2), 16) % 200) + 10}` : "",
+                instanceState: "running",
+            };
+        },
+        "aws:ec2/eip:Eip": (n, _i, id) => ({ publicIp: `198.51.100.${(parseInt(hex(n, 2), 16) % 200) + 10}`, allocationId: id }),
+        "aws:ec2/keyPair:KeyPair": (n, i) => ({ keyName: i.keyName ?? `${n}-${hex(n, 7)}`, fingerprint: hex(n + "fp", 32) }),
+        "aws:lb/loadBalancer:LoadBalancer": (n) => {
+            const short = `${n}-${hex(n, 7)}`.slice(0, 32);
+            return { arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:loadbalancer/net/${short}/${hex(n, 16)}`, dnsName: `${short}-${hex(n + "dns", 16)}.elb.${region}.amazonaws.com`, zoneId: "Z26RNL4JYFTOTI", name: short };
+        },
+        "aws:lb/targetGroup:TargetGroup": (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${n}-${hex(n, 7)}/${hex(n, 16)}`, name: `${n}-${hex(n, 7)}` }),
+        "aws:lb/listener:Listener": (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}` }),
+        "aws:iam/role:Role": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, uniqueId: `AROA${hex(n, 16).toUpperCase()}` }),
+        "aws:iam/instanceProfile:InstanceProfile": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
+        "aws:s3/bucketV2:BucketV2": (n, i) => bucketOutputs(n, i),
+        "aws:s3/bucket:Bucket": (n, i) => bucketOutputs(n, i),
+        "aws:iam/policy:Policy": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
+        "aws:iam/rolePolicy:RolePolicy": (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
+    };
+
+    return {
+        outputs: (type, name, inputs, id) => computed[type]?.(name, inputs, id),
+        invoke(token: string): State {
+            switch (token) {
+                case "aws:ec2/getAmi:getAmi":
+                    return { id: "ami-0a1b2c3d4e5f60718", architecture: "x86_64", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
+                case "aws:index/getRegion:getRegion":
+                    return { name: region, id: region };
+                case "aws:index/getCallerIdentity:getCallerIdentity":
+                    return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE" };
+                case "aws:index/getPartition:getPartition":
+                    return { partition: "aws", dnsSuffix: "amazonaws.com" };
+                default:
+                    throw new Error(`the stand-in AWS does not know the invoke ${token}; add it to tools/harness/cloud.ts`);
+            }
+        },
+    };
+}
+
+/** random's resources: deterministic text honouring the provider's character-class switches. */
+export function randomOutputs(type: string, name: string, inputs: State): State | undefined {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            return { result: secretValue(randomText(name, Number(inputs.length ?? 16), inputs)) };
+        case "random:index/randomString:RandomString":
+            return { result: randomText(name, Number(inputs.length ?? 16), inputs) };
+        default:
+            return undefined;
+    }
+}
+
+export function randomText(seed: string, length: number, i: State): string {
+    let alphabet = "";
+    if (i.lower !== false) alphabet += "abcdefghijklmnopqrstuvwxyz";
+    if (i.upper !== false) alphabet += "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if (i.numeric !== false) alphabet += "0123456789";
+    if (i.special !== false) alphabet += "!@#$%&*()-_=+[]{}<>:?";
+    const bytes = createHash("sha512").update(seed).digest();
+    return Array.from({ length }, (_, k) => alphabet[bytes[k % bytes.length] % alphabet.length]).join("");
+}
