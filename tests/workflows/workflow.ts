@@ -8,6 +8,8 @@ export const WORKFLOWS_DIR = join(ROOT, ".github", "workflows");
 
 export interface Step {
     name?: string;
+    id?: string;
+    "continue-on-error"?: boolean | string;
     uses?: string;
     run?: string;
     if?: string;

@@ -33,7 +33,8 @@ const permissionsOf = (job: Job, wf: Workflow): Record<string, string> => {
 function pulumiRuns(wf: Workflow, job: Job): { stack: string; region?: string; inputs: Record<string, string>; step: Step }[] {
     const out = [];
     for (const row of matrixRows(job)) {
-        for (const step of stepsUsing(job, PULUMI)) {
+        // Steps that run a command (an install-only step leaves the command to a run step).
+        for (const step of stepsUsing(job, PULUMI).filter((s) => s.with?.command !== undefined)) {
             const inputs = Object.fromEntries(Object.entries(step.with ?? {}).map(([k, v]) => [k, resolve(v, row, wf.env)]));
             const creds = stepsUsing(job, AWS_CREDENTIALS)[0];
             out.push({ stack: inputs["stack-name"], region: creds ? resolve(creds.with?.["aws-region"], row, wf.env) : undefined, inputs, step });
@@ -43,6 +44,9 @@ function pulumiRuns(wf: Workflow, job: Job): { stack: string; region?: string; i
 }
 
 const runs = (job: Job) => job.steps.map((s) => s.run ?? "").join("\n");
+
+/** The step that waits for a running deploy of the same stack (instead of sharing its concurrency group). */
+const waitsForDeploy = (job: Job) => job.steps.find((s) => /actions\/workflows\/deploy\.yml\/runs\?status=in_progress/.test(s.run ?? ""));
 
 describe("GitHub Actions workflows", () => {
     const files = workflowFiles();
@@ -102,14 +106,15 @@ describe("GitHub Actions workflows", () => {
                     assert.equal(p.contents, "read", `${id}: contents: read`);
                     const oidc = stepsUsing(job, AWS_CREDENTIALS).length > 0;
                     assert.equal(p["id-token"] === "write", oidc, `${id}: id-token: write exactly when it assumes an AWS role`);
-                    const comments = stepsUsing(job, PULUMI).some((s) => String(s.with?.["comment-on-pr"]) === "true");
+                    const comments = stepsUsing(job, PULUMI).some((s) => String(s.with?.["comment-on-pr"]) === "true") || /gh pr comment/.test(runs(job));
                     assert.equal(p["pull-requests"] === "write", comments, `${id}: pull-requests: write exactly when it comments on the PR`);
                     const issues = /gh issue (create|comment)/.test(runs(job));
                     assert.equal(p.issues === "write", issues, `${id}: issues: write exactly when it files an issue`);
-                    const allowed = new Set(["contents", "id-token", "pull-requests", "issues"]);
+                    assert.equal(p.actions === "read", waitsForDeploy(job) !== undefined, `${id}: actions: read exactly when it waits for a deploy`);
+                    const allowed = new Set(["contents", "id-token", "pull-requests", "issues", "actions"]);
                     for (const [scope, level] of Object.entries(p)) {
                         assert.ok(allowed.has(scope), `${id}: no ${scope} permission`);
-                        if (scope === "contents") assert.equal(level, "read");
+                        if (scope === "contents" || scope === "actions") assert.equal(level, "read");
                     }
                 }
             });
@@ -198,19 +203,41 @@ describe("GitHub Actions workflows", () => {
             assert.doesNotMatch(JSON.stringify(job), /secrets\./);
         });
 
-        it("pulumi preview: branches of this repository only, after the offline checks, per stack, commenting on the PR", () => {
+        it("pulumi preview: branches of this repository only, after the offline checks, per stack, with the pack", () => {
             const w = wf("pull-request.yml");
             const job = w.jobs.preview;
             assert.equal(job.if, FORK_CONDITION);
             assert.deepEqual(needsOf(job).sort(), ["checks", "offline-plan"]);
-            assert.deepEqual(permissionsOf(job, w), { contents: "read", "pull-requests": "write", "id-token": "write" });
-            const previews = pulumiRuns(w, job);
-            assert.deepEqual(previews.map((r) => r.stack).sort(), STACKS);
-            for (const r of previews) {
-                assert.equal(r.inputs.command, "preview");
-                assert.equal(r.inputs["comment-on-pr"], "true");
+            assert.deepEqual(permissionsOf(job, w), { contents: "read", actions: "read", "pull-requests": "write", "id-token": "write" });
+            assert.deepEqual(matrixRows(job).map((r) => r.stack).sort(), STACKS);
+            for (const row of matrixRows(job)) {
+                const creds = stepsUsing(job, AWS_CREDENTIALS)[0];
+                assert.equal(resolve(creds.with?.["aws-region"], row, w.env), regionOf(row.stack), `${row.stack}: the stack's region`);
             }
+            const install = stepsUsing(job, PULUMI);
+            assert.equal(install.length, 1);
+            assert.equal(install[0].with?.command, undefined, "the action only installs the CLI");
+            assert.equal(install[0].with?.["pulumi-version"], "${{ env.PULUMI_VERSION }}");
+            const preview = job.steps.find((s) => s.id === "preview")!;
+            assert.equal(preview.env?.STACK, "${{ matrix.stack }}");
+            assert.match(preview.run!, /pulumi preview --stack "\$STACK" --diff[^\n]*\\\n\s+--policy-pack policies --policy-pack-config "policies\/config\.\$STACK\.json"/);
+            const ci = job.steps.findIndex((s) => /^npm ci\b/.test(s.run ?? ""));
+            assert.ok(ci >= 0 && ci < job.steps.indexOf(preview), "npm ci before the preview");
             assert.equal(environmentOf(job), undefined, "a preview needs no approval");
+        });
+
+        it("the preview comment keeps the policy results, and a failed preview still comments (then fails the job)", () => {
+            const job = wf("pull-request.yml").jobs.preview;
+            const steps = job.steps;
+            const preview = steps.findIndex((s) => s.id === "preview");
+            const comment = steps.findIndex((s) => /gh pr comment/.test(s.run ?? ""));
+            const fail = steps.findIndex((s) => s.if === "steps.preview.outputs.exit-code != '0'");
+            assert.ok(preview >= 0 && comment > preview && fail > comment, "preview, comment, then the verdict");
+            assert.match(String(steps[comment].if), /^always\(\)/, "the comment runs even when the preview failed");
+            const body = steps[comment].run!;
+            assert.ok(body.indexOf("/^Policies:/") >= 0 && body.indexOf("/^Policies:/") < body.indexOf("head -c 30000 preview.txt"), "the policies section comes before the (trimmed) preview");
+            assert.match(steps[fail].run!, /exit 1/);
+            assert.doesNotMatch(JSON.stringify(stepsUsing(job, PULUMI)), /comment-on-pr/, "the action's own comment (trimmed from the end, lost on failure) is not used");
         });
 
         it("only the preview job can reach the cloud", () => {
@@ -240,9 +267,8 @@ describe("GitHub Actions workflows", () => {
 
         it("pulumi up on dev, then on prod behind the approval-gated prod environment; one up job per stack", () => {
             const w = wf("deploy.yml");
-            const ups = Object.entries(w.jobs).flatMap(([id, job]) => pulumiRuns(w, job).map((r) => ({ id, job, ...r })));
+            const ups = Object.entries(w.jobs).flatMap(([id, job]) => pulumiRuns(w, job).filter((r) => r.inputs.command === "up").map((r) => ({ id, job, ...r })));
             assert.deepEqual(ups.map((u) => u.stack).sort(), STACKS);
-            for (const u of ups) assert.equal(u.inputs.command, "up", `${u.id} runs pulumi up`);
             const dev = ups.find((u) => u.stack === "dev")!;
             const prod = ups.find((u) => u.stack === "prod")!;
             assert.deepEqual(needsOf(dev.job), ["verify"]);
@@ -250,6 +276,22 @@ describe("GitHub Actions workflows", () => {
             assert.equal(environmentOf(dev.job), "dev");
             assert.equal(environmentOf(prod.job), "prod", "the prod environment carries the required reviewers");
             for (const u of ups) assert.equal(u.job.if, undefined, `${u.id} is not skipped silently`);
+        });
+
+        it("the stack policies block before anything changes: a preview with the pack precedes every up in its job", () => {
+            // pulumi/actions runs up through the Automation API with --skip-preview: without this
+            // preview, stack policies would run only after the changes were applied.
+            const w = wf("deploy.yml");
+            for (const [id, job] of Object.entries(w.jobs)) {
+                const runsOfJob = pulumiRuns(w, job);
+                const up = runsOfJob.find((r) => r.inputs.command === "up");
+                if (!up) continue;
+                const preview = runsOfJob.find((r) => r.inputs.command === "preview" && r.stack === up.stack);
+                assert.ok(preview, `${id}: a pulumi preview of ${up.stack}`);
+                assert.ok(job.steps.indexOf(preview.step) < job.steps.indexOf(up.step), `${id}: the preview runs before the up`);
+                assert.equal(preview.step["continue-on-error"], undefined, `${id}: a failed preview stops the job`);
+                assert.notEqual(String(up.inputs["skip-preview"]), "false", "(the action's up skips its own preview regardless)");
+            }
         });
 
         it("never cancels a deploy mid-way: one update per stack at a time, cancel-in-progress false everywhere", () => {
@@ -261,6 +303,24 @@ describe("GitHub Actions workflows", () => {
                 assert.ok(c && typeof c === "object", `${id} has a concurrency group`);
                 assert.equal(c["cancel-in-progress"], false, `${id}: cancel-in-progress: false`);
                 assert.match(c.group, new RegExp(`^pulumi-up-${pulumiRuns(w, job)[0].stack}$`));
+            }
+        });
+    });
+
+    describe("previews and drift checks never collide with a deploy", () => {
+        it("they wait for a running deploy of the same stack, and never join (or cancel) the deploy's concurrency group", () => {
+            for (const [file, jobId] of [["pull-request.yml", "preview"], ["drift.yml", "drift"]] as const) {
+                const w = wf(file);
+                const job = w.jobs[jobId];
+                const wait = waitsForDeploy(job);
+                assert.ok(wait, `${file}/${jobId} waits for a running deploy`);
+                assert.equal(wait.env?.DEPLOY_JOB, "pulumi up (${{ matrix.stack }})");
+                const jobNames = Object.values(wf("deploy.yml").jobs).map((j) => j.name);
+                for (const stack of STACKS) assert.ok(jobNames.includes(`pulumi up (${stack})`), `deploy.yml names its ${stack} job as the wait expects`);
+                const firstPulumi = job.steps.findIndex((s) => s.uses && actionName(s.uses) === PULUMI);
+                assert.ok(job.steps.indexOf(wait) < firstPulumi, `${file}: waits before any Pulumi step`);
+                const groups = [w.concurrency, job.concurrency].filter((c) => c && typeof c === "object").map((c) => (c as { group: string }).group);
+                for (const g of groups) assert.doesNotMatch(g, /pulumi-up/, `${file}: shares no concurrency group with a deploy`);
             }
         });
     });
