@@ -1,21 +1,37 @@
 // A real etcd cluster on loopback addresses for system specs: members started with the flags
-// kubeadm's etcd static-pod manifest uses (full mutual TLS for clients and peers), each logging
-// to its own file, stopped by PID. Plus etcdctl helpers: health, leader, batched writes with
-// `etcdctl txn`, key counts and per-member serializable reads. Reused by the backup/restore
-// specs: dataDir(), peerUrl() and initialCluster are what `etcdctl snapshot restore` needs, and
+// kubeadm 1.35's etcd static-pod manifest uses (full mutual TLS for clients and peers), each
+// logging to its own file, stopped by PID. Plus etcdctl helpers: health, leader, batched writes
+// with `etcdctl txn`, key counts and per-member serializable reads. Reused by the backup/restore
+// specs: dataDir(), peerUrl() and initialCluster are what `etcdutl snapshot restore` needs, and
 // start() runs a member on whatever its data dir holds.
 //
-// Facts this relies on (etcd 3.4.23 from Debian, measured): peers dial from 127.0.0.1 on loopback,
-// so peer certificates need 127.0.0.1 and localhost among their SANs; `--pre-vote` is off by
-// default in 3.4; `--max-txn-ops` is 128; TLS failures reach etcdctl only as "context deadline
-// exceeded", the reason is in the server's log ("rejected connection").
+// etcd, etcdctl and etcdutl are the lab's 3.6.16, built from their Go modules by
+// `npm run lab:tools` into .lab/bin/ (tests/lab/tools.ts): the minor kubeadm 1.35 deploys. A
+// missing binary fails the spec with that command in the message; nothing falls back to
+// Debian's etcd 3.4 (only the restore-defect spec runs Debian's etcdctl 3.4, by its full path).
+//
+// Facts this relies on (etcd 3.6.16, measured on this machine): peers dial from 127.0.0.1 on
+// loopback, so peer certificates need 127.0.0.1 and localhost among their SANs; `--max-txn-ops` is
+// 128; `etcdctl txn` still commits with context.Background() (see txn()); TLS failures reach
+// etcdctl only as "context deadline exceeded", the reason is in the server's log ("rejected
+// connection on client endpoint" / "... on peer endpoint"; 3.4 logged plain "rejected
+// connection"); zap JSON logs are 3.6's only format (3.4 needed --logger=zap). A fresh 3-member
+// cluster with mutual TLS is healthy 0.75-2.4 s after start (3.2 s once under heavy load). When
+// every member restarts at once on existing data, --feature-gates=InitialCorruptCheck=true makes
+// each ask its peers for their hashes before it serves peers: 7 s for each peer whose port accepts
+// but does not serve yet, so such a restart is healthy after 2-15 s.
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { delimiter, join } from "node:path";
+import { labTool, requireLabTools } from "../../lab/tools";
 
-export const REQUIRED_BINARIES = ["etcd", "etcdctl", "openssl"] as const;
-const INSTALL_HINT = "install Debian's packages: apt-get install -y etcd-server etcd-client openssl";
+/** Debian's binaries the system specs need on PATH (etcd itself is the lab's, see requireEtcdTools()). */
+export const REQUIRED_BINARIES = ["openssl"] as const;
+const INSTALL_HINT = "install Debian's packages: apt-get install -y openssl";
+const LAB_HINT = "build the lab's etcd 3.6 with 'npm run lab:tools'";
+/** The lab's etcd toolset (3.6.16). */
+export const ETCD_TOOLS = ["etcd", "etcdctl", "etcdutl"] as const;
 
 /** Absolute path of an executable on PATH, or undefined. */
 export function which(name: string): string | undefined {
@@ -39,6 +55,11 @@ export function requireBinaries(names: readonly string[] = REQUIRED_BINARIES): v
     }
 }
 
+/** Throws (never skips) when the lab's etcd, etcdctl or etcdutl is not built; the message names `npm run lab:tools`. */
+export function requireEtcdTools(): void {
+    requireLabTools(ETCD_TOOLS);
+}
+
 /** The environment for etcd and etcdctl: no inherited ETCD_* / ETCDCTL_* settings (etcd reads them as flags). */
 function cleanEnv(): NodeJS.ProcessEnv {
     return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ETCD(CTL)?_/.test(k)));
@@ -55,10 +76,10 @@ export interface RunResult {
 }
 
 /** Runs a command to completion with a hard time bound; never throws for a non-zero exit. */
-export function run(cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number; cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<RunResult> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { env: cleanEnv(), cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, { env: { ...cleanEnv(), ...options.env }, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let timedOut = false;
@@ -70,7 +91,7 @@ export function run(cmd: string, args: readonly string[], options: { input?: str
         child.stderr.on("data", (b: Buffer) => err.push(b));
         child.on("error", (e) => {
             clearTimeout(timer);
-            reject(new Error(`cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === "ENOENT" ? `; ${INSTALL_HINT}` : ""}`));
+            reject(new Error(`cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === "ENOENT" ? `; ${cmd.includes("/.lab/bin/") ? LAB_HINT : INSTALL_HINT}` : ""}`));
         });
         child.on("close", (code, signal) => {
             clearTimeout(timer);
@@ -232,10 +253,11 @@ export class EtcdCluster {
             "initial-cluster": this.initialCluster,
             "initial-cluster-state": state,
             "snapshot-count": "10000",
-            "experimental-initial-corrupt-check": "true",
-            "experimental-watch-progress-notify-interval": "5s",
-            // 3.4 logs with capnslog unless told; zap is 3.5's default and gives one JSON object a line.
-            logger: "zap",
+            // kubeadm 1.35 passes these two for etcd >= 3.6.0 (phases/etcd/local.go), where the
+            // `experimental-` forms 3.4 and 3.5 took are deprecated.
+            "feature-gates": "InitialCorruptCheck=true",
+            "watch-progress-notify-interval": "5s",
+            // zap JSON, one object a line, is 3.6's only log format; stderr goes to the member's log file.
             "log-outputs": "stderr",
             ...this.options.flags,
         };
@@ -254,7 +276,7 @@ export class EtcdCluster {
         const fd = openSync(this.logFile(name), "a");
         let child: ChildProcess;
         try {
-            child = spawn("etcd", this.flags(name, options.state), { env: cleanEnv(), stdio: ["ignore", fd, fd] });
+            child = spawn(labTool("etcd"), this.flags(name, options.state), { env: cleanEnv(), stdio: ["ignore", fd, fd] });
         } finally {
             closeSync(fd);
         }
@@ -276,7 +298,7 @@ export class EtcdCluster {
         live.add(child);
         this.processes.set(name, running);
         await sleep(50);
-        if (running.startError) throw new Error(`cannot start etcd for ${name}: ${running.startError.message}; ${INSTALL_HINT}`);
+        if (running.startError) throw new Error(`cannot start etcd for ${name}: ${running.startError.message}; ${LAB_HINT}`);
     }
 
     async startAll(options: { state?: "new" | "existing" } = {}): Promise<void> {
@@ -355,7 +377,7 @@ export class EtcdCluster {
         const endpoints = options.endpoints ?? this.running().map((n) => this.clientUrl(n));
         const client = options.client === undefined ? this.options.client : options.client;
         const tls = [`--cacert=${options.caFile ?? this.options.caFile}`, ...(client ? [`--cert=${client.cert}`, `--key=${client.key}`] : [])];
-        return run("etcdctl", [`--endpoints=${endpoints.join(",")}`, ...tls, ...args], { input: options.input, timeoutMs: options.timeoutMs ?? 30_000 });
+        return run(labTool("etcdctl"), [`--endpoints=${endpoints.join(",")}`, ...tls, ...args], { input: options.input, timeoutMs: options.timeoutMs ?? 30_000 });
     }
 
     /** `endpoint health` (with --cluster: every member from the member list). */
@@ -395,6 +417,21 @@ export class EtcdCluster {
         const statuses = JSON.parse(result.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"')) as { Endpoint: string; Status: { header: { member_id: string }; leader: string } }[];
         const self = statuses.find((s) => s.Status.header.member_id === s.Status.leader);
         return self && names.find((n) => this.clientUrl(n) === self.Endpoint);
+    }
+
+    /**
+     * `endpoint status` of every member at once (one etcdctl per member, in parallel, each bounded
+     * by the timeouts): the leader's member id as that member sees it (undefined when it reports
+     * none, i.e. 0), or why it gave no status.
+     */
+    async statuses(options: { dialTimeout?: string; commandTimeout?: string } = {}): Promise<{ name: string; leader?: string; error?: string }[]> {
+        const timeouts = [`--dial-timeout=${options.dialTimeout ?? "1s"}`, `--command-timeout=${options.commandTimeout ?? "1s"}`];
+        return Promise.all(this.members.map(async (m) => {
+            const r = await this.etcdctl(["endpoint", "status", "-w", "json", ...timeouts], { endpoints: [this.clientUrl(m.name)], timeoutMs: 10_000 });
+            if (r.code !== 0 || !r.stdout.trim().startsWith("[")) return { name: m.name, error: `etcdctl exit ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").pop()}` };
+            const [status] = JSON.parse(r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"')) as { Status: { leader: string } }[];
+            return { name: m.name, leader: status.Status.leader === "0" ? undefined : status.Status.leader };
+        }));
     }
 
     /**

@@ -184,19 +184,27 @@ wait_for() {
   return 1
 }
 
-# snapshot_tool ARGS...: etcdutl when present (etcd 3.5+), else etcdctl (3.4 restores too).
-snapshot_tool() {
-  if command -v etcdutl >/dev/null 2>&1; then
-    etcdutl "$@"
-  else
-    ETCDCTL_API=3 etcdctl "$@"
-  fi
-}
-
 readonly MANIFESTS="$KUBE_DIR/manifests"
 readonly STASH="$STATE_DIR/restore-stash"
 readonly DATA_DIR="$FSROOT$ETCD_DATA_DIR"
 readonly SNAPSHOT_STATUS_RE='\''"revision":([0-9]+).*"totalKey":([0-9]+)'\''
+# containerd'\''s namespace of the kubelet'\''s images; where etcd images keep etcdutl.
+readonly CTR_NAMESPACE=k8s.io
+readonly ETCDUTL=/usr/local/bin/etcdutl
+readonly UPSTREAM_ETCD_IMAGE=gcr.io/etcd-development/etcd
+# kubeadm tags its etcd image <etcd version>-<image revision>, e.g. registry.k8s.io/etcd:3.6.6-0.
+readonly KUBEADM_ETCD_TAG_RE='\'':([0-9]+\.[0-9]+)\.([0-9]+)(-[0-9]+)?$'\''
+readonly ETCDUTL_VERSION_RE='\''etcdutl version: ([0-9]+\.[0-9]+)\.[0-9]+'\''
+# --bump-revision: the restored store starts this many revisions past the snapshot'\''s. Clients
+# (kube-apiserver'\''s watch cache, informers, controllers) have seen revisions the old cluster handed
+# out after the snapshot; without a bump the restored cluster would hand those numbers out again for
+# other data, and a watch resumed from one of them would silently miss events. 1e9 is more than a
+# cluster writes between a snapshot and a restore (a day at 1000 writes/s is 8.6e7) and far below
+# the int64 limit (9.2e18), so even many restores cannot overflow it. --mark-compacted (required
+# with a bump) marks everything up to there compacted: a watch or read at an older revision gets
+# "required revision has been compacted" and the client re-lists.
+readonly BUMP_REVISION=1000000000
+ETCDUTL_IMAGE='\'''\''
 
 usage() {
   printf '\''usage: %s stop | restore SNAPSHOT | start\n'\'' "$SCRIPT_NAME" >&2
@@ -226,6 +234,53 @@ unstash_manifest() {
   fi
 }
 
+# etcdutl_in IMAGE [--mount SPEC]... -- ARGS...: etcdutl ARGS in a throwaway container of IMAGE.
+etcdutl_in() {
+  local image=$1 options=()
+  shift
+  while [[ $1 != -- ]]; do
+    options+=("$1")
+    shift
+  done
+  shift
+  ctr --namespace "$CTR_NAMESPACE" run --rm "${options[@]}" "$image" "k8s-ha-etcd-restore-$$-$RANDOM" "$ETCDUTL" "$@"
+}
+
+# Sets ETCDUTL_IMAGE: the first of kubeadm'\''s etcd image (from the stashed manifest) and the etcd
+# project'\''s image of the same version whose etcdutl is of that etcd minor; pulls what is missing.
+choose_etcdutl_image() {
+  local manifest="$STASH/etcd.yaml" image version minor candidate out
+  [[ -f $manifest ]] || die "no $manifest: run '\''$SCRIPT_NAME stop'\'' first (the restore takes etcdutl from the etcd image that manifest names)"
+  image=$(sed -n '\''s/^[[:space:]]*image:[[:space:]]*//p'\'' "$manifest" | head -n 1)
+  image=${image//\"/}
+  [[ $image =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || die "$manifest names no etcd image (image: '\''$image'\'')"
+  [[ $image =~ $KUBEADM_ETCD_TAG_RE ]] || die "cannot tell the etcd version from $image (expected a tag like 3.6.6-0)"
+  minor=${BASH_REMATCH[1]}
+  version=${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
+  command -v ctr >/dev/null 2>&1 || die "ctr (containerd'\''s client) is not installed; the restore runs etcdutl from an etcd image with it"
+  for candidate in "$image" "$UPSTREAM_ETCD_IMAGE:v$version"; do
+    if [[ -z $(ctr --namespace "$CTR_NAMESPACE" images ls -q "name==$candidate") ]]; then
+      log "pulling $candidate"
+      if ! ctr --namespace "$CTR_NAMESPACE" images pull "$candidate" >/dev/null; then
+        log "cannot pull $candidate"
+        continue
+      fi
+    fi
+    if ! out=$(etcdutl_in "$candidate" -- version 2>&1); then
+      log "$candidate has no usable etcdutl: ${out##*$'\''\n'\''}"
+    elif [[ ! $out =~ $ETCDUTL_VERSION_RE ]]; then
+      log "$candidate: etcdutl printed no version: $out"
+    elif [[ ${BASH_REMATCH[1]} != "$minor" ]]; then
+      log "$candidate has etcdutl ${BASH_REMATCH[1]}, not $minor"
+    else
+      ETCDUTL_IMAGE=$candidate
+      log "etcdutl ${BASH_REMATCH[1]} from $candidate (this node runs etcd $version from $image)"
+      return 0
+    fi
+  done
+  die "no etcdutl $minor in $image or $UPSTREAM_ETCD_IMAGE:v$version; an etcdctl cannot restore for etcd $minor"
+}
+
 do_stop() {
   local m
   for m in "${MANIFESTS_TO_STOP[@]}"; do
@@ -237,7 +292,7 @@ do_stop() {
 }
 
 do_restore() {
-  local snapshot=$1 sha expected status token stamp fresh
+  local snapshot=$1 sha expected status token stamp fresh parent abs
   [[ -f $snapshot ]] || die "no snapshot file $snapshot"
   sha=$(sha256sum -- "$snapshot") || die "cannot hash $snapshot"
   sha=${sha%% *}
@@ -254,7 +309,13 @@ do_restore() {
   fi
   [[ ! -f "$MANIFESTS/etcd.yaml" ]] || die "$MANIFESTS/etcd.yaml is in place, so the kubelet keeps etcd running; run '\''$SCRIPT_NAME stop'\'' first"
   etcd_stopped || die "etcd still listens on $NODE_IP:$PEER_PORT; run '\''$SCRIPT_NAME stop'\'' first"
-  status=$(snapshot_tool snapshot status "$snapshot" -w json) || die "snapshot status: $snapshot is not a readable etcd snapshot"
+  choose_etcdutl_image
+  # The container sees the snapshot and the data dir'\''s parent at their own paths, nothing else.
+  abs=$(realpath -e -- "$snapshot") || die "cannot resolve $snapshot"
+  parent=${DATA_DIR%/*}
+  mkdir -p -- "$parent"
+  status=$(etcdutl_in "$ETCDUTL_IMAGE" --mount "type=bind,src=$abs,dst=$abs,options=rbind:ro" -- snapshot status "$abs" -w json) ||
+    die "snapshot status: $snapshot is not a readable etcd snapshot"
   [[ $status =~ $SNAPSHOT_STATUS_RE ]] || die "snapshot status printed no revision/totalKey: $status"
   log "snapshot $snapshot: revision ${BASH_REMATCH[1]}, ${BASH_REMATCH[2]} keys, sha256 $sha"
 
@@ -263,13 +324,17 @@ do_restore() {
   stamp="$(date -u +%Y%m%dT%H%M%SZ)-$$"
   fresh="$DATA_DIR.restore-$stamp"
   rm -rf -- "$fresh"
-  mkdir -p -- "${DATA_DIR%/*}"
-  snapshot_tool snapshot restore "$snapshot" \
+  etcdutl_in "$ETCDUTL_IMAGE" \
+    --mount "type=bind,src=$abs,dst=$abs,options=rbind:ro" \
+    --mount "type=bind,src=$parent,dst=$parent,options=rbind:rw" -- \
+    snapshot restore "$abs" \
     --name "$NODE_NAME" \
     --initial-cluster "$INITIAL_CLUSTER" \
     --initial-cluster-token "$token" \
     --initial-advertise-peer-urls "$PEER_URL" \
-    --data-dir "$fresh" || die "snapshot restore into $fresh failed"
+    --data-dir "$fresh" \
+    --bump-revision "$BUMP_REVISION" \
+    --mark-compacted || die "snapshot restore into $fresh failed"
   chmod 0700 -- "$fresh"
   if [[ -e $DATA_DIR ]]; then
     mv -f -- "$DATA_DIR" "$DATA_DIR.pre-restore-$stamp"
