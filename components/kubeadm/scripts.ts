@@ -18,7 +18,7 @@ import {
     renderPhaseConfig,
 } from "./config";
 import { pkiFilesFor } from "./pki";
-import { libText, loadScript, renderScript, requireRole, urlHost } from "./bash";
+import { renderScript, requireRole, urlHost } from "./bash";
 import { scriptParams, type ScriptOptions } from "./options";
 import { shellQuote } from "./shell";
 import {
@@ -63,17 +63,15 @@ export function renderPrepareScript(cluster: ClusterSpec, node: NodeSpec, o?: Sc
         K8S_REPO: `https://pkgs.k8s.io/core:/stable:/${kubernetesMinorChannel(c.kubernetesVersion)}/deb/`,
         ...(cp ? { AUDIT_POLICY_PATH, AUDIT_LOG_DIR, AUDIT_POLICY: renderAuditPolicy() } : {}),
     };
-    // The fingerprint covers everything the script does, so a changed script is re-applied once:
-    // its parameters, the put_file it includes and its own code.
-    const src = loadScript("packages/prepare.sh", [node.role]);
-    const putFile = `\n${libText("put-file.sh")}`;
-    const fingerprint = createHash("sha256").update(JSON.stringify(params)).update(putFile).update(src.body).digest("hex");
-    return renderScript("packages/prepare.sh", {
+    // The fingerprint covers everything the script does (the whole rendered text), so a changed
+    // script is applied again once; an unchanged one leaves a prepared node alone.
+    const render = (fingerprint: string) => renderScript("packages/prepare.sh", {
         name: "prepare",
         title: `prepare ${node.name} (${node.role}) for Kubernetes ${c.kubernetesVersion}`,
         role: node.role,
         params: { ...params, PREPARE_FINGERPRINT: fingerprint },
     });
+    return render(createHash("sha256").update(render("")).digest("hex"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ source lib/api-ready.sh
 
 #@if control-plane
 
-# check_quorum: refuse a removal that would leave etcd without quorum (rule in the generator's doc).
+# check_quorum: refuse a removal that would leave etcd without quorum. The removal itself needs
+# quorum (floor(n/2)+1 healthy of n members), and the healthy members left must still make the
+# quorum of n-1; the last member goes only in a teardown (no drain, no check).
 check_quorum() {
   local pods pod_node ready members=0 healthy=0 self_member=0 self_healthy=0
   pods=$(kube -n kube-system get pods -l component=etcd,tier=control-plane \

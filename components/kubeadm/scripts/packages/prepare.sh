@@ -16,11 +16,11 @@ source lib/log.sh
 
 source lib/put-file.sh
 
+source lib/k8s-apt.sh
+
 # Nothing secret here: system files get the usual modes (apt's _apt user must read the keyring).
 umask 022
 readonly MARKER="$STATE_DIR/prepared"
-readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
-
 
 # --- guard: prepared by this very script before? ----------------------------------------------
 if [[ -f $MARKER && "$(<"$MARKER")" == "$PREPARE_FINGERPRINT" ]]; then
@@ -67,16 +67,7 @@ if ((PUT_CHANGED)); then
 fi
 
 # --- kubelet, kubeadm, kubectl pinned to $K8S_VERSION from pkgs.k8s.io --------------------------
-mkdir -p -- "$FSROOT/etc/apt/keyrings"
-curl -fsSL "${K8S_REPO}Release.key" | gpg --dearmor --batch --yes -o "$FSROOT$KEYRING_PATH" ||
-  die "cannot fetch the signing key of $K8S_REPO"
-chmod 0644 -- "$FSROOT$KEYRING_PATH"
-put_file 0644 "$FSROOT/etc/apt/sources.list.d/kubernetes.list" "deb [signed-by=$KEYRING_PATH] $K8S_REPO /"
-apt-get update -q
-pkg_version=$(apt-cache madison kubeadm | awk -F'|' -v want="$K8S_VERSION-" '{ gsub(/[[:space:]]/, "", $2); if (index($2, want) == 1) { print $2; exit } }')
-if [[ -z $pkg_version ]]; then
-  die "kubeadm $K8S_VERSION is not available from $K8S_REPO"
-fi
+use_k8s_repo
 apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
 apt-get install -y -q --allow-downgrades --allow-change-held-packages \
   "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"

@@ -26,8 +26,9 @@ source lib/admin-kubeconfig.sh
 
 source lib/versions.sh
 
-readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
-readonly SOURCES_PATH='/etc/apt/sources.list.d/kubernetes.list'
+source lib/put-file.sh
+
+source lib/k8s-apt.sh
 
 server_version() {
   local out
@@ -86,18 +87,7 @@ fi
 
 # --- packages: the new minor's channel, kubeadm first -------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
-if [[ "$(cat "$FSROOT$SOURCES_PATH" 2>/dev/null)" != "deb [signed-by=$KEYRING_PATH] $K8S_REPO /" ]]; then
-  log "switching the kubernetes apt source to $K8S_REPO"
-  mkdir -p -- "$FSROOT/etc/apt/keyrings" "$FSROOT/etc/apt/sources.list.d"
-  curl -fsSL "${K8S_REPO}Release.key" | gpg --dearmor --batch --yes -o "$FSROOT$KEYRING_PATH" ||
-    die "cannot fetch the signing key of $K8S_REPO"
-  chmod 0644 -- "$FSROOT$KEYRING_PATH"
-  printf 'deb [signed-by=%s] %s /\n' "$KEYRING_PATH" "$K8S_REPO" >"$FSROOT$SOURCES_PATH"
-  chmod 0644 -- "$FSROOT$SOURCES_PATH"
-fi
-apt-get update -q
-pkg_version=$(apt-cache madison kubeadm | awk -F'|' -v want="$K8S_VERSION-" '{ gsub(/[[:space:]]/, "", $2); if (index($2, want) == 1) { print $2; exit } }')
-[[ -n $pkg_version ]] || die "kubeadm $K8S_VERSION is not available from $K8S_REPO"
+use_k8s_repo
 apt-mark unhold kubeadm >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubeadm=$pkg_version"
 apt-mark hold kubeadm >/dev/null
