@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { runProgram, type ProgramRun, type RecordedResource } from "../tools/harness/program";
+import { type ProgramRun, type RecordedResource } from "../tools/harness/program";
+import { sharedRun } from "../tools/harness/sharedRun";
 import { isSecretValue } from "../tools/harness/values";
 import { T, byUrn } from "./graph";
 
@@ -28,7 +29,7 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
     const workers = ["k8s-prod-worker-0", "k8s-prod-worker-1", "k8s-prod-worker-2"];
 
     before(async () => {
-        run = await runProgram({ stack: "prod", preview: true });
+        run = await sharedRun({ stack: "prod", preview: true });
         assert.ifError(run.error);
     });
 
@@ -89,7 +90,7 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
 describe("bootstrap secrecy (update mode, real PKI)", () => {
     let run: ProgramRun;
     before(async () => {
-        run = await runProgram({ stack: "prod", preview: false });
+        run = await sharedRun({ stack: "prod", preview: false });
         assert.ifError(run.error);
     });
 

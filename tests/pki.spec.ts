@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { runProgram, type ProgramRun } from "../tools/harness/program";
+import { type ProgramRun } from "../tools/harness/program";
+import { sharedRun } from "../tools/harness/sharedRun";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
 import { T, ofType } from "./graph";
 
@@ -26,7 +27,7 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
     describe(`cluster PKI (${algorithm})`, () => {
         let run: ProgramRun;
         before(async () => {
-            run = await runProgram({ stack: "dev", preview: false, config: { pkiAlgorithm: algorithm, apiExtraSans: ["api.k8s-dev.example.com"] } });
+            run = await sharedRun({ stack: "dev", preview: false, config: { pkiAlgorithm: algorithm, apiExtraSans: ["api.k8s-dev.example.com"] } });
             assert.ifError(run.error);
         });
 

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { API_HEALTH_CHECK } from "../components/apiLoadBalancer";
-import { runProgram, type ProgramRun } from "../tools/harness/program";
+import { type ProgramRun } from "../tools/harness/program";
+import { sharedRun } from "../tools/harness/sharedRun";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
 import { T, controlPlanes, dependedOn, groupName, ofType, one, plain } from "./graph";
 
@@ -9,7 +10,7 @@ describe("stack layout under the mock runtime", () => {
         describe(`${count} control planes over 3 zones`, () => {
             let run: ProgramRun;
             before(async () => {
-                run = await runProgram({ stack: "dev", config: { controlPlaneCount: count } });
+                run = await sharedRun({ stack: "dev", config: { controlPlaneCount: count } });
                 assert.ifError(run.error);
             });
 
@@ -34,7 +35,7 @@ describe("stack layout under the mock runtime", () => {
                     assert.equal(i.associatePublicIpAddress, false);
                     assert.equal(i.tags["k8s-ha/role"], "control-plane");
                     assert.equal(i.tags["kubernetes.io/cluster/k8s-dev"], "owned");
-                    assert.deepEqual(cp.ignoreChanges.sort(), ["ami", "userData"]);
+                    assert.deepEqual([...cp.ignoreChanges].sort(), ["ami", "userData"]);
                 }
             });
 
@@ -65,7 +66,7 @@ describe("stack layout under the mock runtime", () => {
     describe("the API front door", () => {
         let run: ProgramRun;
         before(async () => {
-            run = await runProgram({ stack: "dev" });
+            run = await sharedRun({ stack: "dev" });
             assert.ifError(run.error);
         });
 
@@ -92,7 +93,7 @@ describe("stack layout under the mock runtime", () => {
     describe("security rules", () => {
         let run: ProgramRun;
         before(async () => {
-            run = await runProgram({ stack: "dev" });
+            run = await sharedRun({ stack: "dev" });
             assert.ifError(run.error);
         });
 
@@ -136,7 +137,7 @@ describe("stack layout under the mock runtime", () => {
         });
 
         it("open no sensitive port to the world, even with the widest allowed lists", async () => {
-            const wide = await runProgram({ stack: "dev", config: { apiAllowedCidrs: ["0.0.0.0/0"] } });
+            const wide = await sharedRun({ stack: "dev", config: { apiAllowedCidrs: ["0.0.0.0/0"] } });
             for (const r of ofType(wide, T.ingress)) {
                 const i = plain(r);
                 if (i.cidrIpv4 === "0.0.0.0/0" || i.cidrIpv6 === "::/0") {
@@ -154,8 +155,8 @@ describe("stack layout under the mock runtime", () => {
         let dev: ProgramRun;
         let prod: ProgramRun;
         before(async () => {
-            dev = await runProgram({ stack: "dev" });
-            prod = await runProgram({ stack: "prod" });
+            dev = await sharedRun({ stack: "dev" });
+            prod = await sharedRun({ stack: "prod" });
             assert.ifError(dev.error);
             assert.ifError(prod.error);
         });
@@ -184,14 +185,14 @@ describe("stack layout under the mock runtime", () => {
 
     describe("secrets", () => {
         it("the SSH private key is a provider secret and a secret stack output, even while unknown (preview)", async () => {
-            const run = await runProgram({ stack: "dev", preview: true });
+            const run = await sharedRun({ stack: "dev", preview: true });
             const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
             for (const field of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"]) assert.ok(key.additionalSecretOutputs.includes(field), field);
             assert.deepEqual([run.outputs.sshPrivateKey.known, run.outputs.sshPrivateKey.secret], [false, true]);
         });
 
         it("the SSH private key is secret in every recorded input and output (update)", async () => {
-            const run = await runProgram({ stack: "dev", preview: false });
+            const run = await sharedRun({ stack: "dev", preview: false });
             const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
             for (const field of ["privateKeyOpenssh", "privateKeyPem"]) assert.ok(isSecretValue(key.outputs[field]), `${field} output`);
             const secretText = (key.outputs.privateKeyOpenssh as { value: string }).value;
@@ -207,7 +208,7 @@ describe("stack layout under the mock runtime", () => {
 
     describe("options", () => {
         it("an internal API puts the load balancer in the private subnets and drops the NAT rules", async () => {
-            const run = await runProgram({ stack: "dev", config: { internalApi: true } });
+            const run = await sharedRun({ stack: "dev", config: { internalApi: true } });
             const lb = one(run, T.lb);
             assert.equal(plain(lb).internal, true);
             assert.ok(dependedOn(run, lb, "subnets").every((s) => s.name.startsWith("k8s-dev-private-")));
@@ -221,7 +222,7 @@ describe("stack layout under the mock runtime", () => {
                 publicSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0a${i}`])),
                 privateSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0b${i}`])),
             };
-            const run = await runProgram({ stack: "dev", config: { existingVpc } });
+            const run = await sharedRun({ stack: "dev", config: { existingVpc } });
             assert.ifError(run.error);
             assert.deepEqual(ofType(run, T.subnet), []);
             assert.deepEqual(controlPlanes(run).map((r) => plain(r).subnetId), ["subnet-0b0", "subnet-0b1", "subnet-0b2"]);
@@ -229,7 +230,7 @@ describe("stack layout under the mock runtime", () => {
         });
 
         it("an explicit AMI skips the Ubuntu lookup", async () => {
-            const run = await runProgram({ stack: "dev", config: { amiId: "ami-0123456789abcdef0" } });
+            const run = await sharedRun({ stack: "dev", config: { amiId: "ami-0123456789abcdef0" } });
             assert.ok(controlPlanes(run).every((r) => plain(r).ami === "ami-0123456789abcdef0"));
         });
     });

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { controlPlaneAlertRules } from "../../components/alerts";
 import { CALICO_CHART } from "../../components/addons";
-import { runProgram, type ProgramRun, type RecordedResource } from "../../tools/harness/program";
+import { type ProgramRun, type RecordedResource } from "../../tools/harness/program";
+import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue, isUnknownValue, plainStrings } from "../../tools/harness/values";
 import { byUrn, ofType, one } from "../graph";
 import { ancestors, cmd } from "./helpers";
@@ -21,9 +22,9 @@ for (const preview of [true, false]) {
         let run: ProgramRun;
         let alerting: ProgramRun;
         before(async () => {
-            run = await runProgram({ stack: "dev", preview, config: { podCidr: "10.200.0.0/16" } });
+            run = await sharedRun({ stack: "dev", preview, config: { podCidr: "10.200.0.0/16" } });
             assert.ifError(run.error);
-            alerting = await runProgram({ stack: "prod", preview, config: { alerts: true } });
+            alerting = await sharedRun({ stack: "prod", preview, config: { alerts: true } });
             assert.ifError(alerting.error);
         });
 

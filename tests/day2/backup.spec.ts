@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, validateConfig } from "../../components/config";
 import { renderEtcdBackupUnits } from "../../components/kubeadm";
-import { runProgram, type ProgramRun } from "../../tools/harness/program";
+import { type ProgramRun } from "../../tools/harness/program";
+import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue } from "../../tools/harness/values";
 import { byUrn, dependedOn, ofType, one, plain } from "../graph";
 import { cmd, scriptVar, text, unwrapRemote, waitsFor } from "./helpers";
@@ -23,7 +24,7 @@ describe("etcd backups under the mock runtime", () => {
         let run: ProgramRun;
         let bucketName: string;
         before(async () => {
-            run = await runProgram({ stack: "dev", preview: false, config: { etcdBackupRetentionDays: 14, etcdBackupSchedule: "Mon..Fri 02:30" } });
+            run = await sharedRun({ stack: "dev", preview: false, config: { etcdBackupRetentionDays: 14, etcdBackupSchedule: "Mon..Fri 02:30" } });
             assert.ifError(run.error);
             bucketName = String(run.outputs.etcdBackupBucket.value);
         });
@@ -125,7 +126,7 @@ describe("etcd backups under the mock runtime", () => {
     });
 
     it("the default schedule is daily at 03:00 (plus the random delay), retention 7 days", async () => {
-        const run = await runProgram({ stack: "dev", preview: false });
+        const run = await sharedRun({ stack: "dev", preview: false });
         assert.ifError(run.error);
         const timer = scriptVar(unwrapRemote(text(cmd(run, "k8s-dev-cp-0-etcd-backup"), "create")!), "TIMER_UNIT");
         assert.ok(timer.split("\n").includes("OnCalendar=*-*-* 03:00:00"), timer);
@@ -134,7 +135,7 @@ describe("etcd backups under the mock runtime", () => {
     });
 
     it("prod protects the bucket and keeps it from being destroyed while it holds snapshots", async () => {
-        const run = await runProgram({ stack: "prod", preview: true });
+        const run = await sharedRun({ stack: "prod", preview: true });
         assert.ifError(run.error);
         const bucket = one(run, S3.bucket);
         assert.equal(bucket.protect, true);

@@ -3,6 +3,7 @@
 // update mode, before and after the change; a step whose inputs differ is one `pulumi up` runs.
 import { strict as assert } from "node:assert";
 import { runProgram, type ProgramRun, type RecordedResource } from "../../tools/harness/program";
+import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue } from "../../tools/harness/values";
 import { COMMAND, cmd, scriptVar, text, unwrapRemote, waitsFor, waves } from "./helpers";
 
@@ -28,9 +29,9 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
     let before1352: ProgramRun;
     let after1360: ProgramRun;
     before(async () => {
-        before1352 = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
+        before1352 = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
         assert.ifError(before1352.error);
-        after1360 = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.36.0" } });
+        after1360 = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.36.0" } });
         assert.ifError(after1360.error);
     });
 
@@ -105,9 +106,10 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
     });
 
     it("a patch change upgrades too; the same version changes no upgrade step", async () => {
-        const patch = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.3" } });
+        const patch = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.3" } });
         assert.ifError(patch.error);
         assert.ok(changedCommands(before1352, patch).some((r) => r.name === "k8s-prod-cp-0-upgrade"));
+        // a run of its own: the same configuration run twice must give the same commands
         const same = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
         assert.ifError(same.error);
         assert.deepEqual(changedCommands(before1352, same).map((r) => r.name), []);

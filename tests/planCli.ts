@@ -1,0 +1,85 @@
+// The offline plan's command line, for the specs: `npm run plan`'s own command (package.json),
+// without npm's start-up. A configuration's run is shared by every spec that reads it: one process
+// per configuration prints the plan's JSON and draws its diagram, and at most two run at once (the
+// machines have two cores).
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ROOT = join(__dirname, "..");
+
+export interface ProcessResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+export interface PlanJson {
+    stack: string;
+    resources: { urn: string; type: string; name: string; parent: string | null; dependencies: string[]; inputs: any }[];
+    violations: { policy: string; enforcementLevel: string; message: string; urn: string | null }[];
+}
+
+/** A configuration's run: exit code, stderr, the --json document and where --diagram drew. */
+export interface ConfigurationRun extends ProcessResult {
+    json: PlanJson;
+    diagramFile: string;
+}
+
+const LANES = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function inLane<T>(work: () => Promise<T>): Promise<T> {
+    if (running >= LANES) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+        return await work();
+    } finally {
+        running--;
+        waiting.shift()?.();
+    }
+}
+
+/** Runs the plan exactly as `npm run plan -- <args>` does. */
+export function planProcess(args: string[]): Promise<ProcessResult> {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const [bin, ...pre] = pkg.scripts.plan.split(/\s+/);
+    assert.equal(bin, "node", "the plan script runs node");
+    return inLane(() => new Promise((resolve) => {
+        execFile(process.execPath, [...pre, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+            resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+        });
+    }));
+}
+
+let scratch: string | undefined;
+const configurations = new Map<string, Promise<ConfigurationRun>>();
+
+/**
+ * `plan --stack S [--config k=v]... --json --diagram <scratch>/<n>/nested/S.svg`, once per
+ * configuration in this process. The diagram's directory does not exist beforehand.
+ */
+export function planConfiguration(stack: string, config: string[] = []): Promise<ConfigurationRun> {
+    const key = JSON.stringify([stack, config]);
+    let run = configurations.get(key);
+    if (!run) {
+        if (!scratch) {
+            const dir = mkdtempSync(join(tmpdir(), "k8s-ha-plan-cli-"));
+            process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+            scratch = dir;
+        }
+        const diagramFile = join(scratch, String(configurations.size), "nested", `${stack}.svg`);
+        run = planProcess(["--stack", stack, ...config.flatMap((c) => ["--config", c]), "--json", "--diagram", diagramFile]).then((r) => {
+            try {
+                return { ...r, json: JSON.parse(r.stdout) as PlanJson, diagramFile };
+            } catch {
+                throw new Error(`exit ${r.code}: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr}`);
+            }
+        });
+        configurations.set(key, run);
+    }
+    return run;
+}
