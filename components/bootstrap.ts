@@ -11,7 +11,6 @@ import {
     renderEtcdRestoreScript,
     renderJoinScript,
     renderPlacePkiScript,
-    renderPrepareGuardScript,
     renderPrepareScript,
     renderResetScript,
     renderRolloutGateScript,
@@ -74,7 +73,9 @@ export interface BootstrapArgs {
 
 /**
  * kubeadm over SSH through the bastion, one remote.Command per step:
- * prepare every node in parallel; place each control plane's PKI; `kubeadm init` on node 0;
+ * prepare every node in parallel; kubelet/kubeadm at kubernetesVersion one node after another
+ * (installed before a node joins, upgraded when the version changes); place each control plane's
+ * PKI; `kubeadm init` on node 0;
  * `kubeadm join --control-plane` strictly one node after another (etcd admits one learner at a
  * time); workers after the control planes; `kubeadm reset` when a node goes away; and on a
  * certificate change, a rotation that restarts one node's static pods at a time.
@@ -97,6 +98,8 @@ export class Bootstrap extends pulumi.ComponentResource {
         super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
         const steps: command.remote.Command[] = [];
         const o = args.scriptOptions;
+        const token = args.pki.bootstrapToken;
+        const kubeconfig = args.pki.adminKubeconfig;
         const spec = pulumi.output(args.cluster.apiEndpointHost).apply((host): ClusterSpec => ({ ...args.cluster, apiEndpointHost: host }));
         const key = pulumi.secret(args.sshPrivateKey);
         const connection = (node: PoolNode) => ({
@@ -126,18 +129,40 @@ export class Bootstrap extends pulumi.ComponentResource {
             return cmd;
         };
 
-        // 1. Every node in parallel: packages, kernel settings, containerd, pinned kubelet/kubeadm.
-        // The guard around prepare leaves a joined node at another version to the upgrade (7.).
+        // 1. Every node in parallel: packages, kernel settings, containerd. No Kubernetes version:
+        // kubelet/kubeadm/kubectl come from the node's upgrade step (2.).
         const prepared = new Map<string, command.remote.Command>();
         for (const [role, nodes] of [["control-plane", args.controlPlanes], ["worker", args.workers]] as const) {
             for (const node of nodes) {
-                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareGuardScript(c, n, renderPrepareScript(c, n, o))) }, [node.instance]));
+                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareScript(c, n, o)) }, [node.instance]));
             }
         }
 
-        // 2. Control planes: the PKI files, then init on node 0 and joins one at a time.
-        const token = args.pki.bootstrapToken;
-        const kubeconfig = args.pki.adminKubeconfig;
+        // 2. kubelet/kubeadm/kubectl at kubernetesVersion, one node after another: control planes
+        // from node 0, then workers. On a node that has not joined, the first install (before its
+        // init or join); on a joined node, when kubernetesVersion changes, `kubeadm upgrade apply` on
+        // node 0, then `kubeadm upgrade node` on each other node (each script refuses a skipped
+        // minor or a downgrade, judged against the live cluster, and is a no-op on a node already at
+        // the version). Only these scripts carry the version (init and rotate read the installed
+        // kubeadm's), so a version bump updates these steps and nothing else. A node added in the
+        // same `pulumi up` as a bump installs after every node before it was upgraded, so it never
+        // joins with a kubelet newer than the control plane.
+        const upgrades: command.remote.Command[] = [];
+        const upgrade = (node: PoolNode, role: NodeRole, first: boolean) => {
+            const previousUpgrade = upgrades[upgrades.length - 1];
+            const cmd = step(`${node.name}-upgrade`, node, {
+                create: script(node, role, (c, n) => renderUpgradeScript(c, n, { first }, o)),
+                stdin: kubeconfig.apply(resetStdin),
+            }, [prepared.get(node.name)!, ...(previousUpgrade ? [previousUpgrade] : [])], true);
+            upgrades.push(cmd);
+            return cmd;
+        };
+        const kubeadm = new Map<string, command.remote.Command>();
+        args.controlPlanes.forEach((node, i) => kubeadm.set(node.name, upgrade(node, "control-plane", i === 0)));
+        args.workers.forEach((node) => kubeadm.set(node.name, upgrade(node, "worker", false)));
+        this.upgrades = upgrades;
+
+        // 3. Control planes: the PKI files, then init on node 0 and joins one at a time.
         let previous: command.remote.Command | undefined;
         const members: command.remote.Command[] = [];
         args.controlPlanes.forEach((node, i) => {
@@ -150,16 +175,16 @@ export class Bootstrap extends pulumi.ComponentResource {
                     // init, or join if node 0 was replaced while the others kept the cluster.
                     create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderFirstControlPlaneScript(c, n, hash, o))),
                     stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
-                }, [placed, args.apiListener], true)
+                }, [placed, kubeadm.get(node.name)!, args.apiListener], true)
                 : step(`${node.name}-join`, node, {
                     create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
                     stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
-                }, [placed, previous!], true);
+                }, [placed, kubeadm.get(node.name)!, previous!], true);
             members.push(member);
             previous = member;
         });
 
-        // 3. Certificate rotation: when a node's certificates change, place-pki rewrites them (all
+        // 4. Certificate rotation: when a node's certificates change, place-pki rewrites them (all
         // nodes at once, harmless) and this restarts the node's static pods, one node at a time.
         let previousRotation: pulumi.Resource | undefined;
         args.controlPlanes.forEach((node, i) => {
@@ -173,13 +198,13 @@ export class Bootstrap extends pulumi.ComponentResource {
             }, [members[members.length - 1], members[i], ...(previousRotation ? [previousRotation] : [])]);
         });
 
-        // 4. Workers, after the whole control plane, in parallel with each other.
+        // 5. Workers, after the whole control plane, in parallel with each other.
         const workerJoins = args.workers.map((node) => step(`${node.name}-join`, node, {
             create: pulumi.all([spec, nodeSpec(node, "worker"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
             stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
-        }, [prepared.get(node.name)!, members[members.length - 1]], true));
+        }, [kubeadm.get(node.name)!, members[members.length - 1]], true));
 
-        // 5. Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first,
+        // 6. Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first,
         // which removes its etcd member; the script refuses when that would break quorum. The
         // hooks depend on the joins, so Pulumi runs them before anything the join needed. They are
         // chained so that a teardown removes workers first, then control planes from the last to
@@ -209,7 +234,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         args.controlPlanes.forEach((node, i) => controlPlaneResets.push(resetOnDelete(node, "control-plane", members[i], controlPlaneResets.slice(-1))));
         args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i], controlPlaneResets));
 
-        // 6. Rollout gates (components/rollout.ts): nothing at creation; when a control plane's
+        // 7. Rollout gates (components/rollout.ts): nothing at creation; when a control plane's
         // instance changes (type, replacement), wait until it is joined and healthy again before
         // the next control plane's instance may change (the pool's instances depend on these).
         const rollout = args.rollout;
@@ -221,22 +246,6 @@ export class Bootstrap extends pulumi.ComponentResource {
                 replaceTrigger: rollout?.replaceTriggers[node.name],
             }, o))),
         }, [node.instance]));
-
-        // 7. Upgrades: nothing at creation; when kubernetesVersion changes, `kubeadm upgrade apply`
-        // on node 0, then `kubeadm upgrade node` on each other control plane, then each worker,
-        // strictly one node after another (each script refuses a skipped minor or a downgrade,
-        // judged against the live cluster, and is a no-op on a node already at the version).
-        const upgrades: command.remote.Command[] = [];
-        const upgrade = (node: PoolNode, role: NodeRole, first: boolean, after: pulumi.Resource[]) => {
-            const previousUpgrade = upgrades[upgrades.length - 1];
-            upgrades.push(step(`${node.name}-upgrade`, node, {
-                update: script(node, role, (c, n) => renderUpgradeScript(c, n, { first }, o)),
-                stdin: kubeconfig.apply(resetStdin),
-            }, [...after, ...(previousUpgrade ? [previousUpgrade] : [])], true));
-        };
-        args.controlPlanes.forEach((node, i) => upgrade(node, "control-plane", i === 0, [members[members.length - 1], members[i]]));
-        args.workers.forEach((node, i) => upgrade(node, "worker", false, [workerJoins[i]]));
-        this.upgrades = upgrades;
 
         // 8. etcd backups: on every control plane once it has joined, a systemd timer that snapshots
         // the local member and uploads it; the restore script for the runbook goes with it.

@@ -41,9 +41,14 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
         }
     });
 
-    it("runs kubeadm init on node 0 after its PKI is placed and the API listener exists", () => {
+    it("installs kubelet/kubeadm one node after another: control planes from node 0, then workers, each after its prepare", () => {
+        const order = [...cps, ...workers];
+        order.forEach((node, i) => assert.deepEqual(waitsFor(cmd(`${node}-upgrade`)), [`${node}-prepare`, ...(i ? [`${order[i - 1]}-upgrade`] : [])].sort(), node));
+    });
+
+    it("runs kubeadm init on node 0 after its PKI is placed, its kubeadm installed and the API listener exists", () => {
         const init = cmd("k8s-prod-cp-0-init");
-        assert.deepEqual(waitsFor(init), ["k8s-prod-cp-0-place-pki"]);
+        assert.deepEqual(waitsFor(init), ["k8s-prod-cp-0-place-pki", "k8s-prod-cp-0-upgrade"]);
         assert.ok(init.dependencies.some((u) => byUrn(run, u).type === T.listener), "init waits for the listener");
         assert.deepEqual(waitsFor(cmd("k8s-prod-cp-0-place-pki")), ["k8s-prod-cp-0-prepare"]);
         assert.equal(run.resources.filter((r) => r.type === COMMAND && r.name.endsWith("-init")).length, 1, "exactly one init");
@@ -52,7 +57,7 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
     it("joins control planes strictly one after another", () => {
         cps.slice(1).forEach((node, i) => {
             const previous = i === 0 ? "k8s-prod-cp-0-init" : `${cps[i]}-join`;
-            assert.deepEqual(waitsFor(cmd(`${node}-join`)), [previous, `${node}-place-pki`].sort());
+            assert.deepEqual(waitsFor(cmd(`${node}-join`)), [previous, `${node}-place-pki`, `${node}-upgrade`].sort());
         });
         // Strict: every join has every earlier membership step among its ancestors.
         const members = ["k8s-prod-cp-0-init", ...cps.slice(1).map((n) => `${n}-join`)];
@@ -63,7 +68,7 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
     });
 
     it("joins workers after the last control plane, in parallel with each other", () => {
-        for (const w of workers) assert.deepEqual(waitsFor(cmd(`${w}-join`)), [`${w}-prepare`, "k8s-prod-cp-4-join"].sort());
+        for (const w of workers) assert.deepEqual(waitsFor(cmd(`${w}-join`)), [`${w}-upgrade`, "k8s-prod-cp-4-join"].sort());
     });
 
     it("rotates certificates one node at a time, only on change", () => {

@@ -5,7 +5,7 @@
 // builders in-process; the bash itself lives in components/kubeadm/scripts/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderDay2ScriptSet, renderPrepareScript, renderScriptSet, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
+import { renderDay2ScriptSet, renderScriptSet, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
 
 export const SAMPLE_CLUSTER: ClusterSpec = {
     clusterName: "k8s-ha-dev",
@@ -42,7 +42,6 @@ export const SAMPLE_DAY2_SET: Day2ScriptSetInput = {
     worker: SAMPLE_NODES[3],
     backup: { uploadTarget: "s3://k8s-ha-dev-etcd-backups-0a1b2c3/k8s-ha-dev/k8s-ha-dev-cp-0", region: "us-east-1" },
     schedule: "*-*-* 03:00:00",
-    prepareScript: renderPrepareScript(SAMPLE_CLUSTER, SAMPLE_NODES[0]),
     instanceType: "m6i.large",
 };
 

@@ -31,6 +31,14 @@ export const AUDIT_API_VERSION = "audit.k8s.io/v1";
  */
 export const BOOTSTRAP_TOKEN_PLACEHOLDER = "k8s-ha-bootstrap-token-from-stdin";
 
+/**
+ * Stands in for ClusterConfiguration.kubernetesVersion in the configs init and rotate embed; the
+ * script substitutes the installed kubeadm's version (`kubeadm version -o short`). So only the
+ * upgrade step's text carries kubernetesVersion, and a version bump changes no other command
+ * (a changed command text re-runs it on every node). kubeadm refuses the placeholder itself.
+ */
+export const KUBERNETES_VERSION_PLACEHOLDER = "k8s-ha-installed-kubeadm-version";
+
 /** One v1beta4 structured argument (extraArgs / kubeletExtraArgs are lists of these). */
 export interface Arg {
     readonly name: string;
@@ -120,14 +128,17 @@ function nodeRegistration(node: NodeSpec) {
     };
 }
 
-/** The ClusterConfiguration object (shared by every node; uploaded by init to kubeadm-config). */
-export function clusterConfiguration(cluster: ClusterSpec) {
+/**
+ * The ClusterConfiguration object (shared by every node; uploaded by init to kubeadm-config).
+ * `kubernetesVersion` defaults to the cluster's; scripts pass KUBERNETES_VERSION_PLACEHOLDER.
+ */
+export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: string) {
     const c = normalizeCluster(cluster);
     return {
         apiVersion: KUBEADM_API_VERSION,
         kind: "ClusterConfiguration",
         clusterName: c.clusterName,
-        kubernetesVersion: kubeadmVersion(c.kubernetesVersion),
+        kubernetesVersion: kubernetesVersion ?? kubeadmVersion(c.kubernetesVersion),
         controlPlaneEndpoint: controlPlaneEndpoint(c),
         certificatesDir: PKI_DIR,
         networking: {
@@ -215,6 +226,8 @@ export interface InitConfigOptions {
     readonly token: string;
     /** Go duration, e.g. "1h" (joins re-create the token anyway). Default "1h". */
     readonly ttl?: string;
+    /** KUBERNETES_VERSION_PLACEHOLDER for the copy embedded in init.sh; default the cluster's version. */
+    readonly kubernetesVersion?: typeof KUBERNETES_VERSION_PLACEHOLDER;
 }
 
 /**
@@ -226,15 +239,15 @@ export function renderInitConfig(cluster: ClusterSpec, node: NodeSpec, opts: Ini
     if (!TTL_RE.test(ttl) || ttl === "") throw new KubeadmInputError("bootstrap token ttl", ttl, 'a Go duration such as "1h" or "30m"');
     if (opts.token !== BOOTSTRAP_TOKEN_PLACEHOLDER) validateBootstrapToken(opts.token);
     const init = toYaml(initConfiguration(cluster, node, { token: opts.token, ttl }), (d) => quoteDoubleAt(d, ["bootstrapTokens", 0, "token"]));
-    return stream([init, toYaml(clusterConfiguration(cluster)), toYaml(kubeletConfiguration())]);
+    return stream([init, toYaml(clusterConfiguration(cluster, opts.kubernetesVersion)), toYaml(kubeletConfiguration())]);
 }
 
 /**
  * InitConfiguration (without a bootstrap token) + ClusterConfiguration for `kubeadm init phase ...`
  * commands run later on any control plane (the rotate script regenerates kubeconfigs with it).
  */
-export function renderPhaseConfig(cluster: ClusterSpec, node: NodeSpec): string {
-    return stream([toYaml(initConfiguration(cluster, node, null)), toYaml(clusterConfiguration(cluster))]);
+export function renderPhaseConfig(cluster: ClusterSpec, node: NodeSpec, opts: { kubernetesVersion?: typeof KUBERNETES_VERSION_PLACEHOLDER } = {}): string {
+    return stream([toYaml(initConfiguration(cluster, node, null)), toYaml(clusterConfiguration(cluster, opts.kubernetesVersion))]);
 }
 
 export interface JoinConfigOptions {

@@ -5,7 +5,7 @@
 // lives in components/kubeadm/scripts/ (etcd/, packages/, rollout/) and bash.ts composes it.
 //
 // stdin framing:
-//   etcd-backup, etcd-backup-install, etcd-restore, prepare-guard, rollout-gate: nothing
+//   etcd-backup, etcd-backup-install, etcd-restore, rollout-gate: nothing
 //   upgrade: the admin kubeconfig (all of stdin)
 import { createHash } from "node:crypto";
 import { renderScript, requireRole, urlHost } from "./bash";
@@ -277,8 +277,10 @@ export function renderEtcdRestoreScript(cluster: ClusterSpec, members: readonly 
  * - refuses a downgrade or a skipped minor, judged against the LIVE cluster (the apiserver's
  *   version through the admin kubeconfig, kubeadm-config's ClusterConfiguration) and this node's
  *   kubelet as the Node reports it;
+ * - on a node that has not joined, the first install of kubelet/kubeadm/kubectl at the version
+ *   (pinned, held), before init or join; this is the only script whose text carries the version;
  * - a no-op when the node already runs the version (and, on control planes, its apiserver
- *   manifest does), or when the node has not joined yet (prepare installs the version);
+ *   manifest does);
  * - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
  *   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
  *   the PKI); every node after the first checks that the cluster configuration is at the version;
@@ -307,27 +309,6 @@ export function renderUpgradeScript(cluster: ClusterSpec, node: NodeSpec, how: {
             DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"),
             ...w,
         },
-    });
-}
-
-// ---------------------------------------------------------------------------------------------
-// prepare guard
-
-/**
- * Wraps the prepare script: on a node that has joined and whose kubelet is at another version,
- * a changed kubernetesVersion is the upgrade step's job, so prepare leaves the node alone (and
- * does not fail, which would stop the `pulumi up` before the upgrade could run). Anywhere else it
- * runs prepare unchanged.
- */
-export function renderPrepareGuardScript(cluster: ClusterSpec, node: NodeSpec, prepareScript: string): string {
-    const c = normalizeCluster(cluster);
-    validateNode(node);
-    if (!prepareScript.startsWith("#!/usr/bin/env bash")) throw new KubeadmInputError("prepare script", prepareScript.slice(0, 40), "a rendered bash script");
-    return renderScript("packages/prepare-guard.sh", {
-        name: "prepare-guard",
-        title: `prepare ${node.name}, unless a joined node awaits its upgrade`,
-        role: node.role,
-        params: { NODE_NAME: node.name, K8S_VERSION: c.kubernetesVersion, PREPARE_SCRIPT: prepareScript },
     });
 }
 
@@ -370,7 +351,7 @@ export function renderRolloutGateScript(node: NodeSpec, i: RolloutGateInput, o: 
 // ---------------------------------------------------------------------------------------------
 // The whole set, for tools/render-scripts.ts and the tests.
 
-export type Day2ScriptKind = "etcd-backup" | "etcd-backup-install" | "etcd-restore" | "upgrade" | "prepare-guard" | "rollout-gate";
+export type Day2ScriptKind = "etcd-backup" | "etcd-backup-install" | "etcd-restore" | "upgrade" | "rollout-gate";
 
 export interface RenderedDay2Script {
     readonly fileName: string;
@@ -387,8 +368,6 @@ export interface Day2ScriptSetInput {
     readonly worker: NodeSpec;
     readonly backup: EtcdBackupOptions;
     readonly schedule: string;
-    /** The prepare script the guard wraps (any rendered script works for tests). */
-    readonly prepareScript: string;
     readonly instanceType: string;
     readonly waits?: WaitOptions;
 }
@@ -409,7 +388,6 @@ export function renderDay2ScriptSet(s: Day2ScriptSetInput): RenderedDay2Script[]
         { fileName: "upgrade-first-control-plane.sh", kind: "upgrade", role: "control-plane", node: first.name, text: renderUpgradeScript(s.cluster, first, { first: true }, s.waits) },
         { fileName: "upgrade-control-plane.sh", kind: "upgrade", role: "control-plane", node: second.name, text: renderUpgradeScript(s.cluster, second, { first: false }, s.waits) },
         { fileName: "upgrade-worker.sh", kind: "upgrade", role: "worker", node: s.worker.name, text: renderUpgradeScript(s.cluster, s.worker, { first: false }, s.waits) },
-        { fileName: "prepare-guard.sh", kind: "prepare-guard", role: "control-plane", node: first.name, text: renderPrepareGuardScript(s.cluster, first, s.prepareScript) },
         { fileName: "rollout-gate.sh", kind: "rollout-gate", role: "control-plane", node: first.name, text: renderRolloutGateScript(first, { instanceType: s.instanceType, replaceTrigger: "2026-11-22" }, s.waits) },
     ];
 }

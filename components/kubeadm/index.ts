@@ -45,7 +45,6 @@ export {
     renderEtcdBackupScript,
     renderEtcdBackupUnits,
     renderEtcdRestoreScript,
-    renderPrepareGuardScript,
     renderRolloutGateScript,
     renderUpgradeScript,
     type Day2ScriptKind,

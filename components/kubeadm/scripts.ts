@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import {
     BOOTSTRAP_TOKEN_GROUP,
     BOOTSTRAP_TOKEN_PLACEHOLDER,
+    KUBERNETES_VERSION_PLACEHOLDER,
     renderAuditPolicy,
     renderInitConfig,
     renderJoinConfig,
@@ -29,7 +30,6 @@ import {
     KUBE_DIR,
     KubeadmInputError,
     controlPlaneEndpoint,
-    kubernetesMinorChannel,
     normalizeCluster,
     validateBootstrapToken,
     validateCaCertHash,
@@ -50,24 +50,26 @@ function controlPlaneRequiredFiles(): string[] {
 // ---------------------------------------------------------------------------------------------
 // prepare (scripts/packages/prepare.sh)
 
-/** Node preparation: hostname, swap, kernel modules, sysctls, containerd, pinned kubelet/kubeadm/kubectl. */
+/**
+ * Node preparation: hostname, swap, kernel modules, sysctls, containerd (and the audit policy on
+ * control planes). No Kubernetes version: the upgrade step installs kubelet/kubeadm/kubectl, so a
+ * version bump leaves prepare's text alone.
+ */
 export function renderPrepareScript(cluster: ClusterSpec, node: NodeSpec, o?: ScriptOptions): string {
-    const c = normalizeCluster(cluster);
+    normalizeCluster(cluster);
     validateNode(node);
     void scriptParams(o);
     const cp = node.role === "control-plane";
     const params: Record<string, string> = {
         NODE_NAME: node.name,
         NODE_ROLE: node.role,
-        K8S_VERSION: c.kubernetesVersion,
-        K8S_REPO: `https://pkgs.k8s.io/core:/stable:/${kubernetesMinorChannel(c.kubernetesVersion)}/deb/`,
         ...(cp ? { AUDIT_POLICY_PATH, AUDIT_LOG_DIR, AUDIT_POLICY: renderAuditPolicy() } : {}),
     };
     // The fingerprint covers everything the script does (the whole rendered text), so a changed
     // script is applied again once; an unchanged one leaves a prepared node alone.
     const render = (fingerprint: string) => renderScript("packages/prepare.sh", {
         name: "prepare",
-        title: `prepare ${node.name} (${node.role}) for Kubernetes ${c.kubernetesVersion}`,
+        title: `prepare ${node.name} (${node.role}) for Kubernetes`,
         role: node.role,
         params: { ...params, PREPARE_FINGERPRINT: fingerprint },
     });
@@ -108,7 +110,8 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
-            KUBEADM_CONFIG_TEMPLATE: renderInitConfig(c, node, { token: BOOTSTRAP_TOKEN_PLACEHOLDER, ttl: "1h" }),
+            VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
+            KUBEADM_CONFIG_TEMPLATE: renderInitConfig(c, node, { token: BOOTSTRAP_TOKEN_PLACEHOLDER, ttl: "1h", kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER }),
             STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
             WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
@@ -234,7 +237,8 @@ export function renderRotateScript(cluster: ClusterSpec, node: NodeSpec, o?: Scr
             NODE_NAME: node.name,
             CRI_SOCKET,
             LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`,
-            KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node),
+            VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
+            KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node, { kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER }),
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
             WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
         },

@@ -17,6 +17,11 @@ setup() {
   assert_success
   run grep -F "controlPlaneEndpoint: $NLB:6443" "$STUB_STATE/kubeadm-init-config.yaml"
   assert_success
+  # the version is the installed kubeadm's, not text of the script (a bump must not change init)
+  run grep -E '^kubernetesVersion: v1\.35\.2$' "$STUB_STATE/kubeadm-init-config.yaml"
+  assert_success
+  run grep -F 'k8s-ha-installed-kubeadm-version' "$STUB_STATE/kubeadm-init-config.yaml"
+  assert_failure
   # the readiness probe goes through the NLB, after kubeadm init
   (($(line_of "^curl .*https://$NLB:6443/readyz") > $(line_of '^kubeadm init')))
   # the token never appears in any command line
@@ -33,7 +38,7 @@ setup() {
   run bash "$S/init.sh" <<<"$TOKEN"
   assert_success
   assert_output --partial "already initialised; nothing to do"
-  assert_equal "$(count_calls '^kubeadm ')" 1
+  assert_equal "$(count_calls '^kubeadm (init|join)')" 1
 }
 
 @test "init waits with bounded retries and progress until the NLB answers" {

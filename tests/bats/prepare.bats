@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# prepare-*.sh: kernel/sysctl/swap/containerd setup and pinned Kubernetes packages, once.
+# prepare-*.sh: kernel/sysctl/swap/containerd setup, once; no Kubernetes packages (upgrade.bats).
 
 setup() {
   load helpers
@@ -8,7 +8,7 @@ setup() {
   printf '%s\n' 'LABEL=root / ext4 defaults 0 1' '/swap.img none swap sw 0 0' >"$K8S_HA_FSROOT/etc/fstab"
 }
 
-@test "prepare configures the node and pins kubelet/kubeadm/kubectl to the exact version" {
+@test "prepare configures the node and installs no Kubernetes package" {
   run bash "$S/prepare-control-plane.sh"
   assert_success
   assert_equal "$(count_calls "^hostnamectl set-hostname $CP0\$")" 1
@@ -24,11 +24,9 @@ setup() {
   assert_line 'net.ipv4.ip_forward = 1'
   run grep -F 'SystemdCgroup = true' "$K8S_HA_FSROOT/etc/containerd/config.toml"
   assert_success
-  run cat "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list"
-  assert_output 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /'
-  assert_equal "$(count_calls '^apt-get install .*kubelet=1.35.2-1.1 kubeadm=1.35.2-1.1 kubectl=1.35.2-1.1$')" 1
-  assert_equal "$(count_calls '^apt-mark hold kubelet kubeadm kubectl$')" 1
-  (($(line_of '^apt-mark hold') > $(line_of '^apt-get install .*kubelet=')))
+  # kubelet/kubeadm/kubectl are the upgrade step's: a version bump must not change this script
+  assert_equal "$(count_calls '(kubelet|kubeadm|kubectl)')" 0
+  [[ ! -e $K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list ]]
   # control planes get the audit policy the apiserver mounts
   run grep -F 'kind: Policy' "$K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml"
   assert_success
@@ -47,29 +45,9 @@ setup() {
   [[ ! -e $K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml ]]
 }
 
-@test "prepare refuses to change the Kubernetes version of a joined node" {
-  export STUB_KUBELET_VERSION=1.34.4-1.1
-  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes"
-  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
-  run bash "$S/prepare-worker.sh"
-  assert_failure
-  assert_output --partial "is an upgrade (kubeadm upgrade)"
-  assert_equal "$(count_calls '^apt-get ')" 0
-}
-
-@test "prepare fails, naming the version, when the repository lacks it" {
-  export STUB_APT_VERSIONS="1.35.1-1.1 1.35.10-1.1"
-  run bash "$S/prepare-worker.sh"
-  assert_failure
-  assert_output --partial "kubeadm 1.35.2 is not available from https://pkgs.k8s.io/core:/stable:/v1.35/deb/"
-}
-
 @test "prepare writes system files world-readable, the audit policy root-only" {
   run bash "$S/prepare-control-plane.sh"
   assert_success
-  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings")" 755
-  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg")" 644
-  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list")" 644
   assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/containerd/config.toml")" 644
   assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml")" 600
 }

@@ -81,6 +81,9 @@ kubeconfig_with_ca() {
   assert_output 2
   run grep -E 'token|bootstrapTokens' "$STUB_STATE/kubeadm-phase-config.yaml"
   assert_failure
+  # ... at the installed kubeadm's version (a version bump must not change rotate's text)
+  run grep -E '^kubernetesVersion: v1\.35\.2$' "$STUB_STATE/kubeadm-phase-config.yaml"
+  assert_success
   # the old files are kept aside
   run find "$K8S_HA_FSROOT/var/lib/k8s-ha" -path '*kubeconfig-backup-*' -name admin.conf
   refute_output ''

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# upgrade-*.sh (kubeadm upgrade apply / node, one node at a time), prepare-guard.sh and
-# rollout-gate.sh. The sample cluster's configured kubernetesVersion is 1.35.2; the stubs play the
+# upgrade-*.sh (the first install on a node that has not joined; kubeadm upgrade apply / node,
+# one node at a time) and rollout-gate.sh. The sample cluster's configured kubernetesVersion is 1.35.2; the stubs play the
 # live cluster: $STUB_STATE/server-version (apiserver), configured-version (kubeadm-config),
 # kubelet-version-<node> (what the Node reports).
 
@@ -98,12 +98,38 @@ live() {
   assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) |drain|uncordon')" 0
 }
 
-@test "a node that has not joined is left to prepare" {
+@test "a node that has not joined: pins kubelet/kubeadm/kubectl to the exact version, reads no stdin, touches no cluster" {
   rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  export STUB_KUBELET_VERSION=''
+  run bash "$S/upgrade-worker.sh" </dev/null
+  assert_success
+  assert_output --partial "has not joined a cluster: installing kubelet, kubeadm and kubectl 1.35.2"
+  run cat "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list"
+  assert_output 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /'
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings")" 755
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/keyrings/kubernetes-apt-keyring.gpg")" 644
+  assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list")" 644
+  assert_equal "$(count_calls '^apt-get install .*kubelet=1.35.2-1.1 kubeadm=1.35.2-1.1 kubectl=1.35.2-1.1$')" 1
+  assert_equal "$(count_calls '^apt-mark hold kubelet kubeadm kubectl$')" 1
+  (($(line_of '^apt-mark hold') > $(line_of '^apt-get install .*kubelet=')))
+  assert_equal "$(count_calls '^(kubectl|kubeadm) ')" 0
+}
+
+@test "a node that has not joined, with the version installed already: nothing to do" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  export STUB_KUBELET_VERSION=1.35.2-1.1
   run bash "$S/upgrade-control-plane.sh" </dev/null
   assert_success
-  assert_output --partial "has not joined a cluster; prepare installs Kubernetes 1.35.2"
-  assert_equal "$(count_calls '^(kubectl|kubeadm|apt-get) ')" 0
+  assert_output --partial "kubelet and kubeadm 1.35.2 are installed already"
+  assert_equal "$(count_calls '^(apt-get|kubectl|kubeadm) ')" 0
+}
+
+@test "a node that has not joined: fails, naming the version, when the repository lacks it" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  export STUB_KUBELET_VERSION='' STUB_APT_VERSIONS="1.35.1-1.1 1.35.10-1.1"
+  run bash "$S/upgrade-worker.sh" </dev/null
+  assert_failure
+  assert_output --partial "kubeadm 1.35.2 is not available from https://pkgs.k8s.io/core:/stable:/v1.35/deb/"
 }
 
 @test "the other control planes run kubeadm upgrade node, only after upgrade apply reached the cluster configuration" {
@@ -161,22 +187,6 @@ live() {
   assert_failure
   assert_output --partial "missing input: the admin kubeconfig (all of stdin) is empty"
   assert_equal "$(count_calls '^(kubectl|kubeadm) ')" 0
-}
-
-@test "prepare guard: a joined node at another kubelet version is left to the upgrade step" {
-  export STUB_KUBELET_VERSION=1.34.3-1.1
-  run bash "$S/prepare-guard.sh"
-  assert_success
-  assert_output --partial "$CP0 has joined with kubelet 1.34.3-1.1: moving it to 1.35.2 is the upgrade step's job"
-  assert_equal "$(count_calls '^(apt-get|hostnamectl|swapoff) ')" 0
-}
-
-@test "prepare guard: a fresh node is prepared as before" {
-  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
-  run bash "$S/prepare-guard.sh"
-  assert_success
-  assert_output --partial "preparing $CP0 (control-plane) for Kubernetes 1.35.2"
-  [[ $(count_calls '^apt-get install') -gt 0 ]]
 }
 
 @test "rollout gate: returns once the changed control plane is joined, its etcd healthy and its apiserver ready" {

@@ -85,6 +85,23 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.deepEqual(others.map((e) => e.resource), [], "another node's command ran");
     });
 
+    it("defect: a kubernetesVersion bump updates only the upgrade commands, one node at a time", async () => {
+        mark();
+        await lab.ok("up", { ...TRIGGER, kubernetesVersion: "1.36.0" }, ["--skip-preview"]);
+        const { commands, aws } = since();
+        assert.deepEqual(aws.map((e) => `${e.op} ${e.resource}`), [], "a cloud object changed");
+        const runs = ran(commands);
+        const order = [...CPS, WORKER].map((n) => `${n}-upgrade`);
+        assert.deepEqual(runs.map((e) => e.resource).sort(), [...order].sort(), `other commands ran:\n${describeEntries(runs)}`);
+        const byStart = [...runs].sort((a, b) => t(a.start) - t(b.start));
+        assert.deepEqual(byStart.map((e) => e.resource), order, "not control planes from node 0, then the worker");
+        for (let i = 1; i < byStart.length; i++) {
+            assert.ok(t(byStart[i].start) >= t(byStart[i - 1].end), `${byStart[i].resource} started before ${byStart[i - 1].resource} ended`);
+        }
+        // an update runs the create script again (the command provider's rule when no update is set)
+        for (const e of runs) assert.deepEqual([e.op, e.ran], ["update", "create"], e.resource);
+    });
+
     it("defect: destroy runs every reset hook before any rule, route, NAT gateway, NLB attachment, listener or the bastion is deleted", async () => {
         mark();
         await lab.ok("destroy", TRIGGER);

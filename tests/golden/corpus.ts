@@ -13,7 +13,6 @@ import {
     renderJoinScript,
     renderNodeScripts,
     renderPlacePkiScript,
-    renderPrepareGuardScript,
     renderPrepareScript,
     renderResetScript,
     renderRolloutGateScript,
@@ -77,7 +76,6 @@ function variants(): GoldenFile[] {
         v("upgrade/worker-next-minor.sh", renderUpgradeScript(nextMinor, SAMPLE_NODES[4], { first: false })),
         v("rollout/rollout-gate-ipv6.sh", renderRolloutGateScript(v6, { instanceType: "m7i.2xlarge" })),
         v("rollout/rollout-gate-options.sh", renderRolloutGateScript(cps[2], { instanceType: "c7i.xlarge", replaceTrigger: "it's $(new)" }, { waitIntervalSeconds: 3, waitTimeoutSeconds: 60 })),
-        v("packages/prepare-guard-worker.sh", renderPrepareGuardScript(SAMPLE_CLUSTER, SAMPLE_NODES[4], renderPrepareScript(SAMPLE_CLUSTER, SAMPLE_NODES[4]))),
         v("packages/prepare-worker-next-minor.sh", renderPrepareScript(nextMinor, worker)),
     ];
 }

@@ -83,8 +83,11 @@ describe("rendered scripts", () => {
         assert.match(join, /^readonly LOCAL_READYZ_URL='https:\/\/10\.0\.32\.10:6443\/readyz'$/m);
         assert.ok(join.includes(SAMPLE_CA_CERT_HASH), "the CA hash (not secret) is embedded in the join config");
         const prep = set.find((s) => s.fileName === "prepare-control-plane.sh")!.text;
-        assert.match(prep, /^readonly K8S_VERSION='1\.35\.2'$/m);
-        assert.match(prep, /^readonly K8S_REPO='https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.35\/deb\/'$/m);
+        assert.match(prep, /^readonly NODE_ROLE='control-plane'$/m);
+        assert.doesNotMatch(prep, /K8S_VERSION|1\.35/, "prepare carries no Kubernetes version (the upgrade step installs)");
+        const init = set.find((s) => s.fileName === "init.sh")!.text;
+        assert.match(init, /^kubernetesVersion: k8s-ha-installed-kubeadm-version$/m);
+        assert.match(init, /^readonly VERSION_PLACEHOLDER='k8s-ha-installed-kubeadm-version'$/m);
         assert.ok(prep.includes("kind: Policy"), "control-plane prepare carries the audit policy");
         assert.ok(!set.find((s) => s.fileName === "prepare-worker.sh")!.text.includes("kind: Policy"));
     });

@@ -7,7 +7,8 @@
 //   DIR/<node>/scripts/<step>.<phase>.sh    the script each remote.Command runs (create, update, delete)
 //   DIR/<node>/stdin/<step>                 what that command receives on stdin (secret, 0600)
 //   DIR/<node>/kubeadm/<script>.yaml        the kubeadm configuration a script hands kubeadm,
-//                                           with the bootstrap token from stdin (secret, 0600)
+//                                           with the bootstrap token from stdin and the version
+//                                           the node's upgrade step installs (secret, 0600)
 //   DIR/<node>/etc/kubernetes/...           the files place-pki writes, with their modes
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -134,13 +135,14 @@ export function renderNodes(run: ProgramRun, dir: string): RenderSummary {
         const step = cmd.name.slice(node.name.length + 1);
         const base = join(dir, node.name);
         const stdin = text(cmd.inputs.stdin);
+        const installed = installedVersion(commands, node.name);
         if (stdin !== undefined) put(join(base, "stdin", step), stdin, SECRET_MODE);
         for (const phase of ["create", "update", "delete"] as const) {
             const command = text(cmd.inputs[phase]);
             if (command === undefined) continue;
             const script = scriptOf(command);
             put(join(base, "scripts", `${step}.${phase}.sh`), script, 0o755);
-            files += writeKubeadmConfigs(base, step, script, stdin);
+            files += writeKubeadmConfigs(base, step, script, stdin, installed);
         }
         if (step === "place-pki" && stdin) {
             for (const f of placedFiles(stdin)) put(join(base, f.path), f.content, f.mode);
@@ -150,11 +152,23 @@ export function renderNodes(run: ProgramRun, dir: string): RenderSummary {
 }
 
 /**
- * kubeadm documents embedded in a script's header, with the token from stdin put in, named
+ * The version kubeadm has on a node: what its upgrade step installs (the scripts of init and rotate
+ * put the installed kubeadm's version where their configuration holds a placeholder).
+ */
+function installedVersion(commands: ProgramRun["resources"], node: string): string | undefined {
+    const upgrade = commands.find((c) => c.name === `${node}-upgrade`);
+    const create = upgrade && text(upgrade.inputs.create);
+    const version = create === undefined ? undefined : readonlyValues(scriptOf(create)).K8S_VERSION;
+    return version === undefined ? undefined : `v${version}`;
+}
+
+/**
+ * kubeadm documents embedded in a script's header, with the token from stdin and the installed
+ * version put in, named
  * after the script that hands them to kubeadm (node 0's script carries both its init and its
  * join script, so both configurations are written).
  */
-function writeKubeadmConfigs(base: string, step: string, script: string, stdin: string | undefined): number {
+function writeKubeadmConfigs(base: string, step: string, script: string, stdin: string | undefined, installed: string | undefined): number {
     const values = readonlyValues(script);
     const token = stdin?.split("\n")[0] ?? "";
     const placeholder = values.TOKEN_PLACEHOLDER;
@@ -162,11 +176,12 @@ function writeKubeadmConfigs(base: string, step: string, script: string, stdin: 
     let written = 0;
     for (const [name, value] of Object.entries(values)) {
         if (value.startsWith("#!")) {
-            written += writeKubeadmConfigs(base, step, value, stdin);
+            written += writeKubeadmConfigs(base, step, value, stdin, installed);
             continue;
         }
         if (!value.startsWith("apiVersion: kubeadm.k8s.io/")) continue;
-        const doc = placeholder && /^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token) ? value.split(placeholder).join(token) : value;
+        let doc = placeholder && /^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token) ? value.split(placeholder).join(token) : value;
+        if (values.VERSION_PLACEHOLDER && installed) doc = doc.split(values.VERSION_PLACEHOLDER).join(installed);
         const suffix = name.endsWith("_CONFIG_TEMPLATE") ? "" : `.${name.toLowerCase().replace(/_/g, "-")}`;
         write(join(base, "kubeadm", `${scriptName}${suffix}.yaml`), doc.endsWith("\n") ? doc : `${doc}\n`, SECRET_MODE);
         written++;

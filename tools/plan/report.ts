@@ -114,6 +114,11 @@ export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undef
             : labelled.map((g) => describeGroup(g, false)).join(" → ");
     };
     const hooks = commands.filter(isHook);
+    // Steps that run at creation and again, as an update, when their input changes.
+    for (const action of Object.keys(WHEN)) {
+        const again = steps.filter((r) => label(r).action === action);
+        if (again.length) lines.push(`${c.dim(`${WHEN[action]} (again):`)} ${chain(levelsOf(again))}`);
+    }
     const onUpdate = hooks.filter((r) => r.inputs.update !== undefined);
     for (const action of [...new Set(onUpdate.map((r) => label(r).action))]) {
         const when = WHEN[action] ?? "when its inputs change";

@@ -8,8 +8,6 @@ import {
     renderDay2ScriptSet,
     renderEtcdBackupScript,
     renderEtcdRestoreScript,
-    renderPrepareGuardScript,
-    renderPrepareScript,
     renderRolloutGateScript,
     renderUpgradeScript,
     type NodeSpec,
@@ -42,7 +40,6 @@ const variants: { fileName: string; text: string }[] = [
     { fileName: "variants/etcd-restore-five-members.sh", text: renderEtcdRestoreScript(SAMPLE_CLUSTER, five, five[4], { dataDir: "/data/etcd" }) },
     { fileName: "variants/upgrade-ipv6.sh", text: renderUpgradeScript({ ...SAMPLE_CLUSTER, kubernetesVersion: "1.36.0" }, v6, { first: false }, { drainTimeout: "10m" }) },
     { fileName: "variants/rollout-gate-ipv6.sh", text: renderRolloutGateScript(v6, { instanceType: "m7i.2xlarge" }) },
-    { fileName: "variants/prepare-guard-worker.sh", text: renderPrepareGuardScript(SAMPLE_CLUSTER, SAMPLE_NODES[4], renderPrepareScript(SAMPLE_CLUSTER, SAMPLE_NODES[4])) },
 ];
 
 describe("shellcheck on rendered day-2 scripts", () => {
@@ -54,7 +51,7 @@ describe("shellcheck on rendered day-2 scripts", () => {
 
     it("the sample set the bats suite runs has every day-2 script", () => {
         const names = renderAllSampleScripts().map((s) => s.fileName);
-        for (const f of ["etcd-backup.sh", "etcd-restore.sh", "etcd-backup-install.sh", "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "prepare-guard.sh", "rollout-gate.sh"]) {
+        for (const f of ["etcd-backup.sh", "etcd-restore.sh", "etcd-backup-install.sh", "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "rollout-gate.sh"]) {
             assert.ok(names.includes(f), f);
         }
     });

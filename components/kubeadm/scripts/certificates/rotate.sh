@@ -8,7 +8,7 @@
 # re-issued; that is a separate, multi-step procedure this script does not attempt.
 #
 # stdin: nothing
-# params: NODE_NAME CRI_SOCKET LOCAL_READYZ_URL KUBEADM_PHASE_CONFIG WAIT_INTERVAL_SECONDS
+# params: NODE_NAME CRI_SOCKET LOCAL_READYZ_URL VERSION_PLACEHOLDER KUBEADM_PHASE_CONFIG WAIT_INTERVAL_SECONDS
 # params: WAIT_ATTEMPTS KUBECONFIG_PHASES[]
 
 source lib/log.sh
@@ -18,6 +18,8 @@ source lib/wait.sh
 source lib/workdir.sh
 
 source lib/local-api-ready.sh
+
+source lib/kubeadm-version.sh
 
 readonly CHANGED_FILE="$STATE_DIR/pki-changed"
 
@@ -84,7 +86,7 @@ restart_kubelet=$ca_changed
 # --- kubeconfigs that embed an old cluster CA (only when ca.crt changed) ------------------------
 if ((ca_changed)); then
   make_workdir
-  printf '%s\n' "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+  with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
   ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
   backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
   for entry in "${KUBECONFIG_PHASES[@]}"; do

@@ -4,7 +4,7 @@
 # place, then a wait for the API through the NLB.
 #
 # stdin: line 1 = the bootstrap token (SECRET)
-# params: NODE_NAME API_ENDPOINT API_READYZ_URL TOKEN_RE TOKEN_PLACEHOLDER
+# params: NODE_NAME API_ENDPOINT API_READYZ_URL TOKEN_RE TOKEN_PLACEHOLDER VERSION_PLACEHOLDER
 # params: KUBEADM_CONFIG_TEMPLATE STDIN_TIMEOUT_SECONDS WAIT_INTERVAL_SECONDS
 # params: WAIT_ATTEMPTS REQUIRED_FILES[]
 
@@ -19,6 +19,8 @@ source lib/token.sh
 source lib/require-files.sh
 
 source lib/api-ready.sh
+
+source lib/kubeadm-version.sh
 
 # --- guard: initialised before? ------------------------------------------------------------------
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
@@ -36,7 +38,8 @@ fi
 require_files
 read_token
 make_workdir
-printf '%s\n' "${KUBEADM_CONFIG_TEMPLATE//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
+printf '%s\n' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
 
 # --- init -----------------------------------------------------------------------------------------
 # Every certificate is already in place (place-pki), so the certs phase reuses them.

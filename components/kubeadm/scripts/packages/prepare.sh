@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
 # prepare: node preparation: hostname, swap off, kernel modules and sysctls, containerd with the
-# systemd cgroup driver, kubelet/kubeadm/kubectl pinned to K8S_VERSION from pkgs.k8s.io, and on
-# control planes the apiserver's audit policy. PREPARE_FINGERPRINT covers everything the script
-# does, so a changed script is applied again once; otherwise a prepared node is left alone.
+# systemd cgroup driver, and on control planes the apiserver's audit policy. No Kubernetes
+# version: the upgrade step (upgrade.sh) installs kubelet/kubeadm/kubectl, so a kubernetesVersion
+# bump leaves this script's text, and so this step, alone. PREPARE_FINGERPRINT covers everything
+# the script does, so a changed script is applied again once; otherwise a prepared node is left alone.
 #
 # stdin: nothing
-# params: NODE_NAME NODE_ROLE K8S_VERSION K8S_REPO
+# params: NODE_NAME NODE_ROLE
 #@if control-plane
 # params: AUDIT_POLICY_PATH AUDIT_LOG_DIR AUDIT_POLICY
 #@endif
@@ -16,24 +17,17 @@ source lib/log.sh
 
 source lib/put-file.sh
 
-source lib/k8s-apt.sh
-
 # Nothing secret here: system files get the usual modes (apt's _apt user must read the keyring).
 umask 022
 readonly MARKER="$STATE_DIR/prepared"
 
 # --- guard: prepared by this very script before? ----------------------------------------------
 if [[ -f $MARKER && "$(<"$MARKER")" == "$PREPARE_FINGERPRINT" ]]; then
-  log "already prepared for Kubernetes $K8S_VERSION ($MARKER); nothing to do"
+  log "already prepared ($MARKER); nothing to do"
   exit 0
 fi
-# shellcheck disable=SC2016  # ${Version} is dpkg-query's format, not a shell expansion
-installed=$(dpkg-query -W -f='${Version}' kubelet 2>/dev/null || true)
-if [[ -n $installed && $installed != "$K8S_VERSION"-* && -e "$KUBE_DIR/kubelet.conf" ]]; then
-  die "kubelet $installed is installed on a joined node; changing it to $K8S_VERSION is an upgrade (kubeadm upgrade), which prepare does not do"
-fi
 
-log "preparing $NODE_NAME ($NODE_ROLE) for Kubernetes $K8S_VERSION"
+log "preparing $NODE_NAME ($NODE_ROLE)"
 
 # --- hostname -----------------------------------------------------------------------------------
 hostnamectl set-hostname "$NODE_NAME"
@@ -66,14 +60,6 @@ if ((PUT_CHANGED)); then
   systemctl restart containerd
 fi
 
-# --- kubelet, kubeadm, kubectl pinned to $K8S_VERSION from pkgs.k8s.io --------------------------
-use_k8s_repo
-apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
-apt-get install -y -q --allow-downgrades --allow-change-held-packages \
-  "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
-apt-mark hold kubelet kubeadm kubectl
-systemctl enable kubelet
-
 #@if control-plane
 # --- control plane: the apiserver's audit policy and log directory (mounted by kubeadm) ---------
 put_file 0600 "$FSROOT$AUDIT_POLICY_PATH" "$AUDIT_POLICY"
@@ -82,4 +68,4 @@ mkdir -p -- "$FSROOT$AUDIT_LOG_DIR"
 #@endif
 mkdir -p -- "$STATE_DIR"
 printf '%s\n' "$PREPARE_FINGERPRINT" >"$MARKER"
-log "prepared $NODE_NAME for Kubernetes $K8S_VERSION (kubelet/kubeadm/kubectl $pkg_version, held)"
+log "prepared $NODE_NAME"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
-# upgrade: one node's Kubernetes upgrade to K8S_VERSION, the kubeadm way:
+# upgrade: kubelet/kubeadm/kubectl at K8S_VERSION on one node. On a node that has not joined, the
+# first install (pinned, held; kubeadm init or join follows). On a joined node, the upgrade to
+# K8S_VERSION, the kubeadm way:
 # - refuses a downgrade or a skipped minor, judged against the LIVE cluster (the apiserver's
 #   version through the admin kubeconfig, kubeadm-config's ClusterConfiguration) and this node's
 #   kubelet as the Node reports it;
 # - a no-op when the node already runs the version (and, on control planes, its apiserver
-#   manifest does), or when the node has not joined yet (prepare installs the version);
+#   manifest does);
 # - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
 #   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
 #   the PKI); every node after the first checks that the cluster configuration is at the version;
 # - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
 #   Ready (and the local apiserver), uncordon.
 #
-# stdin: the admin kubeconfig (SECRET)
+# stdin: the admin kubeconfig (SECRET; read on a joined node only)
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE LOCAL_READYZ_URL
 # params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS
 
@@ -59,9 +61,23 @@ manifest_version() {
   fi
 }
 
-# --- guard: a node that has not joined gets the version from prepare ---------------------------
+# --- a node that has not joined: the first install ---------------------------------------------
 if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
-  log "$NODE_NAME has not joined a cluster; prepare installs Kubernetes $K8S_VERSION, nothing to upgrade"
+  # shellcheck disable=SC2016  # ${Version} is dpkg-query's format, not a shell expansion
+  if [[ "$(dpkg-query -W -f='${Version}' kubeadm 2>/dev/null || true)" == "$K8S_VERSION"-* ]] &&
+    [[ "$(dpkg-query -W -f='${Version}' kubelet 2>/dev/null || true)" == "$K8S_VERSION"-* ]]; then
+    log "$NODE_NAME has not joined a cluster; kubelet and kubeadm $K8S_VERSION are installed already"
+    exit 0
+  fi
+  log "$NODE_NAME has not joined a cluster: installing kubelet, kubeadm and kubectl $K8S_VERSION"
+  export DEBIAN_FRONTEND=noninteractive
+  use_k8s_repo
+  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+  apt-get install -y -q --allow-downgrades --allow-change-held-packages \
+    "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
+  apt-mark hold kubelet kubeadm kubectl
+  systemctl enable kubelet
+  log "installed kubelet/kubeadm/kubectl $pkg_version on $NODE_NAME (held)"
   exit 0
 fi
 

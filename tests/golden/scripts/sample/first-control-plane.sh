@@ -26,6 +26,7 @@ readonly API_ENDPOINT='\''k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaw
 readonly API_READYZ_URL='\''https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'\''
 readonly TOKEN_RE='\''^[a-z0-9]{6}\.[a-z0-9]{16}$'\''
 readonly TOKEN_PLACEHOLDER='\''k8s-ha-bootstrap-token-from-stdin'\''
+readonly VERSION_PLACEHOLDER='\''k8s-ha-installed-kubeadm-version'\''
 readonly KUBEADM_CONFIG_TEMPLATE='\''apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
@@ -50,7 +51,7 @@ localAPIEndpoint:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 clusterName: k8s-ha-dev
-kubernetesVersion: v1.35.2
+kubernetesVersion: k8s-ha-installed-kubeadm-version
 controlPlaneEndpoint: k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443
 certificatesDir: /etc/kubernetes/pki
 networking:
@@ -216,6 +217,17 @@ require_files() {
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+# with_installed_version TEXT: TEXT with VERSION_PLACEHOLDER replaced by the installed kubeadm'\''s
+# version ("v1.N.P"). The kubeadm configs of init and rotate carry the placeholder instead of the
+# configured version, so that a version bump changes only the upgrade step'\''s text; the upgrade
+# step is also what installs kubeadm, at the configured version, before init or join.
+with_installed_version() {
+  local version
+  version=$(kubeadm version -o short) || die "cannot run '\''kubeadm version'\'' (the upgrade step installs kubeadm first)"
+  [[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "kubeadm reports version '\''$version'\'', not v1.N.P"
+  printf '\''%s'\'' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
+}
+
 # --- guard: initialised before? ------------------------------------------------------------------
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
   log "$KUBE_DIR/admin.conf exists: initialised before; checking the API through the NLB"
@@ -232,7 +244,8 @@ fi
 require_files
 read_token
 make_workdir
-printf '\''%s\n'\'' "${KUBEADM_CONFIG_TEMPLATE//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
+printf '\''%s\n'\'' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
 
 # --- init -----------------------------------------------------------------------------------------
 # Every certificate is already in place (place-pki), so the certs phase reuses them.

@@ -11,6 +11,7 @@ readonly SCRIPT_NAME='rotate'
 readonly NODE_NAME='k8s-ha-dev-cp-0'
 readonly CRI_SOCKET='unix:///run/containerd/containerd.sock'
 readonly LOCAL_READYZ_URL='https://10.0.16.10:6443/readyz'
+readonly VERSION_PLACEHOLDER='k8s-ha-installed-kubeadm-version'
 readonly KUBEADM_PHASE_CONFIG='apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 nodeRegistration:
@@ -26,7 +27,7 @@ localAPIEndpoint:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 clusterName: k8s-ha-dev
-kubernetesVersion: v1.35.2
+kubernetesVersion: k8s-ha-installed-kubeadm-version
 controlPlaneEndpoint: k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443
 certificatesDir: /etc/kubernetes/pki
 networking:
@@ -145,6 +146,17 @@ make_workdir() {
 
 local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
 
+# with_installed_version TEXT: TEXT with VERSION_PLACEHOLDER replaced by the installed kubeadm's
+# version ("v1.N.P"). The kubeadm configs of init and rotate carry the placeholder instead of the
+# configured version, so that a version bump changes only the upgrade step's text; the upgrade
+# step is also what installs kubeadm, at the configured version, before init or join.
+with_installed_version() {
+  local version
+  version=$(kubeadm version -o short) || die "cannot run 'kubeadm version' (the upgrade step installs kubeadm first)"
+  [[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "kubeadm reports version '$version', not v1.N.P"
+  printf '%s' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
+}
+
 readonly CHANGED_FILE="$STATE_DIR/pki-changed"
 
 crictl_() { crictl --runtime-endpoint "$CRI_SOCKET" "$@"; }
@@ -210,7 +222,7 @@ restart_kubelet=$ca_changed
 # --- kubeconfigs that embed an old cluster CA (only when ca.crt changed) ------------------------
 if ((ca_changed)); then
   make_workdir
-  printf '%s\n' "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+  with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
   ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
   backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
   for entry in "${KUBECONFIG_PHASES[@]}"; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# k8s-ha prepare: prepare k8s-ha-dev-worker-0 (worker) for Kubernetes 1.36.0
+# k8s-ha prepare: prepare k8s-ha-dev-worker-0 (worker) for Kubernetes
 # Rendered by k8s-ha from typed data; do not edit by hand.
 # stdin: nothing
 # Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
@@ -10,11 +10,8 @@ umask 077
 readonly SCRIPT_NAME='prepare'
 readonly NODE_NAME='k8s-ha-dev-worker-0'
 readonly NODE_ROLE='worker'
-readonly K8S_VERSION='1.36.0'
-readonly K8S_REPO='https://pkgs.k8s.io/core:/stable:/v1.36/deb/'
-readonly PREPARE_FINGERPRINT='fec6151a60184ccca54a350098825fa03ed2e8343de91336c906295dd6a4a3f5'
+readonly PREPARE_FINGERPRINT='764fd711151182f50751397572d434fa9b89160ff2ea05a480a0ee4db9822a8e'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
-readonly KUBE_DIR="$FSROOT/etc/kubernetes"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
 log() { printf '[k8s-ha %s] %s\n' "$SCRIPT_NAME" "$*"; }
@@ -39,46 +36,17 @@ put_file() {
   PUT_CHANGED=1
 }
 
-# pkgs.k8s.io, the Kubernetes package repository: K8S_REPO is the channel of K8S_VERSION's minor.
-readonly KEYRING_PATH='/etc/apt/keyrings/kubernetes-apt-keyring.gpg'
-readonly SOURCES_PATH='/etc/apt/sources.list.d/kubernetes.list'
-
-# use_k8s_repo: apt takes kubelet, kubeadm and kubectl from $K8S_REPO, checked with its signing key
-# (both files world-readable: apt's _apt user reads them); apt-get update; pkg_version is then the
-# package version of $K8S_VERSION there.
-use_k8s_repo() {
-  mkdir -p -- "$FSROOT/etc/apt/keyrings"
-  chmod 0755 -- "$FSROOT/etc/apt/keyrings"
-  curl -fsSL "${K8S_REPO}Release.key" | gpg --dearmor --batch --yes -o "$FSROOT$KEYRING_PATH" ||
-    die "cannot fetch the signing key of $K8S_REPO"
-  chmod 0644 -- "$FSROOT$KEYRING_PATH"
-  put_file 0644 "$FSROOT$SOURCES_PATH" "deb [signed-by=$KEYRING_PATH] $K8S_REPO /"
-  if ((PUT_CHANGED)); then
-    log "apt source of kubelet, kubeadm and kubectl: $K8S_REPO"
-  fi
-  apt-get update -q
-  pkg_version=$(apt-cache madison kubeadm | awk -F'|' -v want="$K8S_VERSION-" '{ gsub(/[[:space:]]/, "", $2); if (index($2, want) == 1) { print $2; exit } }')
-  if [[ -z $pkg_version ]]; then
-    die "kubeadm $K8S_VERSION is not available from $K8S_REPO"
-  fi
-}
-
 # Nothing secret here: system files get the usual modes (apt's _apt user must read the keyring).
 umask 022
 readonly MARKER="$STATE_DIR/prepared"
 
 # --- guard: prepared by this very script before? ----------------------------------------------
 if [[ -f $MARKER && "$(<"$MARKER")" == "$PREPARE_FINGERPRINT" ]]; then
-  log "already prepared for Kubernetes $K8S_VERSION ($MARKER); nothing to do"
+  log "already prepared ($MARKER); nothing to do"
   exit 0
 fi
-# shellcheck disable=SC2016  # ${Version} is dpkg-query's format, not a shell expansion
-installed=$(dpkg-query -W -f='${Version}' kubelet 2>/dev/null || true)
-if [[ -n $installed && $installed != "$K8S_VERSION"-* && -e "$KUBE_DIR/kubelet.conf" ]]; then
-  die "kubelet $installed is installed on a joined node; changing it to $K8S_VERSION is an upgrade (kubeadm upgrade), which prepare does not do"
-fi
 
-log "preparing $NODE_NAME ($NODE_ROLE) for Kubernetes $K8S_VERSION"
+log "preparing $NODE_NAME ($NODE_ROLE)"
 
 # --- hostname -----------------------------------------------------------------------------------
 hostnamectl set-hostname "$NODE_NAME"
@@ -111,14 +79,6 @@ if ((PUT_CHANGED)); then
   systemctl restart containerd
 fi
 
-# --- kubelet, kubeadm, kubectl pinned to $K8S_VERSION from pkgs.k8s.io --------------------------
-use_k8s_repo
-apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
-apt-get install -y -q --allow-downgrades --allow-change-held-packages \
-  "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
-apt-mark hold kubelet kubeadm kubectl
-systemctl enable kubelet
-
 mkdir -p -- "$STATE_DIR"
 printf '%s\n' "$PREPARE_FINGERPRINT" >"$MARKER"
-log "prepared $NODE_NAME for Kubernetes $K8S_VERSION (kubelet/kubeadm/kubectl $pkg_version, held)"
+log "prepared $NODE_NAME"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # k8s-ha upgrade-control-plane: upgrade cp-v6 to Kubernetes 1.36.0 (kubeadm upgrade node)
 # Rendered by k8s-ha from typed data; do not edit by hand.
-# stdin: the admin kubeconfig (SECRET)
+# stdin: the admin kubeconfig (SECRET; read on a joined node only)
 # Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
 # commands are replaced through PATH.
 set -euo pipefail
@@ -158,9 +158,23 @@ manifest_version() {
   fi
 }
 
-# --- guard: a node that has not joined gets the version from prepare ---------------------------
+# --- a node that has not joined: the first install ---------------------------------------------
 if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
-  log "$NODE_NAME has not joined a cluster; prepare installs Kubernetes $K8S_VERSION, nothing to upgrade"
+  # shellcheck disable=SC2016  # ${Version} is dpkg-query's format, not a shell expansion
+  if [[ "$(dpkg-query -W -f='${Version}' kubeadm 2>/dev/null || true)" == "$K8S_VERSION"-* ]] &&
+    [[ "$(dpkg-query -W -f='${Version}' kubelet 2>/dev/null || true)" == "$K8S_VERSION"-* ]]; then
+    log "$NODE_NAME has not joined a cluster; kubelet and kubeadm $K8S_VERSION are installed already"
+    exit 0
+  fi
+  log "$NODE_NAME has not joined a cluster: installing kubelet, kubeadm and kubectl $K8S_VERSION"
+  export DEBIAN_FRONTEND=noninteractive
+  use_k8s_repo
+  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+  apt-get install -y -q --allow-downgrades --allow-change-held-packages \
+    "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
+  apt-mark hold kubelet kubeadm kubectl
+  systemctl enable kubelet
+  log "installed kubelet/kubeadm/kubectl $pkg_version on $NODE_NAME (held)"
   exit 0
 fi
 
