@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { hardenedInstance } from "./instance";
+import { clusterTags } from "./tags";
 import type { ZoneSubnet } from "./network";
 
 export interface BastionArgs {
@@ -28,6 +29,8 @@ export class Bastion extends pulumi.ComponentResource {
     readonly publicKeyOpenssh: pulumi.Output<string>;
     /** The jump host itself: every SSH step goes through it. */
     readonly instance: aws.ec2.Instance;
+    /** Its Elastic IP: `publicIp`, stable across stop/start and replacement of the instance. */
+    readonly address: aws.ec2.Eip;
 
     constructor(name: string, args: BastionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:access:Bastion", name, {}, opts);
@@ -49,8 +52,13 @@ export class Bastion extends pulumi.ComponentResource {
             publicIp: true,
         }, { parent: this });
 
+        // The address is part of every SSH step's connection, and a changed connection re-runs
+        // the command: an instance's own public IP changes on every stop/start, an Elastic IP does not.
+        const address = new aws.ec2.Eip(`${c}-bastion`, { domain: "vpc", instance: instance.id, tags: clusterTags(c, `${c}-bastion`) }, { parent: this });
+
         this.instance = instance;
-        this.publicIp = instance.publicIp;
+        this.address = address;
+        this.publicIp = address.publicIp;
         this.keyName = keyPair.keyName;
         this.privateKeyOpenssh = pulumi.secret(key.privateKeyOpenssh);
         this.publicKeyOpenssh = key.publicKeyOpenssh;

@@ -28,6 +28,9 @@ import type { ClusterPki } from "./pki";
 /** Ubuntu cloud images' login user. */
 export const SSH_USER = "ubuntu";
 
+/** Failed SSH dials a step tolerates, to the bastion and through it to the node (about 5 minutes). */
+export const SSH_DIAL_ERROR_LIMIT = 70;
+
 export interface BootstrapArgs {
     /** Cluster facts the scripts render from; `apiEndpointHost` is the NLB's DNS name. */
     cluster: Omit<ClusterSpec, "apiEndpointHost"> & { apiEndpointHost: pulumi.Input<string> };
@@ -49,6 +52,12 @@ export interface BootstrapArgs {
      * so that a destroy (which deletes dependents first) runs every hook before any of it goes.
      */
     accessPath?: readonly pulumi.Resource[];
+    /**
+     * What a node needs before its first command: SSH in through the bastion, and out to the
+     * package mirrors (security-group rules, route tables and their associations, NAT gateways).
+     * prepare waits for it, so that apt never runs before the private subnet's route to the NAT.
+     */
+    egressPath?: readonly pulumi.Resource[];
     /** Protect the control planes' reset hooks with their instances (`protect`). */
     protectControlPlanes?: boolean;
     /** Waits and timeouts of the scripts. */
@@ -106,10 +115,12 @@ export class Bootstrap extends pulumi.ComponentResource {
             host: node.instance.privateIp,
             user: SSH_USER,
             privateKey: key,
-            // Instances take a minute to boot and start sshd: retry dials for up to ~5 minutes.
-            dialErrorLimit: 30,
+            // Instances take a minute or more to boot and start sshd. The provider waits 100 ms after
+            // a failed dial, 1.5 times longer after each next one, at most 5 s: 70 refused dials
+            // wait about 5 minutes (30 waited under 2); dials that time out add 10 s each.
+            dialErrorLimit: SSH_DIAL_ERROR_LIMIT,
             perDialTimeout: 10,
-            proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: 30, perDialTimeout: 10 },
+            proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: SSH_DIAL_ERROR_LIMIT, perDialTimeout: 10 },
         });
         const nodeSpec = (node: PoolNode, role: NodeRole) => node.instance.privateIp.apply((ip): NodeSpec => ({ name: node.name, privateIp: ip, role }));
         const script = (node: PoolNode, role: NodeRole, render: (c: ClusterSpec, n: NodeSpec) => string) =>
@@ -134,7 +145,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         const prepared = new Map<string, command.remote.Command>();
         for (const [role, nodes] of [["control-plane", args.controlPlanes], ["worker", args.workers]] as const) {
             for (const node of nodes) {
-                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareScript(c, n, o)) }, [node.instance]));
+                prepared.set(node.name, step(`${node.name}-prepare`, node, { create: script(node, role, (c, n) => renderPrepareScript(c, n, o)) }, [node.instance, ...(args.egressPath ?? [])]));
             }
         }
 

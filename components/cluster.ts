@@ -150,7 +150,8 @@ export class Cluster extends pulumi.ComponentResource {
                 sshPrivateKey: this.bastion.privateKeyOpenssh,
                 pki: this.pki,
                 apiListener: this.apiLoadBalancer.listener,
-                accessPath: [this.bastion.instance, ...security.rules, ...this.network.routing, ...this.apiLoadBalancer.apiPath],
+                accessPath: [this.bastion.instance, this.bastion.address, ...security.rules, ...this.network.routing, ...this.apiLoadBalancer.apiPath],
+                egressPath: [this.bastion.instance, this.bastion.address, ...security.rules, ...this.network.routing],
                 protectControlPlanes: cfg.protect,
                 etcdBackup: {
                     uploadTarget: (node) => this.etcdBackup.uploadTarget(node),

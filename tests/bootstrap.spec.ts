@@ -41,6 +41,17 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
         }
     });
 
+    it("defect: prepare (apt) waits for the node's way out: NAT gateways, private routes and their associations, the security-group rules", () => {
+        const egress = run.resources.filter((r) => ["aws:ec2/natGateway:NatGateway", "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
+            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"].includes(r.type));
+        assert.ok(egress.length > 10);
+        for (const node of [...cps, ...workers]) {
+            const deps = new Set(cmd(`${node}-prepare`).dependencies);
+            const missing = egress.filter((r) => !deps.has(r.urn)).map((r) => r.name);
+            assert.deepEqual(missing, [], `${node}-prepare may run before these exist`);
+        }
+    });
+
     it("installs kubelet/kubeadm one node after another: control planes from node 0, then workers, each after its prepare", () => {
         const order = [...cps, ...workers];
         order.forEach((node, i) => assert.deepEqual(waitsFor(cmd(`${node}-upgrade`)), [`${node}-prepare`, ...(i ? [`${order[i - 1]}-upgrade`] : [])].sort(), node));
@@ -106,6 +117,32 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
             const c = (conn as { value: Record<string, any> }).value;
             assert.equal(c.user, "ubuntu");
             assert.equal(c.proxy.user, "ubuntu");
+        }
+    });
+
+    it("defect: dials the bastion's Elastic IP, which survives a stop/start (a changed address re-ran every command)", () => {
+        const eips = run.resources.filter((x) => x.type === "aws:ec2/eip:Eip" && x.name === "k8s-prod-bastion");
+        assert.equal(eips.length, 1, "the bastion has an Elastic IP");
+        const bastion = run.resources.find((x) => x.type === T.instance && x.name === "k8s-prod-bastion")!;
+        assert.deepEqual(eips[0].propertyDependencies.instance, [bastion.urn], "associated with the bastion");
+        for (const r of run.resources.filter((x) => x.type === COMMAND)) {
+            const c = (r.inputs.connection as { value: Record<string, any> }).value;
+            assert.equal(c.proxy.host, eips[0].outputs.publicIp, `${r.name} dials the Elastic IP`);
+        }
+        assert.equal((run.outputs.bastionAddress as { value?: unknown })?.value ?? run.outputs.bastionAddress, eips[0].outputs.publicIp);
+    });
+
+    it("defect: retries SSH dials for at least the five minutes the README promises, under the command provider's retry schedule", () => {
+        // pulumi-command dials with the Pulumi SDK's retry.Until defaults: a 100 ms delay, times 1.5
+        // after each failed dial, at most 5 s; dialErrorLimit failed dials end it. A refused dial
+        // (sshd not up yet) fails at once, so the budget is the sum of the delays.
+        const waited = (limit: number) => Array.from({ length: limit }, (_, k) => Math.min(0.1 * 1.5 ** k, 5)).reduce((a, b) => a + b, 0);
+        for (const r of run.resources.filter((x) => x.type === COMMAND)) {
+            const c = (r.inputs.connection as { value: Record<string, any> }).value;
+            for (const [what, conn] of [["node", c], ["bastion", c.proxy]] as const) {
+                assert.ok(waited(conn.dialErrorLimit) >= 300, `${r.name} ${what}: ${conn.dialErrorLimit} dials wait ${waited(conn.dialErrorLimit).toFixed(0)} s`);
+                assert.equal(conn.perDialTimeout, 10, `${r.name} ${what}`);
+            }
         }
     });
 
