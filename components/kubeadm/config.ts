@@ -100,6 +100,32 @@ const AUDIT_ARGS: Readonly<Record<string, string>> = {
     "audit-log-maxsize": "100",
 };
 
+/**
+ * On SIGTERM the apiserver fails /readyz at once but keeps serving this long. The NLB's health
+ * check (HTTPS /readyz, every 10 s, unhealthy after 2 failures) takes it out of rotation within
+ * about 20-30 s. It must stay below the static pod's 30 s grace period (kubeadm sets none, so
+ * the kubelet's default applies), or the kubelet would kill it before the delay ends.
+ */
+export const APISERVER_SHUTDOWN_DELAY = "20s";
+
+/**
+ * kubeadm's v1beta4 timeouts for init and join, raised where the call goes through the NLB:
+ * - kubernetesAPICall (default 1m): init's uploads (kubeadm-config, kubelet-config, bootstrap
+ *   token, cluster-info, add-ons) go through the NLB, which may not route to node 0 yet: AWS
+ *   takes "a few minutes" to register a new target, then 2 healthy checks 10 s apart;
+ * - discovery (default 5m) and tlsBootstrap (default 5m): a join reads cluster-info and the kubelet
+ *   sends its CSR through the NLB, which may be draining or re-registering a node at that time;
+ * - controlPlaneComponentHealthCheck (default 4m): a fresh node pulls every control-plane image
+ *   through the NAT gateway before its components answer.
+ * Each is an upper bound: kubeadm retries within it and returns as soon as the call succeeds.
+ */
+export const KUBEADM_TIMEOUTS = {
+    controlPlaneComponentHealthCheck: "8m0s",
+    kubernetesAPICall: "10m0s",
+    discovery: "10m0s",
+    tlsBootstrap: "10m0s",
+} as const;
+
 /** Bootstrap token groups/usages as kubeadm sets them by default (its RBAC binds this group). */
 export const BOOTSTRAP_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token";
 
@@ -148,7 +174,7 @@ export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: s
         },
         apiServer: {
             certSANs: [c.apiEndpointHost, ...c.extraSans.filter((s) => s !== c.apiEndpointHost)],
-            extraArgs: args({ ...AUDIT_ARGS, profiling: "false" }),
+            extraArgs: args({ ...AUDIT_ARGS, profiling: "false", "shutdown-delay-duration": APISERVER_SHUTDOWN_DELAY }),
             extraVolumes: [
                 { name: "audit-policy", hostPath: AUDIT_POLICY_PATH, mountPath: AUDIT_POLICY_PATH, readOnly: true, pathType: "File" },
                 { name: "audit-log", hostPath: AUDIT_LOG_DIR, mountPath: AUDIT_LOG_DIR, readOnly: false, pathType: "DirectoryOrCreate" },
@@ -216,6 +242,7 @@ export function initConfiguration(cluster: ClusterSpec, node: NodeSpec, token: {
             : {}),
         nodeRegistration: nodeRegistration(node),
         localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT },
+        timeouts: { ...KUBEADM_TIMEOUTS },
     };
 }
 
@@ -276,6 +303,7 @@ export function joinConfiguration(cluster: ClusterSpec, node: NodeSpec, opts: Jo
         nodeRegistration: nodeRegistration(node),
         // No certificateKey: Pulumi places every certificate itself (place-pki) before the join.
         ...(node.role === "control-plane" ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT } } } : {}),
+        timeouts: { ...KUBEADM_TIMEOUTS },
     };
 }
 

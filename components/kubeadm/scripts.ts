@@ -43,6 +43,12 @@ export type { ScriptOptions };
 
 const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
 
+/**
+ * How long rotate lets a static pod's container stop before it is killed: the apiserver's
+ * shutdown delay (config.ts, APISERVER_SHUTDOWN_DELAY) plus time to finish in-flight requests.
+ */
+const STATIC_POD_STOP_TIMEOUT_SECONDS = 45;
+
 function controlPlaneRequiredFiles(): string[] {
     return [...pkiFilesFor("control-plane").map((f) => f.path), AUDIT_POLICY_PATH];
 }
@@ -221,6 +227,12 @@ export const KUBECONFIG_PHASES: ReadonlyArray<readonly [file: string, phase: str
 ];
 
 /**
+ * Kubeconfigs whose client certificate kubeadm signs itself at init and join, valid for a year:
+ * rotate renews them (`kubeadm certs renew`) with every rotation. (The kubelet renews its own.)
+ */
+export const RENEWED_KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"] as const;
+
+/**
  * After place-pki changed a control-plane node's certificates: regenerate kubeconfigs that embed
  * an old cluster CA, restart the static pods one at a time (etcd only when its files changed),
  * waiting for each to be healthy, then clear the change record.
@@ -241,8 +253,9 @@ export function renderRotateScript(cluster: ClusterSpec, node: NodeSpec, o?: Scr
             KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node, { kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER }),
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
             WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
+            STOP_TIMEOUT_SECONDS: STATIC_POD_STOP_TIMEOUT_SECONDS,
         },
-        arrays: { KUBECONFIG_PHASES: KUBECONFIG_PHASES.map(([f, ph]) => `${f}:${ph}`) },
+        arrays: { KUBECONFIG_PHASES: KUBECONFIG_PHASES.map(([f, ph]) => `${f}:${ph}`), RENEWED_KUBECONFIGS: [...RENEWED_KUBECONFIGS] },
     });
 }
 

@@ -74,7 +74,27 @@ describe("kubeadm config rendering (v1beta4)", () => {
                 kubeletExtraArgs: [{ name: "node-ip", value: CP0.privateIp }],
             },
             localAPIEndpoint: { advertiseAddress: CP0.privateIp, bindPort: 6443 },
+            timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
         });
+    });
+
+    it("defect: the timeouts of kubeadm's calls through the NLB cover its target registration (the defaults were 1-5 minutes)", () => {
+        const minutes = (d: string) => {
+            const m = /^(\d+)m(\d+)s$/.exec(d);
+            assert.ok(m, d);
+            return Number(m[1]) + Number(m[2]) / 60;
+        };
+        const [j] = docs(renderJoinConfig(SAMPLE_CLUSTER, CP1, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH }));
+        for (const [doc, keys] of [[init, ["kubernetesAPICall", "controlPlaneComponentHealthCheck"]], [j, ["kubernetesAPICall", "discovery", "tlsBootstrap", "controlPlaneComponentHealthCheck"]]] as const) {
+            for (const k of keys) assert.ok(minutes(doc.timeouts?.[k] ?? "0m0s") >= 8, `${doc.kind}.timeouts.${k} = ${doc.timeouts?.[k]}`);
+        }
+    });
+
+    it("defect: the apiserver keeps serving while the NLB drains it (20 s delay: 2 failed checks 10 s apart), below the static pod's 30 s grace", () => {
+        const delay = argMap(cluster.apiServer.extraArgs)["shutdown-delay-duration"];
+        assert.equal(delay, "20s");
+        const seconds = Number(delay.replace(/s$/, ""));
+        assert.ok(seconds >= 2 * 10 && seconds < 30);
     });
 
     it("ClusterConfiguration: endpoint, version, networking and certSANs", () => {
@@ -97,6 +117,7 @@ describe("kubeadm config rendering (v1beta4)", () => {
             "audit-log-maxbackup": "10",
             "audit-log-maxsize": "100",
             profiling: "false",
+            "shutdown-delay-duration": "20s",
         });
         const vols = Object.fromEntries((cluster.apiServer.extraVolumes as Obj[]).map((v) => [v.name, v]));
         assert.deepEqual(vols["audit-policy"], {
@@ -217,6 +238,7 @@ describe("JoinConfiguration", () => {
                 criSocket: "unix:///run/containerd/containerd.sock",
                 kubeletExtraArgs: [{ name: "node-ip", value: WORKER.privateIp }],
             },
+            timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
         });
     });
 

@@ -3,9 +3,10 @@
 // program's certificates instead of generating its own, and refuses certificates from a foreign
 // CA. The join-side checks (SANs, discovery) need a running cluster: controlPlane.spec.ts.
 import * as assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RENEWED_KUBECONFIGS } from "../../components/kubeadm/scripts";
 import { run } from "../system/etcd/cluster";
 import { renderStack, type Render } from "./render";
 import { labTool, requireLabTools } from "./tools";
@@ -101,6 +102,61 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                 assert.match(rows.get(leaf) ?? "", /^36[0-5]d$/, `${leaf}: ${rows.get(leaf)}\n${r.stdout}`);
             }
             for (const ca of ["ca", "etcd-ca", "front-proxy-ca"]) assert.match(rows.get(ca) ?? "", /^(9|10)y$/, `${ca}\n${r.stdout}`);
+        });
+
+        it("`kubeadm certs renew`, as rotate runs it, renews kubeadm's own client certificates near expiry with the stack's CA", async () => {
+            // A joined control plane (cp-1, the rotate script's configuration): kubeadm wrote its
+            // kubeconfigs; two of their client certificates are 10 days from expiry.
+            const root = nodeRoot(render, "k8s-dev-cp-1");
+            const config = phaseConfig(render, "k8s-dev-cp-1");
+            for (const phase of ["certs all", "kubeconfig all"]) {
+                const r = await kubeadm(root, ["init", "phase", ...phase.split(" "), "--config", config]);
+                assert.equal(r.code, 0, r.stderr);
+            }
+            const kdir = join(root, "etc", "kubernetes");
+            const pki = join(kdir, "pki");
+            for (const [file, subject] of [["admin.conf", "/O=kubeadm:cluster-admins/CN=kubernetes-admin"], ["controller-manager.conf", "/CN=system:kube-controller-manager"]]) {
+                const dir = mkdtempSync(join(tmpdir(), "k8s-ha-old-"));
+                const key = join(dir, "k.pem");
+                const csr = join(dir, "c.csr");
+                const crt = join(dir, "c.crt");
+                const ext = join(dir, "ext.cnf");
+                writeFileSync(ext, "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+                for (const args of [
+                    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject, "-keyout", key, "-out", csr],
+                    // kubeadm renews from the old certificate as a template: it needs the client usage kubeadm gave it
+                    ["x509", "-req", "-in", csr, "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key"), "-days", "10", "-extfile", ext, "-out", crt],
+                ]) {
+                    const r = await run("openssl", args);
+                    assert.equal(r.code, 0, r.stderr);
+                }
+                const b64 = (f: string) => readFileSync(f).toString("base64");
+                const path = join(kdir, file);
+                writeFileSync(path, readFileSync(path, "utf8").replace(/client-certificate-data: \S+/, `client-certificate-data: ${b64(crt)}`).replace(/client-key-data: \S+/, `client-key-data: ${b64(key)}`));
+            }
+            const residual = async () => {
+                const r = await kubeadm(root, ["certs", "check-expiration", "--config", config]);
+                assert.equal(r.code, 0, r.stderr);
+                return new Map(r.stdout.split("\n").map((l) => l.trim().split(/\s{2,}/)).filter((c) => c.length >= 4).map((c) => [c[0], c[2]]));
+            };
+            const before = await residual();
+            assert.match(before.get("admin.conf") ?? "", /^9d$/, JSON.stringify([...before]));
+            assert.match(before.get("controller-manager.conf") ?? "", /^9d$/);
+            // What rotate.sh runs for every kubeconfig of RENEWED_KUBECONFIGS that exists.
+            for (const file of RENEWED_KUBECONFIGS) {
+                const r = await kubeadm(root, ["certs", "renew", file, "--config", config]);
+                assert.equal(r.code, 0, `${file}: ${r.stderr}`);
+            }
+            const after = await residual();
+            for (const file of RENEWED_KUBECONFIGS) assert.match(after.get(file) ?? "", /^36[45]d$/, `${file}: ${after.get(file)}`);
+            // Still signed by the stack's CA, with the same identity.
+            const data = /client-certificate-data: (\S+)/.exec(readFileSync(join(kdir, "admin.conf"), "utf8"))![1];
+            const renewed = join(mkdtempSync(join(tmpdir(), "k8s-ha-new-")), "admin.crt");
+            writeFileSync(renewed, Buffer.from(data, "base64"));
+            const verify = await run("openssl", ["verify", "-CAfile", join(pki, "ca.crt"), renewed]);
+            assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+            const subject = await run("openssl", ["x509", "-noout", "-subject", "-in", renewed]);
+            assert.match(subject.stdout, /O ?= ?kubeadm:cluster-admins, CN ?= ?kubernetes-admin/);
         });
 
         it("`kubeadm init phase kubeconfig/control-plane/etcd` write the manifests the lab's control plane runs", async () => {

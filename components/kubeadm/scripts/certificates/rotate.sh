@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
 # rotate: after place-pki changed a control-plane node's certificates, regenerate the kubeconfigs
-# that embed an old cluster CA (only when ca.crt changed: leaf renewals leave every kubeconfig
-# valid, since they are signed by the same CA), restart the static pods one at a time (etcd only
-# when its files changed), waiting for each to be healthy, then clear the change record.
+# that embed an old cluster CA (only when ca.crt changed), renew the client certificates kubeadm
+# itself signed into the control plane's kubeconfigs (admin, super-admin, controller-manager,
+# scheduler: kubeadm issues them for a year at init and join, and nothing else renews them; the
+# stack re-issues its leaves in their last 30 days, so renewing these with them keeps every
+# certificate on one cycle), restart the static pods one at a time (etcd only when its files
+# changed), waiting for each to be healthy, then clear the change record.
 # Limits: a cluster-CA change also needs the workers' trust updated and service-account tokens
 # re-issued; that is a separate, multi-step procedure this script does not attempt.
 #
 # stdin: nothing
 # params: NODE_NAME CRI_SOCKET LOCAL_READYZ_URL VERSION_PLACEHOLDER KUBEADM_PHASE_CONFIG WAIT_INTERVAL_SECONDS
-# params: WAIT_ATTEMPTS KUBECONFIG_PHASES[]
+# params: WAIT_ATTEMPTS STOP_TIMEOUT_SECONDS KUBECONFIG_PHASES[] RENEWED_KUBECONFIGS[]
 
 source lib/log.sh
 
@@ -34,8 +37,10 @@ source lib/etcd-healthy.sh
 controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
 scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
 
-# restart_static_pod NAME CHECK: stop NAME's container (the kubelet starts a new one, which reads
-# the new files), wait for the new container, then for CHECK.
+# restart_static_pod NAME CHECK: stop NAME's container gracefully (SIGTERM, SIGKILL only after
+# STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
+# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
+# reads the new files. Then wait for the new container, and for CHECK.
 restart_static_pod() {
   local name=$1 check=$2 old
   old=$(running_ids "$name") || die "crictl cannot list containers"
@@ -43,7 +48,7 @@ restart_static_pod() {
     local ids=()
     mapfile -t ids <<<"$old"
     log "restarting $name"
-    crictl_ stop "${ids[@]}" >/dev/null || die "could not stop $name"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
   else
     log "$name has no running container; waiting for the kubelet to start it"
   fi
@@ -83,10 +88,11 @@ for path in "${changed[@]}"; do
 done
 restart_kubelet=$ca_changed
 
+make_workdir
+with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+
 # --- kubeconfigs that embed an old cluster CA (only when ca.crt changed) ------------------------
 if ((ca_changed)); then
-  make_workdir
-  with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
   ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
   backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
   for entry in "${KUBECONFIG_PHASES[@]}"; do
@@ -104,6 +110,14 @@ if ((ca_changed)); then
     kubeadm init phase kubeconfig "$phase" --config "$work/kubeadm.yaml" || die "kubeadm init phase kubeconfig $phase failed"
   done
 fi
+
+# --- kubeadm's own client certificates, renewed with the stack's CA --------------------------------
+for file in "${RENEWED_KUBECONFIGS[@]}"; do
+  if [[ -e "$KUBE_DIR/$file" ]]; then
+    kubeadm certs renew "$file" --config "$work/kubeadm.yaml" >/dev/null || die "kubeadm certs renew $file failed"
+    log "renewed the client certificate in $file"
+  fi
+done
 
 # --- restart the static pods one at a time ---------------------------------------------------------
 if ((etcd_changed)); then

@@ -35,6 +35,11 @@ controlPlane:
   localAPIEndpoint:
     advertiseAddress: 10.0.32.10
     bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
 '
 readonly STDIN_TIMEOUT_SECONDS='60'
 readonly WAIT_INTERVAL_SECONDS='5'

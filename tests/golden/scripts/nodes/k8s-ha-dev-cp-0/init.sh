@@ -34,6 +34,11 @@ nodeRegistration:
 localAPIEndpoint:
   advertiseAddress: 10.0.16.10
   bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -62,6 +67,8 @@ apiServer:
       value: "100"
     - name: profiling
       value: "false"
+    - name: shutdown-delay-duration
+      value: 20s
   extraVolumes:
     - name: audit-policy
       hostPath: /etc/kubernetes/audit-policy.yaml

@@ -23,6 +23,11 @@ nodeRegistration:
 localAPIEndpoint:
   advertiseAddress: fd00:10::a
   bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -52,6 +57,8 @@ apiServer:
       value: "100"
     - name: profiling
       value: "false"
+    - name: shutdown-delay-duration
+      value: 20s
   extraVolumes:
     - name: audit-policy
       hostPath: /etc/kubernetes/audit-policy.yaml
@@ -112,7 +119,9 @@ etcd:
 '
 readonly WAIT_INTERVAL_SECONDS='5'
 readonly WAIT_ATTEMPTS='120'
+readonly STOP_TIMEOUT_SECONDS='45'
 readonly -a KUBECONFIG_PHASES=('admin.conf:admin' 'super-admin.conf:super-admin' 'controller-manager.conf:controller-manager' 'scheduler.conf:scheduler' 'kubelet.conf:kubelet')
+readonly -a RENEWED_KUBECONFIGS=('admin.conf' 'super-admin.conf' 'controller-manager.conf' 'scheduler.conf')
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
@@ -171,8 +180,10 @@ etcd_healthy() { curl -sf --max-time 5 -o /dev/null http://127.0.0.1:2381/health
 controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
 scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
 
-# restart_static_pod NAME CHECK: stop NAME's container (the kubelet starts a new one, which reads
-# the new files), wait for the new container, then for CHECK.
+# restart_static_pod NAME CHECK: stop NAME's container gracefully (SIGTERM, SIGKILL only after
+# STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
+# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
+# reads the new files. Then wait for the new container, and for CHECK.
 restart_static_pod() {
   local name=$1 check=$2 old
   old=$(running_ids "$name") || die "crictl cannot list containers"
@@ -180,7 +191,7 @@ restart_static_pod() {
     local ids=()
     mapfile -t ids <<<"$old"
     log "restarting $name"
-    crictl_ stop "${ids[@]}" >/dev/null || die "could not stop $name"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
   else
     log "$name has no running container; waiting for the kubelet to start it"
   fi
@@ -220,10 +231,11 @@ for path in "${changed[@]}"; do
 done
 restart_kubelet=$ca_changed
 
+make_workdir
+with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+
 # --- kubeconfigs that embed an old cluster CA (only when ca.crt changed) ------------------------
 if ((ca_changed)); then
-  make_workdir
-  with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
   ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
   backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
   for entry in "${KUBECONFIG_PHASES[@]}"; do
@@ -241,6 +253,14 @@ if ((ca_changed)); then
     kubeadm init phase kubeconfig "$phase" --config "$work/kubeadm.yaml" || die "kubeadm init phase kubeconfig $phase failed"
   done
 fi
+
+# --- kubeadm's own client certificates, renewed with the stack's CA --------------------------------
+for file in "${RENEWED_KUBECONFIGS[@]}"; do
+  if [[ -e "$KUBE_DIR/$file" ]]; then
+    kubeadm certs renew "$file" --config "$work/kubeadm.yaml" >/dev/null || die "kubeadm certs renew $file failed"
+    log "renewed the client certificate in $file"
+  fi
+done
 
 # --- restart the static pods one at a time ---------------------------------------------------------
 if ((etcd_changed)); then

@@ -35,6 +35,11 @@ controlPlane:
   localAPIEndpoint:
     advertiseAddress: 10.0.48.10
     bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
 '
 readonly STDIN_TIMEOUT_SECONDS='15'
 readonly WAIT_INTERVAL_SECONDS='10'

@@ -30,6 +30,11 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: node-ip
       value: 10.0.32.20
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
 '
 readonly STDIN_TIMEOUT_SECONDS='15'
 readonly WAIT_INTERVAL_SECONDS='10'
