@@ -9,9 +9,19 @@ setup() {
   mkdir -p "$K8S_HA_FSROOT/etc/cni/net.d"
   echo '{}' >"$K8S_HA_FSROOT/etc/cni/net.d/10-cni.conflist"
   touch "$STUB_STATE/node-$CP1" "$STUB_STATE/node-$WORKER"
+  export STUB_RESET_MEMBER=$CP1
 }
 
-etcd_members() { printf '%s\n' "$@" >"$STUB_STATE/etcd-pods"; }
+# etcd_members "NAME HEALTHY [learner]"...: the etcd cluster as etcdctl (in the etcd pods) reports it
+etcd_members() {
+  local i=0 m name healthy learner
+  : >"$STUB_STATE/etcd-members"
+  for m in "$@"; do
+    read -r name healthy learner <<<"$m"
+    i=$((i + 1))
+    printf '%016x %s https://10.0.%d.10:2379 %s %s\n' "$((0x8e9e0000 + i))" "$name" "$i" "$healthy" "${learner:-false}" >>"$STUB_STATE/etcd-members"
+  done
+}
 
 @test "control-plane reset drains, resets (removing the etcd member), then deletes the Node" {
   etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
@@ -120,4 +130,43 @@ etcd_members() { printf '%s\n' "$@" >"$STUB_STATE/etcd-pods"; }
   assert_failure
   assert_output --partial "kubectl drain $CP1 failed"
   assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "defect: kubeadm reset left the etcd member (it only warns): reset removes it through another member" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  export STUB_KUBEADM_RESET_KEEPS_MEMBER=1
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "kubeadm reset left the etcd member"
+  assert_equal "$(count_calls "^kubectl .* exec etcd-$CP0 -- etcdctl .* member remove ")" 1
+  run grep -c " $CP1 " "$STUB_STATE/etcd-members"
+  assert_output 0
+  (($(line_of ' member remove ') > $(line_of '^kubeadm reset')))
+}
+
+@test "defect: the quorum guard counts etcd's voting members, not Pods: two dead members without Pods refuse the removal" {
+  # 5 voting members, 3 healthy (quorum 3); removing cp-1 leaves 2 healthy of 4 (quorum 3).
+  # The etcd Pods alone (3 of 3 Ready) would have allowed it.
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True" "gone-3 False" "gone-4 False"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "refusing to remove $CP1: etcd would keep 2 healthy of 4 members, below the quorum of 3"
+  assert_equal "$(count_calls ' drain | delete node |^kubeadm ')" 0
+}
+
+@test "a learner does not vote: removing the learner of this node leaves the quorum alone" {
+  etcd_members "$CP0 True" "$CP1 True true" "$CP2 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "no voting etcd member on $CP1"
+  run grep -c " $CP1 " "$STUB_STATE/etcd-members"
+  assert_output 0
+}
+
+@test "reset refuses when no etcd member answers the member list" {
+  etcd_members "$CP0 False" "$CP1 False" "$CP2 False"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "cannot read etcd's member list from any etcd pod"
+  assert_equal "$(count_calls ' drain |^kubeadm ')" 0
 }

@@ -68,51 +68,112 @@ kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
 
-# check_quorum: refuse a removal that would leave etcd without quorum. The removal itself needs
-# quorum (floor(n/2)+1 healthy of n members), and the healthy members left must still make the
-# quorum of n-1; the last member goes only in a teardown (no drain, no check).
+# etcdctl_on NODE ARGS...: etcdctl inside NODE's etcd static pod (kubeadm names it etcd-<node>),
+# through the API, with the member's own CA and health-check client certificate.
+etcdctl_on() {
+  local node=$1
+  shift
+  kube -n kube-system exec "etcd-$node" -- etcdctl --endpoints=https://127.0.0.1:2379 \
+    --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+    --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=10s "$@"
+}
+
+# read_members: members[] as "id name clientURL isLearner" from the first member that answers
+# (this node's, else another's), and via=that member's node.
+read_members() {
+  local candidates=("$NODE_NAME") n out
+  # shellcheck disable=SC2207  # node names have no spaces
+  candidates+=($(kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true))
+  members=()
+  via=''
+  for n in "${candidates[@]}"; do
+    out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
+    while IFS=', ' read -r id _ name _ client learner; do
+      if [[ -n $id ]]; then
+        members+=("$id $name $client $learner")
+      fi
+    done <<<"$out"
+    via=$n
+    return 0
+  done
+  return 1
+}
+
+# check_quorum: refuse a removal that would leave etcd without quorum, judged on etcd's own member
+# list and endpoint health (not on Pods, which a member can outlive). The removal itself needs
+# quorum (floor(n/2)+1 healthy of n voting members), and the healthy members left must still make
+# the quorum of n-1; a learner does not vote; the last member goes only in a teardown.
 check_quorum() {
-  local pods pod_node ready members=0 healthy=0 self_member=0 self_healthy=0
-  pods=$(kube -n kube-system get pods -l component=etcd,tier=control-plane \
-    -o jsonpath='{range .items[*]}{.spec.nodeName}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}') ||
-    die "cannot list the etcd members (etcd pods in kube-system)"
-  while read -r pod_node ready; do
-    if [[ -z $pod_node ]]; then
+  read_members || die "cannot read etcd's member list from any etcd pod (kubectl exec etcd-<node> -- etcdctl member list)"
+  local health m id name client learner members_n=0 healthy=0 self_member=0 self_healthy=0
+  # endpoint health exits non-zero when any endpoint is unhealthy: that is an answer, not an error
+  health=$(etcdctl_on "$via" endpoint health --cluster -w simple 2>&1 || true)
+  for m in "${members[@]}"; do
+    read -r id name client learner <<<"$m"
+    if [[ $name == "$NODE_NAME" ]]; then
+      self_id=$id
+    fi
+    if [[ $learner == true ]]; then
       continue
     fi
-    members=$((members + 1))
-    if [[ $ready == True ]]; then
+    members_n=$((members_n + 1))
+    local ok=0
+    if grep -qF "$client is healthy" <<<"$health"; then
+      ok=1
       healthy=$((healthy + 1))
     fi
-    if [[ $pod_node == "$NODE_NAME" ]]; then
+    if [[ $name == "$NODE_NAME" ]]; then
       self_member=1
-      if [[ $ready == True ]]; then
-        self_healthy=1
-      fi
+      self_healthy=$ok
     fi
-  done <<<"$pods"
+  done
   if ((!self_member)); then
-    log "no etcd member on $NODE_NAME; its removal does not change etcd membership"
+    log "no voting etcd member on $NODE_NAME; its removal does not change etcd's quorum"
     return 0
   fi
-  if ((members <= 1)); then
+  if ((members_n <= 1)); then
     # Only a teardown removes the last member (a replacement joins its successor first), so
     # there is no quorum left to protect: reset without draining into nowhere.
     log "$NODE_NAME is the last control-plane node: the cluster is being torn down"
     last_member=1
     return 0
   fi
-  local need_now=$((members / 2 + 1))
-  local after_members=$((members - 1))
+  local need_now=$((members_n / 2 + 1))
+  local after_members=$((members_n - 1))
   local after_healthy=$((healthy - self_healthy))
   local need_after=$((after_members / 2 + 1))
   if ((healthy < need_now)); then
-    die "refusing to remove $NODE_NAME: etcd has $healthy healthy of $members members, below its quorum of $need_now; a member removal cannot commit"
+    die "refusing to remove $NODE_NAME: etcd has $healthy healthy of $members_n members, below its quorum of $need_now; a member removal cannot commit"
   fi
   if ((after_healthy < need_after)); then
     die "refusing to remove $NODE_NAME: etcd would keep $after_healthy healthy of $after_members members, below the quorum of $need_after; repair the unhealthy members first"
   fi
-  log "etcd quorum check passed: $healthy/$members healthy now, $after_healthy/$after_members after removing $NODE_NAME"
+  log "etcd quorum check passed: $healthy/$members_n healthy now, $after_healthy/$after_members after removing $NODE_NAME"
+}
+
+# ensure_member_removed: kubeadm reset only warns when it cannot remove the member; ask another
+# member whether this node's member is still listed, and remove it if so.
+ensure_member_removed() {
+  local m id name client learner n
+  for m in "${members[@]}"; do
+    read -r id name client learner <<<"$m"
+    if [[ $name == "$NODE_NAME" ]]; then
+      continue
+    fi
+    n=$name
+    local out
+    out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
+    local left
+    left=$(awk -F', ' -v me="$NODE_NAME" '$3 == me { print $1 }' <<<"$out")
+    if [[ -z $left ]]; then
+      log "etcd member of $NODE_NAME is gone (checked on $n)"
+      return 0
+    fi
+    log "kubeadm reset left the etcd member $left of $NODE_NAME; removing it through $n"
+    etcdctl_on "$n" member remove "$left" >/dev/null || die "could not remove etcd member $left of $NODE_NAME through $n"
+    return 0
+  done
+  die "cannot check that the etcd member of $NODE_NAME is gone: no other member answers"
 }
 
 delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
@@ -149,6 +210,8 @@ fi
 
 # --- remove -------------------------------------------------------------------------------------------
 last_member=0
+self_id=''
+members=()
 if ((joined)); then
   check_quorum
 fi
@@ -160,6 +223,9 @@ fi
 if ((joined)); then
   log "kubeadm reset of $NODE_NAME"
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
+  if [[ -n $self_id ]] && ((!last_member)); then
+    ensure_member_removed
+  fi
   clean_network_state
   rm -f -- "$STATE_DIR/pki-changed"
 fi
