@@ -184,7 +184,10 @@ export class Bootstrap extends pulumi.ComponentResource {
             const member = i === 0
                 ? step(`${node.name}-init`, node, {
                     // init, or join if node 0 was replaced while the others kept the cluster.
-                    create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderFirstControlPlaneScript(c, n, hash, o))),
+                    // It probes the other control planes directly, so it carries their addresses: a
+                    // replaced control plane re-runs it once (node 0 finds itself initialised).
+                    create: pulumi.all([spec, nodeSpec(node, "control-plane"), args.pki.discoveryHash, pulumi.all(args.controlPlanes.slice(1).map((n) => n.instance.privateIp))])
+                        .apply(([c, n, hash, others]) => asRemoteCommand(renderFirstControlPlaneScript(c, n, hash, others, o))),
                     stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
                 }, [placed, kubeadm.get(node.name)!, args.apiListener], true)
                 : step(`${node.name}-join`, node, {

@@ -114,6 +114,7 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
             NODE_NAME: node.name,
             API_ENDPOINT: controlPlaneEndpoint(c),
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+            CLUSTER_INFO_URL: `https://${controlPlaneEndpoint(c)}/api/v1/namespaces/kube-public/configmaps/cluster-info`,
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
             VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
@@ -130,13 +131,16 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
 // first control plane: init, or join when the cluster already exists (scripts/membership/first-control-plane.sh)
 
 /**
- * What node 0 runs: `kubeadm init` on a new cluster, but `kubeadm join --control-plane` when the
- * API already answers through the NLB with this cluster's CA and this node never initialised
- * (node 0 was replaced). stdin is the join's (token, then the admin kubeconfig).
+ * What node 0 runs: `kubeadm init` on a new cluster, `kubeadm join --control-plane` on an
+ * existing one (node 0 was replaced). The cluster exists when anything answers on the other
+ * control planes' apiserver or etcd ports, or through the NLB; init runs only when every other
+ * control plane refuses the connection. stdin is the join's (token, then the admin kubeconfig).
  */
-export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, o?: ScriptOptions): string {
+export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, otherControlPlanes: readonly string[], o?: ScriptOptions): string {
     const c = normalizeCluster(cluster);
     requireRole(node, "control-plane", "the first control plane");
+    for (const ip of otherControlPlanes) validateNode({ name: "other-control-plane", privateIp: ip, role: "control-plane" });
+    const p = scriptParams(o);
     return renderScript("membership/first-control-plane.sh", {
         name: "first-control-plane",
         title: `kubeadm init on ${node.name}, or join when the cluster already exists`,
@@ -144,9 +148,13 @@ export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSp
         params: {
             NODE_NAME: node.name,
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+            // A few minutes of rounds: long enough for a security group or route to settle.
+            PROBE_ATTEMPTS: 24,
+            PROBE_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
             INIT_SCRIPT: renderInitScript(c, node, o),
             JOIN_SCRIPT: renderJoinScript(c, node, caCertHash, o),
         },
+        arrays: { OTHER_CONTROL_PLANES: [...otherControlPlanes] },
     });
 }
 
@@ -293,7 +301,7 @@ export function renderScriptSet(s: ScriptSetInput): RenderedScript[] {
         { fileName: "prepare-worker.sh", kind: "prepare", role: "worker", node: s.worker.name, text: renderPrepareScript(s.cluster, s.worker, o) },
         { fileName: "place-pki.sh", kind: "place-pki", text: renderPlacePkiScript(o) },
         { fileName: "init.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderInitScript(s.cluster, s.initNode, o) },
-        { fileName: "first-control-plane.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderFirstControlPlaneScript(s.cluster, s.initNode, s.caCertHash, o) },
+        { fileName: "first-control-plane.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderFirstControlPlaneScript(s.cluster, s.initNode, s.caCertHash, [s.joinControlPlane.privateIp], o) },
         { fileName: "join-control-plane.sh", kind: "join", role: "control-plane", node: s.joinControlPlane.name, text: renderJoinScript(s.cluster, s.joinControlPlane, s.caCertHash, o) },
         { fileName: "join-worker.sh", kind: "join", role: "worker", node: s.worker.name, text: renderJoinScript(s.cluster, s.worker, s.caCertHash, o) },
         { fileName: "reset-control-plane.sh", kind: "reset", role: "control-plane", node: s.joinControlPlane.name, text: renderResetScript(s.cluster, s.joinControlPlane, o) },

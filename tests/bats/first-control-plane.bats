@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # first-control-plane.sh: node 0 initialises a new cluster, but joins one that already answers
-# (node 0 replaced) instead of starting a second etcd behind the same load balancer.
+# (node 0 replaced) instead of starting a second etcd behind the same load balancer. The sample's
+# other control plane in the sample (cp-1) is at 10.0.32.10.
 
 setup() {
   load helpers
@@ -9,11 +10,15 @@ setup() {
 }
 
 node0_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
+# peers CODE: what curl gets from the other control plane's apiserver and etcd (7 refused, 28 no answer)
+peers() { printf '%s\n' "10.0.32.10:6443 $1" "10.0.32.10:2379 $1" >"$STUB_STATE/curl-rules"; }
 
-@test "a new cluster: the endpoint does not answer yet, so node 0 runs kubeadm init" {
+@test "a new cluster: the endpoint does not answer yet and every other control plane refuses, so node 0 runs kubeadm init" {
   export STUB_CURL_FAIL_FIRST=1
+  peers 7
   run bash "$S/first-control-plane.sh" < <(node0_stdin)
   assert_success
+  assert_output --partial "every connection refused): a new cluster"
   assert_equal "$(count_calls '^kubeadm init ')" 1
   assert_equal "$(count_calls '^kubeadm join ')" 0
   # the probe trusts only this cluster's CA
@@ -34,6 +39,7 @@ node0_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
 
 @test "an initialised node 0 re-run is a no-op, whatever the endpoint says" {
   export STUB_CURL_FAIL_FIRST=1
+  peers 7
   run bash "$S/first-control-plane.sh" < <(node0_stdin)
   assert_success
   unset STUB_CURL_FAIL_FIRST
@@ -41,4 +47,36 @@ node0_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_success
   assert_output --partial "already initialised; nothing to do"
   assert_equal "$(count_calls '^kubeadm (init|join)')" 1
+}
+
+@test "defect: a replaced node 0 whose NLB probe fails once still joins: the other control planes answer directly" {
+  export STUB_CURL_FAIL_FIRST=1
+  run bash "$S/first-control-plane.sh" < <(node0_stdin)
+  assert_success
+  assert_output --partial "joining it (node 0 was replaced)"
+  assert_equal "$(count_calls '^kubeadm init')" 0
+  # the etcd probe uses the etcd CA and the health-check client certificate
+  run grep -E "^curl .*https://10.0.32.10:(6443|2379)/" "$STUB_LOG"
+  assert_success
+}
+
+@test "defect: an etcd member that answers on 2379 (apiserver down) is a cluster: join, never init" {
+  export STUB_CURL_FAIL_FIRST=1
+  printf '%s\n' "10.0.32.10:6443 7" >"$STUB_STATE/curl-rules"
+  run bash "$S/first-control-plane.sh" < <(node0_stdin)
+  assert_success
+  assert_equal "$(count_calls '^kubeadm init')" 0
+  run grep -E "^curl .*https://10.0.32.10:2379/health .*--cert $K8S_HA_FSROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt" "$STUB_LOG"
+  assert_success
+}
+
+@test "defect: a control plane that does not answer at all: refuses kubeadm init after the probe rounds, naming it" {
+  printf '%s\n' "$NLB:6443/readyz 7" >"$STUB_STATE/curl-rules"
+  peers 28
+  printf '%s\n' "$NLB:6443/readyz 7" >>"$STUB_STATE/curl-rules"
+  run bash "$S/first-control-plane.sh" < <(node0_stdin)
+  assert_failure
+  assert_output --partial "refusing kubeadm init on $CP0: after 24 rounds some control planes (10.0.32.10) still do not answer"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+  assert_equal "$(count_calls '^sleep ')" 24
 }

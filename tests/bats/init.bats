@@ -113,3 +113,35 @@ setup() {
   assert_output --partial "kubeadm init failed"
   assert_equal "$(count_calls '^curl ')" 0
 }
+
+@test "defect: an init that failed after admin.conf (cluster-info never published) is finished, not reported done" {
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  echo admin >"$K8S_HA_FSROOT/etc/kubernetes/admin.conf"
+  # the API answers, cluster-info does not (yet): the bootstrap-token phase never ran
+  export STUB_CURL_FAIL_FIRST=0
+  printf '%s\n' "cluster-info 22" >"$STUB_STATE/curl-rules"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "stopped before publishing cluster-info: running its remaining phases"
+  for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+    assert_equal "$(count_calls "^kubeadm init phase $phase --config ")" 1
+  done
+  assert_equal "$(count_calls '^kubeadm init --config')" 0
+  # still not published after the phases: not marked, so the next run tries again
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
+  # once cluster-info is there, the node is marked initialised
+  rm "$STUB_STATE/curl-rules"
+  : >"$STUB_LOG"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
+  assert_output --partial "initialised (finished or confirmed)"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+}
+
+@test "a complete init is marked only after cluster-info is published" {
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
+  (($(line_of "^curl .*kube-public/configmaps/cluster-info") > $(line_of '^kubeadm init')))
+}

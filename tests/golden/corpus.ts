@@ -51,12 +51,12 @@ function variants(): GoldenFile[] {
         // bootstrap: an IPv6 control plane and worker, hostile-looking but valid SANs
         ...renderNodeScripts(exoticCluster, v6, { isInitNode: false, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => v(`cp-v6/${s.fileName}`, s.text)),
         ...renderNodeScripts(exoticCluster, v6Worker, { isInitNode: false, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => v(`worker-v6/${s.fileName}`, s.text)),
-        v("cp-v6/first-control-plane.sh", renderFirstControlPlaneScript(exoticCluster, v6, SAMPLE_CA_CERT_HASH)),
+        v("cp-v6/first-control-plane.sh", renderFirstControlPlaneScript(exoticCluster, v6, SAMPLE_CA_CERT_HASH, ["fd00:10::b", "fd00:10::c"])),
         // bootstrap: every option set
         v("options/prepare-control-plane.sh", renderPrepareScript(SAMPLE_CLUSTER, cps[0], options)),
         v("options/place-pki.sh", renderPlacePkiScript(options)),
         v("options/init.sh", renderInitScript(SAMPLE_CLUSTER, cps[0], options)),
-        v("options/first-control-plane.sh", renderFirstControlPlaneScript(SAMPLE_CLUSTER, cps[0], SAMPLE_CA_CERT_HASH, options)),
+        v("options/first-control-plane.sh", renderFirstControlPlaneScript(SAMPLE_CLUSTER, cps[0], SAMPLE_CA_CERT_HASH, cps.slice(1).map((n) => n.privateIp), options)),
         v("options/join-control-plane.sh", renderJoinScript(SAMPLE_CLUSTER, cps[2], SAMPLE_CA_CERT_HASH, options)),
         v("options/join-worker.sh", renderJoinScript(SAMPLE_CLUSTER, SAMPLE_NODES[4], SAMPLE_CA_CERT_HASH, options)),
         v("options/reset-control-plane.sh", renderResetScript(SAMPLE_CLUSTER, cps[2], options)),

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
 # init: `kubeadm init` on the first control-plane node with the certificates place-pki put in
-# place, then a wait for the API through the NLB.
+# place, then a wait for the API through the NLB. Done means: kubeadm exited 0, the API answers
+# through the NLB and cluster-info is published (what every join's discovery reads); only then
+# is the node marked initialised. An init that failed late (kubeadm writes admin.conf long
+# before upload-config, bootstrap-token and the add-ons) is finished on the next run: kubeadm's
+# remaining phases again, each idempotent.
 #
 # stdin: line 1 = the bootstrap token (SECRET)
-# params: NODE_NAME API_ENDPOINT API_READYZ_URL TOKEN_RE TOKEN_PLACEHOLDER VERSION_PLACEHOLDER
+# params: NODE_NAME API_ENDPOINT API_READYZ_URL CLUSTER_INFO_URL TOKEN_RE TOKEN_PLACEHOLDER VERSION_PLACEHOLDER
 # params: KUBEADM_CONFIG_TEMPLATE STDIN_TIMEOUT_SECONDS WAIT_INTERVAL_SECONDS
 # params: WAIT_ATTEMPTS REQUIRED_FILES[]
 
@@ -22,12 +26,45 @@ source lib/api-ready.sh
 
 source lib/kubeadm-version.sh
 
+readonly MARKER="$STATE_DIR/initialised"
+# cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
+cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
+mark_initialised() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+# kubeadm_config: the configuration with the stdin token and the installed kubeadm's version.
+kubeadm_config() {
+  require_files
+  read_token
+  make_workdir
+  local config
+  config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
+  printf '%s\n' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+}
+
 # --- guard: initialised before? ------------------------------------------------------------------
+if [[ -e $MARKER ]]; then
+  wait_for "the API at $API_READYZ_URL" api_ready ||
+    die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
+  log "already initialised; nothing to do"
+  exit 0
+fi
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
-  log "$KUBE_DIR/admin.conf exists: initialised before; checking the API through the NLB"
+  log "$KUBE_DIR/admin.conf exists but $NODE_NAME is not marked initialised: checking what an earlier init finished"
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
-  log "already initialised; nothing to do"
+  if ! cluster_info_published; then
+    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
+    kubeadm_config
+    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+      # shellcheck disable=SC2086  # a phase is words
+      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+    done
+    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
+  fi
+  mark_initialised
+  log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
 if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
@@ -35,11 +72,7 @@ if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
 fi
 
 # --- inputs ---------------------------------------------------------------------------------------
-require_files
-read_token
-make_workdir
-config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
-printf '%s\n' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+kubeadm_config
 
 # --- init -----------------------------------------------------------------------------------------
 # Every certificate is already in place (place-pki), so the certs phase reuses them.
@@ -49,7 +82,9 @@ kubeadm init --config "$work/kubeadm.yaml" --skip-token-print 2>&1 | redact ||
   die "kubeadm init failed (output above)"
 rm -f -- "$STATE_DIR/pki-changed"
 
-# --- success means: the API answers through the NLB ---------------------------------------------
+# --- success means: the API answers through the NLB and cluster-info is published ------------------
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
+wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
+mark_initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"

@@ -92,4 +92,6 @@ wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
 #@endif
+mkdir -p -- "$STATE_DIR"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
 log "joined $NODE_NAME ($NODE_ROLE)"

@@ -11,6 +11,8 @@ umask 077
 readonly SCRIPT_NAME='first-control-plane'
 readonly NODE_NAME='cp-v6'
 readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
+readonly PROBE_ATTEMPTS='24'
+readonly PROBE_INTERVAL_SECONDS='5'
 readonly INIT_SCRIPT='#!/usr/bin/env bash
 # k8s-ha init: kubeadm init on cp-v6
 # Rendered by k8s-ha from typed data; do not edit by hand.
@@ -24,6 +26,7 @@ readonly SCRIPT_NAME='\''init'\''
 readonly NODE_NAME='\''cp-v6'\''
 readonly API_ENDPOINT='\''k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443'\''
 readonly API_READYZ_URL='\''https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'\''
+readonly CLUSTER_INFO_URL='\''https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/api/v1/namespaces/kube-public/configmaps/cluster-info'\''
 readonly TOKEN_RE='\''^[a-z0-9]{6}\.[a-z0-9]{16}$'\''
 readonly TOKEN_PLACEHOLDER='\''k8s-ha-bootstrap-token-from-stdin'\''
 readonly VERSION_PLACEHOLDER='\''k8s-ha-installed-kubeadm-version'\''
@@ -236,12 +239,45 @@ with_installed_version() {
   printf '\''%s'\'' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
 }
 
+readonly MARKER="$STATE_DIR/initialised"
+# cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
+cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
+mark_initialised() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+# kubeadm_config: the configuration with the stdin token and the installed kubeadm'\''s version.
+kubeadm_config() {
+  require_files
+  read_token
+  make_workdir
+  local config
+  config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
+  printf '\''%s\n'\'' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+}
+
 # --- guard: initialised before? ------------------------------------------------------------------
+if [[ -e $MARKER ]]; then
+  wait_for "the API at $API_READYZ_URL" api_ready ||
+    die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
+  log "already initialised; nothing to do"
+  exit 0
+fi
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
-  log "$KUBE_DIR/admin.conf exists: initialised before; checking the API through the NLB"
+  log "$KUBE_DIR/admin.conf exists but $NODE_NAME is not marked initialised: checking what an earlier init finished"
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or '\''kubeadm reset -f'\'' it and retry)"
-  log "already initialised; nothing to do"
+  if ! cluster_info_published; then
+    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
+    kubeadm_config
+    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+      # shellcheck disable=SC2086  # a phase is words
+      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+    done
+    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm'\''s remaining phases"
+  fi
+  mark_initialised
+  log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
 if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
@@ -249,11 +285,7 @@ if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
 fi
 
 # --- inputs ---------------------------------------------------------------------------------------
-require_files
-read_token
-make_workdir
-config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
-printf '\''%s\n'\'' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+kubeadm_config
 
 # --- init -----------------------------------------------------------------------------------------
 # Every certificate is already in place (place-pki), so the certs phase reuses them.
@@ -263,9 +295,11 @@ kubeadm init --config "$work/kubeadm.yaml" --skip-token-print 2>&1 | redact ||
   die "kubeadm init failed (output above)"
 rm -f -- "$STATE_DIR/pki-changed"
 
-# --- success means: the API answers through the NLB ---------------------------------------------
+# --- success means: the API answers through the NLB and cluster-info is published ------------------
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
+wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
+mark_initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"
 '
 readonly JOIN_SCRIPT='#!/usr/bin/env bash
@@ -457,10 +491,14 @@ rm -f -- "$STATE_DIR/pki-changed"
 # --- success means: this node'\''s apiserver (and so its etcd member) is ready --------------------
 wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
   die "joined, but $LOCAL_READYZ_URL did not become ready"
+mkdir -p -- "$STATE_DIR"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
 log "joined $NODE_NAME ($NODE_ROLE)"
 '
+readonly -a OTHER_CONTROL_PLANES=('fd00:10::b' 'fd00:10::c')
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
+readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
 log() { printf '[k8s-ha %s] %s\n' "$SCRIPT_NAME" "$*"; }
 die() {
@@ -468,9 +506,75 @@ die() {
   exit 1
 }
 
-if [[ ! -e "$KUBE_DIR/admin.conf" ]] &&
-  curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$API_READYZ_URL"; then
-  log "the cluster already answers at $API_READYZ_URL and $NODE_NAME never initialised: joining it (node 0 was replaced)"
+readonly PKI="$KUBE_DIR/pki"
+
+# probe ARGS...: curl ARGS; 0 = something answered (any HTTP status, even a TLS refusal: a
+# member listens there), 1 = connection refused (up, nothing listening), 2 = no answer.
+probe() {
+  local rc=0
+  curl -s --connect-timeout 3 --max-time 5 -o /dev/null "$@" || rc=$?
+  case $rc in
+  0 | 35 | 52 | 56 | 58 | 60) return 0 ;;
+  7) return 1 ;;
+  *) return 2 ;;
+  esac
+}
+
+# cluster_state: "exists", "absent" (every probe refused) or "unknown" (some never answered).
+cluster_state() {
+  local ip host unknown=0 rc
+  if curl -sf --max-time 5 --cacert "$PKI/ca.crt" -o /dev/null "$API_READYZ_URL"; then
+    printf exists
+    return
+  fi
+  for ip in "${OTHER_CONTROL_PLANES[@]}"; do
+    host=$ip
+    if [[ $ip == *:* ]]; then
+      host="[$ip]"
+    fi
+    for target in "https://$host:6443/readyz --cacert $PKI/ca.crt" \
+      "https://$host:2379/health --cacert $PKI/etcd/ca.crt --cert $PKI/etcd/healthcheck-client.crt --key $PKI/etcd/healthcheck-client.key"; do
+      rc=0
+      # shellcheck disable=SC2086  # the target is a URL and curl options without spaces
+      probe $target || rc=$?
+      if ((rc == 0)); then
+        printf exists
+        return
+      fi
+      if ((rc == 2)); then
+        unknown=1
+      fi
+    done
+  done
+  if ((unknown)); then
+    printf unknown
+  else
+    printf absent
+  fi
+}
+
+# --- this node's own record ------------------------------------------------------------------------
+if [[ -e "$STATE_DIR/joined" ]]; then
   exec bash -c "$JOIN_SCRIPT"
 fi
-exec bash -c "$INIT_SCRIPT"
+if [[ -e "$STATE_DIR/initialised" || -e "$KUBE_DIR/admin.conf" ]]; then
+  exec bash -c "$INIT_SCRIPT"
+fi
+
+# --- does the cluster exist? ---------------------------------------------------------------------------
+for ((attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++)); do
+  state=$(cluster_state)
+  case $state in
+  exists)
+    log "the cluster already answers and $NODE_NAME never initialised: joining it (node 0 was replaced)"
+    exec bash -c "$JOIN_SCRIPT"
+    ;;
+  absent)
+    log "no other control plane runs etcd or an apiserver (${#OTHER_CONTROL_PLANES[@]} probed, every connection refused): a new cluster"
+    exec bash -c "$INIT_SCRIPT"
+    ;;
+  esac
+  log "cannot tell yet whether the cluster exists: a control plane does not answer at all (round $attempt of $PROBE_ATTEMPTS)"
+  sleep "$PROBE_INTERVAL_SECONDS"
+done
+die "refusing kubeadm init on $NODE_NAME: after $PROBE_ATTEMPTS rounds some control planes (${OTHER_CONTROL_PLANES[*]}) still do not answer, so the cluster may exist without being reachable; an init now could start a second etcd (split brain). Check the other control planes and the security groups, then re-run pulumi up"

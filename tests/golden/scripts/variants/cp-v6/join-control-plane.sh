@@ -187,4 +187,6 @@ rm -f -- "$STATE_DIR/pki-changed"
 # --- success means: this node's apiserver (and so its etcd member) is ready --------------------
 wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
   die "joined, but $LOCAL_READYZ_URL did not become ready"
+mkdir -p -- "$STATE_DIR"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
 log "joined $NODE_NAME ($NODE_ROLE)"

@@ -11,6 +11,7 @@ readonly SCRIPT_NAME='init'
 readonly NODE_NAME='k8s-ha-dev-cp-0'
 readonly API_ENDPOINT='k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443'
 readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
+readonly CLUSTER_INFO_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/api/v1/namespaces/kube-public/configmaps/cluster-info'
 readonly TOKEN_RE='^[a-z0-9]{6}\.[a-z0-9]{16}$'
 readonly TOKEN_PLACEHOLDER='k8s-ha-bootstrap-token-from-stdin'
 readonly VERSION_PLACEHOLDER='k8s-ha-installed-kubeadm-version'
@@ -222,12 +223,45 @@ with_installed_version() {
   printf '%s' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
 }
 
+readonly MARKER="$STATE_DIR/initialised"
+# cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
+cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
+mark_initialised() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+# kubeadm_config: the configuration with the stdin token and the installed kubeadm's version.
+kubeadm_config() {
+  require_files
+  read_token
+  make_workdir
+  local config
+  config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
+  printf '%s\n' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+}
+
 # --- guard: initialised before? ------------------------------------------------------------------
+if [[ -e $MARKER ]]; then
+  wait_for "the API at $API_READYZ_URL" api_ready ||
+    die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
+  log "already initialised; nothing to do"
+  exit 0
+fi
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
-  log "$KUBE_DIR/admin.conf exists: initialised before; checking the API through the NLB"
+  log "$KUBE_DIR/admin.conf exists but $NODE_NAME is not marked initialised: checking what an earlier init finished"
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
-  log "already initialised; nothing to do"
+  if ! cluster_info_published; then
+    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
+    kubeadm_config
+    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+      # shellcheck disable=SC2086  # a phase is words
+      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+    done
+    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
+  fi
+  mark_initialised
+  log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
 if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
@@ -235,11 +269,7 @@ if [[ -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
 fi
 
 # --- inputs ---------------------------------------------------------------------------------------
-require_files
-read_token
-make_workdir
-config=$(with_installed_version "$KUBEADM_CONFIG_TEMPLATE")
-printf '%s\n' "${config//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/kubeadm.yaml"
+kubeadm_config
 
 # --- init -----------------------------------------------------------------------------------------
 # Every certificate is already in place (place-pki), so the certs phase reuses them.
@@ -249,7 +279,9 @@ kubeadm init --config "$work/kubeadm.yaml" --skip-token-print 2>&1 | redact ||
   die "kubeadm init failed (output above)"
 rm -f -- "$STATE_DIR/pki-changed"
 
-# --- success means: the API answers through the NLB ---------------------------------------------
+# --- success means: the API answers through the NLB and cluster-info is published ------------------
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
+wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
+mark_initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"

@@ -166,4 +166,6 @@ rm -f -- "$STATE_DIR/pki-changed"
 
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
+mkdir -p -- "$STATE_DIR"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
 log "joined $NODE_NAME ($NODE_ROLE)"
