@@ -49,6 +49,19 @@ common_setup() {
   done
   export PATH="$BATS_TEST_TMPDIR/bin:$PATH"
   S="$K8S_HA_SCRIPTS"
+  # the etcd cluster kubectl exec finds, until a test says otherwise: cp-0 and cp-2
+  etcd_members "$CP0 True" "$CP2 True"
+}
+
+# etcd_members "NAME HEALTHY [learner]"...: the etcd cluster as etcdctl (in the etcd pods) reports it
+etcd_members() {
+  local i=0 m name healthy learner
+  : >"$STUB_STATE/etcd-members"
+  for m in "$@"; do
+    read -r name healthy learner <<<"$m"
+    i=$((i + 1))
+    printf '%016x %s https://10.0.%d.10:2379 %s %s\n' "$((0x8e9e0000 + i))" "$name" "$i" "$healthy" "${learner:-false}" >>"$STUB_STATE/etcd-members"
+  done
 }
 
 # Every file init/join of a control plane requires, with dummy content.

@@ -63,7 +63,7 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   run bash "$S/join-worker.sh" < <(join_stdin)
   assert_success
   assert_output --partial "Node $WORKER registered: ok"
-  rm -rf "$K8S_HA_FSROOT/etc/kubernetes" "$STUB_STATE/node-$WORKER"
+  rm -rf "$K8S_HA_FSROOT/etc/kubernetes" "$K8S_HA_FSROOT/var/lib/k8s-ha" "$STUB_STATE/node-$WORKER"
   export STUB_KUBEADM_NO_NODE=1
   run bash "$S/join-worker.sh" < <(join_stdin)
   assert_failure
@@ -123,4 +123,42 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_output --partial "kubeadm join failed"
   run find "$K8S_HA_FSROOT/run" -mindepth 1
   assert_output ''
+}
+
+@test "defect: a worker join that stopped after kubelet-start (Node never registered) is undone and redone, not reported done" {
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  assert_output --partial "an earlier kubeadm join of $WORKER did not finish: undoing it"
+  reset=$(line_of '^kubeadm reset -f ')
+  join=$(line_of '^kubeadm join --config ')
+  ((reset > 0 && join > reset))
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
+}
+
+@test "a worker joined before the markers existed is recognised, not reset" {
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  touch "$STUB_STATE/node-$WORKER"
+  run bash "$S/join-worker.sh" < <(join_stdin)
+  assert_success
+  assert_output --partial "joined before"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
+}
+
+@test "defect: a control-plane join removes the etcd member an earlier attempt left (a learner blocks the next), keeping the placed PKI" {
+  place_dummy_control_plane_files
+  etcd_members "$CP0 True" "$CP1 False true" "$CP2 True"
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  export STUB_CURL_FAIL_FIRST=0
+  printf '%s\n' "10.0.32.10:6443/readyz 7" >"$STUB_STATE/curl-rules"
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
+  # the local apiserver never answers in this test, so the redone join fails at its last wait;
+  # what matters is what happened before it
+  assert_output --partial "did not finish: undoing it, keeping the placed PKI"
+  assert_output --partial "removing the etcd member"
+  run grep -c " $CP1 " "$STUB_STATE/etcd-members"
+  assert_output 0
+  (($(line_of ' member remove ') < $(line_of '^kubeadm join --config ')))
+  [[ -s $K8S_HA_FSROOT/etc/kubernetes/pki/ca.key ]]
 }

@@ -12,17 +12,6 @@ setup() {
   export STUB_RESET_MEMBER=$CP1
 }
 
-# etcd_members "NAME HEALTHY [learner]"...: the etcd cluster as etcdctl (in the etcd pods) reports it
-etcd_members() {
-  local i=0 m name healthy learner
-  : >"$STUB_STATE/etcd-members"
-  for m in "$@"; do
-    read -r name healthy learner <<<"$m"
-    i=$((i + 1))
-    printf '%016x %s https://10.0.%d.10:2379 %s %s\n' "$((0x8e9e0000 + i))" "$name" "$i" "$healthy" "${learner:-false}" >>"$STUB_STATE/etcd-members"
-  done
-}
-
 @test "control-plane reset drains, resets (removing the etcd member), then deletes the Node" {
   etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
   run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
@@ -137,7 +126,7 @@ etcd_members() {
   export STUB_KUBEADM_RESET_KEEPS_MEMBER=1
   run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
   assert_success
-  assert_output --partial "kubeadm reset left the etcd member"
+  assert_output --partial "removing the etcd member 000000008e9e0002 of $CP1 through $CP0"
   assert_equal "$(count_calls "^kubectl .* exec etcd-$CP0 -- etcdctl .* member remove ")" 1
   run grep -c " $CP1 " "$STUB_STATE/etcd-members"
   assert_output 0

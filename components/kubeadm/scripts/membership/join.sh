@@ -2,7 +2,11 @@
 # shellcheck source-path=SCRIPTDIR/..
 # join: `kubeadm join` of a control-plane node or a worker. The admin kubeconfig on stdin is used
 # to (re)create the bootstrap token through the NLB with a short TTL right before joining, so a
-# join never depends on a token that may have expired.
+# join never depends on a token that may have expired. Done means: kubeadm exited 0 and the node
+# answers (control plane: its apiserver; worker: its Node); only then is it marked joined. A join
+# that stopped half-way (kubelet.conf written, the node never ready) is undone and redone:
+# kubeadm reset with the placed PKI kept, and on a control plane the etcd member (a learner)
+# the earlier attempt left is removed first, since etcd admits one learner at a time.
 #
 # stdin: line 1 = the bootstrap token, then the admin kubeconfig (SECRET, both)
 # params: NODE_NAME NODE_ROLE API_ENDPOINT API_READYZ_URL
@@ -32,6 +36,10 @@ source lib/local-api-ready.sh
 #@endif
 
 source lib/api-ready.sh
+#@if control-plane
+
+source lib/etcd-members.sh
+#@endif
 #@if worker
 
 node_registered() { kube get node "$NODE_NAME" -o name >/dev/null 2>&1; }
@@ -60,9 +68,20 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
+readonly MARKER="$STATE_DIR/joined"
+mark_joined() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+#@if control-plane
+node_answers() { local_api_ready; }
+#@else
+node_answers() { node_registered; }
+#@endif
+
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  log "already joined ($KUBE_DIR/kubelet.conf exists); nothing to do"
+if [[ -e $MARKER ]]; then
+  log "already joined ($MARKER); nothing to do"
   exit 0
 fi
 
@@ -74,8 +93,36 @@ read_token
 make_workdir
 read_admin_kubeconfig "stdin after line 1"
 
-# --- the cluster answers through the NLB; a fresh token ---------------------------------------
+# --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
+
+# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
+if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
+  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+    mark_joined
+    log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
+    exit 0
+  fi
+#@if control-plane
+  # kubeadm reset empties the certificates directory: keep what place-pki put there
+  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
+  cp -a -- "$KUBE_DIR/pki" "$work/pki"
+#@else
+  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
+#@endif
+  kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
+#@if control-plane
+  rm -rf -- "$KUBE_DIR/pki"
+  cp -a -- "$work/pki" "$KUBE_DIR/pki"
+#@endif
+fi
+#@if control-plane
+# A join that failed after its etcd member was added leaves it behind (a learner, or a member
+# that never started): the next learner would be refused.
+remove_member_of "$NODE_NAME"
+#@endif
+
+# --- a fresh token -----------------------------------------------------------------------------------
 refresh_token
 
 # --- join -----------------------------------------------------------------------------------------
@@ -92,6 +139,5 @@ wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
 #@endif
-mkdir -p -- "$STATE_DIR"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
+mark_joined
 log "joined $NODE_NAME ($NODE_ROLE)"

@@ -69,7 +69,8 @@ api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
 
 # etcdctl_on NODE ARGS...: etcdctl inside NODE's etcd static pod (kubeadm names it etcd-<node>),
-# through the API, with the member's own CA and health-check client certificate.
+# through the API (needs kube from lib/admin-kubeconfig.sh), with the member's own CA and
+# health-check client certificate.
 etcdctl_on() {
   local node=$1
   shift
@@ -78,12 +79,38 @@ etcdctl_on() {
     --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=10s "$@"
 }
 
+# etcd_pod_nodes: the nodes that run an etcd pod, as the API lists them.
+etcd_pod_nodes() {
+  kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true
+}
+
+# remove_member_of NAME: ask the first other member that answers whether NAME still has an etcd
+# member (voting or learner) and remove it. Fails when no other member answers.
+remove_member_of() {
+  local name=$1 n out id
+  for n in $(etcd_pod_nodes); do
+    if [[ $n == "$name" ]]; then
+      continue
+    fi
+    out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
+    id=$(awk -F', ' -v me="$name" '$3 == me { print $1 }' <<<"$out")
+    if [[ -z $id ]]; then
+      log "$name has no etcd member (checked on $n)"
+      return 0
+    fi
+    log "removing the etcd member $id of $name through $n"
+    etcdctl_on "$n" member remove "$id" >/dev/null || die "could not remove the etcd member $id of $name through $n"
+    return 0
+  done
+  die "cannot check the etcd member of $name: no other etcd member answers (kubectl exec etcd-<node> -- etcdctl member list)"
+}
+
 # read_members: members[] as "id name clientURL isLearner" from the first member that answers
 # (this node's, else another's), and via=that member's node.
 read_members() {
   local candidates=("$NODE_NAME") n out
   # shellcheck disable=SC2207  # node names have no spaces
-  candidates+=($(kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true))
+  candidates+=($(etcd_pod_nodes))
   members=()
   via=''
   for n in "${candidates[@]}"; do
@@ -151,30 +178,6 @@ check_quorum() {
   log "etcd quorum check passed: $healthy/$members_n healthy now, $after_healthy/$after_members after removing $NODE_NAME"
 }
 
-# ensure_member_removed: kubeadm reset only warns when it cannot remove the member; ask another
-# member whether this node's member is still listed, and remove it if so.
-ensure_member_removed() {
-  local m id name client learner n
-  for m in "${members[@]}"; do
-    read -r id name client learner <<<"$m"
-    if [[ $name == "$NODE_NAME" ]]; then
-      continue
-    fi
-    n=$name
-    local out
-    out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
-    local left
-    left=$(awk -F', ' -v me="$NODE_NAME" '$3 == me { print $1 }' <<<"$out")
-    if [[ -z $left ]]; then
-      log "etcd member of $NODE_NAME is gone (checked on $n)"
-      return 0
-    fi
-    log "kubeadm reset left the etcd member $left of $NODE_NAME; removing it through $n"
-    etcdctl_on "$n" member remove "$left" >/dev/null || die "could not remove etcd member $left of $NODE_NAME through $n"
-    return 0
-  done
-  die "cannot check that the etcd member of $NODE_NAME is gone: no other member answers"
-}
 
 delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
 
@@ -224,7 +227,8 @@ if ((joined)); then
   log "kubeadm reset of $NODE_NAME"
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
   if [[ -n $self_id ]] && ((!last_member)); then
-    ensure_member_removed
+    # kubeadm reset only warns when it cannot remove the member: make sure it is gone
+    remove_member_of "$NODE_NAME"
   fi
   clean_network_state
   rm -f -- "$STATE_DIR/pki-changed"

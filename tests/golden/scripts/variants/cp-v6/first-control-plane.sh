@@ -443,6 +443,43 @@ local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+# etcdctl_on NODE ARGS...: etcdctl inside NODE'\''s etcd static pod (kubeadm names it etcd-<node>),
+# through the API (needs kube from lib/admin-kubeconfig.sh), with the member'\''s own CA and
+# health-check client certificate.
+etcdctl_on() {
+  local node=$1
+  shift
+  kube -n kube-system exec "etcd-$node" -- etcdctl --endpoints=https://127.0.0.1:2379 \
+    --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+    --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --command-timeout=10s "$@"
+}
+
+# etcd_pod_nodes: the nodes that run an etcd pod, as the API lists them.
+etcd_pod_nodes() {
+  kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='\''{.items[*].spec.nodeName}'\'' 2>/dev/null || true
+}
+
+# remove_member_of NAME: ask the first other member that answers whether NAME still has an etcd
+# member (voting or learner) and remove it. Fails when no other member answers.
+remove_member_of() {
+  local name=$1 n out id
+  for n in $(etcd_pod_nodes); do
+    if [[ $n == "$name" ]]; then
+      continue
+    fi
+    out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
+    id=$(awk -F'\'', '\'' -v me="$name" '\''$3 == me { print $1 }'\'' <<<"$out")
+    if [[ -z $id ]]; then
+      log "$name has no etcd member (checked on $n)"
+      return 0
+    fi
+    log "removing the etcd member $id of $name through $n"
+    etcdctl_on "$n" member remove "$id" >/dev/null || die "could not remove the etcd member $id of $name through $n"
+    return 0
+  done
+  die "cannot check the etcd member of $name: no other etcd member answers (kubectl exec etcd-<node> -- etcdctl member list)"
+}
+
 # refresh_token: (re)create the bootstrap token Secret with a fresh expiry, through the NLB. The
 # secret half goes through a 0600 file and a pipe, never argv. Server-side apply makes it an
 # upsert: an existing token (from init or an earlier join) just gets the new expiry.
@@ -466,9 +503,16 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
+readonly MARKER="$STATE_DIR/joined"
+mark_joined() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+node_answers() { local_api_ready; }
+
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  log "already joined ($KUBE_DIR/kubelet.conf exists); nothing to do"
+if [[ -e $MARKER ]]; then
+  log "already joined ($MARKER); nothing to do"
   exit 0
 fi
 
@@ -478,8 +522,28 @@ read_token
 make_workdir
 read_admin_kubeconfig "stdin after line 1"
 
-# --- the cluster answers through the NLB; a fresh token ---------------------------------------
+# --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
+
+# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
+if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
+  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+    mark_joined
+    log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
+    exit 0
+  fi
+  # kubeadm reset empties the certificates directory: keep what place-pki put there
+  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
+  cp -a -- "$KUBE_DIR/pki" "$work/pki"
+  kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
+  rm -rf -- "$KUBE_DIR/pki"
+  cp -a -- "$work/pki" "$KUBE_DIR/pki"
+fi
+# A join that failed after its etcd member was added leaves it behind (a learner, or a member
+# that never started): the next learner would be refused.
+remove_member_of "$NODE_NAME"
+
+# --- a fresh token -----------------------------------------------------------------------------------
 refresh_token
 
 # --- join -----------------------------------------------------------------------------------------
@@ -491,8 +555,7 @@ rm -f -- "$STATE_DIR/pki-changed"
 # --- success means: this node'\''s apiserver (and so its etcd member) is ready --------------------
 wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
   die "joined, but $LOCAL_READYZ_URL did not become ready"
-mkdir -p -- "$STATE_DIR"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
+mark_joined
 log "joined $NODE_NAME ($NODE_ROLE)"
 '
 readonly -a OTHER_CONTROL_PLANES=('fd00:10::b' 'fd00:10::c')

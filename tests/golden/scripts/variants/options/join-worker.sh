@@ -143,9 +143,16 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
+readonly MARKER="$STATE_DIR/joined"
+mark_joined() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
+}
+node_answers() { node_registered; }
+
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  log "already joined ($KUBE_DIR/kubelet.conf exists); nothing to do"
+if [[ -e $MARKER ]]; then
+  log "already joined ($MARKER); nothing to do"
   exit 0
 fi
 
@@ -154,8 +161,21 @@ read_token
 make_workdir
 read_admin_kubeconfig "stdin after line 1"
 
-# --- the cluster answers through the NLB; a fresh token ---------------------------------------
+# --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
+
+# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
+if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
+  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+    mark_joined
+    log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
+    exit 0
+  fi
+  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
+  kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
+fi
+
+# --- a fresh token -----------------------------------------------------------------------------------
 refresh_token
 
 # --- join -----------------------------------------------------------------------------------------
@@ -166,6 +186,5 @@ rm -f -- "$STATE_DIR/pki-changed"
 
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
-mkdir -p -- "$STATE_DIR"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/joined"
+mark_joined
 log "joined $NODE_NAME ($NODE_ROLE)"
