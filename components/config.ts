@@ -10,7 +10,11 @@ import { PKI_ALGORITHMS, type PkiAlgorithm } from "./pki";
 export const PROJECT = "k8s-ha-control-plane";
 
 /** kubeadm.k8s.io/v1beta4 exists from 1.31; the upper bound is the newest minor the scripts were reviewed against. */
-export const SUPPORTED_MINORS = { min: 31, max: 36 } as const;
+/**
+ * Kubernetes minors the node scripts support. The newest is 1.35: the nodes run containerd 1.7
+ * from Ubuntu 24.04's archive, and 1.35 is the last minor that supports containerd 1.x.
+ */
+export const SUPPORTED_MINORS = { min: 31, max: 35 } as const;
 
 export const NAT_GATEWAY_MODES = ["single", "perAz"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
@@ -145,7 +149,7 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         const m = /^1\.(\d+)\.(\d+)$/.exec(v.kubernetesVersion);
         const { min, max } = SUPPORTED_MINORS;
         if (!m || Number(m[1]) < min || Number(m[1]) > max) {
-            bad("kubernetesVersion", v.kubernetesVersion, `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4)`);
+            bad("kubernetesVersion", v.kubernetesVersion, `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4 from 1.${min}; the nodes' containerd 1.7 ends at 1.${max})`);
         }
     }
     const zonePattern = new RegExp(`^${region.replace(/[^a-z0-9-]/g, "")}[a-z]$`);

@@ -27,17 +27,17 @@ function changedCommands(a: ProgramRun, b: ProgramRun): RecordedResource[] {
 
 describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 workers)", () => {
     let before1352: ProgramRun;
-    let after1360: ProgramRun;
+    let after1354: ProgramRun;
     before(async () => {
         before1352 = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
         assert.ifError(before1352.error);
-        after1360 = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.36.0" } });
-        assert.ifError(after1360.error);
+        after1354 = await sharedRun({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.4" } });
+        assert.ifError(after1354.error);
     });
 
     it("creates an upgrade step per node whose one script installs at creation and upgrades on a change, and secretly reads the admin kubeconfig", () => {
         for (const name of ORDER) {
-            const step = cmd(after1360, name);
+            const step = cmd(after1354, name);
             assert.match(unwrapRemote(text(step, "create")!), /has not joined a cluster: installing kubelet, kubeadm and kubectl/, `${name}: installs on a new node`);
             assert.equal(step.inputs.update, undefined, `${name}: an update runs the same script`);
             assert.ok(isSecretValue(step.inputs.stdin), `${name}: the admin kubeconfig on stdin is secret`);
@@ -48,9 +48,9 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
 
     it("the update runs `kubeadm upgrade apply` on node 0 and `kubeadm upgrade node` everywhere else, to the configured version", () => {
         ORDER.forEach((name, i) => {
-            const script = unwrapRemote(text(cmd(after1360, name), "create")!);
-            assert.equal(scriptVar(script, "K8S_VERSION"), "1.36.0", name);
-            assert.equal(scriptVar(script, "K8S_REPO"), "https://pkgs.k8s.io/core:/stable:/v1.36/deb/", name);
+            const script = unwrapRemote(text(cmd(after1354, name), "create")!);
+            assert.equal(scriptVar(script, "K8S_VERSION"), "1.35.4", name);
+            assert.equal(scriptVar(script, "K8S_REPO"), "https://pkgs.k8s.io/core:/stable:/v1.35/deb/", name);
             assert.equal(scriptVar(script, "IS_FIRST"), i === 0 ? "1" : "0", name);
             assert.equal(scriptVar(script, "IS_CONTROL_PLANE"), i < CPS.length ? "1" : "0", name);
             assert.equal(scriptVar(script, "NODE_NAME"), name.replace(/-upgrade$/, ""));
@@ -60,51 +60,51 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
     });
 
     it("defect: a version change changes the upgrade steps and no other command (prepare, init and rotate used to re-run)", () => {
-        const changed = changedCommands(before1352, after1360);
+        const changed = changedCommands(before1352, after1354);
         assert.deepEqual(changed.map((r) => r.name).sort(), [...ORDER].sort());
         // Upgrade steps have no triggers: a changed trigger would replace the step (create, not update).
-        for (const u of ORDER) assert.equal(cmd(after1360, u).inputs.triggers, undefined, `${u} has no triggers`);
+        for (const u of ORDER) assert.equal(cmd(after1354, u).inputs.triggers, undefined, `${u} has no triggers`);
         // No reset hook changes its delete script into something that runs: deletes only run on removal.
         for (const r of changed.filter((x) => x.name.endsWith("-reset"))) assert.equal(r.inputs.create, "true");
         // Instances and everything else outside the commands stay as they are.
-        for (const r of after1360.resources.filter((x) => x.type === "aws:ec2/instance:Instance")) {
+        for (const r of after1354.resources.filter((x) => x.type === "aws:ec2/instance:Instance")) {
             const old = before1352.resources.find((x) => x.urn === r.urn)!;
             assert.deepEqual(r.inputs, old.inputs, `${r.name} is not touched by a version change`);
         }
     });
 
     it("the changed steps run strictly one node after another: node 0, the other control planes in order, then each worker", () => {
-        const changed = changedCommands(before1352, after1360);
-        const wave = waves(after1360, changed);
+        const changed = changedCommands(before1352, after1354);
+        const wave = waves(after1354, changed);
         const upgradeWaves = ORDER.map((n) => wave.get(n)!);
         for (let i = 1; i < upgradeWaves.length; i++) {
             assert.ok(upgradeWaves[i] > upgradeWaves[i - 1], `${ORDER[i]} (wave ${upgradeWaves[i]}) runs after ${ORDER[i - 1]} (wave ${upgradeWaves[i - 1]})`);
         }
         // No two upgrades ever share a wave, and each directly waits for its predecessor.
         assert.equal(new Set(upgradeWaves).size, ORDER.length);
-        ORDER.slice(1).forEach((n, i) => assert.ok(waitsFor(after1360, cmd(after1360, n)).includes(ORDER[i]), `${n} waits for ${ORDER[i]}`));
+        ORDER.slice(1).forEach((n, i) => assert.ok(waitsFor(after1354, cmd(after1354, n)).includes(ORDER[i]), `${n} waits for ${ORDER[i]}`));
         // A node installs before it joins; and since the chain runs in order, a node added in the
         // same `pulumi up` as a bump installs the new version only after every node before it was
         // upgraded: no kubelet newer than the control plane ever joins.
         for (const n of [...CPS, ...WORKERS]) {
             const joins = n === CPS[0] ? `${n}-init` : `${n}-join`;
-            assert.ok(waitsFor(after1360, cmd(after1360, joins)).includes(`${n}-upgrade`), `${joins} waits for ${n}-upgrade`);
+            assert.ok(waitsFor(after1354, cmd(after1354, joins)).includes(`${n}-upgrade`), `${joins} waits for ${n}-upgrade`);
         }
-        assert.ok(waitsFor(after1360, cmd(after1360, `${WORKERS[0]}-upgrade`)).includes(`${CPS[CPS.length - 1]}-upgrade`), "the workers install after the last control plane's upgrade");
+        assert.ok(waitsFor(after1354, cmd(after1354, `${WORKERS[0]}-upgrade`)).includes(`${CPS[CPS.length - 1]}-upgrade`), "the workers install after the last control plane's upgrade");
     });
 
     it("prepare stays parallel and carries no version; init and rotate take the installed kubeadm's", () => {
         for (const n of [...CPS, ...WORKERS]) {
-            const prepare = cmd(after1360, `${n}-prepare`);
-            assert.deepEqual(waitsFor(after1360, prepare).filter((w) => w.startsWith("k8s-prod-cp-") || w.startsWith("k8s-prod-worker-")), [n], `${n}-prepare waits only for its instance`);
+            const prepare = cmd(after1354, `${n}-prepare`);
+            assert.deepEqual(waitsFor(after1354, prepare).filter((w) => w.startsWith("k8s-prod-cp-") || w.startsWith("k8s-prod-worker-")), [n], `${n}-prepare waits only for its instance`);
             const script = unwrapRemote(text(prepare, "create")!);
             assert.doesNotMatch(script, /^readonly K8S_VERSION=/m);
-            assert.doesNotMatch(script, /1\.36|kubeadm=/);
+            assert.doesNotMatch(script, /1\.35|kubeadm=/);
         }
-        const init = unwrapRemote(text(cmd(after1360, "k8s-prod-cp-0-init"), "create")!);
-        assert.doesNotMatch(init, /v1\.36\.0/);
+        const init = unwrapRemote(text(cmd(after1354, "k8s-prod-cp-0-init"), "create")!);
+        assert.doesNotMatch(init, /v1\.35\.4/);
         assert.match(init, /kubernetesVersion: k8s-ha-installed-kubeadm-version/);
-        const rotate = unwrapRemote(text(cmd(after1360, "k8s-prod-cp-1-rotate"), "update")!.replace(/ # certificates \S+$/, ""));
+        const rotate = unwrapRemote(text(cmd(after1354, "k8s-prod-cp-1-rotate"), "update")!.replace(/ # certificates \S+$/, ""));
         assert.match(rotate, /kubernetesVersion: k8s-ha-installed-kubeadm-version/);
     });
 

@@ -88,7 +88,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
 
     it("defect: a kubernetesVersion bump updates only the upgrade commands, one node at a time", async () => {
         mark();
-        await lab.ok("up", { ...TRIGGER, kubernetesVersion: "1.36.0" }, ["--skip-preview"]);
+        await lab.ok("up", { ...TRIGGER, kubernetesVersion: "1.35.5" }, ["--skip-preview"]);
         const { commands, aws } = since();
         assert.deepEqual(aws.map((e) => `${e.op} ${e.resource}`), [], "a cloud object changed");
         const runs = ran(commands);
