@@ -33,7 +33,9 @@ export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.Custom
         keyName: args.keyName,
         iamInstanceProfile: args.instanceProfile,
         // kubeadm's preflight needs the source/destination check only off for some CNIs; keep AWS's default.
-        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 },
+        // Hop limit 1: the metadata service answers the node itself, not its pods (whose requests
+        // cross one more hop), so no pod can take the node role's credentials.
+        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
         tags: roleTags(args.clusterName, args.name, args.role),
         volumeTags: roleTags(args.clusterName, args.name, args.role),

@@ -37,7 +37,36 @@ export const imdsv2Required: ResourceValidationPolicy = {
         if (tokens !== "required") {
             reportViolation(`${kind} ${args.name} has metadataOptions.httpTokens ${tokens === undefined ? "unset (IMDSv1 allowed)" : `"${String(tokens)}"`}: ` +
                 `any process or SSRF on the node can read the instance role's credentials without a session token. ` +
-                `Set metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 }.`);
+                `Set metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 }.`);
+        }
+    }),
+};
+
+// ------------------------------------------------------------------------------------------------
+
+export const imdsHopLimitOne: ResourceValidationPolicy = {
+    name: "imds-hop-limit-one",
+    description: "EC2 instances and launch templates keep the instance metadata service one hop away (httpPutResponseHopLimit = 1), so pods cannot fetch the node role's credentials.",
+    enforcementLevel: "mandatory",
+    severity: "high",
+    configSchema: { properties: {} },
+    validateResource: validateResourceOfTypes(instanceOrTemplate, (args, reportViolation) => {
+        const kind = kindOf(args.type);
+        const mo = read(() => args.props.metadataOptions);
+        const endpoint = isUnknown(mo) ? mo : prop(mo, "httpEndpoint");
+        if (endpoint === "disabled") {
+            return; // no metadata service at all
+        }
+        const hops = isUnknown(mo) ? mo : prop(mo, "httpPutResponseHopLimit");
+        if (isUnknown(hops)) {
+            reportUndecided(reportViolation, imdsHopLimitOne.description, `metadataOptions of ${kind} ${args.name} are unknown during preview.`);
+            return;
+        }
+        if (hops !== 1) {
+            // Unset is not safe: an AMI registered for IMDSv2 defaults the limit to 2.
+            reportViolation(`${kind} ${args.name} has metadataOptions.httpPutResponseHopLimit ${hops === undefined ? "unset (an IMDSv2 AMI defaults it to 2)" : String(hops)}: ` +
+                `a pod's request crosses one more hop than the node's own, so any pod can fetch the node role's credentials. ` +
+                `Set httpPutResponseHopLimit: 1, and run what needs the instance role with host networking.`);
         }
     }),
 };
@@ -284,4 +313,4 @@ export const controlPlaneInstanceSize: ResourceValidationPolicy = {
     }),
 };
 
-export const instancePolicies = [imdsv2Required, encryptedRootVolume, noPublicIpControlPlane, noSecretsInUserData, controlPlaneInstanceSize];
+export const instancePolicies = [imdsv2Required, imdsHopLimitOne, encryptedRootVolume, noPublicIpControlPlane, noSecretsInUserData, controlPlaneInstanceSize];

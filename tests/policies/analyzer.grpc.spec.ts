@@ -204,7 +204,7 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
         const s = new Stack();
         const bad = s.add(TYPES.instance, "cp-0", {
             tags: { "k8s-ha/role": "control-plane" }, instanceType: "t3.medium", availabilityZone: "us-east-1a",
-            metadataOptions: { httpTokens: "optional" }, rootBlockDevice: { encrypted: true }, associatePublicIpAddress: true,
+            metadataOptions: { httpTokens: "optional", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true }, associatePublicIpAddress: true,
         });
         const diags = diagsOf(await call(client, "analyze", analyzeRequest(bad)));
         assert.deepStrictEqual(diags.map(d => `${d.enforcementLevel} ${d.policyName}`).sort(),

@@ -141,7 +141,7 @@ export function layout(opts: LayoutOptions = {}): Stack {
         availabilityZone: opts.unknownInstanceAz ? UNKNOWN : `${region}${z}`,
         subnetId: id(`subnet-${z}`), vpcSecurityGroupIds: [id("sg-cp")],
         tags: { ...CP_TAGS, Name: `cp-${i}` },
-        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 },
+        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeSize: 50 },
         userData: "#!/bin/bash\nset -euo pipefail\napt-get update\n",
         id: id(`i-${i}`), privateIp: known ? `10.0.0.${10 + i}` : UNKNOWN,

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import {
-    controlPlaneInstanceSize, encryptedRootVolume, findSecrets, imdsv2Required, noPublicIpControlPlane, noSecretsInUserData,
+    controlPlaneInstanceSize, encryptedRootVolume, findSecrets, imdsHopLimitOne, imdsv2Required, noPublicIpControlPlane, noSecretsInUserData,
 } from "../../policies/rules/instances";
 import { instanceTypes } from "../../policies/lib/instanceTypes";
 import { checkResource, CP_TAGS, expectClean, expectLevel, expectNotApplicable, loadConfig, secret, TYPES, UNKNOWN } from "./helpers";
@@ -8,6 +8,25 @@ import { checkResource, CP_TAGS, expectClean, expectLevel, expectNotApplicable, 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
 describe("policies: instances and launch templates", () => {
+    describe("imds-hop-limit-one", () => {
+        it("passes a hop limit of 1 on instances and launch templates, and a disabled endpoint", async () => {
+            expectClean(await checkResource(imdsHopLimitOne, TYPES.instance, { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 } }));
+            expectClean(await checkResource(imdsHopLimitOne, TYPES.launchTemplate, { metadataOptions: { httpPutResponseHopLimit: 1 } }));
+            expectClean(await checkResource(imdsHopLimitOne, TYPES.instance, { metadataOptions: { httpEndpoint: "disabled" } }));
+        });
+        it("fails a limit of 2 (pods reach the node role) and an unset one (an IMDSv2 AMI defaults to 2)", async () => {
+            const [two] = expectLevel(await checkResource(imdsHopLimitOne, TYPES.instance, { metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 2 } }, { name: "cp-0" }), "mandatory", 1);
+            assert.match(two, /instance cp-0 has metadataOptions.httpPutResponseHopLimit 2: .*any pod can fetch the node role's credentials/);
+            const [unset] = expectLevel(await checkResource(imdsHopLimitOne, TYPES.launchTemplate, { metadataOptions: { httpTokens: "required" } }, { name: "workers" }), "mandatory", 1);
+            assert.match(unset, /launch template workers has metadataOptions.httpPutResponseHopLimit unset/);
+        });
+        it("advises rather than fails when metadataOptions are unknown", async () => {
+            const o = await checkResource(imdsHopLimitOne, TYPES.instance, { metadataOptions: UNKNOWN });
+            expectLevel(o, "mandatory", 0);
+            expectLevel(o, "advisory", 1);
+        });
+    });
+
     describe("imdsv2-required", () => {
         it("passes httpTokens required on instances and launch templates, and a disabled endpoint", async () => {
             expectClean(await checkResource(imdsv2Required, TYPES.instance, { metadataOptions: { httpTokens: "required" } }));

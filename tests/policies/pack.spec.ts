@@ -32,6 +32,7 @@ describe("policies: the pack", () => {
             "api-target-no-client-ip-preservation": "advisory",
             "nlb-cross-zone": "advisory",
             "imdsv2-required": "mandatory",
+            "imds-hop-limit-one": "mandatory",
             "encrypted-root-volume": "mandatory",
             "no-public-ip-control-plane": "mandatory",
             "no-secrets-in-user-data": "mandatory",
@@ -146,7 +147,7 @@ describe("policies: the pack", () => {
         });
         it("reports one diagnostic per problem across policies for a bad layout", async () => {
             const s = layout({ azs: ["a", "a", "b"] });
-            s.get("cp-0").inputs.metadataOptions = { httpTokens: "optional" };
+            s.get("cp-0").inputs.metadataOptions = { httpTokens: "optional", httpPutResponseHopLimit: 1 };
             s.remove("api-cp-2");
             const r = await evaluatePolicies(s.resources);
             const mandatory = r.diagnostics.filter(d => d.enforcementLevel === "mandatory").map(d => d.policyName).sort();
