@@ -110,12 +110,11 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
             if (typeof san !== "string" || !isValidSan(san)) throw new KubeadmInputError(`${field}[]`, san, "an IP address or an RFC-1123 DNS name");
         }
     }
+    // Every field carries over; only those that need it are normalised, so a field added to
+    // ClusterSpec is never dropped here.
     return {
-        clusterName: c.clusterName,
-        kubernetesVersion: c.kubernetesVersion,
+        ...c,
         apiEndpointHost: host,
-        podCidr: c.podCidr,
-        serviceCidr: c.serviceCidr,
         extraSans: dedupe(c.extraSans.map((s) => s.toLowerCase())),
         etcdExtraSans: dedupe((c.etcdExtraSans ?? []).map((s) => s.toLowerCase())),
     };

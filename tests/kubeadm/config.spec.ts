@@ -6,6 +6,7 @@ import {
     ETCD_TUNING,
     KubeadmInputError,
     LEADER_ELECTION,
+    normalizeCluster,
     renderAdminKubeconfig,
     renderAuditPolicy,
     renderInitConfig,
@@ -292,5 +293,21 @@ describe("admin kubeconfig", () => {
         assert.equal(Buffer.from(k.users[0].user["client-key-data"], "base64").toString(), pem.clientKeyPem);
         assert.equal(k.users[0].name, "kubernetes-admin");
         assert.equal(k["current-context"], `kubernetes-admin@${SAMPLE_CLUSTER.clusterName}`);
+    });
+});
+
+describe("normalizeCluster", () => {
+    it("defect: carries every field over, so a field added to ClusterSpec is never dropped (it listed them by hand)", () => {
+        const withNew = { ...SAMPLE_CLUSTER, someFutureField: { a: 1 } } as ClusterSpec & { someFutureField: unknown };
+        const n = normalizeCluster(withNew) as typeof withNew;
+        assert.deepEqual(n.someFutureField, { a: 1 });
+        for (const k of Object.keys(SAMPLE_CLUSTER) as (keyof ClusterSpec)[]) assert.ok(k in n, k);
+    });
+
+    it("normalises what kubeadm needs normalised: the endpoint host lower-cased, SANs deduplicated", () => {
+        const n = normalizeCluster({ ...SAMPLE_CLUSTER, apiEndpointHost: "API.Example.COM", extraSans: ["a.example.com", "a.example.com"], etcdExtraSans: ["e.x", "e.x"] });
+        assert.equal(n.apiEndpointHost, "api.example.com");
+        assert.deepEqual(n.extraSans, ["a.example.com"]);
+        assert.deepEqual(n.etcdExtraSans, ["e.x"]);
     });
 });
