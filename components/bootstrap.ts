@@ -13,6 +13,7 @@ import {
     renderPlacePkiScript,
     renderPrepareScript,
     renderResetScript,
+    renderCertRenewalInstallScript,
     renderRolloutGateScript,
     renderRotateScript,
     renderUpgradeScript,
@@ -100,6 +101,8 @@ export class Bootstrap extends pulumi.ComponentResource {
     readonly rolloutGates: readonly command.remote.Command[];
     /** The upgrade steps in the order they run: control planes from node 0, then workers. */
     readonly upgrades: readonly command.remote.Command[];
+    /** Per control plane: the installation of the weekly renewal of kubeadm's client certificates. */
+    readonly certRenewals: readonly command.remote.Command[];
     /** Per control plane: the etcd backup timer's installation. */
     readonly etcdBackups: readonly command.remote.Command[];
 
@@ -211,6 +214,12 @@ export class Bootstrap extends pulumi.ComponentResource {
                     .apply(([command, fingerprint]) => `${command} # certificates ${fingerprint}`),
             }, [members[members.length - 1], members[i], ...(previousRotation ? [previousRotation] : [])]);
         });
+
+        // 4b. On every control plane once it has joined: a weekly timer that renews kubeadm's own
+        // client certificates before they expire, between `pulumi up` runs.
+        this.certRenewals = args.controlPlanes.map((node, i) => step(`${node.name}-cert-renewal`, node, {
+            create: script(node, "control-plane", (c, n) => renderCertRenewalInstallScript(c, n, o)),
+        }, [members[i]]));
 
         // 5. Workers, after the whole control plane, in parallel with each other.
         const workerJoins = args.workers.map((node) => step(`${node.name}-join`, node, {

@@ -82,6 +82,14 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
         for (const w of workers) assert.deepEqual(waitsFor(cmd(`${w}-join`)), [`${w}-upgrade`, "k8s-prod-cp-4-join"].sort());
     });
 
+    it("installs the weekly renewal of kubeadm's client certificates on every control plane once it has joined, on no worker", () => {
+        cps.forEach((node, i) => {
+            const renewal = cmd(`${node}-cert-renewal`);
+            assert.ok(waitsFor(renewal).includes(i === 0 ? "k8s-prod-cp-0-init" : `${node}-join`), node);
+        });
+        for (const w of workers) assert.equal(run.resources.find((r) => r.name === `${w}-cert-renewal`), undefined);
+    });
+
     it("rotates certificates one node at a time, only on change", () => {
         cps.forEach((node, i) => {
             const rotate = cmd(`${node}-rotate`);

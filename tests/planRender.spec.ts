@@ -48,7 +48,7 @@ describe("offline plan --render DIR: what every node receives", function () {
 
     it("a control plane gets its scripts, stdin, kubeadm configuration and /etc/kubernetes/pki", () => {
         const cp1 = join(dir, "k8s-dev-cp-1");
-        assert.deepEqual(readdirSync(join(cp1, "kubeadm")).sort(), ["join-control-plane.yaml", "rotate.kubeadm-phase-config.yaml"]);
+        assert.deepEqual(readdirSync(join(cp1, "kubeadm")).sort(), ["join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"]);
         for (const f of ["ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub", "etcd/ca.crt", "etcd/peer.key"]) assert.ok(existsSync(join(cp1, "etc/kubernetes/pki", f)), f);
         assert.ok(readdirSync(join(cp1, "scripts")).includes("join.create.sh"));
         assert.ok(readdirSync(join(cp1, "scripts")).includes("reset.delete.sh"));

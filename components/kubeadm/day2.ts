@@ -1,7 +1,7 @@
 // Builders of the day-2 scripts: etcd backups (script, systemd service and timer, installer), the
-// etcd restore for the runbook, Kubernetes upgrades one node at a time, the prepare guard that hands
-// version changes to the upgrade, and the rollout gate that holds the next control plane's instance
-// change until this one is back and healthy. Typed data in, each script's parameters out; the bash
+// etcd restore for the runbook, kubelet/kubeadm installs and Kubernetes upgrades one node at a
+// time, and the rollout gate that holds the next control plane's instance change until this one is
+// back and healthy. Typed data in, each script's parameters out; the bash
 // lives in components/kubeadm/scripts/ (etcd/, packages/, rollout/) and bash.ts composes it.
 //
 // stdin framing:

@@ -5,16 +5,22 @@ export * from "./pki";
 export * from "./config";
 export * from "./shell";
 export {
+    CERT_RENEWAL_UNIT,
+    CERT_RENEW_BEFORE_DAYS,
     KUBECONFIG_PHASES,
+    RENEWED_KUBECONFIGS,
     initStdin,
     joinStdin,
     placePkiStdin,
+    renderCertRenewalInstallScript,
+    renderCertRenewalUnits,
     renderFirstControlPlaneScript,
     renderInitScript,
     renderJoinScript,
     renderNodeScripts,
     renderPlacePkiScript,
     renderPrepareScript,
+    renderRenewKubeconfigsScript,
     renderResetScript,
     renderRotateScript,
     renderScriptSet,

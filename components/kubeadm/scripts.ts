@@ -268,9 +268,97 @@ export function renderRotateScript(cluster: ClusterSpec, node: NodeSpec, o?: Scr
 }
 
 // ---------------------------------------------------------------------------------------------
+// weekly renewal of kubeadm's client certificates (scripts/certificates/renew-*.sh)
+
+export const CERT_RENEWAL_UNIT = "k8s-ha-kubeconfig-renewal";
+export const CERT_RENEWAL_SCRIPT_PATH = "/usr/local/sbin/k8s-ha-renew-kubeconfigs";
+/** Renew a client certificate with fewer days left than this (a weekly timer: at 90 to 83 days). */
+export const CERT_RENEW_BEFORE_DAYS = 90;
+
+/** The timer's script: renews each of RENEWED_KUBECONFIGS with under CERT_RENEW_BEFORE_DAYS left. */
+export function renderRenewKubeconfigsScript(cluster: ClusterSpec, node: NodeSpec, o?: ScriptOptions): string {
+    const c = normalizeCluster(cluster);
+    requireRole(node, "control-plane", "kubeadm signs these kubeconfigs on control planes only");
+    const p = scriptParams(o);
+    return renderScript("certificates/renew-kubeconfigs.sh", {
+        name: "renew-kubeconfigs",
+        title: `renew kubeadm's client certificates on ${node.name} before they expire`,
+        role: node.role,
+        params: {
+            NODE_NAME: node.name,
+            CRI_SOCKET,
+            VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
+            KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node, { kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER }),
+            RENEW_BEFORE_DAYS: CERT_RENEW_BEFORE_DAYS,
+            STOP_TIMEOUT_SECONDS: STATIC_POD_STOP_TIMEOUT_SECONDS,
+            WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
+            WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
+        },
+        arrays: { RENEWED_KUBECONFIGS: [...RENEWED_KUBECONFIGS] },
+    });
+}
+
+/** systemd units of the weekly renewal. */
+export function renderCertRenewalUnits(node: NodeSpec): { service: string; timer: string } {
+    validateNode(node);
+    const service = [
+        "# Rendered by k8s-ha; installed by its certificate renewal step.",
+        "[Unit]",
+        `Description=k8s-ha: renew kubeadm's client certificates on ${node.name} before they expire`,
+        "ConditionPathExists=/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        `ExecStart=${CERT_RENEWAL_SCRIPT_PATH}`,
+        "TimeoutStartSec=30min",
+        "PrivateTmp=true",
+        "",
+    ].join("\n");
+    const timer = [
+        "# Rendered by k8s-ha; installed by its certificate renewal step.",
+        "[Unit]",
+        `Description=k8s-ha: weekly check of kubeadm's client certificates on ${node.name}`,
+        "",
+        "[Timer]",
+        "OnCalendar=weekly",
+        "RandomizedDelaySec=6h",
+        "Persistent=true",
+        `Unit=${CERT_RENEWAL_UNIT}.service`,
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+        "",
+    ].join("\n");
+    return { service, timer };
+}
+
+/** Installs the renewal script, its service and its weekly timer on a control plane. */
+export function renderCertRenewalInstallScript(cluster: ClusterSpec, node: NodeSpec, o?: ScriptOptions): string {
+    normalizeCluster(cluster);
+    requireRole(node, "control-plane", "kubeadm signs these kubeconfigs on control planes only");
+    const units = renderCertRenewalUnits(node);
+    return renderScript("certificates/renew-install.sh", {
+        name: "cert-renewal-install",
+        title: `install the weekly renewal of kubeadm's client certificates on ${node.name}`,
+        role: node.role,
+        params: {
+            NODE_NAME: node.name,
+            UNIT: CERT_RENEWAL_UNIT,
+            SCRIPT_PATH: CERT_RENEWAL_SCRIPT_PATH,
+            SERVICE_PATH: `/etc/systemd/system/${CERT_RENEWAL_UNIT}.service`,
+            TIMER_PATH: `/etc/systemd/system/${CERT_RENEWAL_UNIT}.timer`,
+            // put_file compares with $(<file), which drops trailing newlines: compare like with like.
+            RENEW_SCRIPT: renderRenewKubeconfigsScript(cluster, node, o).trimEnd(),
+            SERVICE_UNIT: units.service.trimEnd(),
+            TIMER_UNIT: units.timer.trimEnd(),
+        },
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
 // The whole set, for tools/render-scripts.ts and the tests.
 
-export type ScriptKind = "prepare" | "place-pki" | "init" | "join" | "reset" | "rotate";
+export type ScriptKind = "prepare" | "place-pki" | "init" | "join" | "reset" | "rotate" | "cert-renewal";
 
 export interface RenderedScript {
     /** e.g. "join-control-plane.sh". */
@@ -307,6 +395,8 @@ export function renderScriptSet(s: ScriptSetInput): RenderedScript[] {
         { fileName: "reset-control-plane.sh", kind: "reset", role: "control-plane", node: s.joinControlPlane.name, text: renderResetScript(s.cluster, s.joinControlPlane, o) },
         { fileName: "reset-worker.sh", kind: "reset", role: "worker", node: s.worker.name, text: renderResetScript(s.cluster, s.worker, o) },
         { fileName: "rotate.sh", kind: "rotate", role: "control-plane", node: s.initNode.name, text: renderRotateScript(s.cluster, s.initNode, o) },
+        { fileName: "renew-kubeconfigs.sh", kind: "cert-renewal", role: "control-plane", node: s.initNode.name, text: renderRenewKubeconfigsScript(s.cluster, s.initNode, o) },
+        { fileName: "cert-renewal-install.sh", kind: "cert-renewal", role: "control-plane", node: s.initNode.name, text: renderCertRenewalInstallScript(s.cluster, s.initNode, o) },
     ];
 }
 

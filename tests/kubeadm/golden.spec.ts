@@ -64,7 +64,7 @@ describe("golden renders of every node script", () => {
         for (const f of [
             "prepare-control-plane.sh", "prepare-worker.sh", "place-pki.sh", "init.sh", "first-control-plane.sh", "join-control-plane.sh", "join-worker.sh",
             "reset-control-plane.sh", "reset-worker.sh", "rotate.sh", "etcd-backup.sh", "etcd-restore.sh", "etcd-backup-install.sh",
-            "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "rollout-gate.sh",
+            "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "rollout-gate.sh", "renew-kubeconfigs.sh", "cert-renewal-install.sh",
         ]) {
             assert.ok(names.has(f), f);
         }

@@ -45,6 +45,8 @@ describe("rendered scripts", () => {
             "reset-control-plane.sh",
             "reset-worker.sh",
             "rotate.sh",
+            "renew-kubeconfigs.sh",
+            "cert-renewal-install.sh",
         ]);
     });
 
@@ -65,6 +67,7 @@ describe("rendered scripts", () => {
             "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^refresh_token$/m],
             "prepare-worker.sh": [/if \[\[ -f \$MARKER/, /^hostnamectl /m],
             "rotate.sh": [/if \[\[ ! -s \$CHANGED_FILE \]\]/, /^restart_static_pod /m],
+            "renew-kubeconfigs.sh": [/if \[\[ ! -e "\$KUBE_DIR\/manifests\/kube-apiserver\.yaml" \]\]/, /kubeadm certs renew /],
             "reset-control-plane.sh": [/if \(\(!joined\)\) && \[\[ -z \$node_object \]\]/, /^ {2}kube drain /m],
         };
         for (const [file, [guard, action]] of Object.entries(guardBefore)) {

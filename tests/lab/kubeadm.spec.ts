@@ -59,15 +59,15 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                     const files = render.kubeadmConfigs(node.name);
                     const names = files.map((f) => f.split("/").pop()).sort();
                     if (node.role === "worker") assert.deepEqual(names, ["join-worker.yaml"], node.name);
-                    else if (node.name.endsWith("-cp-0")) assert.deepEqual(names, ["init.yaml", "join-control-plane.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
-                    else assert.deepEqual(names, ["join-control-plane.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
+                    else if (node.name.endsWith("-cp-0")) assert.deepEqual(names, ["init.yaml", "join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
+                    else assert.deepEqual(names, ["join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
                     for (const file of files) {
                         const r = await run(labTool("kubeadm"), ["config", "validate", "--config", file]);
                         assert.equal(r.code, 0, `${node.name} ${file}:\n${r.stdout}${r.stderr}`);
                         seen.push(file);
                     }
                 }
-                assert.equal(seen.length, 1 + 2 * v.controlPlanes + v.workers);
+                assert.equal(seen.length, 1 + 3 * v.controlPlanes + v.workers);
             });
 
             it("`kubeadm init phase certs all` reuses every certificate on every control plane and generates none", async () => {

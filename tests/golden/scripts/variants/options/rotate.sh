@@ -168,6 +168,10 @@ with_installed_version() {
 
 readonly CHANGED_FILE="$STATE_DIR/pki-changed"
 
+etcd_healthy() { curl -sf --max-time 5 -o /dev/null http://127.0.0.1:2381/health; }
+
+# Static pods on this control plane, through the CRI (needs CRI_SOCKET, STOP_TIMEOUT_SECONDS and
+# lib/wait.sh; the health checks of etcd and the apiserver come from their own lib files).
 crictl_() { crictl --runtime-endpoint "$CRI_SOCKET" "$@"; }
 running_ids() { crictl_ ps --quiet --state running --name "^$1\$"; }
 new_container_running() {
@@ -175,7 +179,6 @@ new_container_running() {
   now=$(running_ids "$1") || return 1
   [[ -n $now && $now != "$2" ]]
 }
-etcd_healthy() { curl -sf --max-time 5 -o /dev/null http://127.0.0.1:2381/health; }
 controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
 scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
 

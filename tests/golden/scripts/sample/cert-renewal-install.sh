@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016
+# k8s-ha cert-renewal-install: install the weekly renewal of kubeadm's client certificates on k8s-ha-dev-cp-0
+# Rendered by k8s-ha from typed data; do not edit by hand.
+# stdin: nothing
+# Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
+# commands are replaced through PATH.
+set -euo pipefail
+umask 077
+
+readonly SCRIPT_NAME='cert-renewal-install'
+readonly NODE_NAME='k8s-ha-dev-cp-0'
+readonly UNIT='k8s-ha-kubeconfig-renewal'
+readonly SCRIPT_PATH='/usr/local/sbin/k8s-ha-renew-kubeconfigs'
+readonly SERVICE_PATH='/etc/systemd/system/k8s-ha-kubeconfig-renewal.service'
+readonly TIMER_PATH='/etc/systemd/system/k8s-ha-kubeconfig-renewal.timer'
+readonly RENEW_SCRIPT='#!/usr/bin/env bash
+# k8s-ha renew-kubeconfigs: renew kubeadm'\''s client certificates on k8s-ha-dev-cp-0 before they expire
+# Rendered by k8s-ha from typed data; do not edit by hand.
+# stdin: nothing
+# Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
+# commands are replaced through PATH.
+set -euo pipefail
+umask 077
+
+readonly SCRIPT_NAME='\''renew-kubeconfigs'\''
+readonly NODE_NAME='\''k8s-ha-dev-cp-0'\''
+readonly CRI_SOCKET='\''unix:///run/containerd/containerd.sock'\''
+readonly VERSION_PLACEHOLDER='\''k8s-ha-installed-kubeadm-version'\''
+readonly KUBEADM_PHASE_CONFIG='\''apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: k8s-ha-dev-cp-0
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    - name: node-ip
+      value: 10.0.16.10
+localAPIEndpoint:
+  advertiseAddress: 10.0.16.10
+  bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+clusterName: k8s-ha-dev
+kubernetesVersion: k8s-ha-installed-kubeadm-version
+controlPlaneEndpoint: k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443
+certificatesDir: /etc/kubernetes/pki
+networking:
+  podSubnet: 10.244.0.0/16
+  serviceSubnet: 10.96.0.0/12
+  dnsDomain: cluster.local
+apiServer:
+  certSANs:
+    - k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com
+    - api.k8s-ha-dev.example.com
+  extraArgs:
+    - name: audit-log-path
+      value: /var/log/kubernetes/audit/audit.log
+    - name: audit-policy-file
+      value: /etc/kubernetes/audit-policy.yaml
+    - name: audit-log-maxage
+      value: "30"
+    - name: audit-log-maxbackup
+      value: "10"
+    - name: audit-log-maxsize
+      value: "100"
+    - name: profiling
+      value: "false"
+    - name: shutdown-delay-duration
+      value: 20s
+  extraVolumes:
+    - name: audit-policy
+      hostPath: /etc/kubernetes/audit-policy.yaml
+      mountPath: /etc/kubernetes/audit-policy.yaml
+      readOnly: true
+      pathType: File
+    - name: audit-log
+      hostPath: /var/log/kubernetes/audit
+      mountPath: /var/log/kubernetes/audit
+      readOnly: false
+      pathType: DirectoryOrCreate
+controllerManager:
+  extraArgs:
+    - name: leader-elect
+      value: "true"
+    - name: leader-elect-lease-duration
+      value: 15s
+    - name: leader-elect-renew-deadline
+      value: 10s
+    - name: leader-elect-retry-period
+      value: 2s
+    - name: profiling
+      value: "false"
+    - name: bind-address
+      value: 127.0.0.1
+scheduler:
+  extraArgs:
+    - name: leader-elect
+      value: "true"
+    - name: leader-elect-lease-duration
+      value: 15s
+    - name: leader-elect-renew-deadline
+      value: 10s
+    - name: leader-elect-retry-period
+      value: 2s
+    - name: profiling
+      value: "false"
+    - name: bind-address
+      value: 127.0.0.1
+etcd:
+  local:
+    dataDir: /var/lib/etcd
+    extraArgs:
+      - name: quota-backend-bytes
+        value: "8589934592"
+      - name: heartbeat-interval
+        value: "100"
+      - name: election-timeout
+        value: "1000"
+      - name: snapshot-count
+        value: "10000"
+      - name: auto-compaction-mode
+        value: periodic
+      - name: auto-compaction-retention
+        value: 1h
+    serverCertSANs: []
+    peerCertSANs: []
+'\''
+readonly RENEW_BEFORE_DAYS='\''90'\''
+readonly STOP_TIMEOUT_SECONDS='\''45'\''
+readonly WAIT_INTERVAL_SECONDS='\''5'\''
+readonly WAIT_ATTEMPTS='\''120'\''
+readonly -a RENEWED_KUBECONFIGS=('\''admin.conf'\'' '\''super-admin.conf'\'' '\''controller-manager.conf'\'' '\''scheduler.conf'\'')
+readonly FSROOT="${K8S_HA_FSROOT:-}"
+readonly KUBE_DIR="$FSROOT/etc/kubernetes"
+
+log() { printf '\''[k8s-ha %s] %s\n'\'' "$SCRIPT_NAME" "$*"; }
+die() {
+  printf '\''[k8s-ha %s] ERROR: %s\n'\'' "$SCRIPT_NAME" "$*" >&2
+  exit 1
+}
+
+# wait_for WHAT COMMAND...: run COMMAND every WAIT_INTERVAL_SECONDS, at most WAIT_ATTEMPTS times.
+wait_for() {
+  local what=$1 attempt
+  shift
+  for ((attempt = 1; attempt <= WAIT_ATTEMPTS; attempt++)); do
+    if "$@"; then
+      log "$what: ok (attempt $attempt)"
+      return 0
+    fi
+    log "waiting for $what (attempt $attempt/$WAIT_ATTEMPTS, every ${WAIT_INTERVAL_SECONDS}s)"
+    sleep "$WAIT_INTERVAL_SECONDS"
+  done
+  return 1
+}
+
+# A 0700 scratch directory on tmpfs for secret copies, removed whatever happens.
+make_workdir() {
+  mkdir -p -- "$FSROOT/run"
+  work=$(mktemp -d "$FSROOT/run/k8s-ha.XXXXXXXX") || die "cannot create a scratch directory under $FSROOT/run"
+  trap '\''rm -rf -- "$work"'\'' EXIT
+}
+
+# with_installed_version TEXT: TEXT with VERSION_PLACEHOLDER replaced by the installed kubeadm'\''s
+# version ("v1.N.P"). The kubeadm configs of init and rotate carry the placeholder instead of the
+# configured version, so that a version bump changes only the upgrade step'\''s text; the upgrade
+# step is also what installs kubeadm, at the configured version, before init or join.
+with_installed_version() {
+  local version
+  version=$(kubeadm version -o short) || die "cannot run '\''kubeadm version'\'' (the upgrade step installs kubeadm first)"
+  [[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "kubeadm reports version '\''$version'\'', not v1.N.P"
+  printf '\''%s'\'' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
+}
+
+# Static pods on this control plane, through the CRI (needs CRI_SOCKET, STOP_TIMEOUT_SECONDS and
+# lib/wait.sh; the health checks of etcd and the apiserver come from their own lib files).
+crictl_() { crictl --runtime-endpoint "$CRI_SOCKET" "$@"; }
+running_ids() { crictl_ ps --quiet --state running --name "^$1\$"; }
+new_container_running() {
+  local now
+  now=$(running_ids "$1") || return 1
+  [[ -n $now && $now != "$2" ]]
+}
+controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
+scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
+
+# restart_static_pod NAME CHECK: stop NAME'\''s container gracefully (SIGTERM, SIGKILL only after
+# STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
+# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
+# reads the new files. Then wait for the new container, and for CHECK.
+restart_static_pod() {
+  local name=$1 check=$2 old
+  old=$(running_ids "$name") || die "crictl cannot list containers"
+  if [[ -n $old ]]; then
+    local ids=()
+    mapfile -t ids <<<"$old"
+    log "restarting $name"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
+  else
+    log "$name has no running container; waiting for the kubelet to start it"
+  fi
+  wait_for "a new $name container" new_container_running "$name" "$old" || die "$name did not come back"
+  wait_for "$name healthy" "$check" || die "$name did not become healthy after the restart"
+}
+
+# days_left FILE: whole days until the client certificate in kubeconfig FILE expires.
+days_left() {
+  local data end
+  data=$(sed -n -E '\''s/^[[:space:]]*client-certificate-data:[[:space:]]*//p'\'' "$1" | sed -n 1p)
+  [[ -n $data ]] || return 1
+  end=$(printf '\''%s'\'' "$data" | base64 -d 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null) || return 1
+  end=$(date -u -d "${end#notAfter=}" +%s) || return 1
+  printf '\''%d'\'' $(((end - $(date -u +%s)) / 86400))
+}
+
+# --- guard: a control plane kubeadm has set up? --------------------------------------------------
+if [[ ! -e "$KUBE_DIR/manifests/kube-apiserver.yaml" ]]; then
+  log "$NODE_NAME runs no control plane yet; nothing to renew"
+  exit 0
+fi
+
+make_workdir
+with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+restart=()
+for file in "${RENEWED_KUBECONFIGS[@]}"; do
+  if [[ ! -e "$KUBE_DIR/$file" ]]; then
+    continue
+  fi
+  left=$(days_left "$KUBE_DIR/$file") || die "cannot read the client certificate in $KUBE_DIR/$file"
+  if ((left >= RENEW_BEFORE_DAYS)); then
+    log "$file: $left days left (renewed under $RENEW_BEFORE_DAYS); nothing to do"
+    continue
+  fi
+  kubeadm certs renew "$file" --config "$work/kubeadm.yaml" >/dev/null || die "kubeadm certs renew $file failed"
+  log "$file: $left days left, renewed"
+  case $file in
+  controller-manager.conf) restart+=("kube-controller-manager controller_manager_healthy") ;;
+  scheduler.conf) restart+=("kube-scheduler scheduler_healthy") ;;
+  esac
+done
+for entry in "${restart[@]}"; do
+  # shellcheck disable=SC2086  # a name and its health check
+  restart_static_pod $entry
+done
+log "client certificates of $NODE_NAME checked"'
+readonly SERVICE_UNIT='# Rendered by k8s-ha; installed by its certificate renewal step.
+[Unit]
+Description=k8s-ha: renew kubeadm'\''s client certificates on k8s-ha-dev-cp-0 before they expire
+ConditionPathExists=/etc/kubernetes/manifests/kube-apiserver.yaml
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/k8s-ha-renew-kubeconfigs
+TimeoutStartSec=30min
+PrivateTmp=true'
+readonly TIMER_UNIT='# Rendered by k8s-ha; installed by its certificate renewal step.
+[Unit]
+Description=k8s-ha: weekly check of kubeadm'\''s client certificates on k8s-ha-dev-cp-0
+
+[Timer]
+OnCalendar=weekly
+RandomizedDelaySec=6h
+Persistent=true
+Unit=k8s-ha-kubeconfig-renewal.service
+
+[Install]
+WantedBy=timers.target'
+readonly FSROOT="${K8S_HA_FSROOT:-}"
+
+log() { printf '[k8s-ha %s] %s\n' "$SCRIPT_NAME" "$*"; }
+die() {
+  printf '[k8s-ha %s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2
+  exit 1
+}
+
+# put_file MODE PATH CONTENT: atomic write when the content differs; PUT_CHANGED=1 when it did.
+put_file() {
+  local mode=$1 path=$2 content=$3 tmp
+  PUT_CHANGED=0
+  mkdir -p -- "${path%/*}"
+  if [[ -f $path && "$(<"$path")" == "$content" ]]; then
+    chmod "$mode" -- "$path"
+    return 0
+  fi
+  tmp=$(mktemp "$path.k8s-ha.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$mode" -- "$tmp"
+  mv -f -- "$tmp" "$path"
+  PUT_CHANGED=1
+}
+
+# System files get the usual modes; the script stays root-only.
+umask 022
+
+changed=0
+put_file 0700 "$FSROOT$SCRIPT_PATH" "$RENEW_SCRIPT"
+put_file 0644 "$FSROOT$SERVICE_PATH" "$SERVICE_UNIT"
+changed=$((changed + PUT_CHANGED))
+put_file 0644 "$FSROOT$TIMER_PATH" "$TIMER_UNIT"
+changed=$((changed + PUT_CHANGED))
+
+if ((changed)); then
+  systemctl daemon-reload
+fi
+systemctl enable --now "$UNIT.timer"
+if ((changed)); then
+  systemctl restart "$UNIT.timer"
+fi
+log "client certificate renewal of $NODE_NAME: timer $UNIT.timer"
