@@ -146,14 +146,18 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         bad("clusterName", v.clusterName, "3-20 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit");
     }
     if (typed("kubernetesVersion")) {
-        const m = /^1\.(\d+)\.(\d+)$/.exec(v.kubernetesVersion);
+        // No leading zeros: "1.035.2" is not a Kubernetes version, and kubeadm would not find it.
+        const m = /^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.exec(v.kubernetesVersion);
         const { min, max } = SUPPORTED_MINORS;
         if (!m || Number(m[1]) < min || Number(m[1]) > max) {
             bad("kubernetesVersion", v.kubernetesVersion, `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4 from 1.${min}; the nodes' containerd 1.7 ends at 1.${max})`);
         }
     }
+    const regionOk = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/.test(region);
+    if (!regionOk) bad("aws:region", region, "an AWS region such as us-east-1 (pulumi config set aws:region <region>)");
     const zonePattern = new RegExp(`^${region.replace(/[^a-z0-9-]/g, "")}[a-z]$`);
-    if (typed("availabilityZones")) {
+    // Zones are judged only against a region that is one: otherwise every zone would be blamed.
+    if (regionOk && typed("availabilityZones")) {
         const zones: string[] = v.availabilityZones;
         const allowed = `1 to 6 distinct zone names of region ${region}, such as ${region}a`;
         if (zones.length === 0 || zones.length > 6) bad("availabilityZones", zones, allowed);
@@ -165,6 +169,10 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     integerIn("rootVolumeSizeGiB", 20, 1024);
     for (const key of ["controlPlaneInstanceType", "workerInstanceType", "bastionInstanceType"] as const) {
         if (typed(key) && !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v[key])) bad(key, v[key], "an EC2 instance type such as m6i.large");
+        // Graviton (arm64) families: a, or g in the family's attributes (m6g, c7gn, t4g, r8gd).
+        else if (typed(key) && /^([a-z]+\d+[a-z]*g[a-z]*|a1)\./.test(v[key])) {
+            bad(key, v[key], "an x86_64 instance type such as m6i.large: the nodes run the amd64 Ubuntu image, which a Graviton (arm64) type cannot boot");
+        }
     }
     if (typed("amiId") && v.amiId !== "" && !/^ami-[0-9a-f]{8,17}$/.test(v.amiId)) {
         bad("amiId", v.amiId, "an AMI id such as ami-0123456789abcdef0, or empty for Ubuntu 24.04 LTS");
@@ -245,6 +253,14 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
             bad("existingVpc", o, missing.length > 0 ? `${allowed} (no subnets for ${missing.join(", ")})` : allowed);
             return undefined;
         }
+        // Every subnet once: a subnet both public and private, or shared by two zones, would put
+        // nodes where the layout (and the policy pack) believes they are not.
+        const uses = [...Object.entries(o.publicSubnets).map(([z, s]) => [`publicSubnets.${z}`, s]), ...Object.entries(o.privateSubnets).map(([z, s]) => [`privateSubnets.${z}`, s])];
+        const clashes = uses.filter(([, s], i) => uses.findIndex(([, t]) => t === s) !== i).map(([where, s]) => `${s} is also ${uses.find(([, t]) => t === s)![0]} (${where})`);
+        if (clashes.length > 0) {
+            bad("existingVpc", o, `${allowed}, each subnet once: ${clashes.join("; ")}`);
+            return undefined;
+        }
         return o as unknown as ExistingVpc;
     }
 }
@@ -255,14 +271,34 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
  * node (the backup installer runs `systemd-analyze calendar` before installing the timer).
  */
 export function isOnCalendar(text: string): boolean {
-    if (/^(minutely|hourly|daily|weekly|monthly|quarterly|semiannually|yearly|annually)$/.test(text)) return true;
+    if (text.length > 100) return false;
+    // A trailing time zone: UTC, or an IANA name this runtime knows (systemd takes the same).
+    const zoneMatch = / (UTC|[A-Za-z]+(?:\/[A-Za-z0-9_+-]+)+)$/.exec(text);
+    if (zoneMatch && zoneMatch[1] !== "UTC" && !Intl.supportedValuesOf("timeZone").includes(zoneMatch[1])) return false;
+    const body = zoneMatch ? text.slice(0, zoneMatch.index) : text;
+    if (/^(minutely|hourly|daily|weekly|monthly|quarterly|semiannually|yearly|annually)$/.test(body)) return true;
     const weekday = "(Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
     const days = `${weekday}((\\.\\.|,)${weekday})*`;
     const field = "[0-9*]+([./~][0-9]+)?(\\.\\.[0-9]+)?(,[0-9*]+([./~][0-9]+)?(\\.\\.[0-9]+)?)*";
-    const date = `${field}-${field}(-${field})?`;
-    const time = `${field}:${field}(:${field})?`;
-    const re = new RegExp(`^(${days} )?((${date}) )?${time}( UTC)?$|^(${days} )?${date}( UTC)?$`);
-    return text.length <= 100 && re.test(text);
+    const date = `(${field})-(${field})(-(${field}))?`;
+    const time = `(${field}):(${field})(:(${field}))?`;
+    const withTime = new RegExp(`^(?:${days} )?(?:(?<date>${date}) )?(?<time>${time})$`).exec(body);
+    const dateOnly = withTime ? null : new RegExp(`^(?:${days} )?(?<date>${date})$`).exec(body);
+    const m = withTime ?? dateOnly;
+    if (!m) return false;
+    // Every number within its field's range (systemd refuses 25:00 or month 13).
+    const within = (f: string | undefined, min: number, max: number) => f === undefined || (f.match(/\d+/g) ?? []).every((n) => Number(n) >= min && Number(n) <= max);
+    const { date: dateText, time: timeText } = m.groups ?? {};
+    if (timeText) {
+        const [h, mi, se] = timeText.split(":");
+        if (!within(h, 0, 23) || !within(mi, 0, 59) || !within(se, 0, 59)) return false;
+    }
+    if (dateText) {
+        const parts = dateText.split("-");
+        const [month, day] = parts.length === 3 ? [parts[1], parts[2]] : [parts[0], parts[1]];
+        if (!within(month, 1, 12) || !within(day, 1, 31)) return false;
+    }
+    return true;
 }
 
 function parseKind(text: string, kind: Kind): { ok: true; value: unknown } | { ok: false; allowed: string } {

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONFIG_SCHEMA, ConfigError, PROJECT, validateConfig } from "../components/config";
+import { renderEtcdBackupUnits } from "../components/kubeadm";
 import { runProgram } from "../tools/harness/program";
 import { readProject } from "../tools/harness/stackConfig";
 
@@ -41,6 +42,22 @@ describe("config", () => {
             assert.ok(err instanceof ConfigError);
             assert.deepEqual(err.problems.map((p) => p.key).sort(), ["controlPlaneCount", "natGateways", "workerCount"]);
         }
+    });
+
+    it("defect: an empty aws:region is named as such, not blamed on availabilityZones", () => {
+        assert.throws(() => validateConfig({}, ""), (e: unknown) => {
+            assert.ok(e instanceof ConfigError);
+            assert.deepEqual(e.problems.map((p) => p.key), ["aws:region"]);
+            assert.match(e.message, /aws:region: "" is not allowed; expected an AWS region such as us-east-1/);
+            return true;
+        });
+    });
+
+    it("defect: accepts a backup schedule with a time zone (systemd does), and renders it into the timer", () => {
+        const cfg = validateConfig({ etcdBackupSchedule: "*-*-* 03:00:00 America/New_York" }, "us-east-1");
+        assert.equal(cfg.etcdBackupSchedule, "*-*-* 03:00:00 America/New_York");
+        const units = renderEtcdBackupUnits({ name: "k8s-cp-0", privateIp: "10.0.0.10", role: "control-plane" }, cfg.etcdBackupSchedule, "s3://k8s-ha-backups-0a1b2c3/k8s/k8s-cp-0");
+        assert.match(units.timer, /^OnCalendar=\*-\*-\* 03:00:00 America\/New_York$/m);
     });
 
     it("accepts an even count and a single zone: high availability is the policy pack's call", () => {
@@ -105,6 +122,18 @@ describe("config", () => {
         ["duplicate SSH CIDR", { sshAllowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] }, "sshAllowedCidrs", "entries 0 and 2 are both 203.0.113.0/24"],
         ["duplicate API CIDR", { apiAllowedCidrs: ["198.51.100.0/24", "198.51.100.0/24"] }, "apiAllowedCidrs", "entries 0 and 1 are both 198.51.100.0/24"],
         ["API CIDR repeats the VPC rule", { apiAllowedCidrs: ["10.0.0.0/16"] }, "apiAllowedCidrs", "the stack always admits the VPC to the API (rule api-lb-in-vpc)"],
+        ["version with a leading zero", { kubernetesVersion: "1.035.2" }, "kubernetesVersion", "a version 1.N.P"],
+        ["patch with a leading zero", { kubernetesVersion: "1.35.02" }, "kubernetesVersion", "a version 1.N.P"],
+        ["Graviton control plane with the amd64 image", { controlPlaneInstanceType: "m7g.large" }, "controlPlaneInstanceType", "an x86_64 instance type"],
+        ["Graviton workers with the amd64 image", { workerInstanceType: "c7gn.xlarge" }, "workerInstanceType", "which a Graviton (arm64) type cannot boot"],
+        ["Graviton bastion with the amd64 image", { bastionInstanceType: "t4g.micro" }, "bastionInstanceType", "an x86_64 instance type"],
+        ["backup at hour 25", { etcdBackupSchedule: "*-*-* 25:00:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["backup in month 13", { etcdBackupSchedule: "*-13-01 03:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["backup on day 32", { etcdBackupSchedule: "*-*-32 03:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["backup at minute 61", { etcdBackupSchedule: "*-*-* 03:61" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["backup in an unknown time zone", { etcdBackupSchedule: "*-*-* 03:00 Mars/Olympus" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["existing VPC: one subnet both public and private", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-03", "us-west-2c": "subnet-05" }, privateSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-04", "us-west-2c": "subnet-06" } } }, "existingVpc", "subnet-01 is also publicSubnets.us-west-2a (privateSubnets.us-west-2a)"],
+        ["existing VPC: two zones share a private subnet", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-03", "us-west-2c": "subnet-05" }, privateSubnets: { "us-west-2a": "subnet-02", "us-west-2b": "subnet-02", "us-west-2c": "subnet-06" } } }, "existingVpc", "each subnet once"],
     ];
 
     describe(`rejects bad values before any resource is registered (${cases.length} cases)`, () => {

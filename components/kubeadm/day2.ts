@@ -119,7 +119,7 @@ export interface EtcdBackupUnits {
 /** The systemd service (oneshot, runs the backup script) and timer (OnCalendar = schedule). */
 export function renderEtcdBackupUnits(node: NodeSpec, schedule: string, uploadTarget: string): EtcdBackupUnits {
     validateNode(node);
-    if (!/^[A-Za-z0-9*:,./~ -]{1,100}$/.test(schedule) || schedule.trim() !== schedule) {
+    if (!/^[A-Za-z0-9*:,./~_+ -]{1,100}$/.test(schedule) || schedule.trim() !== schedule) {
         throw new KubeadmInputError("etcdBackupSchedule", schedule, "a systemd OnCalendar expression such as *-*-* 03:00:00");
     }
     if (!UPLOAD_TARGET_RE.test(uploadTarget)) throw new KubeadmInputError("uploadTarget", uploadTarget, "s3://<bucket>/<prefix> or file:///<dir>");
