@@ -73,11 +73,14 @@ mark_joined() {
   mkdir -p -- "$STATE_DIR"
   date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
 }
+# node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
+node_answers() {
 #@if control-plane
-node_answers() { local_api_ready; }
+  local_api_ready
 #@else
-node_answers() { node_registered; }
+  node_registered
 #@endif
+}
 
 # --- guard: joined before? ------------------------------------------------------------------------
 if [[ -e $MARKER ]]; then

@@ -148,7 +148,10 @@ mark_joined() {
   mkdir -p -- "$STATE_DIR"
   date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
 }
-node_answers() { node_registered; }
+# node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
+node_answers() {
+  node_registered
+}
 
 # --- guard: joined before? ------------------------------------------------------------------------
 if [[ -e $MARKER ]]; then
