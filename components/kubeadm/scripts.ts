@@ -181,7 +181,7 @@ export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHas
             NODE_ROLE: node.role,
             API_ENDPOINT: controlPlaneEndpoint(c),
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-            ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz` } : {}),
+            ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, ETCD_PEER_URL: `https://${urlHost(node.privateIp)}:2380` } : {}),
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
             TOKEN_GROUP: BOOTSTRAP_TOKEN_GROUP,
@@ -214,6 +214,7 @@ export function renderResetScript(cluster: ClusterSpec, node: NodeSpec, o?: Scri
         params: {
             NODE_NAME: node.name,
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+            ...(node.role === "control-plane" ? { ETCD_PEER_URL: `https://${urlHost(node.privateIp)}:2380` } : {}),
             DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
             STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,

@@ -53,14 +53,15 @@ common_setup() {
   etcd_members "$CP0 True" "$CP2 True"
 }
 
-# etcd_members "NAME HEALTHY [learner]"...: the etcd cluster as etcdctl (in the etcd pods) reports it
+# etcd_members "NAME HEALTHY [learner [CLIENT_URL]]"...: the etcd cluster as etcdctl (in the etcd
+# pods) reports it; NAME "-" is a member that never started
 etcd_members() {
-  local i=0 m name healthy learner
+  local i=0 m name healthy learner url
   : >"$STUB_STATE/etcd-members"
   for m in "$@"; do
-    read -r name healthy learner <<<"$m"
+    read -r name healthy learner url <<<"$m"
     i=$((i + 1))
-    printf '%016x %s https://10.0.%d.10:2379 %s %s\n' "$((0x8e9e0000 + i))" "$name" "$i" "$healthy" "${learner:-false}" >>"$STUB_STATE/etcd-members"
+    printf '%016x %s %s %s %s\n' "$((0x8e9e0000 + i))" "$name" "${url:-https://10.0.$i.10:2379}" "$healthy" "${learner:-false}" >>"$STUB_STATE/etcd-members"
   done
 }
 

@@ -162,3 +162,14 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   (($(line_of ' member remove ') < $(line_of '^kubeadm join --config ')))
   [[ -s $K8S_HA_FSROOT/etc/kubernetes/pki/ca.key ]]
 }
+
+@test "defect: a learner that never started (no name yet) is found by this node's peer URL and removed before the join" {
+  place_dummy_control_plane_files
+  etcd_members "$CP0 True" "- False true https://10.0.32.10:2379" "$CP2 True"
+  export STUB_CURL_FAIL_FIRST=0
+  printf '%s\n' "10.0.32.10:6443/readyz 7" >"$STUB_STATE/curl-rules"
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
+  assert_output --partial "removing the etcd member 000000008e9e0002 of $CP1"
+  run grep -c "10.0.32.10" "$STUB_STATE/etcd-members"
+  assert_output 0
+}

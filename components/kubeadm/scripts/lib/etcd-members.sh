@@ -14,16 +14,17 @@ etcd_pod_nodes() {
   kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true
 }
 
-# remove_member_of NAME: ask the first other member that answers whether NAME still has an etcd
-# member (voting or learner) and remove it. Fails when no other member answers.
+# remove_member_of NAME PEER_URL: ask the first other member that answers whether NAME still has
+# an etcd member (voting or learner) and remove it. A learner that never started has no name yet:
+# it is found by its peer URL. Fails when no other member answers.
 remove_member_of() {
-  local name=$1 n out id
+  local name=$1 peer=$2 n out id
   for n in $(etcd_pod_nodes); do
     if [[ $n == "$name" ]]; then
       continue
     fi
     out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
-    id=$(awk -F', ' -v me="$name" '$3 == me { print $1 }' <<<"$out")
+    id=$(awk -F', ' -v me="$name" -v peer="$peer" '$3 == me || $4 == peer { print $1; exit }' <<<"$out")
     if [[ -z $id ]]; then
       log "$name has no etcd member (checked on $n)"
       return 0

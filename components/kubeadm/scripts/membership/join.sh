@@ -11,7 +11,7 @@
 # stdin: line 1 = the bootstrap token, then the admin kubeconfig (SECRET, both)
 # params: NODE_NAME NODE_ROLE API_ENDPOINT API_READYZ_URL
 #@if control-plane
-# params: LOCAL_READYZ_URL
+# params: LOCAL_READYZ_URL ETCD_PEER_URL
 #@endif
 # params: TOKEN_RE TOKEN_PLACEHOLDER TOKEN_GROUP TOKEN_TTL_MINUTES JOIN_CONFIG_TEMPLATE
 # params: STDIN_TIMEOUT_SECONDS WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
@@ -122,7 +122,7 @@ fi
 #@if control-plane
 # A join that failed after its etcd member was added leaves it behind (a learner, or a member
 # that never started): the next learner would be refused.
-remove_member_of "$NODE_NAME"
+remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
 #@endif
 
 # --- a fresh token -----------------------------------------------------------------------------------

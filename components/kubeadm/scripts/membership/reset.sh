@@ -16,6 +16,9 @@
 #
 # stdin: the admin kubeconfig (SECRET)
 # params: NODE_NAME API_READYZ_URL DRAIN_TIMEOUT STDIN_TIMEOUT_SECONDS
+#@if control-plane
+# params: ETCD_PEER_URL
+#@endif
 # params: WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
 
 source lib/log.sh
@@ -159,7 +162,7 @@ if ((joined)); then
 #@if control-plane
   if [[ -n $self_id ]] && ((!last_member)); then
     # kubeadm reset only warns when it cannot remove the member: make sure it is gone
-    remove_member_of "$NODE_NAME"
+    remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
 #@endif
   clean_network_state

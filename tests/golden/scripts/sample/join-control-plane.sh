@@ -13,6 +13,7 @@ readonly NODE_ROLE='control-plane'
 readonly API_ENDPOINT='k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443'
 readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
 readonly LOCAL_READYZ_URL='https://10.0.32.10:6443/readyz'
+readonly ETCD_PEER_URL='https://10.0.32.10:2380'
 readonly TOKEN_RE='^[a-z0-9]{6}\.[a-z0-9]{16}$'
 readonly TOKEN_PLACEHOLDER='k8s-ha-bootstrap-token-from-stdin'
 readonly TOKEN_GROUP='system:bootstrappers:kubeadm:default-node-token'
@@ -155,16 +156,17 @@ etcd_pod_nodes() {
   kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true
 }
 
-# remove_member_of NAME: ask the first other member that answers whether NAME still has an etcd
-# member (voting or learner) and remove it. Fails when no other member answers.
+# remove_member_of NAME PEER_URL: ask the first other member that answers whether NAME still has
+# an etcd member (voting or learner) and remove it. A learner that never started has no name yet:
+# it is found by its peer URL. Fails when no other member answers.
 remove_member_of() {
-  local name=$1 n out id
+  local name=$1 peer=$2 n out id
   for n in $(etcd_pod_nodes); do
     if [[ $n == "$name" ]]; then
       continue
     fi
     out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
-    id=$(awk -F', ' -v me="$name" '$3 == me { print $1 }' <<<"$out")
+    id=$(awk -F', ' -v me="$name" -v peer="$peer" '$3 == me || $4 == peer { print $1; exit }' <<<"$out")
     if [[ -z $id ]]; then
       log "$name has no etcd member (checked on $n)"
       return 0
@@ -240,7 +242,7 @@ if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
 fi
 # A join that failed after its etcd member was added leaves it behind (a learner, or a member
 # that never started): the next learner would be refused.
-remove_member_of "$NODE_NAME"
+remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
 
 # --- a fresh token -----------------------------------------------------------------------------------
 refresh_token

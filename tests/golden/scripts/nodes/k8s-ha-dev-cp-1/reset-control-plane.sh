@@ -12,6 +12,7 @@ readonly NODE_NAME='k8s-ha-dev-cp-1'
 readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
 readonly DRAIN_TIMEOUT='300s'
 readonly STDIN_TIMEOUT_SECONDS='60'
+readonly ETCD_PEER_URL='https://10.0.32.10:2380'
 readonly WAIT_INTERVAL_SECONDS='5'
 readonly WAIT_ATTEMPTS='120'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
@@ -84,16 +85,17 @@ etcd_pod_nodes() {
   kube -n kube-system get pods -l component=etcd,tier=control-plane -o jsonpath='{.items[*].spec.nodeName}' 2>/dev/null || true
 }
 
-# remove_member_of NAME: ask the first other member that answers whether NAME still has an etcd
-# member (voting or learner) and remove it. Fails when no other member answers.
+# remove_member_of NAME PEER_URL: ask the first other member that answers whether NAME still has
+# an etcd member (voting or learner) and remove it. A learner that never started has no name yet:
+# it is found by its peer URL. Fails when no other member answers.
 remove_member_of() {
-  local name=$1 n out id
+  local name=$1 peer=$2 n out id
   for n in $(etcd_pod_nodes); do
     if [[ $n == "$name" ]]; then
       continue
     fi
     out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
-    id=$(awk -F', ' -v me="$name" '$3 == me { print $1 }' <<<"$out")
+    id=$(awk -F', ' -v me="$name" -v peer="$peer" '$3 == me || $4 == peer { print $1; exit }' <<<"$out")
     if [[ -z $id ]]; then
       log "$name has no etcd member (checked on $n)"
       return 0
@@ -228,7 +230,7 @@ if ((joined)); then
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
   if [[ -n $self_id ]] && ((!last_member)); then
     # kubeadm reset only warns when it cannot remove the member: make sure it is gone
-    remove_member_of "$NODE_NAME"
+    remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
   clean_network_state
   rm -f -- "$STATE_DIR/pki-changed"
