@@ -14,7 +14,9 @@ import { hex } from "../../harness/cloud";
 import { cloudDir, nameOfUrn, plain, serve, type Props } from "./serve";
 
 const JOURNAL = join(cloudDir(), "command-journal.jsonl");
-const STEPS = ["prepare", "place-pki", "init", "join", "rotate", "reset", "rollout-gate", "upgrade", "etcd-backup"];
+// A command is named "<node>-<step>" after the node it runs on ("k8s-dev-cp-1-join"): the node
+// name ends with its pool and index, so no list of steps is kept here.
+const NODE_STEP = /^(.+-(?:cp|worker)-\d+)-([a-z][a-z-]*)$/;
 const TAKES_MS: Record<string, number> = { prepare: 10_000 };
 const DEFAULT_TAKES_MS = 150;
 
@@ -34,7 +36,7 @@ export interface JournalEntry {
 
 async function record(op: JournalEntry["op"], urn: string, props: Props, field: JournalEntry["ran"]): Promise<void> {
     const resource = nameOfUrn(urn);
-    const step = STEPS.find((s) => resource.endsWith(`-${s}`)) ?? "";
+    const [, nodeName, step] = NODE_STEP.exec(resource) ?? [undefined, resource, ""];
     const p = plain(props) as Props;
     const script = field ? p[field] : undefined;
     const ran = typeof script === "string" && script !== "" ? field : null;
@@ -45,7 +47,7 @@ async function record(op: JournalEntry["op"], urn: string, props: Props, field: 
         end: new Date().toISOString(),
         op,
         resource,
-        node: step ? resource.slice(0, -(step.length + 1)) : resource,
+        node: nodeName,
         step,
         host: p.connection?.host ?? null,
         proxy: p.connection?.proxy?.host ?? null,
