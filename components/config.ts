@@ -198,6 +198,11 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
             else if (key === "apiAllowedCidrs" && vpc && c === v.vpcCidr) bad(key, c, `CIDRs other than vpcCidr (${c}): the stack always admits the VPC to the API (rule api-lb-in-vpc)`);
         });
     }
+    // pulumi up reaches every node over SSH through the bastion, which admits only these sources:
+    // with none, every bootstrap step would fail at its first dial, after the cloud is built.
+    if (typed("sshAllowedCidrs") && (v.sshAllowedCidrs as string[]).length === 0) {
+        bad("sshAllowedCidrs", [], "at least one CIDR: pulumi up reaches every node over SSH through the bastion, which admits only these sources (for example the runner's address as a /32)");
+    }
     if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
         bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));
     }

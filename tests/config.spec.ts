@@ -27,16 +27,17 @@ describe("config", () => {
     });
 
     it("applies the defaults when nothing is set", () => {
-        const cfg = validateConfig({}, "us-east-1");
+        // sshAllowedCidrs has no usable default (see its case below): every other key does
+        const cfg = validateConfig({ sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
         for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
-            if (key !== "existingVpc") assert.deepEqual((cfg as any)[key], spec.default, key);
+            if (key !== "existingVpc" && key !== "sshAllowedCidrs") assert.deepEqual((cfg as any)[key], spec.default, key);
         }
         assert.equal(cfg.existingVpc, undefined);
     });
 
     it("reports every bad key at once", () => {
         try {
-            validateConfig({ controlPlaneCount: "9", workerCount: "-1", natGateways: "many" }, "us-east-1");
+            validateConfig({ controlPlaneCount: "9", workerCount: "-1", natGateways: "many", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
             assert.fail("expected a ConfigError");
         } catch (err) {
             assert.ok(err instanceof ConfigError);
@@ -45,7 +46,7 @@ describe("config", () => {
     });
 
     it("defect: an empty aws:region is named as such, not blamed on availabilityZones", () => {
-        assert.throws(() => validateConfig({}, ""), (e: unknown) => {
+        assert.throws(() => validateConfig({ sshAllowedCidrs: '["203.0.113.0/24"]' }, ""), (e: unknown) => {
             assert.ok(e instanceof ConfigError);
             assert.deepEqual(e.problems.map((p) => p.key), ["aws:region"]);
             assert.match(e.message, /aws:region: "" is not allowed; expected an AWS region such as us-east-1/);
@@ -54,19 +55,19 @@ describe("config", () => {
     });
 
     it("defect: accepts a backup schedule with a time zone (systemd does), and renders it into the timer", () => {
-        const cfg = validateConfig({ etcdBackupSchedule: "*-*-* 03:00:00 America/New_York" }, "us-east-1");
+        const cfg = validateConfig({ etcdBackupSchedule: "*-*-* 03:00:00 America/New_York", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
         assert.equal(cfg.etcdBackupSchedule, "*-*-* 03:00:00 America/New_York");
         const units = renderEtcdBackupUnits({ name: "k8s-cp-0", privateIp: "10.0.0.10", role: "control-plane" }, cfg.etcdBackupSchedule, "s3://k8s-ha-backups-0a1b2c3/k8s/k8s-cp-0");
         assert.match(units.timer, /^OnCalendar=\*-\*-\* 03:00:00 America\/New_York$/m);
     });
 
     it("accepts an even count and a single zone: high availability is the policy pack's call", () => {
-        assert.equal(validateConfig({ controlPlaneCount: "4", availabilityZones: '["us-east-1a"]' }, "us-east-1").controlPlaneCount, 4);
+        assert.equal(validateConfig({ controlPlaneCount: "4", availabilityZones: '["us-east-1a"]', sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1").controlPlaneCount, 4);
     });
 
     it("accepts an existing VPC that covers every zone", () => {
         const existingVpc = { vpcId: "vpc-0abc", publicSubnets: { "us-east-1a": "subnet-01" }, privateSubnets: { "us-east-1a": "subnet-02" } };
-        const cfg = validateConfig({ availabilityZones: '["us-east-1a"]', existingVpc: JSON.stringify(existingVpc) }, "us-east-1");
+        const cfg = validateConfig({ availabilityZones: '["us-east-1a"]', existingVpc: JSON.stringify(existingVpc), sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
         assert.deepEqual(cfg.existingVpc, existingVpc);
     });
 
@@ -122,6 +123,7 @@ describe("config", () => {
         ["duplicate SSH CIDR", { sshAllowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] }, "sshAllowedCidrs", "entries 0 and 2 are both 203.0.113.0/24"],
         ["duplicate API CIDR", { apiAllowedCidrs: ["198.51.100.0/24", "198.51.100.0/24"] }, "apiAllowedCidrs", "entries 0 and 1 are both 198.51.100.0/24"],
         ["API CIDR repeats the VPC rule", { apiAllowedCidrs: ["10.0.0.0/16"] }, "apiAllowedCidrs", "the stack always admits the VPC to the API (rule api-lb-in-vpc)"],
+        ["defect: no SSH source (the default): the bastion would admit nobody", { sshAllowedCidrs: [] }, "sshAllowedCidrs", "at least one CIDR: pulumi up reaches every node over SSH through the bastion"],
         ["version with a leading zero", { kubernetesVersion: "1.035.2" }, "kubernetesVersion", "a version 1.N.P"],
         ["patch with a leading zero", { kubernetesVersion: "1.35.02" }, "kubernetesVersion", "a version 1.N.P"],
         ["Graviton control plane with the amd64 image", { controlPlaneInstanceType: "m7g.large" }, "controlPlaneInstanceType", "an x86_64 instance type"],

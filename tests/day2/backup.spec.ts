@@ -145,8 +145,8 @@ describe("etcd backups under the mock runtime", () => {
 
     it("rejects a schedule systemd would not take, and a retention out of range, naming the key", () => {
         for (const [raw, key] of [[{ etcdBackupSchedule: "every day" }, "etcdBackupSchedule"], [{ etcdBackupSchedule: "*-*-* 03:00:00; rm -rf /" }, "etcdBackupSchedule"], [{ etcdBackupRetentionDays: "0" }, "etcdBackupRetentionDays"], [{ etcdBackupRetentionDays: "7.5" }, "etcdBackupRetentionDays"]] as const) {
-            assert.throws(() => validateConfig(raw as Record<string, string>, "us-east-1"), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === key), JSON.stringify(raw));
+            assert.throws(() => validateConfig({ ...raw, sshAllowedCidrs: '["203.0.113.0/24"]' } as Record<string, string>, "us-east-1"), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === key), JSON.stringify(raw));
         }
-        assert.equal(validateConfig({ etcdBackupSchedule: "daily" }, "us-east-1").etcdBackupSchedule, "daily");
+        assert.equal(validateConfig({ etcdBackupSchedule: "daily", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1").etcdBackupSchedule, "daily");
     });
 });

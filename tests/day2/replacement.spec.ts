@@ -106,12 +106,12 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
     });
 
     it("only names of this stack's nodes are accepted as replace triggers", () => {
-        const bad = (o: Record<string, string>) => () => validateConfig({ nodeReplaceTriggers: JSON.stringify(o) }, "us-east-1");
+        const bad = (o: Record<string, string>) => () => validateConfig({ nodeReplaceTriggers: JSON.stringify(o), sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
         const names = (e: unknown) => e instanceof ConfigError && e.problems.every((p) => p.key === "nodeReplaceTriggers");
         assert.throws(bad({ "k8s-ha-cp-3": "x" }), names, "cp-3 does not exist with 3 control planes");
         assert.throws(bad({ "k8s-ha-cp-0": "" }), names, "an empty value");
         assert.throws(bad({ "k8s-ha-cp-0": "two words" }), names, "spaces");
-        assert.deepEqual(validateConfig({ nodeReplaceTriggers: JSON.stringify({ "k8s-ha-cp-2": "2026-11-22.1" }) }, "us-east-1").nodeReplaceTriggers, { "k8s-ha-cp-2": "2026-11-22.1" });
+        assert.deepEqual(validateConfig({ nodeReplaceTriggers: JSON.stringify({ "k8s-ha-cp-2": "2026-11-22.1" }), sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1").nodeReplaceTriggers, { "k8s-ha-cp-2": "2026-11-22.1" });
     });
 });
 
