@@ -212,9 +212,14 @@ export interface EtcdRestoreOptions extends WaitOptions {
     readonly dataDir?: string;
 }
 
+/** A control plane's etcd peer URL, as kubeadm advertises it: https://<address>:2380. */
+export function etcdPeerUrl(node: NodeSpec): string {
+    return `https://${urlHost(node.privateIp)}:${ETCD_PEER_PORT}`;
+}
+
 /** `--initial-cluster` of every control plane: name=https://ip:2380, in node order. */
 export function etcdInitialCluster(members: readonly NodeSpec[]): string {
-    return members.map((m) => `${m.name}=https://${urlHost(m.privateIp)}:${ETCD_PEER_PORT}`).join(",");
+    return members.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(",");
 }
 
 /**
@@ -259,7 +264,7 @@ export function renderEtcdRestoreScript(cluster: ClusterSpec, members: readonly 
             NODE_NAME: node.name,
             NODE_IP: node.privateIp,
             PEER_PORT: ETCD_PEER_PORT,
-            PEER_URL: `https://${urlHost(node.privateIp)}:${ETCD_PEER_PORT}`,
+            PEER_URL: etcdPeerUrl(node),
             INITIAL_CLUSTER: etcdInitialCluster(members),
             ETCD_DATA_DIR: dataDir,
             WAIT_INTERVAL_SECONDS: w.WAIT_INTERVAL_SECONDS,

@@ -9,6 +9,7 @@
 //   reset     : the admin kubeconfig (all of stdin)
 //   prepare, rotate: nothing
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import {
     BOOTSTRAP_TOKEN_GROUP,
     BOOTSTRAP_TOKEN_PLACEHOLDER,
@@ -18,6 +19,7 @@ import {
     renderJoinConfig,
     renderPhaseConfig,
 } from "./config";
+import { etcdPeerUrl } from "./day2";
 import { pkiFilesFor } from "./pki";
 import { renderScript, requireRole, urlHost } from "./bash";
 import { scriptParams, type ScriptOptions } from "./options";
@@ -44,8 +46,9 @@ export type { ScriptOptions };
 const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
 
 /**
- * How long rotate lets a static pod's container stop before it is killed: the apiserver's
- * shutdown delay (config.ts, APISERVER_SHUTDOWN_DELAY) plus time to finish in-flight requests.
+ * How long rotate and the certificate renewal let a static pod's container stop before it is
+ * killed: the apiserver's shutdown delay (config.ts, APISERVER_SHUTDOWN_DELAY) plus time to finish
+ * in-flight requests.
  */
 const STATIC_POD_STOP_TIMEOUT_SECONDS = 45;
 
@@ -139,7 +142,9 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
 export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, otherControlPlanes: readonly string[], o?: ScriptOptions): string {
     const c = normalizeCluster(cluster);
     requireRole(node, "control-plane", "the first control plane");
-    for (const ip of otherControlPlanes) validateNode({ name: "other-control-plane", privateIp: ip, role: "control-plane" });
+    for (const ip of otherControlPlanes) {
+        if (isIP(ip) === 0) throw new KubeadmInputError("other control plane address", ip, "an IPv4 or IPv6 address");
+    }
     const p = scriptParams(o);
     return renderScript("membership/first-control-plane.sh", {
         name: "first-control-plane",
@@ -181,7 +186,7 @@ export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHas
             NODE_ROLE: node.role,
             API_ENDPOINT: controlPlaneEndpoint(c),
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-            ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, ETCD_PEER_URL: `https://${urlHost(node.privateIp)}:2380` } : {}),
+            ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, ETCD_PEER_URL: etcdPeerUrl(node) } : {}),
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
             TOKEN_GROUP: BOOTSTRAP_TOKEN_GROUP,
@@ -214,7 +219,7 @@ export function renderResetScript(cluster: ClusterSpec, node: NodeSpec, o?: Scri
         params: {
             NODE_NAME: node.name,
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-            ...(node.role === "control-plane" ? { ETCD_PEER_URL: `https://${urlHost(node.privateIp)}:2380` } : {}),
+            ...(node.role === "control-plane" ? { ETCD_PEER_URL: etcdPeerUrl(node) } : {}),
             DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
             STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
@@ -237,7 +242,8 @@ export const KUBECONFIG_PHASES: ReadonlyArray<readonly [file: string, phase: str
 
 /**
  * Kubeconfigs whose client certificate kubeadm signs itself at init and join, valid for a year:
- * rotate renews them (`kubeadm certs renew`) with every rotation. (The kubelet renews its own.)
+ * rotate renews them (`kubeadm certs renew`) with every rotation, and the weekly renewal timer
+ * renews those near expiry. (The kubelet renews its own.)
  */
 export const RENEWED_KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"] as const;
 
