@@ -22,6 +22,8 @@
 
 source lib/log.sh
 
+source lib/markers.sh
+
 readonly PKI="$KUBE_DIR/pki"
 
 # probe ARGS...: curl ARGS; 0 = something answered (any HTTP status, even a TLS refusal: a
@@ -38,7 +40,7 @@ probe() {
 
 # cluster_state: "exists", "absent" (every probe refused) or "unknown" (some never answered).
 cluster_state() {
-  local ip host unknown=0 rc
+  local ip host service unknown=0 rc
   if curl -sf --max-time 5 --cacert "$PKI/ca.crt" -o /dev/null "$API_READYZ_URL"; then
     printf exists
     return
@@ -48,11 +50,15 @@ cluster_state() {
     if [[ $ip == *:* ]]; then
       host="[$ip]"
     fi
-    for target in "https://$host:6443/readyz --cacert $PKI/ca.crt" \
-      "https://$host:2379/health --cacert $PKI/etcd/ca.crt --cert $PKI/etcd/healthcheck-client.crt --key $PKI/etcd/healthcheck-client.key"; do
+    for service in apiserver etcd; do
       rc=0
-      # shellcheck disable=SC2086  # the target is a URL and curl options without spaces
-      probe $target || rc=$?
+      case $service in
+      apiserver) probe "https://$host:6443/readyz" --cacert "$PKI/ca.crt" || rc=$? ;;
+      etcd)
+        probe "https://$host:2379/health" --cacert "$PKI/etcd/ca.crt" \
+          --cert "$PKI/etcd/healthcheck-client.crt" --key "$PKI/etcd/healthcheck-client.key" || rc=$?
+        ;;
+      esac
       if ((rc == 0)); then
         printf exists
         return
@@ -70,10 +76,10 @@ cluster_state() {
 }
 
 # --- this node's own record ------------------------------------------------------------------------
-if [[ -e "$STATE_DIR/joined" ]]; then
+if done_before joined; then
   exec bash -c "$JOIN_SCRIPT"
 fi
-if [[ -e "$STATE_DIR/initialised" || -e "$KUBE_DIR/admin.conf" ]]; then
+if done_before initialised || [[ -e "$KUBE_DIR/admin.conf" ]]; then
   exec bash -c "$INIT_SCRIPT"
 fi
 

@@ -26,13 +26,12 @@ source lib/api-ready.sh
 
 source lib/kubeadm-version.sh
 
-readonly MARKER="$STATE_DIR/initialised"
+source lib/markers.sh
+
+source lib/mark-done.sh
+
 # cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
 cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
-mark_initialised() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # kubeadm_config: the configuration with the stdin token and the installed kubeadm's version.
 kubeadm_config() {
   require_files
@@ -44,7 +43,7 @@ kubeadm_config() {
 }
 
 # --- guard: initialised before? ------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
+if done_before initialised; then
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
   log "already initialised; nothing to do"
@@ -63,7 +62,7 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
     done
     wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
   fi
-  mark_initialised
+  mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
@@ -86,5 +85,5 @@ rm -f -- "$STATE_DIR/pki-changed"
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
 wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
-mark_initialised
+mark_done initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"

@@ -36,6 +36,10 @@ source lib/local-api-ready.sh
 #@endif
 
 source lib/api-ready.sh
+
+source lib/markers.sh
+
+source lib/mark-done.sh
 #@if control-plane
 
 source lib/etcd-members.sh
@@ -68,11 +72,6 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
-readonly MARKER="$STATE_DIR/joined"
-mark_joined() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
 #@if control-plane
@@ -83,8 +82,8 @@ node_answers() {
 }
 
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
-  log "already joined ($MARKER); nothing to do"
+if done_before joined; then
+  log "already joined ($STATE_DIR/joined); nothing to do"
   exit 0
 fi
 
@@ -102,7 +101,7 @@ wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not
 # --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
-    mark_joined
+    mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
@@ -142,5 +141,5 @@ wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
 #@endif
-mark_joined
+mark_done joined
 log "joined $NODE_NAME ($NODE_ROLE)"

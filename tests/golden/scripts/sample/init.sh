@@ -223,13 +223,22 @@ with_installed_version() {
   printf '%s' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
 }
 
-readonly MARKER="$STATE_DIR/initialised"
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
+
+# mark_done STEP: record that STEP finished on this node (the time, for whoever looks), for
+# done_before (lib/markers.sh).
+mark_done() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
+}
+
 # cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
 cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
-mark_initialised() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # kubeadm_config: the configuration with the stdin token and the installed kubeadm's version.
 kubeadm_config() {
   require_files
@@ -241,7 +250,7 @@ kubeadm_config() {
 }
 
 # --- guard: initialised before? ------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
+if done_before initialised; then
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
   log "already initialised; nothing to do"
@@ -260,7 +269,7 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
     done
     wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
   fi
-  mark_initialised
+  mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
@@ -283,5 +292,5 @@ rm -f -- "$STATE_DIR/pki-changed"
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
 wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
-mark_initialised
+mark_done initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"

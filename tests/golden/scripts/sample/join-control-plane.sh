@@ -140,6 +140,20 @@ local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
+
+# mark_done STEP: record that STEP finished on this node (the time, for whoever looks), for
+# done_before (lib/markers.sh).
+mark_done() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
+}
+
 # etcdctl_on NODE ARGS...: etcdctl inside NODE's etcd static pod (kubeadm names it etcd-<node>),
 # through the API (needs kube from lib/admin-kubeconfig.sh), with the member's own CA and
 # health-check client certificate.
@@ -201,19 +215,14 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
-readonly MARKER="$STATE_DIR/joined"
-mark_joined() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
   local_api_ready
 }
 
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
-  log "already joined ($MARKER); nothing to do"
+if done_before joined; then
+  log "already joined ($STATE_DIR/joined); nothing to do"
   exit 0
 fi
 
@@ -229,7 +238,7 @@ wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not
 # --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
-    mark_joined
+    mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
@@ -256,5 +265,5 @@ rm -f -- "$STATE_DIR/pki-changed"
 # --- success means: this node's apiserver (and so its etcd member) is ready --------------------
 wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
   die "joined, but $LOCAL_READYZ_URL did not become ready"
-mark_joined
+mark_done joined
 log "joined $NODE_NAME ($NODE_ROLE)"

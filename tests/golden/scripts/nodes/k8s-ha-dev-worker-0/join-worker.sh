@@ -118,6 +118,20 @@ kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
+
+# mark_done STEP: record that STEP finished on this node (the time, for whoever looks), for
+# done_before (lib/markers.sh).
+mark_done() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
+}
+
 node_registered() { kube get node "$NODE_NAME" -o name >/dev/null 2>&1; }
 
 # refresh_token: (re)create the bootstrap token Secret with a fresh expiry, through the NLB. The
@@ -143,19 +157,14 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
-readonly MARKER="$STATE_DIR/joined"
-mark_joined() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
   node_registered
 }
 
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
-  log "already joined ($MARKER); nothing to do"
+if done_before joined; then
+  log "already joined ($STATE_DIR/joined); nothing to do"
   exit 0
 fi
 
@@ -170,7 +179,7 @@ wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not
 # --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
-    mark_joined
+    mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
@@ -189,5 +198,5 @@ rm -f -- "$STATE_DIR/pki-changed"
 
 # --- success means: the Node is registered ---------------------------------------------------------
 wait_for "Node $NODE_NAME registered" node_registered || die "joined, but Node $NODE_NAME did not appear"
-mark_joined
+mark_done joined
 log "joined $NODE_NAME ($NODE_ROLE)"

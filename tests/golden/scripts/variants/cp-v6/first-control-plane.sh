@@ -239,13 +239,22 @@ with_installed_version() {
   printf '\''%s'\'' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
 }
 
-readonly MARKER="$STATE_DIR/initialised"
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
+
+# mark_done STEP: record that STEP finished on this node (the time, for whoever looks), for
+# done_before (lib/markers.sh).
+mark_done() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
+}
+
 # cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
 cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
-mark_initialised() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # kubeadm_config: the configuration with the stdin token and the installed kubeadm'\''s version.
 kubeadm_config() {
   require_files
@@ -257,7 +266,7 @@ kubeadm_config() {
 }
 
 # --- guard: initialised before? ------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
+if done_before initialised; then
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "$NODE_NAME was initialised but $API_READYZ_URL does not answer (inspect the control planes and the NLB)"
   log "already initialised; nothing to do"
@@ -276,7 +285,7 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
     done
     wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm'\''s remaining phases"
   fi
-  mark_initialised
+  mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0
 fi
@@ -299,7 +308,7 @@ rm -f -- "$STATE_DIR/pki-changed"
 wait_for "the API at $API_READYZ_URL" api_ready ||
   die "kubeadm init finished but $API_READYZ_URL did not answer within $((WAIT_ATTEMPTS * WAIT_INTERVAL_SECONDS))s (NLB target health, security groups, hairpinning?)"
 wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "kubeadm init finished but cluster-info is not published"
-mark_initialised
+mark_done initialised
 log "initialised $NODE_NAME; the API answers at $API_READYZ_URL"
 '
 readonly JOIN_SCRIPT='#!/usr/bin/env bash
@@ -444,6 +453,20 @@ local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
+
+# mark_done STEP: record that STEP finished on this node (the time, for whoever looks), for
+# done_before (lib/markers.sh).
+mark_done() {
+  mkdir -p -- "$STATE_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
+}
+
 # etcdctl_on NODE ARGS...: etcdctl inside NODE'\''s etcd static pod (kubeadm names it etcd-<node>),
 # through the API (needs kube from lib/admin-kubeconfig.sh), with the member'\''s own CA and
 # health-check client certificate.
@@ -505,19 +528,14 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
-readonly MARKER="$STATE_DIR/joined"
-mark_joined() {
-  mkdir -p -- "$STATE_DIR"
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARKER"
-}
 # node_answers: a control plane'\''s own apiserver is ready; a worker'\''s Node is registered.
 node_answers() {
   local_api_ready
 }
 
 # --- guard: joined before? ------------------------------------------------------------------------
-if [[ -e $MARKER ]]; then
-  log "already joined ($MARKER); nothing to do"
+if done_before joined; then
+  log "already joined ($STATE_DIR/joined); nothing to do"
   exit 0
 fi
 
@@ -533,7 +551,7 @@ wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not
 # --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
-    mark_joined
+    mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
@@ -560,7 +578,7 @@ rm -f -- "$STATE_DIR/pki-changed"
 # --- success means: this node'\''s apiserver (and so its etcd member) is ready --------------------
 wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready ||
   die "joined, but $LOCAL_READYZ_URL did not become ready"
-mark_joined
+mark_done joined
 log "joined $NODE_NAME ($NODE_ROLE)"
 '
 readonly -a OTHER_CONTROL_PLANES=('fd00:10::b' 'fd00:10::c')
@@ -573,6 +591,13 @@ die() {
   printf '[k8s-ha %s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2
   exit 1
 }
+
+# Markers of finished membership steps (initialised, joined) under STATE_DIR: init.sh and join.sh
+# write them (lib/mark-done.sh) once kubeadm succeeded and the node answers; first-control-plane.sh
+# reads them to tell what node 0 did before.
+
+# done_before STEP: whether STEP finished on this node before.
+done_before() { [[ -e "$STATE_DIR/$1" ]]; }
 
 readonly PKI="$KUBE_DIR/pki"
 
@@ -590,7 +615,7 @@ probe() {
 
 # cluster_state: "exists", "absent" (every probe refused) or "unknown" (some never answered).
 cluster_state() {
-  local ip host unknown=0 rc
+  local ip host service unknown=0 rc
   if curl -sf --max-time 5 --cacert "$PKI/ca.crt" -o /dev/null "$API_READYZ_URL"; then
     printf exists
     return
@@ -600,11 +625,15 @@ cluster_state() {
     if [[ $ip == *:* ]]; then
       host="[$ip]"
     fi
-    for target in "https://$host:6443/readyz --cacert $PKI/ca.crt" \
-      "https://$host:2379/health --cacert $PKI/etcd/ca.crt --cert $PKI/etcd/healthcheck-client.crt --key $PKI/etcd/healthcheck-client.key"; do
+    for service in apiserver etcd; do
       rc=0
-      # shellcheck disable=SC2086  # the target is a URL and curl options without spaces
-      probe $target || rc=$?
+      case $service in
+      apiserver) probe "https://$host:6443/readyz" --cacert "$PKI/ca.crt" || rc=$? ;;
+      etcd)
+        probe "https://$host:2379/health" --cacert "$PKI/etcd/ca.crt" \
+          --cert "$PKI/etcd/healthcheck-client.crt" --key "$PKI/etcd/healthcheck-client.key" || rc=$?
+        ;;
+      esac
       if ((rc == 0)); then
         printf exists
         return
@@ -622,10 +651,10 @@ cluster_state() {
 }
 
 # --- this node's own record ------------------------------------------------------------------------
-if [[ -e "$STATE_DIR/joined" ]]; then
+if done_before joined; then
   exec bash -c "$JOIN_SCRIPT"
 fi
-if [[ -e "$STATE_DIR/initialised" || -e "$KUBE_DIR/admin.conf" ]]; then
+if done_before initialised || [[ -e "$KUBE_DIR/admin.conf" ]]; then
   exec bash -c "$INIT_SCRIPT"
 fi
 
