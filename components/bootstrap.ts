@@ -17,12 +17,19 @@ import {
     renderRolloutGateScript,
     renderRotateScript,
     renderUpgradeScript,
-    resetStdin,
+    renderWorkerJoinTokenScript,
+    renderWorkerRemoveDrainScript,
+    renderWorkerRemoveNodeScript,
+    renderWorkerUpgradeDrainScript,
+    renderWorkerUpgradeUncordonScript,
+    adminStdin,
+    tokenStdin,
     type ClusterSpec,
     type NodeRole,
     type NodeSpec,
     type ScriptOptions,
 } from "./kubeadm";
+import { newBootstrapToken } from "./bootstrapToken";
 import type { PoolNode } from "./nodePool";
 import type { ClusterPki } from "./pki";
 
@@ -43,7 +50,7 @@ export interface BootstrapArgs {
     bastionHost: pulumi.Input<string>;
     /** The cluster's SSH private key (secret). */
     sshPrivateKey: pulumi.Input<string>;
-    /** Token, discovery hash, admin kubeconfig and every control plane's files. */
+    /** Token, discovery hash, admin kubeconfig and every control plane's files (control planes only). */
     pki: ClusterPki;
     /** `kubeadm init` waits for the API through the load balancer, so the listener must exist first. */
     apiListener: pulumi.Resource;
@@ -90,7 +97,9 @@ export interface BootstrapArgs {
  * time); workers after the control planes; `kubeadm reset` when a node goes away; and on a
  * certificate change, a rotation that restarts one node's static pods at a time.
  * Secrets (token, keys, kubeconfig) travel on stdin, never in a command line, and commands that
- * handle them log nothing.
+ * handle them log nothing. The admin kubeconfig goes to control planes only: a worker receives its
+ * own bootstrap token and nothing else, and whatever needs a cluster credential about a worker
+ * (its token, drains, uncordon, Node deletion) runs on node 0 (components/kubeadm/workers.ts).
  */
 export class Bootstrap extends pulumi.ComponentResource {
     /** The last control-plane step: the control plane is complete once it is done. */
@@ -143,6 +152,13 @@ export class Bootstrap extends pulumi.ComponentResource {
             return cmd;
         };
 
+        // Whatever needs a cluster credential about a worker runs on node 0, with the admin
+        // kubeconfig on stdin: it never goes to a worker.
+        const adminNode = args.controlPlanes[0];
+        const adminStdin$ = kubeconfig.apply(adminStdin);
+        const forWorker = (worker: PoolNode, render: (c: ClusterSpec, w: NodeSpec) => string) =>
+            pulumi.all([spec, nodeSpec(worker, "worker")]).apply(([c, w]) => asRemoteCommand(render(c, w)));
+
         // 1. Every node in parallel: packages, kernel settings, containerd. No Kubernetes version:
         // kubelet/kubeadm/kubectl come from the node's upgrade step (2.).
         const prepared = new Map<string, command.remote.Command>();
@@ -153,27 +169,30 @@ export class Bootstrap extends pulumi.ComponentResource {
         }
 
         // 2. kubelet/kubeadm/kubectl at kubernetesVersion, one node after another: control planes
-        // from node 0, then workers. On a node that has not joined, the first install (before its
-        // init or join); on a joined node, when kubernetesVersion changes, `kubeadm upgrade apply` on
-        // node 0, then `kubeadm upgrade node` on each other node (each script refuses a skipped
-        // minor or a downgrade, judged against the live cluster, and is a no-op on a node already at
-        // the version). Only these scripts carry the version (init and rotate read the installed
+        // from node 0, then workers (after 3., below). On a node that has not joined, the first
+        // install (before its init or join); on a joined node, when kubernetesVersion changes,
+        // `kubeadm upgrade apply` on node 0, then `kubeadm upgrade node` on each other node (each
+        // script refuses a skipped minor or a downgrade, judged against the live cluster, and is a
+        // no-op on a node already at the version). Only these scripts (and a worker's drain and
+        // uncordon around its upgrade) carry the version (init and rotate read the installed
         // kubeadm's), so a version bump updates these steps and nothing else. A node added in the
         // same `pulumi up` as a bump installs after every node before it was upgraded, so it never
         // joins with a kubelet newer than the control plane.
         const upgrades: command.remote.Command[] = [];
-        const upgrade = (node: PoolNode, role: NodeRole, first: boolean) => {
-            const previousUpgrade = upgrades[upgrades.length - 1];
+        const kubeadm = new Map<string, command.remote.Command>();
+        let chainEnd: command.remote.Command | undefined;
+        const upgrade = (node: PoolNode, role: NodeRole, first: boolean, after: command.remote.Command[]) => {
             const cmd = step(`${node.name}-upgrade`, node, {
                 create: script(node, role, (c, n) => renderUpgradeScript(c, n, { first }, o)),
-                stdin: kubeconfig.apply(resetStdin),
-            }, [prepared.get(node.name)!, ...(previousUpgrade ? [previousUpgrade] : [])], true);
+                ...(role === "control-plane" ? { stdin: adminStdin$ } : {}),
+            }, [prepared.get(node.name)!, ...after], role === "control-plane");
             upgrades.push(cmd);
+            kubeadm.set(node.name, cmd);
             return cmd;
         };
-        const kubeadm = new Map<string, command.remote.Command>();
-        args.controlPlanes.forEach((node, i) => kubeadm.set(node.name, upgrade(node, "control-plane", i === 0)));
-        args.workers.forEach((node) => kubeadm.set(node.name, upgrade(node, "worker", false)));
+        args.controlPlanes.forEach((node, i) => {
+            chainEnd = upgrade(node, "control-plane", i === 0, chainEnd ? [chainEnd] : []);
+        });
         this.upgrades = upgrades;
 
         // 3. Control planes: the PKI files, then init on node 0 and joins one at a time.
@@ -221,11 +240,38 @@ export class Bootstrap extends pulumi.ComponentResource {
             create: script(node, "control-plane", (c, n) => renderCertRenewalInstallScript(c, n, o)),
         }, [members[i]]));
 
-        // 5. Workers, after the whole control plane, in parallel with each other.
-        const workerJoins = args.workers.map((node) => step(`${node.name}-join`, node, {
-            create: pulumi.all([spec, nodeSpec(node, "worker"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
-            stdin: pulumi.all([token, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
-        }, [kubeadm.get(node.name)!, members[members.length - 1]], true));
+        // 2 (continued). The workers' upgrade steps, each between a drain and an uncordon that run
+        // on node 0 only when the version changes (at creation they do nothing: "true").
+        args.workers.forEach((node) => {
+            const drain = step(`${node.name}-upgrade-drain`, adminNode, {
+                create: "true",
+                update: forWorker(node, (c, w) => renderWorkerUpgradeDrainScript(c, w, o)),
+                stdin: adminStdin$,
+            }, [chainEnd!], true);
+            const upgraded = upgrade(node, "worker", false, [drain]);
+            chainEnd = step(`${node.name}-upgrade-uncordon`, adminNode, {
+                create: "true",
+                update: forWorker(node, (c, w) => renderWorkerUpgradeUncordonScript(c, w, o)),
+                stdin: adminStdin$,
+            }, [upgraded], true);
+        });
+
+        // 5. Workers, after the whole control plane, in parallel with each other. Each joins with
+        // its own bootstrap token, which its join-token step makes on node 0 in parallel with the
+        // join and deletes once the Node is registered. A failed join leaves its join-token step
+        // failed as well, so the next `pulumi up` runs both again and the join gets a fresh token;
+        // a replaced worker gets a new join-token step (replaceWith) and so a fresh token too.
+        const workerJoins = args.workers.map((node) => {
+            const workerToken = newBootstrapToken(node.name, this);
+            step(`${node.name}-join-token`, adminNode, {
+                create: forWorker(node, (c, w) => renderWorkerJoinTokenScript(c, w, o)),
+                stdin: pulumi.all([workerToken, kubeconfig]).apply(([t, k]) => joinStdin(t, k)),
+            }, [kubeadm.get(node.name)!, members[members.length - 1]], true, { replaceWith: [node.instance] });
+            return step(`${node.name}-join`, node, {
+                create: pulumi.all([spec, nodeSpec(node, "worker"), args.pki.discoveryHash]).apply(([c, n, hash]) => asRemoteCommand(renderJoinScript(c, n, hash, o))),
+                stdin: workerToken.apply(tokenStdin),
+            }, [kubeadm.get(node.name)!, members[members.length - 1]], true);
+        });
 
         // 6. Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first,
         // which removes its etcd member; the script refuses when that would break quorum. The
@@ -244,18 +290,23 @@ export class Bootstrap extends pulumi.ComponentResource {
         // delete, and an unprotected hook would run (removing the node from the cluster) before its
         // protected instance's delete is refused. Protected, the hook stays, and with it (a
         // dependency) the node's whole access path: unprotect both first (README runbooks).
-        const resetOnDelete = (node: PoolNode, role: NodeRole, joined: command.remote.Command, after: pulumi.Resource[]) => step(`${node.name}-reset`, node, {
-            create: "true",
-            delete: script(node, role, (c, n) => renderResetScript(c, n, o)),
-            stdin: kubeconfig.apply(resetStdin),
-        }, [joined, ...after, ...(args.accessPath ?? [])], true, {
-            replaceWith: [node.instance],
-            deleteBeforeReplace: true,
-            ...(role === "control-plane" && args.protectControlPlanes ? { protect: true } : {}),
-        });
+        // A worker goes in three hooks, deleted in this order (each depends on the next): node 0
+        // drains it, the worker resets itself (kubeadm reset stops its kubelet), node 0 deletes its
+        // Node. All three go with a replaced worker instance.
+        const hook = (name: string, on: PoolNode, del: pulumi.Input<string>, stdin: pulumi.Input<string> | undefined, after: pulumi.Resource[], extra: pulumi.CustomResourceOptions) =>
+            step(name, on, { create: "true", delete: del, ...(stdin ? { stdin } : {}) }, after, stdin !== undefined, { deleteBeforeReplace: true, ...extra });
         const controlPlaneResets: command.remote.Command[] = [];
-        args.controlPlanes.forEach((node, i) => controlPlaneResets.push(resetOnDelete(node, "control-plane", members[i], controlPlaneResets.slice(-1))));
-        args.workers.forEach((node, i) => resetOnDelete(node, "worker", workerJoins[i], controlPlaneResets));
+        args.controlPlanes.forEach((node, i) => controlPlaneResets.push(hook(`${node.name}-reset`, node,
+            script(node, "control-plane", (c, n) => renderResetScript(c, n, o)), adminStdin$,
+            [members[i], ...controlPlaneResets.slice(-1), ...(args.accessPath ?? [])],
+            { replaceWith: [node.instance], ...(args.protectControlPlanes ? { protect: true } : {}) })));
+        args.workers.forEach((node, i) => {
+            const gone = { replaceWith: [node.instance] };
+            const removeNode = hook(`${node.name}-remove-node`, adminNode, forWorker(node, (c, w) => renderWorkerRemoveNodeScript(c, w, o)), adminStdin$,
+                [workerJoins[i], ...controlPlaneResets, ...(args.accessPath ?? [])], gone);
+            const reset = hook(`${node.name}-reset`, node, script(node, "worker", (c, n) => renderResetScript(c, n, o)), undefined, [removeNode], gone);
+            hook(`${node.name}-remove-drain`, adminNode, forWorker(node, (c, w) => renderWorkerRemoveDrainScript(c, w, o)), adminStdin$, [reset], gone);
+        });
 
         // 7. Rollout gates (components/rollout.ts): nothing at creation; when a control plane's
         // instance changes (type, replacement), wait until it is joined and healthy again before

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
+import { newBootstrapToken } from "./bootstrapToken";
 import {
     KUBEADM_CAS,
     KUBEADM_LEAF_CERTS,
@@ -129,11 +129,8 @@ export class ClusterPki extends pulumi.ComponentResource {
             Object.fromEntries(KUBEADM_LEAF_CERTS.filter((l) => l.perNode).map((leaf) => [leaf.name, issue(`${node.name}-${leaf.name}`, leaf, node)])),
         ])) as Record<string, Partial<Record<LeafName, Issued>>>;
 
-        // Bootstrap token: both halves from the password resource, whose result is a secret
-        // (a RandomString's result is not, and ids would leak into state).
-        const tokenPart = (part: string, length: number) =>
-            new random.RandomPassword(`${c}-token-${part}`, { length, upper: false, special: false, lower: true, numeric: true }, { parent: this }).result;
-        this.bootstrapToken = pulumi.secret(pulumi.interpolate`${tokenPart("id", 6)}.${tokenPart("secret", 16)}`);
+        // The control planes' bootstrap token (each worker gets its own: components/bootstrap.ts).
+        this.bootstrapToken = newBootstrapToken(c, this);
 
         this.caCertPem = cas.ca.cert;
         this.discoveryHash = cas.ca.cert.apply(discoveryHash);

@@ -52,9 +52,14 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
         }
     });
 
-    it("installs kubelet/kubeadm one node after another: control planes from node 0, then workers, each after its prepare", () => {
-        const order = [...cps, ...workers];
-        order.forEach((node, i) => assert.deepEqual(waitsFor(cmd(`${node}-upgrade`)), [`${node}-prepare`, ...(i ? [`${order[i - 1]}-upgrade`] : [])].sort(), node));
+    it("installs kubelet/kubeadm one node after another: control planes from node 0, then workers (each between its drain and uncordon), each after its prepare", () => {
+        cps.forEach((node, i) => assert.deepEqual(waitsFor(cmd(`${node}-upgrade`)), [`${node}-prepare`, ...(i ? [`${cps[i - 1]}-upgrade`] : [])].sort(), node));
+        workers.forEach((node, i) => {
+            const previous = i ? `${workers[i - 1]}-upgrade-uncordon` : `${cps[cps.length - 1]}-upgrade`;
+            assert.deepEqual(waitsFor(cmd(`${node}-upgrade-drain`)), [previous], `${node}-upgrade-drain`);
+            assert.deepEqual(waitsFor(cmd(`${node}-upgrade`)), [`${node}-prepare`, `${node}-upgrade-drain`].sort(), node);
+            assert.deepEqual(waitsFor(cmd(`${node}-upgrade-uncordon`)), [`${node}-upgrade`], `${node}-upgrade-uncordon`);
+        });
     });
 
     it("runs kubeadm init on node 0 after its PKI is placed, its kubeadm installed and the API listener exists", () => {
@@ -107,7 +112,17 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
             assert.ok(reset.inputs.delete !== undefined);
         }
         cps.slice(1).forEach((node, i) => assert.ok(waitsFor(cmd(`${node}-reset`)).includes(`${cps[i]}-reset`)));
-        for (const w of workers) for (const cp of cps) assert.ok(waitsFor(cmd(`${w}-reset`)).includes(`${cp}-reset`));
+        // A worker: node 0 drains it, it resets itself, node 0 deletes its Node; all of it before
+        // any control plane goes (a delete runs dependents first).
+        for (const w of workers) {
+            for (const cp of cps) assert.ok(waitsFor(cmd(`${w}-remove-node`)).includes(`${cp}-reset`));
+            assert.deepEqual(waitsFor(cmd(`${w}-reset`)), [`${w}-remove-node`]);
+            assert.deepEqual(waitsFor(cmd(`${w}-remove-drain`)), [`${w}-reset`]);
+            for (const hook of ["remove-drain", "remove-node"]) {
+                assert.equal(cmd(`${w}-${hook}`).inputs.create, "true");
+                assert.ok(cmd(`${w}-${hook}`).inputs.delete !== undefined);
+            }
+        }
     });
 });
 
@@ -156,7 +171,7 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
 
     it("passes secrets on stdin only, and commands that read them log nothing", () => {
         const withStdin = run.resources.filter((x) => x.type === COMMAND && x.inputs.stdin !== undefined);
-        assert.deepEqual(withStdin.map((r) => r.name.replace(/^k8s-prod-(cp|worker)-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["init", "join", "place-pki", "reset", "upgrade"]);
+        assert.deepEqual(withStdin.map((r) => r.name.replace(/^k8s-prod-(cp|worker)-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["init", "join", "join-token", "place-pki", "remove-drain", "remove-node", "reset", "upgrade", "upgrade-drain", "upgrade-uncordon"]);
         for (const r of withStdin) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name} stdin is secret`);
             assert.equal(r.inputs.logging, "none", `${r.name} logs nothing`);
@@ -178,9 +193,46 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
         assert.notEqual(fingerprints[0], fingerprints[1], "each node has its own certificates");
     });
 
+    it("defect: no command that runs on a worker can hold an admin credential: its stdin is its own token at most", () => {
+        const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance");
+        const workerIps = new Set(instances.filter((r) => /-worker-\d+$/.test(r.name)).map((r) => String(r.outputs.privateIp)));
+        const controlPlaneIps = new Set(instances.filter((r) => /-cp-\d+$/.test(r.name)).map((r) => String(r.outputs.privateIp)));
+        assert.equal(workerIps.size, 3);
+        const host = (r: (typeof run.resources)[number]) => {
+            const c = r.inputs.connection;
+            return String(((isSecretValue(c) ? c.value : c) as { host: string }).host);
+        };
+        const onWorkers = run.resources.filter((r) => r.type === COMMAND && workerIps.has(host(r)));
+        assert.deepEqual(onWorkers.map((r) => r.name.replace(/^k8s-prod-worker-\d-/, "")).sort().filter((v, i, a) => a.indexOf(v) === i), ["join", "prepare", "reset", "upgrade"]);
+        const adminKey = String(run.outputs.kubeconfig.value).match(/client-key-data: (\S+)/)![1];
+        const keys = run.resources.filter((r) => r.type === T.privateKey).map((r) => (r.outputs.privateKeyPem as { value: string }).value.split("\n")[1]);
+        for (const r of onWorkers) {
+            assert.equal(r.inputs.environment, undefined, `${r.name}: no environment`);
+            for (const field of ["create", "update", "delete", "stdin"]) {
+                const raw = r.inputs[field];
+                const value = isSecretValue(raw) ? String(raw.value) : String(raw ?? "");
+                assert.ok(!value.includes("client-key-data") && !value.includes(adminKey) && !value.includes("PRIVATE KEY"), `${r.name}.${field} holds an admin credential`);
+                for (const k of keys) assert.ok(!value.includes(k), `${r.name}.${field} holds a private key`);
+            }
+            const stdin = r.inputs.stdin;
+            if (stdin !== undefined) assert.match(String(isSecretValue(stdin) ? stdin.value : stdin), /^[a-z0-9]{6}\.[a-z0-9]{16}\n$/, `${r.name}: stdin is one bootstrap token`);
+        }
+        // Each worker's token is its own, and the control planes' token is none of them.
+        const joinTokens = onWorkers.filter((r) => r.name.endsWith("-join")).map((r) => String((r.inputs.stdin as { value: string }).value));
+        assert.equal(new Set(joinTokens).size, 3);
+        const cpJoin = run.resources.find((r) => r.type === COMMAND && r.name === "k8s-prod-cp-1-join")!;
+        const cpToken = String((cpJoin.inputs.stdin as { value: string }).value).split("\n")[0];
+        assert.ok(!joinTokens.includes(`${cpToken}\n`));
+        // Whatever needs the admin kubeconfig about a worker runs on a control plane.
+        for (const r of run.resources.filter((x) => x.type === COMMAND && /-worker-\d+-(join-token|upgrade-drain|upgrade-uncordon|remove-drain|remove-node)$/.test(x.name))) {
+            assert.ok(controlPlaneIps.has(host(r)), `${r.name} runs on a control plane`);
+        }
+    });
+
     it("never embeds the token, a private key or the kubeconfig in a command line", async () => {
         const token = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => (r.outputs.result as { value: string }).value);
-        assert.equal(token.length, 2);
+        // two halves of the control planes' token, and of each worker's own
+        assert.equal(token.length, 2 * (1 + run.resources.filter((r) => r.type === COMMAND && r.name.endsWith("-join-token")).length));
         const keys = run.resources.filter((r) => r.type === T.privateKey).map((r) => (r.outputs.privateKeyPem as { value: string }).value.split("\n")[1]);
         const kubeconfigKey = String(run.outputs.kubeconfig.value).match(/client-key-data: (\S{40})/)![1];
         for (const r of run.resources.filter((x) => x.type === COMMAND)) {

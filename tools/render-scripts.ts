@@ -5,7 +5,7 @@
 // builders in-process; the bash itself lives in components/kubeadm/scripts/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderDay2ScriptSet, renderScriptSet, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
+import { renderDay2ScriptSet, renderScriptSet, renderWorkerAdminScripts, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
 
 export const SAMPLE_CLUSTER: ClusterSpec = {
     clusterName: "k8s-ha-dev",
@@ -47,7 +47,7 @@ export const SAMPLE_DAY2_SET: Day2ScriptSetInput = {
 
 /** Every script the project renders for the sample cluster: bootstrap (scripts.ts) and day 2 (day2.ts). */
 export function renderAllSampleScripts(): { fileName: string; text: string }[] {
-    return [...renderScriptSet(SAMPLE_SCRIPT_SET), ...renderDay2ScriptSet(SAMPLE_DAY2_SET)];
+    return [...renderScriptSet(SAMPLE_SCRIPT_SET), ...renderDay2ScriptSet(SAMPLE_DAY2_SET), ...renderWorkerAdminScripts(SAMPLE_CLUSTER, SAMPLE_SCRIPT_SET.worker)];
 }
 
 export function renderSampleScripts(outDir: string): string[] {

@@ -310,9 +310,11 @@ export function renderUpgradeScript(cluster: ClusterSpec, node: NodeSpec, how: {
             K8S_REPO: repo,
             IS_FIRST: how.first ? 1 : 0,
             IS_CONTROL_PLANE: cp ? 1 : 0,
-            LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`,
-            DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"),
-            ...w,
+            // A worker is drained and uncordoned from a control plane (renderWorkerUpgradeDrainScript)
+            // and reads nothing on stdin.
+            ...(cp
+                ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"), ...w }
+                : { WAIT_INTERVAL_SECONDS: w.WAIT_INTERVAL_SECONDS, WAIT_ATTEMPTS: w.WAIT_ATTEMPTS }),
         },
     });
 }

@@ -9,7 +9,6 @@ export {
     CERT_RENEW_BEFORE_DAYS,
     KUBECONFIG_PHASES,
     RENEWED_KUBECONFIGS,
-    initStdin,
     joinStdin,
     placePkiStdin,
     renderCertRenewalInstallScript,
@@ -23,8 +22,9 @@ export {
     renderRenewKubeconfigsScript,
     renderResetScript,
     renderRotateScript,
+    adminStdin,
     renderScriptSet,
-    resetStdin,
+    tokenStdin,
     type PlacedFile,
     type RenderedScript,
     type ScriptKind,
@@ -64,3 +64,4 @@ export {
     type UpgradeOptions,
     type WaitOptions,
 } from "./day2";
+export * from "./workers";

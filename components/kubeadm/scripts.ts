@@ -4,9 +4,9 @@
 //
 // stdin framing (see also the *Stdin() encoders at the bottom):
 //   place-pki : lines "<octal mode> <absolute path under /etc/kubernetes/> <base64 content>"
-//   init      : line 1 = bootstrap token
-//   join      : line 1 = bootstrap token, then the admin kubeconfig (rest of stdin)
-//   reset     : the admin kubeconfig (all of stdin)
+//   init, control-plane join: line 1 = bootstrap token, then the admin kubeconfig (rest of stdin)
+//   worker join: line 1 = the worker's own bootstrap token, nothing else
+//   control-plane reset: the admin kubeconfig (all of stdin); worker reset: nothing
 //   prepare, rotate: nothing
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
@@ -166,10 +166,16 @@ export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSp
 // ---------------------------------------------------------------------------------------------
 // join (scripts/membership/join.sh)
 
+/** The public cluster-info ConfigMap through the NLB: kubeadm's discovery reads it anonymously. */
+function clusterInfoUrl(c: ClusterSpec): string {
+    return `https://${controlPlaneEndpoint(c)}/api/v1/namespaces/kube-public/configmaps/cluster-info`;
+}
+
 /**
- * `kubeadm join` of a control-plane or worker node. The admin kubeconfig on stdin is used to
- * (re)create the bootstrap token through the NLB with a short TTL right before joining, so a join
- * never depends on a token that may have expired.
+ * `kubeadm join` of a control-plane or worker node. A control plane gets the admin kubeconfig on
+ * stdin and (re)creates the shared bootstrap token with a short TTL right before joining; a worker
+ * gets only its own token, which its join-token step makes on a control plane meanwhile
+ * (renderWorkerJoinTokenScript).
  */
 export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, o?: ScriptOptions): string {
     const c = normalizeCluster(cluster);
@@ -187,10 +193,10 @@ export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHas
             API_ENDPOINT: controlPlaneEndpoint(c),
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
             ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, ETCD_PEER_URL: etcdPeerUrl(node) } : {}),
+            ...(cp ? {} : { CLUSTER_INFO_URL: clusterInfoUrl(c) }),
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
-            TOKEN_GROUP: BOOTSTRAP_TOKEN_GROUP,
-            TOKEN_TTL_MINUTES: p.TOKEN_TTL_MINUTES,
+            ...(cp ? { TOKEN_GROUP: BOOTSTRAP_TOKEN_GROUP, TOKEN_TTL_MINUTES: p.TOKEN_TTL_MINUTES } : {}),
             JOIN_CONFIG_TEMPLATE: renderJoinConfig(c, node, { token: BOOTSTRAP_TOKEN_PLACEHOLDER, caCertHash }),
             STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
@@ -204,9 +210,11 @@ export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHas
 // reset (scripts/membership/reset.sh)
 
 /**
- * Clean removal of a node, run on the node itself when its resource is deleted: quorum check
- * (control planes), drain, `kubeadm reset -f`, network leftovers, delete the Node. The quorum rule
- * is written out in the script's comment block.
+ * Clean removal of a node, run on the node itself when its resource is deleted. A control plane:
+ * quorum check, drain, `kubeadm reset -f`, network leftovers, delete the Node (the quorum rule is
+ * written out in the script's comment block). A worker: `kubeadm reset -f` and the leftovers only;
+ * a control plane drains it before and deletes its Node after (renderWorkerRemoveDrainScript,
+ * renderWorkerRemoveNodeScript).
  */
 export function renderResetScript(cluster: ClusterSpec, node: NodeSpec, o?: ScriptOptions): string {
     const c = normalizeCluster(cluster);
@@ -216,15 +224,19 @@ export function renderResetScript(cluster: ClusterSpec, node: NodeSpec, o?: Scri
         name: `reset-${node.role}`,
         title: `remove ${node.name} (${node.role}) from the cluster`,
         role: node.role,
-        params: {
-            NODE_NAME: node.name,
-            API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-            ...(node.role === "control-plane" ? { ETCD_PEER_URL: etcdPeerUrl(node) } : {}),
-            DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
-            STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
-            WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
-            WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
-        },
+        // A worker's reset is local only (kubeadm reset, leftovers): it needs no parameter but the
+        // header's paths; its drain and Node deletion run on a control plane.
+        params: node.role === "control-plane"
+            ? {
+                NODE_NAME: node.name,
+                API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+                DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
+                STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
+                ETCD_PEER_URL: etcdPeerUrl(node),
+                WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
+                WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
+            }
+            : { NODE_NAME: node.name },
     });
 }
 
@@ -426,20 +438,20 @@ export function renderNodeScripts(cluster: ClusterSpec, node: NodeSpec, how: { i
 // ---------------------------------------------------------------------------------------------
 // stdin encoders: what the bootstrap component passes as remote.Command `stdin` (SECRET text).
 
-/** init: line 1 = the bootstrap token. */
-export function initStdin(token: string): string {
+/** A worker's join: line 1 = its own bootstrap token, and nothing else. */
+export function tokenStdin(token: string): string {
     return `${validateBootstrapToken(token)}\n`;
 }
 
-/** join: line 1 = the bootstrap token, then the admin kubeconfig. */
+/** init, a control plane's join, a worker's join-token step: line 1 = a bootstrap token, then the admin kubeconfig. */
 export function joinStdin(token: string, adminKubeconfig: string): string {
     validateBootstrapToken(token);
     if (!adminKubeconfig.trim()) throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
     return `${token}\n${adminKubeconfig.endsWith("\n") ? adminKubeconfig : `${adminKubeconfig}\n`}`;
 }
 
-/** reset: the admin kubeconfig. */
-export function resetStdin(adminKubeconfig: string): string {
+/** A control plane's reset and upgrade, the worker steps run on a control plane: the admin kubeconfig. */
+export function adminStdin(adminKubeconfig: string): string {
     if (!adminKubeconfig.trim()) throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
     return adminKubeconfig.endsWith("\n") ? adminKubeconfig : `${adminKubeconfig}\n`;
 }

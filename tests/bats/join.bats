@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
-# join-*.sh: a fresh token through the NLB, then kubeadm join with token and CA hash in its config.
+# join-*.sh: kubeadm join with token and CA hash in its config. A control plane refreshes the
+# shared token through the NLB with the admin kubeconfig; a worker gets its own token only and
+# waits until it is usable (its join-token step makes it on a control plane: workers.bats).
 
 setup() {
   load helpers
@@ -7,9 +9,10 @@ setup() {
 }
 
 join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
+worker_stdin() { printf '%s\n' "$TOKEN"; }
 
 @test "worker join passes the token and the CA hash to kubeadm in its config file" {
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
   assert_equal "$(count_calls '^kubeadm join --config ')" 1
   cfg="$STUB_STATE/kubeadm-join-config.yaml"
@@ -26,8 +29,9 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_failure
 }
 
-@test "join refreshes the bootstrap token through the NLB before joining" {
-  run bash "$S/join-worker.sh" < <(join_stdin)
+@test "control-plane join refreshes the bootstrap token through the NLB before joining" {
+  place_dummy_control_plane_files
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
   assert_success
   apply_line=$(line_of '^kubectl .* apply --server-side')
   join_line=$(line_of '^kubeadm join')
@@ -50,8 +54,34 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_success
 }
 
+@test "defect: a worker joins with its bootstrap token alone: no admin kubeconfig read, no token made, no admin kubectl call" {
+  # stdin holds the token only; the old script died waiting for the admin kubeconfig after line 1
+  run bash "$S/join-worker.sh" < <(worker_stdin)
+  assert_success
+  assert_equal "$(count_calls ' apply ')" 0
+  # every kubectl call used the kubelet's own credential
+  run grep -E '^kubectl ' "$STUB_LOG"
+  refute_output --partial "/run/"
+  assert_output --partial "--kubeconfig $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+}
+
+@test "a worker waits until its token is signed in cluster-info (its join-token step runs meanwhile), then joins" {
+  printf 'zzzzzz\n' >"$STUB_STATE/jws-token-ids"
+  run bash "$S/join-worker.sh" < <(worker_stdin)
+  assert_failure
+  assert_output --partial "bootstrap token abcdef is not usable"
+  assert_output --partial "$WORKER-join-token"
+  assert_equal "$(count_calls '^kubeadm join')" 0
+  printf 'zzzzzz\nabcdef\n' >"$STUB_STATE/jws-token-ids"
+  run bash "$S/join-worker.sh" < <(worker_stdin)
+  assert_success
+  assert_output --partial "bootstrap token abcdef to be usable (signed in cluster-info): ok"
+  (($(line_of '/configmaps/cluster-info') < $(line_of '^kubeadm join')))
+}
+
 @test "join never puts the token's secret or the admin key in a command line, and removes its copies" {
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  place_dummy_control_plane_files
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
   assert_success
   run grep -F -e "$TOKEN_SECRET" -e "$KEY_DATA" "$STUB_LOG"
   assert_failure
@@ -60,21 +90,22 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
 }
 
 @test "worker join succeeds only once the Node is registered (bounded wait)" {
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
   assert_output --partial "Node $WORKER registered: ok"
   rm -rf "$K8S_HA_FSROOT/etc/kubernetes" "$K8S_HA_FSROOT/var/lib/k8s-ha" "$STUB_STATE/node-$WORKER"
   export STUB_KUBEADM_NO_NODE=1
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_failure
   assert_output --partial "attempt 120/120"
   assert_output --partial "joined, but Node $WORKER did not appear"
 }
 
 @test "a second join is a no-op" {
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  place_dummy_control_plane_files
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
   assert_success
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
   assert_success
   assert_output --partial "already joined"
   assert_equal "$(count_calls '^kubeadm ')" 1
@@ -109,8 +140,9 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_equal "$(count_calls '^(kubeadm|kubectl) ')" 0
 }
 
-@test "join fails fast, naming the input, when the admin kubeconfig is missing" {
-  run bash "$S/join-worker.sh" <<<"$TOKEN"
+@test "control-plane join fails fast, naming the input, when the admin kubeconfig is missing" {
+  place_dummy_control_plane_files
+  run bash "$S/join-control-plane.sh" <<<"$TOKEN"
   assert_failure
   assert_output --partial "missing input: the admin kubeconfig (stdin after line 1) is empty"
   assert_equal "$(count_calls '^(kubeadm|kubectl) ')" 0
@@ -118,7 +150,7 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
 
 @test "join removes its secret copies when kubeadm join fails" {
   export STUB_KUBEADM_FAIL=join
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_failure
   assert_output --partial "kubeadm join failed"
   run find "$K8S_HA_FSROOT/run" -mindepth 1
@@ -127,10 +159,10 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
 
 @test "defect: a worker join that stopped after kubelet-start (Node never registered) is undone and redone, not reported done" {
   echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
   assert_output --partial "an earlier kubeadm join of $WORKER did not finish: undoing it"
-  reset=$(line_of '^kubeadm reset -f ')
+  reset=$(line_of '^kubeadm reset -f')
   join=$(line_of '^kubeadm join --config ')
   ((reset > 0 && join > reset))
   [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
@@ -139,7 +171,7 @@ join_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
 @test "a worker joined before the markers existed is recognised, not reset" {
   echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
   touch "$STUB_STATE/node-$WORKER"
-  run bash "$S/join-worker.sh" < <(join_stdin)
+  run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
   assert_output --partial "joined before"
   assert_equal "$(count_calls '^kubeadm ')" 0

@@ -152,15 +152,18 @@ live() {
   grep -q 'kube-apiserver:v1.35.2' "$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
 }
 
-@test "a worker: kubeadm upgrade node, drain, kubelet, uncordon; no apiserver wait" {
+@test "defect: a worker upgrades with its kubelet's credential, no stdin: kubeadm upgrade node, kubelet; no drain or uncordon of its own" {
   live v1.34.3
   echo v1.35.2 >"$STUB_STATE/configured-version"
   export STUB_NODE=$WORKER
-  run bash "$S/upgrade-worker.sh" <<<"$ADMIN_KUBECONFIG"
+  run bash "$S/upgrade-worker.sh" </dev/null
   assert_success
-  assert_equal "$(count_calls '^kubeadm upgrade node')" 1
-  ((  $(line_of " drain $WORKER ") < $(line_of " uncordon $WORKER") ))
   refute_output --partial "local apiserver"
+  assert_equal "$(count_calls '^kubeadm upgrade node')" 1
+  assert_equal "$(count_calls ' drain | uncordon ')" 0
+  run grep -E '^kubectl ' "$STUB_LOG"
+  refute_output --partial "/run/"
+  assert_output --partial "--kubeconfig $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
 }
 
 @test "stops with the node cordoned when the drain fails" {

@@ -35,6 +35,16 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
     });
 
     it("each node's reset hook is replaced with its instance, delete-before-create: the quorum-guarded reset runs on the old instance", () => {
+        const node0 = cmd(run, `${CPS[0]}-init`).inputs.connection;
+        // A worker's removal: node 0 drains it, it resets itself, node 0 deletes its Node; all three
+        // go with the old instance.
+        for (const hook of [`${WORKER}-remove-drain`, `${WORKER}-remove-node`]) {
+            assert.deepEqual(extra.get(hook)?.replaceWith, [named(run, INSTANCE, WORKER).urn], `${hook} is replaced whenever ${WORKER} is`);
+            assert.equal(cmd(run, hook).deleteBeforeReplace, true, hook);
+            assert.deepEqual(cmd(run, hook).inputs.connection, node0, `${hook} runs on node 0`);
+        }
+        assert.ok(waitsFor(run, cmd(run, `${WORKER}-remove-drain`)).includes(`${WORKER}-reset`), "the drain is deleted (runs) before the reset");
+        assert.ok(waitsFor(run, cmd(run, `${WORKER}-reset`)).includes(`${WORKER}-remove-node`), "the reset is deleted (runs) before the Node deletion");
         for (const n of [...CPS, WORKER]) {
             const reset = cmd(run, `${n}-reset`);
             const instance = named(run, INSTANCE, n);
@@ -49,9 +59,11 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
         }
         // No other command is replaced with the instance: prepare, place-pki and join are updated
         // onto the new instance (a changed connection updates a remote.Command).
+        // A worker's join-token step is replaced too: the new instance's join gets a fresh token.
         for (const [name, o] of extra) {
-            if (o.replaceWith.length > 0) assert.match(name, /-reset$/, `${name} has replaceWith`);
+            if (o.replaceWith.length > 0) assert.match(name, /-(reset|remove-drain|remove-node|join-token)$/, `${name} has replaceWith`);
         }
+        assert.deepEqual(extra.get(`${WORKER}-join-token`)?.replaceWith, [named(run, INSTANCE, WORKER).urn]);
     });
 
     it("the new instance is prepared, gets its PKI and joins after it exists: every membership step depends on its own instance", () => {

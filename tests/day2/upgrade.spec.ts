@@ -10,6 +10,8 @@ import { COMMAND, cmd, scriptVar, text, unwrapRemote, waitsFor, waves } from "./
 const CPS = ["k8s-prod-cp-0", "k8s-prod-cp-1", "k8s-prod-cp-2", "k8s-prod-cp-3", "k8s-prod-cp-4"];
 const WORKERS = ["k8s-prod-worker-0", "k8s-prod-worker-1", "k8s-prod-worker-2"];
 const ORDER = [...CPS, ...WORKERS].map((n) => `${n}-upgrade`);
+/** Around each worker's upgrade, on node 0: its drain and uncordon (they carry the version too). */
+const AROUND_WORKERS = WORKERS.flatMap((n) => [`${n}-upgrade-drain`, `${n}-upgrade-uncordon`]);
 
 /**
  * The commands whose command text differs between two runs (what the engine would update). Only
@@ -35,14 +37,27 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         assert.ifError(after1354.error);
     });
 
-    it("creates an upgrade step per node whose one script installs at creation and upgrades on a change, and secretly reads the admin kubeconfig", () => {
+    it("creates an upgrade step per node whose one script installs at creation and upgrades on a change; control planes secretly read the admin kubeconfig, workers nothing", () => {
         for (const name of ORDER) {
             const step = cmd(after1354, name);
             assert.match(unwrapRemote(text(step, "create")!), /has not joined a cluster: installing kubelet, kubeadm and kubectl/, `${name}: installs on a new node`);
             assert.equal(step.inputs.update, undefined, `${name}: an update runs the same script`);
+            if (name.includes("-cp-")) {
+                assert.ok(isSecretValue(step.inputs.stdin), `${name}: the admin kubeconfig on stdin is secret`);
+                assert.equal(step.inputs.logging, "none");
+                for (const out of ["stdout", "stderr"]) assert.ok(step.additionalSecretOutputs.includes(out));
+            } else {
+                assert.equal(step.inputs.stdin, undefined, `${name}: a worker's upgrade gets no credential`);
+            }
+        }
+        // A worker's drain and uncordon run on node 0, only on a change (create is a no-op).
+        const node0 = cmd(after1354, "k8s-prod-cp-0-init").inputs.connection;
+        for (const name of AROUND_WORKERS) {
+            const step = cmd(after1354, name);
+            assert.equal(step.inputs.create, "true", name);
+            assert.match(unwrapRemote(text(step, "update")!), /k8s-ha worker-upgrade-(drain|uncordon)/, name);
+            assert.deepEqual(step.inputs.connection, node0, `${name} runs on node 0`);
             assert.ok(isSecretValue(step.inputs.stdin), `${name}: the admin kubeconfig on stdin is secret`);
-            assert.equal(step.inputs.logging, "none");
-            for (const out of ["stdout", "stderr"]) assert.ok(step.additionalSecretOutputs.includes(out));
         }
     });
 
@@ -61,7 +76,7 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
 
     it("defect: a version change changes the upgrade steps and no other command (prepare, init and rotate used to re-run)", () => {
         const changed = changedCommands(before1352, after1354);
-        assert.deepEqual(changed.map((r) => r.name).sort(), [...ORDER].sort());
+        assert.deepEqual(changed.map((r) => r.name).sort(), [...ORDER, ...AROUND_WORKERS].sort());
         // Upgrade steps have no triggers: a changed trigger would replace the step (create, not update).
         for (const u of ORDER) assert.equal(cmd(after1354, u).inputs.triggers, undefined, `${u} has no triggers`);
         // No reset hook changes its delete script into something that runs: deletes only run on removal.
@@ -82,7 +97,9 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         }
         // No two upgrades ever share a wave, and each directly waits for its predecessor.
         assert.equal(new Set(upgradeWaves).size, ORDER.length);
-        ORDER.slice(1).forEach((n, i) => assert.ok(waitsFor(after1354, cmd(after1354, n)).includes(ORDER[i]), `${n} waits for ${ORDER[i]}`));
+        // (a worker through its drain, which waits for the previous node's upgrade or uncordon).
+        const chain = [...CPS.map((n) => `${n}-upgrade`), ...WORKERS.flatMap((n) => [`${n}-upgrade-drain`, `${n}-upgrade`, `${n}-upgrade-uncordon`])];
+        chain.slice(1).forEach((n, i) => assert.ok(waitsFor(after1354, cmd(after1354, n)).includes(chain[i]), `${n} waits for ${chain[i]}`));
         // A node installs before it joins; and since the chain runs in order, a node added in the
         // same `pulumi up` as a bump installs the new version only after every node before it was
         // upgraded: no kubelet newer than the control plane ever joins.
@@ -90,7 +107,7 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
             const joins = n === CPS[0] ? `${n}-init` : `${n}-join`;
             assert.ok(waitsFor(after1354, cmd(after1354, joins)).includes(`${n}-upgrade`), `${joins} waits for ${n}-upgrade`);
         }
-        assert.ok(waitsFor(after1354, cmd(after1354, `${WORKERS[0]}-upgrade`)).includes(`${CPS[CPS.length - 1]}-upgrade`), "the workers install after the last control plane's upgrade");
+        assert.ok(waitsFor(after1354, cmd(after1354, `${WORKERS[0]}-upgrade-drain`)).includes(`${CPS[CPS.length - 1]}-upgrade`), "the workers install after the last control plane's upgrade");
     });
 
     it("prepare stays parallel and carries no version; init and rotate take the installed kubeadm's", () => {

@@ -10,6 +10,8 @@ const CPS = [0, 1, 2].map((i) => `${C}-cp-${i}`);
 const WORKER = `${C}-worker-0`;
 const INSTANCE = "aws:ec2/instance:Instance";
 const TRIGGER = { nodeReplaceTriggers: { [`${C}-cp-1`]: "2026-11-29" } };
+/** The steps node 0 runs for a worker, with the admin kubeconfig that never goes to the worker. */
+const FOR_WORKER = new Set(["join-token", "upgrade-drain", "upgrade-uncordon", "remove-drain", "remove-node"]);
 
 const ran = (entries: JournalEntry[]) => entries.filter((e) => e.ran !== null);
 const one = (entries: JournalEntry[], resource: string, op?: JournalEntry["op"]): JournalEntry => {
@@ -50,7 +52,22 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         }
         const workerJoin = one(j, `${WORKER}-join`);
         assert.ok(t(workerJoin.start) >= t(previous.end), "the worker joined before the last control plane");
-        for (const e of ran(j)) assert.equal(e.host, ipOf(e.node), `${e.resource} ran against ${e.host}, not ${e.node}'s address`);
+        // the worker's token is made on node 0 while the worker joins (neither waits for the other)
+        const token = one(j, `${WORKER}-join-token`);
+        assert.ok(t(token.start) < t(workerJoin.end) && t(workerJoin.start) < t(token.end), `the join-token step and the join did not overlap:\n${describeEntries([token, workerJoin])}`);
+        for (const e of ran(j)) {
+            const on = FOR_WORKER.has(e.step) ? `${C}-cp-0` : e.node;
+            assert.equal(e.host, ipOf(on), `${e.resource} ran against ${e.host}, not ${on}'s address`);
+        }
+    });
+
+    it("defect: no command that ran on the worker received an admin credential on stdin; node 0's steps for it did", () => {
+        const j = lab.commands().filter((e) => e.op === "create" && e.ran !== null);
+        const onWorker = j.filter((e) => e.host === ipOf(WORKER));
+        assert.deepEqual(onWorker.map((e) => e.step).sort(), ["join", "prepare", "upgrade"]);
+        for (const e of onWorker) assert.deepEqual(e.stdinHolds.filter((k) => k !== "bootstrap-token"), [], `${e.resource} received ${e.stdinHolds.join(", ")}`);
+        assert.deepEqual(one(j, `${WORKER}-join`).stdinHolds, ["bootstrap-token"]);
+        assert.deepEqual(one(j, `${WORKER}-join-token`).stdinHolds, ["bootstrap-token", "client-key"]);
     });
 
     it("the state file holds no private key, token or kubeconfig in plain text", () => {
@@ -92,15 +109,17 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         const { commands, aws } = since();
         assert.deepEqual(aws.map((e) => `${e.op} ${e.resource}`), [], "a cloud object changed");
         const runs = ran(commands);
-        const order = [...CPS, WORKER].map((n) => `${n}-upgrade`);
+        // the worker's upgrade between its drain and uncordon, which node 0 runs
+        const order = [...CPS.map((n) => `${n}-upgrade`), `${WORKER}-upgrade-drain`, `${WORKER}-upgrade`, `${WORKER}-upgrade-uncordon`];
         assert.deepEqual(runs.map((e) => e.resource).sort(), [...order].sort(), `other commands ran:\n${describeEntries(runs)}`);
         const byStart = [...runs].sort((a, b) => t(a.start) - t(b.start));
         assert.deepEqual(byStart.map((e) => e.resource), order, "not control planes from node 0, then the worker");
         for (let i = 1; i < byStart.length; i++) {
             assert.ok(t(byStart[i].start) >= t(byStart[i - 1].end), `${byStart[i].resource} started before ${byStart[i - 1].resource} ended`);
         }
-        // an update runs the create script again (the command provider's rule when no update is set)
-        for (const e of runs) assert.deepEqual([e.op, e.ran], ["update", "create"], e.resource);
+        // an upgrade's update runs the create script again (the command provider's rule when no
+        // update is set); the drain and uncordon run their update script (their create is a no-op)
+        for (const e of runs) assert.deepEqual([e.op, e.ran], ["update", FOR_WORKER.has(e.step) ? "update" : "create"], e.resource);
     });
 
     it("defect: destroy runs every reset hook before any rule, route, NAT gateway, NLB attachment, listener or the bastion is deleted", async () => {
@@ -117,9 +136,13 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
             "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/securityGroup:SecurityGroup"]);
         const early = aws.filter((e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset);
         assert.deepEqual(early.map((e) => `${e.time} ${e.resource}`), [], `deleted before the last reset hook ran:\n${describeEntries([...resets, ...aws])}`);
-        // the worker first, then control planes from the last to node 0
+        // the worker first (node 0 drains it, it resets itself, node 0 deletes its Node), then
+        // control planes from the last to node 0
         const order = [...resets].sort((a, b) => t(a.start) - t(b.start)).map((r) => r.node);
         assert.deepEqual(order, [WORKER, ...[...CPS].reverse()]);
+        const removal = [`${WORKER}-remove-drain`, `${WORKER}-reset`, `${WORKER}-remove-node`, `${CPS[2]}-reset`].map((r) => one(commands, r, "delete"));
+        for (let i = 1; i < removal.length; i++) assert.ok(t(removal[i].start) >= t(removal[i - 1].end), `${removal[i].resource} ran before ${removal[i - 1].resource} ended`);
+        for (const e of removal) assert.equal(e.ran, "delete", e.resource);
         assert.deepEqual(lab.resources().filter((r) => r.type !== "pulumi:pulumi:Stack"), [], "destroy left resources");
     });
 });

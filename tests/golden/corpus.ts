@@ -18,6 +18,7 @@ import {
     renderRolloutGateScript,
     renderRotateScript,
     renderUpgradeScript,
+    renderWorkerAdminScripts,
     type NodeSpec,
     type ScriptOptions,
 } from "../../components/kubeadm";
@@ -62,6 +63,7 @@ function variants(): GoldenFile[] {
         v("options/reset-control-plane.sh", renderResetScript(SAMPLE_CLUSTER, cps[2], options)),
         v("options/reset-worker.sh", renderResetScript(SAMPLE_CLUSTER, SAMPLE_NODES[4], options)),
         v("options/rotate.sh", renderRotateScript(SAMPLE_CLUSTER, cps[2], options)),
+        ...renderWorkerAdminScripts(SAMPLE_CLUSTER, SAMPLE_NODES[4], options).map((s) => v(`options/${s.fileName}`, s.text)),
         // day 2
         v("etcd/backup-file-target.sh", backupFile),
         v("etcd/restore-ipv6.sh", renderEtcdRestoreScript(SAMPLE_CLUSTER, [...cps, v6], v6)),

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
     asRemoteCommand,
-    initStdin,
+    tokenStdin,
     joinStdin,
     placePkiStdin,
     renderAdminKubeconfig,
@@ -16,7 +16,7 @@ import {
     renderResetScript,
     renderRotateScript,
     renderScriptSet,
-    resetStdin,
+    adminStdin,
     shellQuote,
 } from "../../components/kubeadm";
 import { SAMPLE_CA_CERT_HASH, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SCRIPT_SET } from "../../tools/render-scripts";
@@ -64,7 +64,7 @@ describe("rendered scripts", () => {
         const guardBefore: Record<string, [RegExp, RegExp]> = {
             "init.sh": [/if \[\[ -e "\$KUBE_DIR\/admin\.conf" \]\]/, /^kubeadm init /m],
             "join-control-plane.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^refresh_token$/m],
-            "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^refresh_token$/m],
+            "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^kubeadm join --config /m],
             "prepare-worker.sh": [/if \[\[ -f \$MARKER/, /^hostnamectl /m],
             "rotate.sh": [/if \[\[ ! -s \$CHANGED_FILE \]\]/, /^restart_static_pod /m],
             "renew-kubeconfigs.sh": [/if \[\[ ! -e "\$KUBE_DIR\/manifests\/kube-apiserver\.yaml" \]\]/, /kubeadm certs renew /],
@@ -110,7 +110,7 @@ describe("rendered scripts", () => {
     });
 
     it("scripts that take secrets read them with bash's read builtin, never from argv or the environment", () => {
-        for (const s of set.filter((x) => ["init", "join", "reset", "place-pki"].includes(x.kind))) {
+        for (const s of set.filter((x) => ["init", "join", "reset", "place-pki"].includes(x.kind) && !x.text.includes("\n# stdin: nothing\n"))) {
             assert.match(s.text, /IFS= read -r /, s.fileName);
         }
         // the only environment variable a script reads is the test hook K8S_HA_FSROOT
@@ -192,10 +192,10 @@ describe("shellQuote", () => {
 
 describe("stdin encoders", () => {
     it("init and join frame the token on line 1", () => {
-        assert.equal(initStdin(TOKEN), `${TOKEN}\n`);
+        assert.equal(tokenStdin(TOKEN), `${TOKEN}\n`);
         assert.equal(joinStdin(TOKEN, "apiVersion: v1\n"), `${TOKEN}\napiVersion: v1\n`);
-        assert.equal(resetStdin("apiVersion: v1"), "apiVersion: v1\n");
-        assert.throws(() => initStdin("bad"), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("bad\""));
+        assert.equal(adminStdin("apiVersion: v1"), "apiVersion: v1\n");
+        assert.throws(() => tokenStdin("bad"), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("bad\""));
         assert.throws(() => joinStdin(TOKEN, "  \n"), /admin kubeconfig/);
     });
 

@@ -4,7 +4,7 @@
 // `update`, else `create`, on update; `delete` on delete, with the connection stored in state;
 // nothing in preview) and records each create, update and delete in a journal,
 // <cloud dir>/command-journal.jsonl: time (start, end), resource, node, step, connection host,
-// which command field ran and its sha256. A command that runs "takes" some time so that overlaps
+// which command field ran and its sha256, and what kinds of secret its stdin held. A command that runs "takes" some time so that overlaps
 // (parallel steps) and sequences are visible in the journal: prepare, which really takes minutes
 // (packages, containerd) while the next instances boot, 10 s; every other step 150 ms.
 import { createHash } from "node:crypto";
@@ -32,6 +32,21 @@ export interface JournalEntry {
     /** The command field that ran (create, update or delete), or null when there was none. */
     ran: "create" | "update" | "delete" | null;
     sha256: string | null;
+    /**
+     * What the command's stdin held, by kind (never the values): "bootstrap-token" for a token
+     * line, "client-key" for a kubeconfig with a client key, "private-key" for PEM key material.
+     */
+    stdinHolds: string[];
+}
+
+/** The kinds of secret a command's stdin carries, for the journal. */
+export function secretKinds(stdin: unknown): string[] {
+    if (typeof stdin !== "string") return [];
+    const kinds: string[] = [];
+    if (/^[a-z0-9]{6}\.[a-z0-9]{16}$/m.test(stdin)) kinds.push("bootstrap-token");
+    if (stdin.includes("client-key-data")) kinds.push("client-key");
+    if (/PRIVATE KEY-----/.test(stdin) || /^0600 \S+\.key /m.test(stdin)) kinds.push("private-key");
+    return kinds;
 }
 
 async function record(op: JournalEntry["op"], urn: string, props: Props, field: JournalEntry["ran"]): Promise<void> {
@@ -53,6 +68,7 @@ async function record(op: JournalEntry["op"], urn: string, props: Props, field: 
         proxy: p.connection?.proxy?.host ?? null,
         ran,
         sha256: ran ? createHash("sha256").update(String(script)).digest("hex") : null,
+        stdinHolds: ran ? secretKinds(p.stdin) : [],
     };
     appendFileSync(JOURNAL, JSON.stringify(entry) + "\n");
 }

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
-# join: `kubeadm join` of a control-plane node or a worker. The admin kubeconfig on stdin is used
-# to (re)create the bootstrap token through the NLB with a short TTL right before joining, so a
-# join never depends on a token that may have expired. Done means: kubeadm exited 0 and the node
-# answers (control plane: its apiserver; worker: its Node); only then is it marked joined. A join
-# that stopped half-way (kubelet.conf written, the node never ready) is undone and redone:
-# kubeadm reset with the placed PKI kept, and on a control plane the etcd member (a learner)
-# the earlier attempt left is removed first, since etcd admits one learner at a time.
+# join: `kubeadm join` of a control-plane node or a worker. Done means: kubeadm exited 0 and the
+# node answers (control plane: its apiserver; worker: its Node); only then is it marked joined. A
+# join that stopped half-way (kubelet.conf written, the node never ready) is undone and redone:
+# kubeadm reset (on a control plane with the placed PKI kept, and the etcd member, a learner, the
+# earlier attempt left removed first, since etcd admits one learner at a time).
+# A control plane holds the admin kubeconfig anyway: it (re)creates the shared bootstrap token with
+# a short TTL right before joining, so its join never depends on a token that may have expired.
+# A worker gets nothing but its own bootstrap token: the worker's join-token step, on a control
+# plane, creates it in parallel with this join and deletes it once the Node is registered, so the
+# worker waits until the token is usable (signed in the public cluster-info ConfigMap).
 #
-# stdin: line 1 = the bootstrap token, then the admin kubeconfig (SECRET, both)
-# params: NODE_NAME NODE_ROLE API_ENDPOINT API_READYZ_URL
 #@if control-plane
-# params: LOCAL_READYZ_URL ETCD_PEER_URL
-#@endif
+# stdin: line 1 = the bootstrap token, then the admin kubeconfig (SECRET, both)
+# params: NODE_NAME NODE_ROLE API_ENDPOINT API_READYZ_URL LOCAL_READYZ_URL ETCD_PEER_URL
 # params: TOKEN_RE TOKEN_PLACEHOLDER TOKEN_GROUP TOKEN_TTL_MINUTES JOIN_CONFIG_TEMPLATE
+#@else
+# stdin: line 1 = this worker's bootstrap token (SECRET)
+# params: NODE_NAME NODE_ROLE API_ENDPOINT API_READYZ_URL CLUSTER_INFO_URL
+# params: TOKEN_RE TOKEN_PLACEHOLDER JOIN_CONFIG_TEMPLATE
+#@endif
 # params: STDIN_TIMEOUT_SECONDS WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
 #@if control-plane
 # params: REQUIRED_FILES[]
@@ -26,9 +32,9 @@ source lib/wait.sh
 source lib/workdir.sh
 
 source lib/token.sh
+#@if control-plane
 
 source lib/admin-kubeconfig.sh
-#@if control-plane
 
 source lib/require-files.sh
 
@@ -43,34 +49,22 @@ source lib/mark-done.sh
 #@if control-plane
 
 source lib/etcd-members.sh
-#@endif
-#@if worker
+
+source lib/refresh-token.sh
+#@else
+
+source lib/kubelet-credential.sh
 
 node_registered() { kube get node "$NODE_NAME" -o name >/dev/null 2>&1; }
-#@endif
 
-# refresh_token: (re)create the bootstrap token Secret with a fresh expiry, through the NLB. The
-# secret half goes through a 0600 file and a pipe, never argv. Server-side apply makes it an
-# upsert: an existing token (from init or an earlier join) just gets the new expiry.
-refresh_token() {
-  local expiration token_id=${token%%.*}
-  expiration=$(date -u -d "+${TOKEN_TTL_MINUTES} minutes" '+%Y-%m-%dT%H:%M:%SZ') ||
-    die "cannot compute the token expiry"
-  printf '%s' "$token_secret" >"$work/token-secret"
-  kube -n kube-system create secret generic "bootstrap-token-$token_id" \
-    --type=bootstrap.kubernetes.io/token \
-    --from-literal=token-id="$token_id" \
-    --from-file=token-secret="$work/token-secret" \
-    --from-literal=expiration="$expiration" \
-    --from-literal=usage-bootstrap-authentication=true \
-    --from-literal=usage-bootstrap-signing=true \
-    --from-literal=auth-extra-groups="$TOKEN_GROUP" \
-    --from-literal=description="k8s-ha: join of $NODE_NAME" \
-    --dry-run=client -o yaml |
-    kube apply --server-side --force-conflicts --field-manager=k8s-ha-join -f - >/dev/null ||
-    die "could not (re)create bootstrap token $token_id through $API_ENDPOINT"
-  log "bootstrap token $token_id valid until $expiration"
+# token_signed: the bootstrap signer has signed cluster-info with this token, i.e. the token exists
+# and is valid (anyone may read cluster-info: it is how kubeadm's discovery starts).
+token_signed() {
+  local info
+  info=$(curl -ksf --max-time 5 "$CLUSTER_INFO_URL") || return 1
+  [[ $info == *"\"jws-kubeconfig-${token%%.*}\""* ]]
 }
+#@endif
 
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
@@ -93,7 +87,9 @@ require_files
 #@endif
 read_token
 make_workdir
+#@if control-plane
 read_admin_kubeconfig "stdin after line 1"
+#@endif
 
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
@@ -109,23 +105,27 @@ if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   # kubeadm reset empties the certificates directory: keep what place-pki put there
   log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
   cp -a -- "$KUBE_DIR/pki" "$work/pki"
-#@else
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
-#@endif
   kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
-#@if control-plane
   rm -rf -- "$KUBE_DIR/pki"
   cp -a -- "$work/pki" "$KUBE_DIR/pki"
+#@else
+  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
+  kubeadm reset -f 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
 #@endif
 fi
 #@if control-plane
 # A join that failed after its etcd member was added leaves it behind (a learner, or a member
 # that never started): the next learner would be refused.
 remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
-#@endif
 
 # --- a fresh token -----------------------------------------------------------------------------------
 refresh_token
+#@else
+
+# --- the token the join-token step makes on a control plane --------------------------------------
+wait_for "bootstrap token ${token%%.*} to be usable (signed in cluster-info)" token_signed ||
+  die "bootstrap token ${token%%.*} is not usable: the $NODE_NAME-join-token step on a control plane makes it while this join runs (see its output)"
+#@endif
 
 # --- join -----------------------------------------------------------------------------------------
 printf '%s\n' "${JOIN_CONFIG_TEMPLATE//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/join.yaml"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
-# reset: clean removal of a node, run on the node itself when its resource is deleted: quorum
-# check (control planes) -> kubectl drain -> kubeadm reset -f (which removes this node's etcd
-# member) -> CNI/iptables leftovers -> kubectl delete node. The order is kubeadm's documented one:
-# resetting before deleting the Node object means the kubelet is stopped and cannot re-register it.
+# reset: clean removal of a node, run on the node itself when its resource is deleted.
+#@if control-plane
+# Quorum check -> kubectl drain -> kubeadm reset -f (which removes this node's etcd member) ->
+# CNI/iptables leftovers -> kubectl delete node. The order is kubeadm's documented one: resetting
+# before deleting the Node object means the kubelet is stopped and cannot re-register it.
 #
 # Quorum rule (stacked etcd: one member per control-plane node; members = etcd's voting members
 # as `etcdctl member list` gives them, healthy = those `endpoint health` finds healthy):
@@ -15,13 +16,19 @@
 #   unhealthy member itself is allowed (2 of 2 remain).
 #
 # stdin: the admin kubeconfig (SECRET)
-# params: NODE_NAME API_READYZ_URL DRAIN_TIMEOUT STDIN_TIMEOUT_SECONDS
-#@if control-plane
-# params: ETCD_PEER_URL
-#@endif
+# params: NODE_NAME API_READYZ_URL DRAIN_TIMEOUT STDIN_TIMEOUT_SECONDS ETCD_PEER_URL
 # params: WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
+#@else
+# A worker holds no cluster credential: a control plane drains it before this runs (its
+# remove-drain step) and deletes its Node after (its remove-node step). Here: kubeadm reset -f
+# (which stops the kubelet, so it cannot re-register the Node) and the CNI/iptables leftovers.
+#
+# stdin: nothing
+# params: NODE_NAME
+#@endif
 
 source lib/log.sh
+#@if control-plane
 
 source lib/wait.sh
 
@@ -30,8 +37,6 @@ source lib/workdir.sh
 source lib/admin-kubeconfig.sh
 
 source lib/api-ready.sh
-
-#@if control-plane
 
 source lib/etcd-members.sh
 
@@ -108,9 +113,9 @@ check_quorum() {
   log "etcd quorum check passed: $healthy/$members_n healthy now, $after_healthy/$after_members after removing $NODE_NAME"
 }
 
-#@endif
 
 delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
+#@endif
 
 # Leftovers kubeadm reset does not remove: CNI configuration and KUBE-/CNI- iptables chains.
 clean_network_state() {
@@ -126,6 +131,7 @@ clean_network_state() {
   fi
 }
 
+#@if control-plane
 # --- inputs (needed by the guard: is the Node still known to the cluster?) ---------------------
 make_workdir
 read_admin_kubeconfig "all of stdin"
@@ -144,13 +150,11 @@ fi
 
 # --- remove -------------------------------------------------------------------------------------------
 last_member=0
-#@if control-plane
 self_id=''
 members=()
 if ((joined)); then
   check_quorum
 fi
-#@endif
 if [[ -n $node_object ]] && ((!last_member)); then
   log "draining $NODE_NAME"
   kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --force --timeout="$DRAIN_TIMEOUT" ||
@@ -159,12 +163,10 @@ fi
 if ((joined)); then
   log "kubeadm reset of $NODE_NAME"
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
-#@if control-plane
   if [[ -n $self_id ]] && ((!last_member)); then
     # kubeadm reset only warns when it cannot remove the member: make sure it is gone
     remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
-#@endif
   clean_network_state
   rm -f -- "$STATE_DIR/pki-changed"
 fi
@@ -175,3 +177,17 @@ fi
 # Through the NLB, which may still route to this node's stopped apiserver for a few seconds.
 wait_for "Node $NODE_NAME deleted" delete_node || die "could not delete Node $NODE_NAME"
 log "removed $NODE_NAME"
+#@else
+# --- guard: joined? ----------------------------------------------------------------------------------
+if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
+  log "$NODE_NAME has not joined; nothing to reset"
+  exit 0
+fi
+
+# --- reset ---------------------------------------------------------------------------------------------
+log "kubeadm reset of $NODE_NAME"
+kubeadm reset -f || die "kubeadm reset failed"
+clean_network_state
+rm -f -- "$STATE_DIR/pki-changed"
+log "reset $NODE_NAME; a control plane deletes its Node next"
+#@endif

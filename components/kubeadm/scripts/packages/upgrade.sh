@@ -13,18 +13,35 @@
 #   the PKI); every node after the first checks that the cluster configuration is at the version;
 # - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
 #   Ready (and the local apiserver), uncordon.
+# A worker holds no cluster credential: it reads the versions with its kubelet's own (which may
+# read its Node and kubeadm-config), and a control plane drains it before this runs and uncordons
+# it after (its upgrade-drain and upgrade-uncordon steps).
 #
+#@if control-plane
 # stdin: the admin kubeconfig (SECRET; read on a joined node only)
+#@else
+# stdin: nothing
+#@endif
+#@if control-plane
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE LOCAL_READYZ_URL
 # params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS
+#@else
+# params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE
+# params: WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
+#@endif
 
 source lib/log.sh
 
 source lib/wait.sh
+#@if control-plane
 
 source lib/workdir.sh
 
 source lib/admin-kubeconfig.sh
+#@else
+
+source lib/kubelet-credential.sh
+#@endif
 
 source lib/versions.sh
 
@@ -53,7 +70,9 @@ configured_version() {
 node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
 node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
+#@if control-plane
 source lib/local-api-ready.sh
+#@endif
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
   if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
@@ -82,9 +101,13 @@ if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
 fi
 
 # --- inputs: the live cluster's versions --------------------------------------------------------
+#@if control-plane
 make_workdir
 read_admin_kubeconfig "all of stdin"
 live=$(server_version) || die "cannot read the apiserver's version (kubectl version -o json through the admin kubeconfig)"
+#@else
+live=$(server_version) || die "cannot read the apiserver's version (kubectl version -o json with the kubelet's credential)"
+#@endif
 configured=$(configured_version) || die "cannot read kubernetesVersion from the kubeadm-config ConfigMap"
 node_version=$(node_kubelet_version) || die "cannot read Node $NODE_NAME's kubelet version"
 log "target v$K8S_VERSION; live apiserver $live, cluster configuration $configured, $NODE_NAME kubelet $node_version"
@@ -118,10 +141,14 @@ else
   kubeadm upgrade node --certificate-renewal=false || die "kubeadm upgrade node failed"
 fi
 
+#@if control-plane
 # --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
 log "draining $NODE_NAME"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
+#@else
+# --- kubelet and kubectl, restart (drained by its upgrade-drain step) ----------------------------
+#@endif
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
@@ -129,8 +156,12 @@ systemctl daemon-reload
 systemctl restart kubelet
 wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "the kubelet of $NODE_NAME did not come back at v$K8S_VERSION"
 wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after the kubelet restart"
+#@if control-plane
 if ((IS_CONTROL_PLANE)); then
   wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready after the upgrade"
 fi
 kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
 log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION"
+#@else
+log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION; its upgrade-uncordon step uncordons it"
+#@endif

@@ -68,7 +68,6 @@ kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
-
 # etcdctl_on NODE ARGS...: etcdctl inside NODE's etcd static pod (kubeadm names it etcd-<node>),
 # through the API (needs kube from lib/admin-kubeconfig.sh), with the member's own CA and
 # health-check client certificate.

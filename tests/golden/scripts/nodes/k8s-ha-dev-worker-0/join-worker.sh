@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # k8s-ha join-worker: kubeadm join of k8s-ha-dev-worker-0 as a worker
 # Rendered by k8s-ha from typed data; do not edit by hand.
-# stdin: line 1 = the bootstrap token, then the admin kubeconfig (SECRET, both)
+# stdin: line 1 = this worker's bootstrap token (SECRET)
 # Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
 # commands are replaced through PATH.
 set -euo pipefail
@@ -12,10 +12,9 @@ readonly NODE_NAME='k8s-ha-dev-worker-0'
 readonly NODE_ROLE='worker'
 readonly API_ENDPOINT='k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443'
 readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
+readonly CLUSTER_INFO_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/api/v1/namespaces/kube-public/configmaps/cluster-info'
 readonly TOKEN_RE='^[a-z0-9]{6}\.[a-z0-9]{16}$'
 readonly TOKEN_PLACEHOLDER='k8s-ha-bootstrap-token-from-stdin'
-readonly TOKEN_GROUP='system:bootstrappers:kubeadm:default-node-token'
-readonly TOKEN_TTL_MINUTES='30'
 readonly JOIN_CONFIG_TEMPLATE='apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
 discovery:
@@ -97,24 +96,6 @@ redact() {
   done
 }
 
-# read_admin_kubeconfig WHERE: the rest of stdin -> $work/admin.conf (0600).
-read_admin_kubeconfig() {
-  local rc=0 text=''
-  IFS= read -r -d '' -t "$STDIN_TIMEOUT_SECONDS" text || rc=$?
-  if ((rc > 128)); then
-    die "timed out after ${STDIN_TIMEOUT_SECONDS}s waiting for the admin kubeconfig on stdin ($1)"
-  fi
-  if [[ -z ${text//[[:space:]]/} ]]; then
-    die "missing input: the admin kubeconfig ($1) is empty"
-  fi
-  if [[ $text != *"client-key-data"* && $text != *"token:"* ]]; then
-    die "malformed input: the admin kubeconfig ($1) has no client credentials"
-  fi
-  printf '%s\n' "$text" >"$work/admin.conf"
-}
-
-kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
-
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
@@ -132,29 +113,18 @@ mark_done() {
   date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/$1"
 }
 
+# kube: kubectl with this node's own kubelet credential (a worker holds no other): it may read its
+# own Node and kubeadm-config, nothing of other nodes' workloads.
+kube() { kubectl --kubeconfig "$KUBE_DIR/kubelet.conf" --request-timeout=30s "$@"; }
+
 node_registered() { kube get node "$NODE_NAME" -o name >/dev/null 2>&1; }
 
-# refresh_token: (re)create the bootstrap token Secret with a fresh expiry, through the NLB. The
-# secret half goes through a 0600 file and a pipe, never argv. Server-side apply makes it an
-# upsert: an existing token (from init or an earlier join) just gets the new expiry.
-refresh_token() {
-  local expiration token_id=${token%%.*}
-  expiration=$(date -u -d "+${TOKEN_TTL_MINUTES} minutes" '+%Y-%m-%dT%H:%M:%SZ') ||
-    die "cannot compute the token expiry"
-  printf '%s' "$token_secret" >"$work/token-secret"
-  kube -n kube-system create secret generic "bootstrap-token-$token_id" \
-    --type=bootstrap.kubernetes.io/token \
-    --from-literal=token-id="$token_id" \
-    --from-file=token-secret="$work/token-secret" \
-    --from-literal=expiration="$expiration" \
-    --from-literal=usage-bootstrap-authentication=true \
-    --from-literal=usage-bootstrap-signing=true \
-    --from-literal=auth-extra-groups="$TOKEN_GROUP" \
-    --from-literal=description="k8s-ha: join of $NODE_NAME" \
-    --dry-run=client -o yaml |
-    kube apply --server-side --force-conflicts --field-manager=k8s-ha-join -f - >/dev/null ||
-    die "could not (re)create bootstrap token $token_id through $API_ENDPOINT"
-  log "bootstrap token $token_id valid until $expiration"
+# token_signed: the bootstrap signer has signed cluster-info with this token, i.e. the token exists
+# and is valid (anyone may read cluster-info: it is how kubeadm's discovery starts).
+token_signed() {
+  local info
+  info=$(curl -ksf --max-time 5 "$CLUSTER_INFO_URL") || return 1
+  [[ $info == *"\"jws-kubeconfig-${token%%.*}\""* ]]
 }
 
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
@@ -171,7 +141,6 @@ fi
 # --- inputs ---------------------------------------------------------------------------------------
 read_token
 make_workdir
-read_admin_kubeconfig "stdin after line 1"
 
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
@@ -184,11 +153,12 @@ if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
     exit 0
   fi
   log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
-  kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
+  kubeadm reset -f 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
 fi
 
-# --- a fresh token -----------------------------------------------------------------------------------
-refresh_token
+# --- the token the join-token step makes on a control plane --------------------------------------
+wait_for "bootstrap token ${token%%.*} to be usable (signed in cluster-info)" token_signed ||
+  die "bootstrap token ${token%%.*} is not usable: the $NODE_NAME-join-token step on a control plane makes it while this join runs (see its output)"
 
 # --- join -----------------------------------------------------------------------------------------
 printf '%s\n' "${JOIN_CONFIG_TEMPLATE//"$TOKEN_PLACEHOLDER"/"$token"}" >"$work/join.yaml"

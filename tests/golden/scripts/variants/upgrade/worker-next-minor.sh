@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # k8s-ha upgrade-worker: upgrade k8s-ha-dev-worker-1 to Kubernetes 1.36.0 (kubeadm upgrade node)
 # Rendered by k8s-ha from typed data; do not edit by hand.
-# stdin: the admin kubeconfig (SECRET; read on a joined node only)
+# stdin: nothing
 # Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
 # commands are replaced through PATH.
 set -euo pipefail
@@ -13,11 +13,8 @@ readonly K8S_VERSION='1.36.0'
 readonly K8S_REPO='https://pkgs.k8s.io/core:/stable:/v1.36/deb/'
 readonly IS_FIRST='0'
 readonly IS_CONTROL_PLANE='0'
-readonly LOCAL_READYZ_URL='https://10.0.32.20:6443/readyz'
-readonly DRAIN_TIMEOUT='300s'
 readonly WAIT_INTERVAL_SECONDS='5'
 readonly WAIT_ATTEMPTS='120'
-readonly STDIN_TIMEOUT_SECONDS='60'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
 
@@ -42,30 +39,9 @@ wait_for() {
   return 1
 }
 
-# A 0700 scratch directory on tmpfs for secret copies, removed whatever happens.
-make_workdir() {
-  mkdir -p -- "$FSROOT/run"
-  work=$(mktemp -d "$FSROOT/run/k8s-ha.XXXXXXXX") || die "cannot create a scratch directory under $FSROOT/run"
-  trap 'rm -rf -- "$work"' EXIT
-}
-
-# read_admin_kubeconfig WHERE: the rest of stdin -> $work/admin.conf (0600).
-read_admin_kubeconfig() {
-  local rc=0 text=''
-  IFS= read -r -d '' -t "$STDIN_TIMEOUT_SECONDS" text || rc=$?
-  if ((rc > 128)); then
-    die "timed out after ${STDIN_TIMEOUT_SECONDS}s waiting for the admin kubeconfig on stdin ($1)"
-  fi
-  if [[ -z ${text//[[:space:]]/} ]]; then
-    die "missing input: the admin kubeconfig ($1) is empty"
-  fi
-  if [[ $text != *"client-key-data"* && $text != *"token:"* ]]; then
-    die "malformed input: the admin kubeconfig ($1) has no client credentials"
-  fi
-  printf '%s\n' "$text" >"$work/admin.conf"
-}
-
-kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
+# kube: kubectl with this node's own kubelet credential (a worker holds no other): it may read its
+# own Node and kubeadm-config, nothing of other nodes' workloads.
+kube() { kubectl --kubeconfig "$KUBE_DIR/kubelet.conf" --request-timeout=30s "$@"; }
 
 # minor_of V / patch_of V: the N and P of "v1.N.P" or "1.N.P" (empty when V is malformed).
 minor_of() { if [[ $1 =~ ^v?1\.([0-9]+)\.([0-9]+) ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi; }
@@ -150,7 +126,6 @@ configured_version() {
 node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
 node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
-local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
   if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
@@ -179,9 +154,7 @@ if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
 fi
 
 # --- inputs: the live cluster's versions --------------------------------------------------------
-make_workdir
-read_admin_kubeconfig "all of stdin"
-live=$(server_version) || die "cannot read the apiserver's version (kubectl version -o json through the admin kubeconfig)"
+live=$(server_version) || die "cannot read the apiserver's version (kubectl version -o json with the kubelet's credential)"
 configured=$(configured_version) || die "cannot read kubernetesVersion from the kubeadm-config ConfigMap"
 node_version=$(node_kubelet_version) || die "cannot read Node $NODE_NAME's kubelet version"
 log "target v$K8S_VERSION; live apiserver $live, cluster configuration $configured, $NODE_NAME kubelet $node_version"
@@ -215,10 +188,7 @@ else
   kubeadm upgrade node --certificate-renewal=false || die "kubeadm upgrade node failed"
 fi
 
-# --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
-log "draining $NODE_NAME"
-kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
-  die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
+# --- kubelet and kubectl, restart (drained by its upgrade-drain step) ----------------------------
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
@@ -226,8 +196,4 @@ systemctl daemon-reload
 systemctl restart kubelet
 wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "the kubelet of $NODE_NAME did not come back at v$K8S_VERSION"
 wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after the kubelet restart"
-if ((IS_CONTROL_PLANE)); then
-  wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready after the upgrade"
-fi
-kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
-log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION"
+log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION; its upgrade-uncordon step uncordons it"

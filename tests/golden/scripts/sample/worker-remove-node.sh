@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# k8s-ha worker-remove-node: delete the Node of k8s-ha-dev-worker-0 after its reset
+# Rendered by k8s-ha from typed data; do not edit by hand.
+# stdin: the admin kubeconfig (SECRET)
+# Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);
+# commands are replaced through PATH.
+set -euo pipefail
+umask 077
+
+readonly SCRIPT_NAME='worker-remove-node'
+readonly NODE_NAME='k8s-ha-dev-worker-0'
+readonly API_READYZ_URL='https://k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443/readyz'
+readonly STDIN_TIMEOUT_SECONDS='60'
+readonly WAIT_INTERVAL_SECONDS='5'
+readonly WAIT_ATTEMPTS='120'
+readonly FSROOT="${K8S_HA_FSROOT:-}"
+
+log() { printf '[k8s-ha %s] %s\n' "$SCRIPT_NAME" "$*"; }
+die() {
+  printf '[k8s-ha %s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2
+  exit 1
+}
+
+# wait_for WHAT COMMAND...: run COMMAND every WAIT_INTERVAL_SECONDS, at most WAIT_ATTEMPTS times.
+wait_for() {
+  local what=$1 attempt
+  shift
+  for ((attempt = 1; attempt <= WAIT_ATTEMPTS; attempt++)); do
+    if "$@"; then
+      log "$what: ok (attempt $attempt)"
+      return 0
+    fi
+    log "waiting for $what (attempt $attempt/$WAIT_ATTEMPTS, every ${WAIT_INTERVAL_SECONDS}s)"
+    sleep "$WAIT_INTERVAL_SECONDS"
+  done
+  return 1
+}
+
+# A 0700 scratch directory on tmpfs for secret copies, removed whatever happens.
+make_workdir() {
+  mkdir -p -- "$FSROOT/run"
+  work=$(mktemp -d "$FSROOT/run/k8s-ha.XXXXXXXX") || die "cannot create a scratch directory under $FSROOT/run"
+  trap 'rm -rf -- "$work"' EXIT
+}
+
+# read_admin_kubeconfig WHERE: the rest of stdin -> $work/admin.conf (0600).
+read_admin_kubeconfig() {
+  local rc=0 text=''
+  IFS= read -r -d '' -t "$STDIN_TIMEOUT_SECONDS" text || rc=$?
+  if ((rc > 128)); then
+    die "timed out after ${STDIN_TIMEOUT_SECONDS}s waiting for the admin kubeconfig on stdin ($1)"
+  fi
+  if [[ -z ${text//[[:space:]]/} ]]; then
+    die "missing input: the admin kubeconfig ($1) is empty"
+  fi
+  if [[ $text != *"client-key-data"* && $text != *"token:"* ]]; then
+    die "malformed input: the admin kubeconfig ($1) has no client credentials"
+  fi
+  printf '%s\n' "$text" >"$work/admin.conf"
+}
+
+kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
+
+# The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
+api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
+
+delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
+
+make_workdir
+read_admin_kubeconfig "all of stdin"
+wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot delete Node $NODE_NAME"
+wait_for "Node $NODE_NAME deleted" delete_node || die "could not delete Node $NODE_NAME"
+log "removed $NODE_NAME"
