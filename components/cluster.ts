@@ -134,6 +134,7 @@ export class Cluster extends pulumi.ComponentResource {
             controlPlanes: this.controlPlane.nodes.map((n) => ({ name: n.name, privateIp: n.instance.privateIp })),
             algorithm: cfg.pkiAlgorithm,
             protect: cfg.protect,
+            encryptionKeys: cfg.secretsEncryptionKeys,
         }, parent);
         this.etcdBackup = new EtcdBackup("etcd-backup", {
             clusterName: c,

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { isValidSan } from "./kubeadm/types";
 import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
+import { encryptionKeyNamesProblem } from "./kubeadm/encryption";
 import { PKI_ALGORITHMS, type PkiAlgorithm } from "./pki";
 
 /** The Pulumi project name: the namespace of every config key below. */
@@ -64,6 +65,8 @@ export interface ClusterConfig {
     readonly nodeReplaceTriggers: Readonly<Record<string, string>>;
     /** Install the control-plane PrometheusRule (needs the Prometheus operator's CRDs in the cluster). */
     readonly alerts: boolean;
+    /** Names of the keys that encrypt Secrets at rest: the first encrypts, every one decrypts (key rotation runbook). */
+    readonly secretsEncryptionKeys: readonly string[];
     /** The stack's AWS region (`aws:region`), which every zone must belong to. */
     readonly region: string;
 }
@@ -97,6 +100,7 @@ export const CONFIG_SCHEMA = {
     etcdBackupRetentionDays: { kind: "integer", default: 7 },
     nodeReplaceTriggers: { kind: "object", default: {} },
     alerts: { kind: "boolean", default: false },
+    secretsEncryptionKeys: { kind: "string[]", default: ["key1"] },
 } as const satisfies Record<string, { kind: Kind; default: unknown }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -218,6 +222,8 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     }
     integerIn("etcdBackupRetentionDays", 1, 3650);
     if (typed("nodeReplaceTriggers")) checkReplaceTriggers(v.nodeReplaceTriggers);
+    const keysProblem = typed("secretsEncryptionKeys") ? encryptionKeyNamesProblem(v.secretsEncryptionKeys) : undefined;
+    if (keysProblem) bad("secretsEncryptionKeys", v.secretsEncryptionKeys, keysProblem);
 
     if (problems.length > 0) throw new ConfigError(problems);
     return { ...(v as Omit<ClusterConfig, "region" | "existingVpc">), existingVpc, region };

@@ -14,6 +14,7 @@ import {
     type PkiFile,
 } from "./kubeadm/pki";
 import { renderAdminKubeconfig } from "./kubeadm/config";
+import { ENCRYPTION_KEY_BYTES, encryptionConfigHash, renderEncryptionConfig } from "./kubeadm/encryption";
 import type { ClusterSpec } from "./kubeadm/types";
 
 /** kubeadm accepts RSA (2048+) and ECDSA P-256 keys; never P-224 (the provider's ECDSA default) or ED25519. */
@@ -39,8 +40,13 @@ export interface PkiArgs {
     controlPlanes: readonly PkiNode[];
     /** Key algorithm of every cluster key. */
     algorithm: PkiAlgorithm;
-    /** Protect the CAs and the service-account key: losing them means rebuilding the cluster. */
+    /** Protect the CAs, the service-account key and the Secrets' keys: losing them means rebuilding the cluster. */
     protect: boolean;
+    /**
+     * Names of the keys that encrypt Secrets at rest, one generated 32-byte key each: the first
+     * encrypts new writes, every one decrypts (a rotation lists two; README runbook).
+     */
+    encryptionKeys: readonly string[];
 }
 
 /** A file for place-pki: path, mode and (secret) content. */
@@ -71,7 +77,10 @@ export class ClusterPki extends pulumi.ComponentResource {
     readonly adminKubeconfig: pulumi.Output<string>;
     /** Per control plane, by node name: the files under /etc/kubernetes/pki, secret. */
     readonly controlPlaneFiles: Readonly<Record<string, pulumi.Output<PkiFileContent[]>>>;
-    /** Per control plane, by node name: certificate PEMs only (not secret), to detect rotations. */
+    /**
+     * Per control plane, by node name: a sha256 of the certificate PEMs and of the encryption
+     * configuration's hash (not secret), to detect rotations.
+     */
     readonly controlPlaneCertFingerprint: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -132,6 +141,17 @@ export class ClusterPki extends pulumi.ComponentResource {
         // The control planes' bootstrap token (each worker gets its own: components/bootstrap.ts).
         this.bootstrapToken = newBootstrapToken(c, this);
 
+        // Secrets' keys: 32 random bytes each, from RandomBytes, whose base64 is a secret output.
+        // One resource per key name, so reordering the names (a rotation) keeps every key.
+        const encryptionKeys = args.encryptionKeys.map((name) => ({
+            name,
+            secret: new random.RandomBytes(`${c}-secrets-key-${name}`, { length: ENCRYPTION_KEY_BYTES }, protectedOpts).base64,
+        }));
+        const encryptionConfig = pulumi.secret(pulumi.all(encryptionKeys.map((k) => k.secret)).apply((secrets) =>
+            renderEncryptionConfig(encryptionKeys.map((k, i) => ({ name: k.name, secret: secrets[i] })))));
+        // Its hash may be public: the file's secrets are 256-bit random keys (encryptionConfigHash).
+        const encryptionHash = pulumi.unsecret(encryptionConfig.apply(encryptionConfigHash));
+
         this.caCertPem = cas.ca.cert;
         this.discoveryHash = cas.ca.cert.apply(discoveryHash);
         const admin = shared.admin!;
@@ -149,6 +169,7 @@ export class ClusterPki extends pulumi.ComponentResource {
                 case "sa-pub": return saKey.publicKeyPem;
                 case "leaf-cert": return leafOf(s.leaf).cert;
                 case "leaf-key": return leafOf(s.leaf).key.privateKeyPem;
+                case "encryption-config": return encryptionConfig;
             }
         };
         const files = pkiFilesFor("control-plane");
@@ -159,8 +180,10 @@ export class ClusterPki extends pulumi.ComponentResource {
         ]));
         this.controlPlaneCertFingerprint = Object.fromEntries(args.controlPlanes.map((node) => [
             node.name,
-            pulumi.all(files.filter((f) => f.source.kind === "leaf-cert" || f.source.kind === "ca-cert").map((f) => material(f, node.name)))
-                .apply((pems) => createHash("sha256").update(pems.join("")).digest("hex")),
+            // A changed encryption configuration restarts the apiservers one node at a time, as
+            // a re-issued certificate does: its hash is part of the fingerprint.
+            pulumi.all([...files.filter((f) => f.source.kind === "leaf-cert" || f.source.kind === "ca-cert").map((f) => material(f, node.name)), encryptionHash])
+                .apply((parts) => createHash("sha256").update(parts.join("")).digest("hex")),
         ]));
         this.registerOutputs({ caCertPem: this.caCertPem, discoveryHash: this.discoveryHash });
     }

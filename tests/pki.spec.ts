@@ -7,8 +7,12 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { type ProgramRun } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
+import { placedFiles } from "../tools/plan/render";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
 import { T, ofType } from "./graph";
+
+const RANDOM_BYTES = "random:index/randomBytes:RandomBytes";
+const COMMAND = "command:remote:Command";
 
 const certOf = (run: ProgramRun, name: string) => {
     const r = run.resources.find((x) => x.name === name && /Cert$/.test(x.type));
@@ -103,6 +107,12 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 assert.ok(isSecretValue(p.outputs.result));
                 secrets.push((p.outputs.result as { value: string }).value);
             }
+            for (const b of ofType(run, RANDOM_BYTES)) {
+                for (const out of ["base64", "hex"]) {
+                    assert.ok(isSecretValue(b.outputs[out]), `${b.name} ${out} is secret`);
+                    secrets.push((b.outputs[out] as { value: string }).value);
+                }
+            }
             const kubeconfigUser = parse(String(run.outputs.kubeconfig.value)).users[0].user["client-key-data"] as string;
             secrets.push(kubeconfigUser.slice(0, 40));
             for (const r of run.resources) {
@@ -114,3 +124,76 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
         });
     });
 }
+
+describe("Secrets encrypted at rest: the key, its file on every control plane, the rotation fingerprint", () => {
+    let run: ProgramRun;
+    let rotating: ProgramRun;
+    const command = (r: ProgramRun, name: string) => r.resources.find((x) => x.type === COMMAND && x.name === name)!;
+    const stdinOf = (r: ProgramRun, name: string) => {
+        const stdin = command(r, name).inputs.stdin;
+        assert.ok(isSecretValue(stdin), `${name} stdin is secret`);
+        return String(stdin.value);
+    };
+    const placedConfig = (r: ProgramRun, node: string) => {
+        const f = placedFiles(stdinOf(r, `${node}-place-pki`)).find((x) => x.path === "/etc/kubernetes/pki/encryption-config.yaml");
+        assert.ok(f, `${node}'s place-pki writes the encryption configuration`);
+        assert.equal(f.mode, 0o600);
+        return parse(f.content.toString("utf8"));
+    };
+    const keyOf = (r: ProgramRun, name: string) => {
+        const b = r.resources.find((x) => x.type === RANDOM_BYTES && x.name === name);
+        assert.ok(b, `no RandomBytes ${name}`);
+        return (b.outputs.base64 as { value: string }).value;
+    };
+    const rotateUpdate = (r: ProgramRun, node: string) => command(r, `${node}-rotate`).inputs.update;
+
+    before(async () => {
+        run = await sharedRun({ stack: "dev", preview: false });
+        rotating = await sharedRun({ stack: "dev", preview: false, config: { secretsEncryptionKeys: ["key2", "key1"], protect: true } });
+        assert.ifError(run.error);
+        assert.ifError(rotating.error);
+    });
+
+    it("generates one 32-byte key per name with RandomBytes, protected with the CAs", () => {
+        const keys = ofType(run, RANDOM_BYTES);
+        assert.deepEqual(keys.map((k) => k.name), ["k8s-dev-secrets-key-key1"]);
+        assert.equal(keys[0].inputs.length, 32);
+        assert.equal(Buffer.from(keyOf(run, "k8s-dev-secrets-key-key1"), "base64").length, 32);
+        assert.deepEqual(ofType(rotating, RANDOM_BYTES).map((k) => k.name).sort(), ["k8s-dev-secrets-key-key1", "k8s-dev-secrets-key-key2"]);
+        // Losing a key loses every Secret written with it: protected like the CAs when the stack protects.
+        assert.ok(ofType(rotating, RANDOM_BYTES).every((k) => k.protect) && !keys[0].protect);
+        assert.ok(rotating.resources.find((r) => r.name === "k8s-dev-ca" && r.type === T.privateKey)!.protect);
+    });
+
+    it("places the same EncryptionConfiguration on every control plane: secretbox with the stack's key, identity last", () => {
+        const key1 = keyOf(run, "k8s-dev-secrets-key-key1");
+        for (const node of ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"]) {
+            assert.deepEqual(placedConfig(run, node).resources, [{
+                resources: ["secrets"],
+                providers: [{ secretbox: { keys: [{ name: "key1", secret: key1 }] } }, { identity: {} }],
+            }], node);
+        }
+        // In the order of the config key: the first name encrypts.
+        const providers = placedConfig(rotating, "k8s-dev-cp-1").resources[0].providers;
+        assert.deepEqual(providers[0].secretbox.keys.map((k: { name: string }) => k.name), ["key2", "key1"]);
+        assert.equal(providers[0].secretbox.keys[1].secret, keyOf(rotating, "k8s-dev-secrets-key-key1"));
+    });
+
+    it("a changed key list changes every control plane's rotation fingerprint, which stays public and carries no key", () => {
+        for (const node of ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"]) {
+            const before = rotateUpdate(run, node);
+            const after = rotateUpdate(rotating, node);
+            // Not secret: a secret command text would hide every rotation from previews and diffs.
+            assert.ok(!isSecretValue(before) && !isSecretValue(after), `${node} rotate update is not secret`);
+            assert.match(String(before), / # certificates [0-9a-f]{64}$/);
+            // Same certificates (deterministic mocks), different encryption configuration.
+            assert.notEqual(String(after).slice(-64), String(before).slice(-64), `${node}: a new key list restarts its apiserver`);
+            assert.equal(String(after).slice(0, -64), String(before).slice(0, -64), `${node}: only the fingerprint differs`);
+            for (const r of [run, rotating]) {
+                for (const k of ofType(r, RANDOM_BYTES)) {
+                    for (const out of ["base64", "hex"]) assert.ok(!String(rotateUpdate(r, node)).includes((k.outputs[out] as { value: string }).value));
+                }
+            }
+        }
+    });
+});

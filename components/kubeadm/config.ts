@@ -2,6 +2,7 @@
 // kubeconfigs, rendered from typed objects with the `yaml` library (never by concatenating YAML).
 // Pure: typed data in, text out.
 import { Document, Scalar } from "yaml";
+import { ENCRYPTION_CONFIG_PATH } from "./encryption";
 import {
     API_PORT,
     AUDIT_LOG_DIR,
@@ -174,7 +175,9 @@ export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: s
         },
         apiServer: {
             certSANs: [c.apiEndpointHost, ...c.extraSans.filter((s) => s !== c.apiEndpointHost)],
-            extraArgs: args({ ...AUDIT_ARGS, profiling: "false", "shutdown-delay-duration": APISERVER_SHUTDOWN_DELAY }),
+            // Secrets encrypted at rest (encryption.ts); the file sits in pki/, which kubeadm
+            // already mounts into the apiserver's pod, so it needs no extra volume.
+            extraArgs: args({ ...AUDIT_ARGS, profiling: "false", "shutdown-delay-duration": APISERVER_SHUTDOWN_DELAY, "encryption-provider-config": ENCRYPTION_CONFIG_PATH }),
             extraVolumes: [
                 { name: "audit-policy", hostPath: AUDIT_POLICY_PATH, mountPath: AUDIT_POLICY_PATH, readOnly: true, pathType: "File" },
                 { name: "audit-log", hostPath: AUDIT_LOG_DIR, mountPath: AUDIT_LOG_DIR, readOnly: false, pathType: "DirectoryOrCreate" },

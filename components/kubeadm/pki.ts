@@ -22,6 +22,7 @@
 // carries every SAN kubeadm would have put there, hence the helpers below.
 import { createHash, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
+import { ENCRYPTION_CONFIG_PATH } from "./encryption";
 import {
     DNS_DOMAIN,
     KubeadmInputError,
@@ -254,14 +255,17 @@ export interface PkiFile {
     readonly source:
         | { readonly kind: "ca-cert" | "ca-key"; readonly ca: CaName }
         | { readonly kind: "leaf-cert" | "leaf-key"; readonly leaf: LeafName }
-        | { readonly kind: "sa-key" | "sa-pub" };
+        | { readonly kind: "sa-key" | "sa-pub" }
+        | { readonly kind: "encryption-config" };
 }
 
 /**
  * Files to place on a node BEFORE kubeadm init/join.
  * - control plane: all three CAs with their keys (kubeadm's "shared certificates" for a
  *   control-plane join, and ca.key is what kubeadm signs kubeconfigs with), sa.key/sa.pub, and
- *   every leaf under pki/ (per-node ones issued for that node).
+ *   every leaf under pki/ (per-node ones issued for that node), and the apiserver's
+ *   EncryptionConfiguration (it holds the Secrets' keys: 0600, in pki/ because kubeadm mounts
+ *   that directory into the apiserver's pod).
  * - worker: nothing. `kubeadm join` of a worker fails preflight if pki/ca.crt already exists; it
  *   writes ca.crt itself from token discovery, pinned by the CA hash.
  */
@@ -279,6 +283,7 @@ export function pkiFilesFor(role: NodeRole): PkiFile[] {
         files.push({ path: leaf.files.cert, mode: 0o644, source: { kind: "leaf-cert", leaf: leaf.name } });
         files.push({ path: leaf.files.key, mode: 0o600, source: { kind: "leaf-key", leaf: leaf.name } });
     }
+    files.push({ path: ENCRYPTION_CONFIG_PATH, mode: 0o600, source: { kind: "encryption-config" } });
     return files;
 }
 

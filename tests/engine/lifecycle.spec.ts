@@ -3,6 +3,7 @@
 // over SSH, when, against which host) and what the aws stand-in journals (which cloud objects were
 // created and deleted, when). The specs marked "defect" failed on the program before its fix.
 import { strict as assert } from "node:assert";
+import { randomBytes } from "../../tools/harness/cloud";
 import { Lab, transcript, type AwsJournalEntry, type JournalEntry } from "./engine";
 
 const C = "k8s-dev";
@@ -77,6 +78,12 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.doesNotMatch(state, /client-(key|certificate)-data:\s*[A-Za-z0-9+/=]{20}/, "a kubeconfig in plain text");
         assert.doesNotMatch(state, /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, "a bootstrap token in plain text");
         assert.match(state, /"ciphertext"/, "secrets are encrypted");
+        // The key that encrypts Secrets at rest: a secret output of RandomBytes, as with the real provider.
+        const key = lab.resources().find((r) => r.type === "random:index/randomBytes:RandomBytes" && r.urn.endsWith(`::${C}-secrets-key-key1`));
+        assert.ok(key, "the Secrets' key is in the state");
+        for (const out of ["base64", "hex"]) assert.ok(JSON.stringify(key.outputs?.[out]).includes("ciphertext"), `its ${out} is encrypted`);
+        const bytes = randomBytes(`${C}-secrets-key-key1`, 32);
+        assert.ok(!state.includes(bytes.toString("base64")) && !state.includes(bytes.toString("hex")), "the Secrets' key in plain text");
     });
 
     it("defect: nodeReplaceTriggers set for the first time replaces exactly that node, reset before delete, join after create", async () => {

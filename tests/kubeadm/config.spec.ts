@@ -14,6 +14,8 @@ import {
     renderPhaseConfig,
     type ClusterSpec,
 } from "../../components/kubeadm";
+import { ENCRYPTION_CONFIG_PATH } from "../../components/kubeadm/encryption";
+import { pkiFilesFor } from "../../components/kubeadm/pki";
 import { SAMPLE_CA_CERT_HASH, SAMPLE_CLUSTER, SAMPLE_NODES } from "../../tools/render-scripts";
 
 const CP0 = SAMPLE_NODES[0];
@@ -98,6 +100,18 @@ describe("kubeadm config rendering (v1beta4)", () => {
         assert.ok(seconds >= 2 * 10 && seconds < 30);
     });
 
+    it("apiServer: Secrets encrypted at rest with the configuration place-pki writes, inside the pki/ directory kubeadm mounts", () => {
+        const path = argMap(cluster.apiServer.extraArgs)["encryption-provider-config"];
+        assert.equal(path, ENCRYPTION_CONFIG_PATH);
+        // kubeadm mounts certificatesDir into the apiserver's pod; no extra volume is needed or added.
+        assert.ok(path.startsWith(`${cluster.certificatesDir}/`), path);
+        assert.ok(!(cluster.apiServer.extraVolumes as Obj[]).some((v) => path.startsWith(v.hostPath)));
+        const placed = pkiFilesFor("control-plane").find((f) => f.path === path);
+        assert.ok(placed, "place-pki writes the file");
+        assert.equal(placed.mode, 0o600);
+        assert.equal(placed.source.kind, "encryption-config");
+    });
+
     it("ClusterConfiguration: endpoint, version, networking and certSANs", () => {
         assert.equal(cluster.clusterName, "k8s-ha-dev");
         assert.equal(cluster.kubernetesVersion, "v1.35.2");
@@ -119,6 +133,7 @@ describe("kubeadm config rendering (v1beta4)", () => {
             "audit-log-maxsize": "100",
             profiling: "false",
             "shutdown-delay-duration": "20s",
+            "encryption-provider-config": "/etc/kubernetes/pki/encryption-config.yaml",
         });
         const vols = Object.fromEntries((cluster.apiServer.extraVolumes as Obj[]).map((v) => [v.name, v]));
         assert.deepEqual(vols["audit-policy"], {

@@ -122,7 +122,7 @@ describe("kubeadm certificate table", () => {
 });
 
 describe("PKI files per role", () => {
-    it("a control plane gets the three CAs with keys, the SA pair and every leaf, at kubeadm's paths", () => {
+    it("a control plane gets the three CAs with keys, the SA pair, every leaf at kubeadm's paths, and the encryption configuration", () => {
         const files = pkiFilesFor("control-plane");
         assert.deepEqual(
             files.map((f) => f.path.replace("/etc/kubernetes/pki/", "")).sort(),
@@ -131,6 +131,7 @@ describe("PKI files per role", () => {
                 "apiserver-kubelet-client.crt", "apiserver-kubelet-client.key",
                 "apiserver.crt", "apiserver.key",
                 "ca.crt", "ca.key",
+                "encryption-config.yaml",
                 "etcd/ca.crt", "etcd/ca.key",
                 "etcd/healthcheck-client.crt", "etcd/healthcheck-client.key",
                 "etcd/peer.crt", "etcd/peer.key",
@@ -141,7 +142,8 @@ describe("PKI files per role", () => {
             ],
         );
         for (const f of files) {
-            assert.equal(f.mode, f.path.endsWith(".key") ? 0o600 : 0o644, f.path);
+            // The encryption configuration holds the Secrets' keys: 0600 like a private key.
+            assert.equal(f.mode, f.path.endsWith(".key") || f.path.endsWith("/encryption-config.yaml") ? 0o600 : 0o644, f.path);
         }
         assert.ok(files.some((f) => f.path === SERVICE_ACCOUNT_KEY.keyPath && f.source.kind === "sa-key"));
     });

@@ -3,6 +3,7 @@
 // lines of kubeadm's own manifests, behind haproxy standing in for the NLB. The program's admin
 // kubeconfig reaches the API through it, verifying the NLB's name against the certificate.
 import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +38,21 @@ function probeLoop(cp: LabControlPlane, host: string, everyMs = 100) {
 async function leaseHolder(cp: LabControlPlane, lease: string): Promise<string | undefined> {
     const r = await cp.kubectl(["-n", "kube-system", "get", "lease", lease, "-o", "jsonpath={.spec.holderIdentity}"]);
     return r.code === 0 && r.stdout ? r.stdout.split("_")[0] : undefined;
+}
+
+/** A key's raw value in etcd, as the apiserver stored it (etcdctl 3.6 prints values base64 in JSON). */
+async function rawEtcdValue(cp: LabControlPlane, node: LabNode, key: string): Promise<Buffer> {
+    const r = await cp.etcdctl(node, ["get", key, "-w", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const kvs = (JSON.parse(r.stdout) as { kvs?: { value: string }[] }).kvs ?? [];
+    assert.equal(kvs.length, 1, `${key} in etcd`);
+    return Buffer.from(kvs[0].value, "base64");
+}
+
+/** The encryption configuration the program renders for a key list (place-pki's file on cp-0). */
+async function renderedEncryptionConfig(keys: readonly string[]): Promise<string> {
+    const r = await renderStack("dev", { pkiAlgorithm: "ECDSA", secretsEncryptionKeys: keys });
+    return readFileSync(join(r.node("k8s-dev-cp-0"), "etc", "kubernetes", "pki", "encryption-config.yaml"), "utf8");
 }
 
 describe("a real HA control plane from the program's render (lab)", function () {
@@ -105,6 +121,61 @@ describe("a real HA control plane from the program's render (lab)", function () 
         const refused = await run(labTool("kubectl"), [`--kubeconfig=${path}`, "--request-timeout=5s", "get", "ns"]);
         assert.notEqual(refused.code, 0);
         assert.match(refused.stderr, /certificate is valid for .*not not-the-nlb\.example\.com/);
+    });
+
+    it("stores a Secret encrypted in etcd (k8s:enc:secretbox:v1:key1:) and reads it back in clear; a ConfigMap stays clear", async () => {
+        const clear = `s3cr3t-${randomBytes(12).toString("hex")}`;
+        const created = await cp.kubectl(["create", "secret", "generic", "at-rest", `--from-literal=password=${clear}`]);
+        assert.equal(created.code, 0, created.stderr);
+        const cm = await cp.kubectl(["create", "configmap", "at-rest-control", `--from-literal=value=${clear}`]);
+        assert.equal(cm.code, 0, cm.stderr);
+        for (const node of cp.nodes) {
+            // Every member holds the same bytes: what a snapshot of any of them would carry.
+            const secret = await rawEtcdValue(cp, node, "/registry/secrets/default/at-rest");
+            assert.equal(secret.subarray(0, 26).toString("latin1"), "k8s:enc:secretbox:v1:key1:", node.name);
+            assert.ok(!secret.includes(clear), `${node.name}: the clear value is not in etcd`);
+            assert.ok(!secret.includes(Buffer.from(clear).toString("base64")), `${node.name}: nor its base64`);
+            // The control: a ConfigMap is not encrypted, so the same check finds its value in clear.
+            const control = await rawEtcdValue(cp, node, "/registry/configmaps/default/at-rest-control");
+            assert.ok(!control.subarray(0, 8).toString("latin1").startsWith("k8s:enc:"), node.name);
+            assert.ok(control.includes(clear), `${node.name}: the ConfigMap's value is in clear`);
+        }
+        const read = await cp.kubectl(["get", "secret", "at-rest", "-o", "jsonpath={.data.password}"]);
+        assert.equal(read.code, 0, read.stderr);
+        assert.equal(Buffer.from(read.stdout, "base64").toString("utf8"), clear);
+    });
+
+    it("rotates the key as the README's runbook says: add key2 second, make it first, rewrite the Secrets, drop key1", async () => {
+        const clear = `rotated-${randomBytes(12).toString("hex")}`;
+        assert.equal((await cp.kubectl(["create", "secret", "generic", "before-rotation", `--from-literal=v=${clear}`])).code, 0);
+        // Each step: the program's render for that key list on every node, then the apiservers
+        // restarted one at a time (what place-pki and rotate do), each back ready before the next.
+        const step = async (keys: readonly string[]) => {
+            const config = await renderedEncryptionConfig(keys);
+            const started = Date.now();
+            for (const node of cp.nodes) {
+                writeFileSync(join(node.root, "etc", "kubernetes", "pki", "encryption-config.yaml"), config, { mode: 0o600 });
+                await cp.kill(node, "kube-apiserver");
+                await cp.startApiServer(node);
+            }
+            report.push(`key rotation step ${JSON.stringify(keys)}: three apiservers restarted one at a time in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        };
+        const prefix = async (name: string) => (await rawEtcdValue(cp, cp.node(0), `/registry/secrets/default/${name}`)).subarray(0, 26).toString("latin1");
+        await step(["key1", "key2"]);
+        assert.equal(await prefix("before-rotation"), "k8s:enc:secretbox:v1:key1:", "key1 still encrypts");
+        await step(["key2", "key1"]);
+        assert.equal((await cp.kubectl(["create", "secret", "generic", "after-rotation", "--from-literal=v=x"])).code, 0);
+        assert.equal(await prefix("after-rotation"), "k8s:enc:secretbox:v1:key2:", "key2 encrypts new writes");
+        assert.equal(await prefix("before-rotation"), "k8s:enc:secretbox:v1:key1:", "old Secrets keep key1 until rewritten");
+        const all = await cp.kubectl(["get", "secrets", "-A", "-o", "json"]);
+        assert.equal(all.code, 0, all.stderr);
+        const replaced = await cp.kubectl(["replace", "-f", "-"], all.stdout, 60_000);
+        assert.equal(replaced.code, 0, replaced.stderr);
+        assert.equal(await prefix("before-rotation"), "k8s:enc:secretbox:v1:key2:", "rewritten with key2");
+        await step(["key2"]);
+        const read = await cp.kubectl(["get", "secret", "before-rotation", "-o", "jsonpath={.data.v}"]);
+        assert.equal(read.code, 0, read.stderr);
+        assert.equal(Buffer.from(read.stdout, "base64").toString("utf8"), clear, "readable without key1");
     });
 
     it("controller-manager and scheduler hold leader election across the three nodes; a leader's loss moves the lease", async () => {

@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { RENEWED_KUBECONFIGS } from "../../components/kubeadm/scripts";
 import { run } from "../system/etcd/cluster";
 import { renderStack, type Render } from "./render";
@@ -167,6 +168,12 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
             }
             assert.deepEqual(readdirSync(join(root, "etc", "kubernetes", "manifests")).sort(), ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
             assert.deepEqual(readdirSync(join(root, "etc", "kubernetes")).filter((f) => f.endsWith(".conf")).sort(), ["admin.conf", "controller-manager.conf", "kubelet.conf", "scheduler.conf", "super-admin.conf"]);
+            // The apiserver reads the encryption configuration from pki/, which kubeadm mounts into its pod.
+            const apiserver = parse(readFileSync(join(root, "etc", "kubernetes", "manifests", "kube-apiserver.yaml"), "utf8"));
+            assert.ok((apiserver.spec.containers[0].command as string[]).includes("--encryption-provider-config=/etc/kubernetes/pki/encryption-config.yaml"));
+            const mount = (apiserver.spec.containers[0].volumeMounts as { name: string; mountPath: string }[]).find((m) => m.mountPath === "/etc/kubernetes/pki");
+            assert.ok(mount, "kubeadm mounts /etc/kubernetes/pki");
+            assert.equal((apiserver.spec.volumes as { name: string; hostPath: { path: string } }[]).find((v) => v.name === mount.name)?.hostPath.path, "/etc/kubernetes/pki");
         });
 
         it("refuses certificates issued by a foreign CA (the check can fail)", async () => {

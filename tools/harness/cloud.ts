@@ -144,16 +144,29 @@ export function awsModel(options: CloudOptions): {
     };
 }
 
-/** random's resources: deterministic text honouring the provider's character-class switches. */
+/** random's resources: deterministic text honouring the provider's character-class switches, and bytes. */
 export function randomOutputs(type: string, name: string, inputs: State): State | undefined {
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
             return { result: secretValue(randomText(name, Number(inputs.length ?? 16), inputs)) };
         case "random:index/randomString:RandomString":
             return { result: randomText(name, Number(inputs.length ?? 16), inputs) };
+        case "random:index/randomBytes:RandomBytes": {
+            // base64 and hex are secret outputs of the real provider (additionalSecretOutputs).
+            const bytes = randomBytes(name, Number(inputs.length));
+            return { base64: secretValue(bytes.toString("base64")), hex: secretValue(bytes.toString("hex")) };
+        }
         default:
             return undefined;
     }
+}
+
+/** `length` deterministic bytes for a seed (sha512 in counter mode). */
+export function randomBytes(seed: string, length: number): Buffer {
+    if (!Number.isInteger(length) || length < 1) throw new Error(`RandomBytes ${seed}: length ${length} is not a positive integer`);
+    const blocks: Buffer[] = [];
+    for (let i = 0; blocks.length * 64 < length; i++) blocks.push(createHash("sha512").update(`${seed}/${i}`).digest());
+    return Buffer.concat(blocks).subarray(0, length);
 }
 
 export function randomText(seed: string, length: number, i: State): string {

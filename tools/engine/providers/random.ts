@@ -1,7 +1,7 @@
 // Stand-in random provider (pulumi-resource-random) for the engine lane: the real provider is
 // bridged from Terraform and cannot be built here. Values come from the harness's generator
-// (tools/harness/cloud.ts), deterministic per resource and creation; RandomPassword's result is a
-// secret output as in the real provider.
+// (tools/harness/cloud.ts), deterministic per resource and creation; RandomPassword's result and
+// RandomBytes' base64 and hex are secret outputs as in the real provider.
 import { randomOutputs } from "../../harness/cloud";
 import { JsonStore, nameOfUrn, plain, serve } from "./serve";
 
@@ -9,7 +9,7 @@ const store = new JsonStore<{ generations: Record<string, number> }>("random.jso
 
 serve({
     name: "random",
-    types: ["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"],
+    types: ["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString", "random:index/randomBytes:RandomBytes"],
     async create(type, urn, inputs) {
         const generation = store.data.generations[urn] ?? 0;
         store.data.generations[urn] = generation + 1;

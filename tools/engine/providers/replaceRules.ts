@@ -75,6 +75,8 @@ export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     "tls:index/locallySignedCert:LocallySignedCert": { replace: ["certRequestPem", "caPrivateKeyPem", "caCertPem", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "isCaCertificate", "setSubjectKeyId"], update: [] },
     // --- random: every argument replaces
     "random:index/randomPassword:RandomPassword": { replace: ["length", "upper", "lower", "numeric", "special", "number", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"], update: [] },
+    // https://www.pulumi.com/registry/packages/random/api-docs/randombytes/ (length and keepers force a new resource)
+    "random:index/randomBytes:RandomBytes": { replace: ["length", "keepers"], update: [] },
     // --- command
     "command:remote:Command": { replace: ["triggers"], update: ["connection", "create", "update", "delete", "stdin", "environment", "logging", "addPreviousOutputInEnv"] },
     // --- kubernetes

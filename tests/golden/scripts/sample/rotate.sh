@@ -58,6 +58,8 @@ apiServer:
       value: "false"
     - name: shutdown-delay-duration
       value: 20s
+    - name: encryption-provider-config
+      value: /etc/kubernetes/pki/encryption-config.yaml
   extraVolumes:
     - name: audit-policy
       hostPath: /etc/kubernetes/audit-policy.yaml

@@ -70,6 +70,8 @@ apiServer:
       value: "false"
     - name: shutdown-delay-duration
       value: 20s
+    - name: encryption-provider-config
+      value: /etc/kubernetes/pki/encryption-config.yaml
   extraVolumes:
     - name: audit-policy
       hostPath: /etc/kubernetes/audit-policy.yaml
@@ -137,7 +139,7 @@ rotateCertificates: true
 readonly STDIN_TIMEOUT_SECONDS='15'
 readonly WAIT_INTERVAL_SECONDS='10'
 readonly WAIT_ATTEMPTS='30'
-readonly -a REQUIRED_FILES=('/etc/kubernetes/pki/ca.crt' '/etc/kubernetes/pki/ca.key' '/etc/kubernetes/pki/etcd/ca.crt' '/etc/kubernetes/pki/etcd/ca.key' '/etc/kubernetes/pki/front-proxy-ca.crt' '/etc/kubernetes/pki/front-proxy-ca.key' '/etc/kubernetes/pki/sa.key' '/etc/kubernetes/pki/sa.pub' '/etc/kubernetes/pki/apiserver.crt' '/etc/kubernetes/pki/apiserver.key' '/etc/kubernetes/pki/apiserver-kubelet-client.crt' '/etc/kubernetes/pki/apiserver-kubelet-client.key' '/etc/kubernetes/pki/apiserver-etcd-client.crt' '/etc/kubernetes/pki/apiserver-etcd-client.key' '/etc/kubernetes/pki/front-proxy-client.crt' '/etc/kubernetes/pki/front-proxy-client.key' '/etc/kubernetes/pki/etcd/server.crt' '/etc/kubernetes/pki/etcd/server.key' '/etc/kubernetes/pki/etcd/peer.crt' '/etc/kubernetes/pki/etcd/peer.key' '/etc/kubernetes/pki/etcd/healthcheck-client.crt' '/etc/kubernetes/pki/etcd/healthcheck-client.key' '/etc/kubernetes/audit-policy.yaml')
+readonly -a REQUIRED_FILES=('/etc/kubernetes/pki/ca.crt' '/etc/kubernetes/pki/ca.key' '/etc/kubernetes/pki/etcd/ca.crt' '/etc/kubernetes/pki/etcd/ca.key' '/etc/kubernetes/pki/front-proxy-ca.crt' '/etc/kubernetes/pki/front-proxy-ca.key' '/etc/kubernetes/pki/sa.key' '/etc/kubernetes/pki/sa.pub' '/etc/kubernetes/pki/apiserver.crt' '/etc/kubernetes/pki/apiserver.key' '/etc/kubernetes/pki/apiserver-kubelet-client.crt' '/etc/kubernetes/pki/apiserver-kubelet-client.key' '/etc/kubernetes/pki/apiserver-etcd-client.crt' '/etc/kubernetes/pki/apiserver-etcd-client.key' '/etc/kubernetes/pki/front-proxy-client.crt' '/etc/kubernetes/pki/front-proxy-client.key' '/etc/kubernetes/pki/etcd/server.crt' '/etc/kubernetes/pki/etcd/server.key' '/etc/kubernetes/pki/etcd/peer.crt' '/etc/kubernetes/pki/etcd/peer.key' '/etc/kubernetes/pki/etcd/healthcheck-client.crt' '/etc/kubernetes/pki/etcd/healthcheck-client.key' '/etc/kubernetes/pki/encryption-config.yaml' '/etc/kubernetes/audit-policy.yaml')
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
