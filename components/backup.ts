@@ -34,12 +34,16 @@ export const BACKUP_KMS_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"] as cons
 /** Days a deleted backup key waits before KMS destroys it (the maximum: time to cancel a mistake). */
 export const BACKUP_KEY_DELETION_WINDOW_DAYS = 30;
 
-/** The control planes' upload grant: objects under the prefix, and the backup key only through S3. */
-export function uploadPolicy(bucketArn: string, prefix: string, keyArn: string, s3Endpoint: string): string {
-    return JSON.stringify({
+/**
+ * The control planes' upload grant: objects under the prefix, and the backup key only through S3.
+ * A document, not JSON text: its actions stay known during preview while the ARNs are computed, so
+ * the pack's IAM rule can judge it before anything is created.
+ */
+export function uploadPolicy(bucketArn: pulumi.Input<string>, prefix: string, keyArn: pulumi.Input<string>, s3Endpoint: pulumi.Input<string>): aws.iam.PolicyDocument {
+    return {
         Version: "2012-10-17",
         Statement: [
-            { Sid: "PutEtcdSnapshots", Effect: "Allow", Action: [...BACKUP_UPLOAD_ACTIONS], Resource: `${bucketArn}/${prefix}/*` },
+            { Sid: "PutEtcdSnapshots", Effect: "Allow", Action: [...BACKUP_UPLOAD_ACTIONS], Resource: pulumi.interpolate`${bucketArn}/${prefix}/*` },
             {
                 Sid: "EncryptEtcdSnapshots",
                 Effect: "Allow",
@@ -48,7 +52,7 @@ export function uploadPolicy(bucketArn: string, prefix: string, keyArn: string, 
                 Condition: { StringEquals: { "kms:ViaService": s3Endpoint } },
             },
         ],
-    });
+    };
 }
 
 /**
@@ -199,7 +203,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
         }, { ...parent, dependsOn: [publicAccess] });
         const upload = new aws.iam.RolePolicy(`${c}-etcd-backup-upload`, {
             role: args.controlPlaneRole.id,
-            policy: pulumi.all([this.bucket.arn, this.key.arn, partition.dnsSuffix]).apply(([arn, key, dns]) => uploadPolicy(arn, c, key, `s3.${args.region}.${dns}`)),
+            policy: uploadPolicy(this.bucket.arn, c, this.key.arn, pulumi.interpolate`s3.${args.region}.${partition.dnsSuffix}`),
         }, parent);
 
         this.ready = [ownership, publicAccess, encryption, versioning, lifecycle, onlyTlsAndTheKey, upload];
