@@ -141,6 +141,8 @@ export class Cluster extends pulumi.ComponentResource {
             retentionDays: cfg.etcdBackupRetentionDays,
             controlPlaneRole: this.controlPlaneIdentity.role,
             protect: cfg.protect,
+            region: cfg.region,
+            restoreRoleArns: cfg.etcdBackupRestoreRoleArns,
         }, parent);
         try {
             this.bootstrap = new Bootstrap("bootstrap", {

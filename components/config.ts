@@ -58,6 +58,8 @@ export interface ClusterConfig {
     readonly etcdBackupSchedule: string;
     /** Days an etcd snapshot (and every older version of it) is kept in the backup bucket. */
     readonly etcdBackupRetentionDays: number;
+    /** IAM role ARNs the backup key's policy lets decrypt snapshots, besides the account's administrators. */
+    readonly etcdBackupRestoreRoleArns: readonly string[];
     /**
      * Node name -> any string: changing a node's value replaces that node (the old one leaves the
      * cluster first, quorum-guarded). Change one node per `pulumi up`.
@@ -98,12 +100,16 @@ export const CONFIG_SCHEMA = {
     apiExtraSans: { kind: "string[]", default: [] },
     etcdBackupSchedule: { kind: "string", default: "*-*-* 03:00:00" },
     etcdBackupRetentionDays: { kind: "integer", default: 7 },
+    etcdBackupRestoreRoleArns: { kind: "string[]", default: [] },
     nodeReplaceTriggers: { kind: "object", default: {} },
     alerts: { kind: "boolean", default: false },
     secretsEncryptionKeys: { kind: "string[]", default: ["key1"] },
 } as const satisfies Record<string, { kind: Kind; default: unknown }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+/** An IAM role ARN: partition, a 12-digit account, no region, `role/` with an optional path. */
+const ROLE_ARN_RE = /^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 /** The region used when the stack sets no `aws:region` (the provider would fail; validation needs one). */
 export const DEFAULT_REGION = "us-east-1";
@@ -221,6 +227,7 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         bad("etcdBackupSchedule", v.etcdBackupSchedule, 'a systemd OnCalendar expression such as "*-*-* 03:00:00", "daily" or "Mon..Fri 02:30" (see systemd.time(7))');
     }
     integerIn("etcdBackupRetentionDays", 1, 3650);
+    if (typed("etcdBackupRestoreRoleArns")) checkRestoreRoles(v.etcdBackupRestoreRoleArns);
     if (typed("nodeReplaceTriggers")) checkReplaceTriggers(v.nodeReplaceTriggers);
     const keysProblem = typed("secretsEncryptionKeys") ? encryptionKeyNamesProblem(v.secretsEncryptionKeys) : undefined;
     if (keysProblem) bad("secretsEncryptionKeys", v.secretsEncryptionKeys, keysProblem);
@@ -239,6 +246,14 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
             return undefined;
         }
         return c;
+    }
+    function checkRestoreRoles(arns: string[]): void {
+        // KMS refuses a key policy naming a principal that is not an existing role's ARN, half-way through an up.
+        const allowed = "a list of IAM role ARNs such as arn:aws:iam::123456789012:role/etcd-restore (each once), or []";
+        arns.forEach((arn, i) => {
+            if (!ROLE_ARN_RE.test(arn)) bad("etcdBackupRestoreRoleArns", arn, allowed);
+            else if (arns.indexOf(arn) !== i) bad("etcdBackupRestoreRoleArns", arn, `${allowed} (entries ${arns.indexOf(arn)} and ${i} are both ${arn})`);
+        });
     }
     function checkReplaceTriggers(o: Record<string, unknown>): void {
         const names = new Set<string>();

@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EnforcementLevel, Policies, PolicyPackConfig } from "@pulumi/policy";
+import { iamPolicies } from "./rules/iam";
 import { instancePolicies } from "./rules/instances";
 import { layoutPolicies } from "./rules/layout";
 import { loadBalancerPolicies } from "./rules/loadBalancer";
@@ -13,7 +14,7 @@ import { tlsPolicies } from "./rules/tls";
 
 export const packName = "k8s-ha-control-plane";
 export const packVersion: string = (require("./package.json") as { version: string }).version;
-export const packDescription = "Keeps the Kubernetes control plane highly available (odd count, AZ spread, etcd quorum per AZ, API NLB) and secure (IMDSv2, encryption, no world-open ports, sound PKI).";
+export const packDescription = "Keeps the Kubernetes control plane highly available (odd count, AZ spread, etcd quorum per AZ, API NLB) and secure (IMDSv2, encryption, no world-open ports, least-privilege node roles, sound PKI).";
 
 /** The level of a policy that sets none (PolicyPack's own default); every policy here sets one. */
 export const packEnforcementLevel: EnforcementLevel = "advisory";
@@ -24,6 +25,7 @@ export const policies: Policies = [
     ...loadBalancerPolicies,
     ...instancePolicies,
     ...networkPolicies,
+    ...iamPolicies,
     ...tlsPolicies,
     ...protectPolicies,
 ];

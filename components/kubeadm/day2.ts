@@ -47,8 +47,11 @@ export const ETCD_CLIENT_PORT = 2379;
 export const CONTROL_PLANE_MANIFESTS = ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml", "etcd.yaml"] as const;
 /** The timer's RandomizedDelaySec: control planes do not all snapshot in the same second. */
 export const ETCD_BACKUP_RANDOM_DELAY = "30min";
-/** Server-side encryption requested on every upload (the bucket also encrypts by default). */
-export const BACKUP_SSE = "AES256";
+/**
+ * The backup bucket's default encryption: SSE-KMS with the bucket's own key (components/backup.ts).
+ * Uploads name no encryption, so that default applies; the bucket policy refuses any other.
+ */
+export const BACKUP_SSE = "aws:kms";
 
 // ---------------------------------------------------------------------------------------------
 // etcd backup
@@ -58,7 +61,7 @@ export const UPLOAD_TARGET_RE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-
 
 export interface EtcdBackupOptions {
     /**
-     * Where snapshots go: `s3://<bucket>/<cluster>/<node>` uploads with `aws s3 cp` and SSE;
+     * Where snapshots go: `s3://<bucket>/<cluster>/<node>` uploads with `aws s3 cp` (the bucket's SSE-KMS default applies);
      * `file:///<dir>` copies into a local directory (tests, or a mounted volume).
      */
     readonly uploadTarget: string;
@@ -88,7 +91,6 @@ function backupVars(cluster: ClusterSpec, node: NodeSpec, o: EtcdBackupOptions) 
         ETCD_KEY: ETCD_CLIENT_KEY_PATH,
         UPLOAD_TARGET: o.uploadTarget.replace(/\/+$/, ""),
         AWS_REGION: o.region,
-        S3_SSE: BACKUP_SSE,
         LOCAL_RETENTION_DAYS: positiveInt("localRetentionDays", o.localRetentionDays ?? 3),
         COMMAND_TIMEOUT: duration("commandTimeout", o.commandTimeout ?? "120s"),
     };

@@ -59,7 +59,7 @@ export function formatCidr(c: Ipv4Cidr): string {
  * What a security rule's CIDR text covers, read as AWS would accept it (leading zeros, "/00" and
  * host bits included): an IPv4 block, an IPv6 prefix, or undefined when it is no CIDR at all.
  */
-export function readRuleCidr(text: string): { v4: Ipv4Cidr } | { v6: { prefix: number; globalUnicast: boolean } } | undefined {
+export function readRuleCidr(text: string): { v4: Ipv4Cidr } | { v6: Ipv6Prefix } | undefined {
     const trimmed = text.trim();
     const slash = trimmed.lastIndexOf("/");
     if (slash < 0) return undefined;
@@ -76,11 +76,43 @@ export function readRuleCidr(text: string): { v4: Ipv4Cidr } | { v6: { prefix: n
     }
     if (ipaddr.IPv6.isValid(address) && prefix <= 128) {
         const net = ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`);
-        // Anything broader than the global-unicast block itself covers it.
-        const globalUnicast = prefix <= 3 || net.match(ipaddr.IPv6.parse("2000::"), 3);
-        return { v6: { prefix, globalUnicast } };
+        const base = net.toByteArray().reduce((n, octet) => n * 256n + BigInt(octet), 0n);
+        return { v6: { base, prefix } };
     }
     return undefined;
+}
+
+/** A parsed IPv6 prefix: the network address as a 128-bit number and its length. */
+export interface Ipv6Prefix {
+    readonly base: bigint;
+    readonly prefix: number;
+}
+
+/** 2000::/3, the global-unicast block: every public IPv6 address lies in it. */
+const GLOBAL_UNICAST_V6: [bigint, bigint] = [0x2000n << 112n, 0x4000n << 112n];
+
+/**
+ * How many global-unicast IPv6 addresses the union of `prefixes` covers (overlaps counted once):
+ * the IPv6 counterpart of publicAddressCount.
+ */
+export function globalUnicastV6Count(prefixes: readonly Ipv6Prefix[]): bigint {
+    const [gs, ge] = GLOBAL_UNICAST_V6;
+    const clipped: [bigint, bigint][] = prefixes
+        .map((p): [bigint, bigint] => [p.base, p.base + (1n << BigInt(128 - p.prefix))])
+        .map(([s, e]): [bigint, bigint] => [s > gs ? s : gs, e < ge ? e : ge])
+        .filter(([s, e]) => s < e)
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let total = 0n;
+    let cur: [bigint, bigint] | undefined;
+    for (const [s, e] of clipped) {
+        if (cur && s <= cur[1]) {
+            if (e > cur[1]) cur[1] = e;
+        } else {
+            if (cur) total += cur[1] - cur[0];
+            cur = [s, e];
+        }
+    }
+    return cur ? total + cur[1] - cur[0] : total;
 }
 
 type Interval = [number, number]; // [start, end)

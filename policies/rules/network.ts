@@ -6,17 +6,21 @@
 // aws.vpc.SecurityGroupIngressRule.
 
 import {
-    PolicyConfigSchema, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy,
+    PolicyConfigSchema, PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
 import { API_PORT, controlPlaneStack, StackView, T } from "../lib/graph";
-import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
-import { publicAddressCount, readRuleCidr, type Ipv4Cidr } from "../lib/cidr";
+import { knobs, reportUndecided } from "../lib/kit";
+import { globalUnicastV6Count, publicAddressCount, readRuleCidr, type Ipv4Cidr, type Ipv6Prefix } from "../lib/cidr";
 import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
 
 /** A /8's worth: a rule admitting more public IPv4 addresses than this is open to the world. */
 const MAX_PUBLIC_ADDRESSES = 2 ** 24;
-/** An IPv6 source broader than this prefix (an ISP's allocation) reaching global unicast is world-open. */
+/**
+ * IPv6 sources covering more global-unicast addresses than one prefix of this length (an ISP's
+ * allocation) are world-open.
+ */
 const IPV6_MIN_PREFIX = 32;
+const MAX_PUBLIC_V6_ADDRESSES = 1n << BigInt(128 - IPV6_MIN_PREFIX);
 
 const PORT_NAMES: Record<number, string> = {
     22: "SSH", 2379: "etcd client", 2380: "etcd peer", 6443: "kube-apiserver", 10250: "kubelet",
@@ -186,56 +190,108 @@ interface WorldKnobs {
 }
 
 /**
- * The sources of one ingress that open it to the world, judged by the public addresses they
- * cover together, not by their spelling: "0.0.0.0/00", two /1 halves or a /7 are all world-open;
- * private ranges and the VPC count for nothing.
+ * The sources that open a port to the world, judged by the public addresses they cover together
+ * (their union, overlaps counted once), not by their spelling: "0.0.0.0/00", two /1 halves, three
+ * /9s or a /7 are all world-open; private ranges and the VPC count for nothing. Empty when the
+ * union stays within the limits.
  */
 export function worldOpenSources(cidrs: readonly string[], maxPublicAddresses = MAX_PUBLIC_ADDRESSES): string[] {
     const v4: { text: string; block: Ipv4Cidr }[] = [];
-    const open: string[] = [];
+    const v6: { text: string; block: Ipv6Prefix }[] = [];
     for (const text of cidrs) {
         const c = readRuleCidr(text);
-        if (c && "v4" in c) v4.push({ text, block: c.v4 });
-        else if (c && "v6" in c && c.v6.globalUnicast && c.v6.prefix < IPV6_MIN_PREFIX) open.push(text);
+        if (c && "v4" in c && publicAddressCount([c.v4]) > 0) v4.push({ text, block: c.v4 });
+        else if (c && "v6" in c && globalUnicastV6Count([c.v6]) > 0n) v6.push({ text, block: c.v6 });
     }
-    const counted = v4.filter((c) => publicAddressCount([c.block]) > 0);
-    if (publicAddressCount(counted.map((c) => c.block)) > maxPublicAddresses) open.push(...counted.map((c) => c.text));
+    const open: string[] = [];
+    if (publicAddressCount(v4.map((c) => c.block)) > maxPublicAddresses) open.push(...v4.map((c) => c.text));
+    if (globalUnicastV6Count(v6.map((c) => c.block)) > MAX_PUBLIC_V6_ADDRESSES) open.push(...v6.map((c) => c.text));
     return open;
 }
 
-/** The check behind no-world-open-sensitive-ports and no-world-open-api. */
-function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: PolicyConfigSchema, advice: string) {
-    return (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+/** The known CIDR sources of the permissions that carry TCP to `port` (UNKNOWN ports count as not). */
+function sourcesOnPort(perms: readonly Ingress[], port: number): string[] {
+    return perms.filter((ing) => coversTcpPort(ing, port) === true).flatMap((ing) => ing.cidrs.filter((c): c is string => !isUnknown(c)));
+}
+
+/** Where a permission is declared, for messages: a rule's name, or "ingress[i] of security group <name>". */
+function whereOf(r: PolicyResource, ing: Ingress): string {
+    return ing.label === "rule" ? r.name : `${ing.label} of security group ${r.name}`;
+}
+
+/**
+ * The security group a permission belongs to, for the union: the group itself for inline blocks,
+ * else the group its securityGroupId refers to (by dependency or value), else that id's known
+ * text; undefined when it cannot be told (the permission is then judged alone).
+ */
+function unionGroupOf(view: StackView, r: PolicyResource): { key: string; name: string; urn?: string } | undefined {
+    const target = targetGroupOf(view, r);
+    if (!isUnknown(target)) return { key: target.urn, name: target.name, urn: target.urn };
+    const id = read(() => r.props.securityGroupId);
+    return typeof id === "string" && id !== "" ? { key: `id:${id}`, name: id } : undefined;
+}
+
+/**
+ * The check behind no-world-open-sensitive-ports and no-world-open-api, over the whole stack: each
+ * permission alone, then the union of the permissions of one security group on each port (rules
+ * that each admit a /9 admit three /9s together).
+ */
+function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyConfigSchema, advice: string) {
+    return (args: StackValidationArgs, reportViolation: ReportViolation) => {
         const policy = policyName();
         const k = knobs<WorldKnobs>(schema, args);
-        const rules = ingressOf(args.type, args.props);
-        if (rules === undefined) {
-            return args.notApplicable("not an ingress rule");
-        }
-        if (isUnknown(rules)) {
-            reportUndecided(reportViolation, policy.description, `the ingress of ${args.name} is unknown during preview.`);
-            return;
-        }
+        const view = new StackView(args.resources);
         const undecided: string[] = [];
-        for (const ing of rules) {
-            const world = worldOpenSources(ing.cidrs.filter((c) => !isUnknown(c)) as string[], k.maxPublicAddresses);
-            const unknownCidr = ing.cidrs.some(isUnknown);
-            const hit: number[] = [];
-            let portUnknown = false;
-            for (const p of k.ports) {
-                const c = coversTcpPort(ing, p);
-                if (isUnknown(c)) {
-                    portUnknown = true;
-                } else if (c) {
-                    hit.push(p);
+        const groups = new Map<string, { name: string; urn?: string; members: { r: PolicyResource; ing: Ingress }[] }>();
+        for (const r of view.ofType(ingressTypes)) {
+            const rules = ingressOf(r.type, r.props);
+            if (rules === undefined) {
+                continue;
+            }
+            if (isUnknown(rules)) {
+                // Among a preview's outputs, a group without inline rules has its (computed) `ingress`
+                // unknown too; inline rules built from other outputs show up as dependencies.
+                if ((r.propertyDependencies?.ingress ?? []).length > 0) {
+                    undecided.push(`the inline ingress of ${r.name}`);
+                }
+                continue;
+            }
+            const group = unionGroupOf(view, r);
+            for (const ing of rules) {
+                const world = worldOpenSources(ing.cidrs.filter((c): c is string => !isUnknown(c)), k.maxPublicAddresses);
+                const unknownCidr = ing.cidrs.some(isUnknown);
+                const hit: number[] = [];
+                let portUnknown = false;
+                for (const p of k.ports) {
+                    const c = coversTcpPort(ing, p);
+                    if (isUnknown(c)) {
+                        portUnknown = true;
+                    } else if (c) {
+                        hit.push(p);
+                    }
+                }
+                const where = whereOf(r, ing);
+                if (world.length > 0 && hit.length > 0) {
+                    reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}; ` +
+                        `together those sources cover more than ${k.maxPublicAddresses} public addresses. ${advice}`, r.urn);
+                    continue;
+                }
+                if ((world.length > 0 && portUnknown) || (unknownCidr && (hit.length > 0 || portUnknown))) {
+                    undecided.push(where);
+                }
+                if (group && hit.length > 0) {
+                    const g = groups.get(group.key) ?? { name: group.name, urn: group.urn, members: [] };
+                    g.members.push({ r, ing });
+                    groups.set(group.key, g);
                 }
             }
-            const where = ing.label === "rule" ? `${args.name}` : `${ing.label} of security group ${args.name}`;
-            if (world.length > 0 && hit.length > 0) {
-                reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}; ` +
-                    `together those sources cover more than ${k.maxPublicAddresses} public addresses. ${advice}`);
-            } else if ((world.length > 0 && portUnknown) || (unknownCidr && (hit.length > 0 || portUnknown))) {
-                undecided.push(where);
+        }
+        for (const g of groups.values()) {
+            for (const u of unionsOpen(g.members.map((m) => m.ing), k)) {
+                const names = u.perms.map((ing) => whereOf(g.members.find((m) => m.ing === ing)!.r, ing));
+                reportViolation(`${humanList(names)} on security group ${g.name} together open ${humanList(u.ports.map(portLabel))} to ` +
+                    `${humanList(u.world)}: no one of them alone, but together those sources cover more than ${k.maxPublicAddresses} ` +
+                    `public addresses. ${advice}`, g.urn ?? g.members[0].r.urn);
             }
         }
         if (undecided.length > 0) {
@@ -243,6 +299,26 @@ function worldOpenCheck(policyName: () => ResourceValidationPolicy, schema: Poli
                 `(e.g. computed from an Elastic IP); the rule is checked again when they are known.`);
         }
     };
+}
+
+/**
+ * The ports of `k.ports` that several permissions (none world-open alone) open to the world
+ * together, grouped by the permissions and sources involved, so a rule pair opening 2379-2380 is
+ * one finding naming both ports.
+ */
+function unionsOpen(perms: readonly Ingress[], k: WorldKnobs): { ports: number[]; perms: Ingress[]; world: string[] }[] {
+    const found = new Map<string, { ports: number[]; perms: Ingress[]; world: string[] }>();
+    for (const port of k.ports) {
+        const carrying = perms.filter((ing) => coversTcpPort(ing, port) === true);
+        if (carrying.length < 2) continue;
+        const world = worldOpenSources(sourcesOnPort(carrying, port), k.maxPublicAddresses);
+        if (world.length === 0) continue;
+        const key = `${carrying.map((ing) => perms.indexOf(ing)).join(",")}|${world.join(",")}`;
+        const f = found.get(key) ?? { ports: [], perms: carrying, world };
+        f.ports.push(port);
+        found.set(key, f);
+    }
+    return [...found.values()];
 }
 
 const MAX_PUBLIC_ADDRESSES_KNOB = {
@@ -261,15 +337,15 @@ const sensitiveSchema: PolicyConfigSchema = {
     },
 };
 
-export const noWorldOpenSensitivePorts: ResourceValidationPolicy = {
+export const noWorldOpenSensitivePorts: StackValidationPolicy = {
     name: "no-world-open-sensitive-ports",
-    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to the world (more public addresses than a /8, however the CIDRs are spelled).",
+    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to the world (more public addresses than a /8, however the CIDRs are spelled, alone or with the other rules of its security group).",
     enforcementLevel: "mandatory",
     severity: "critical",
     configSchema: sensitiveSchema,
-    validateResource: validateResourceOfTypes(ingressTypes, worldOpenCheck(() => noWorldOpenSensitivePorts, sensitiveSchema,
+    validateStack: worldOpenCheck(() => noWorldOpenSensitivePorts, sensitiveSchema,
         "Restrict the source: SSH to sshAllowedCidrs or a bastion's security group, etcd/kubelet/controller ports to the " +
-        "control-plane and node security groups.")),
+        "control-plane and node security groups."),
 };
 
 const apiSchema: PolicyConfigSchema = {
@@ -282,14 +358,14 @@ const apiSchema: PolicyConfigSchema = {
     },
 };
 
-export const noWorldOpenApi: ResourceValidationPolicy = {
+export const noWorldOpenApi: StackValidationPolicy = {
     name: "no-world-open-api",
     description: "The Kubernetes API port (6443) is not open to the world (advisory: some clusters are public by design).",
     enforcementLevel: "advisory",
     severity: "medium",
     configSchema: apiSchema,
-    validateResource: validateResourceOfTypes(ingressTypes, worldOpenCheck(() => noWorldOpenApi, apiSchema,
-        "Anyone on the internet can reach the apiserver's authentication; set apiAllowedCidrs to the networks that need the API.")),
+    validateStack: worldOpenCheck(() => noWorldOpenApi, apiSchema,
+        "Anyone on the internet can reach the apiserver's authentication; set apiAllowedCidrs to the networks that need the API."),
 };
 
 // ------------------------------------------------------------------------------------------------

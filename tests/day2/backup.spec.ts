@@ -17,7 +17,10 @@ const S3 = {
     ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     rolePolicy: "aws:iam/rolePolicy:RolePolicy",
     role: "aws:iam/role:Role",
+    key: "aws:kms/key:Key",
+    alias: "aws:kms/alias:Alias",
 } as const;
+const ROOT = "arn:aws:iam::123456789012:root";
 
 describe("etcd backups under the mock runtime", () => {
     describe("dev stack with etcdBackupRetentionDays=14 and etcdBackupSchedule='Mon..Fri 02:30' (update mode)", () => {
@@ -39,13 +42,15 @@ describe("etcd backups under the mock runtime", () => {
             assert.equal(run.outputs.etcdBackupPrefix.value, "k8s-dev");
         });
 
-        it("encrypts every object (SSE AES256), versions them, blocks public access, enforces owner-only objects", () => {
+        it("encrypts every object with the bucket's own KMS key (SSE-KMS, S3 Bucket Keys), versions them, blocks public access, enforces owner-only objects", () => {
             const onBucket = (type: string) => {
                 const r = one(run, type);
                 assert.equal(dependedOn(run, r, "bucket")[0]?.type, S3.bucket, `${type} configures the backup bucket`);
                 return plain(r);
             };
-            assert.deepEqual(onBucket(S3.sse).rules, [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
+            const key = one(run, S3.key);
+            assert.deepEqual(onBucket(S3.sse).rules, [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.outputs.arn }, bucketKeyEnabled: true }]);
+            assert.match(String(key.outputs.arn), /^arn:aws:kms:us-west-2:123456789012:key\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
             assert.deepEqual(onBucket(S3.versioning).versioningConfiguration, { status: "Enabled" });
             const pab = onBucket(S3.publicAccess);
             for (const k of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) assert.equal(pab[k], true, k);
@@ -66,27 +71,55 @@ describe("etcd backups under the mock runtime", () => {
             assert.ok(lifecycle.dependencies.includes(one(run, S3.versioning).urn), "applied after versioning is on");
         });
 
-        it("denies any request without TLS, for the bucket and every object", () => {
+        it("the key: rotation on, 30 days to cancel a deletion, an alias, tagged; the account root holds kms:* and nobody else is named by default", () => {
+            const key = one(run, S3.key);
+            const k = plain(key);
+            assert.equal(k.enableKeyRotation, true);
+            assert.equal(k.deletionWindowInDays, 30);
+            assert.equal(k.description, "etcd snapshots of cluster k8s-dev (SSE-KMS of the backup bucket)");
+            assert.equal((k.tags as Record<string, string>)["k8s-ha/role"], "etcd-backups");
+            assert.equal(key.protect, false, "dev: not protected");
+            assert.deepEqual(JSON.parse(k.policy).Statement, [{ Sid: "AccountAdministrators", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" }]);
+            const alias = one(run, S3.alias);
+            assert.equal(plain(alias).name, "alias/k8s-dev-etcd-backups");
+            assert.equal(dependedOn(run, alias, "targetKeyId")[0], key);
+        });
+
+        it("denies any request without TLS, and any upload that asks for another encryption or another key", () => {
+            const key = String(one(run, S3.key).outputs.arn);
             const policy = JSON.parse(plain(one(run, S3.policy)).policy);
+            const puts = { Effect: "Deny", Principal: "*", Action: "s3:PutObject", Resource: `arn:aws:s3:::${bucketName}/*` };
             assert.deepEqual(policy.Statement, [{
                 Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*",
                 Resource: [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
-            }]);
+            },
+            { Sid: "DenyOtherEncryption", ...puts, Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": "aws:kms" } } },
+            { Sid: "DenyOtherKeys", ...puts, Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption-aws-kms-key-id": key } } },
+            { Sid: "DenyKmsWithoutKeyId", ...puts, Condition: { Null: { "s3:x-amz-server-side-encryption": "false", "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } } }]);
         });
 
-        it("lets the control-plane role put objects under <bucket>/<cluster>/ and nothing else; workers get nothing", () => {
+        it("lets the control-plane role put objects under <bucket>/<cluster>/ and use the backup key through S3 for that, nothing else; workers get nothing", () => {
             const policies = ofType(run, S3.rolePolicy);
             assert.equal(policies.length, 1, "one inline policy in the whole stack");
             const p = policies[0];
             const role = dependedOn(run, p, "role")[0];
             assert.equal(role.type, S3.role);
             assert.equal(role.name, "k8s-dev-control-plane");
-            const doc = JSON.parse(plain(p).policy);
-            assert.deepEqual(doc.Statement, [{ Sid: "PutEtcdSnapshots", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: `arn:aws:s3:::${bucketName}/k8s-dev/*` }]);
-            // No other identity-based S3 permission anywhere.
+            // a document (its actions are known during preview), not JSON text
+            const doc = plain(p).policy;
+            assert.equal(typeof doc, "object");
+            assert.deepEqual(doc.Statement, [
+                { Sid: "PutEtcdSnapshots", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: `arn:aws:s3:::${bucketName}/k8s-dev/*` },
+                // Multipart uploads decrypt the data key again for every part: Decrypt as well as GenerateDataKey.
+                {
+                    Sid: "EncryptEtcdSnapshots", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: one(run, S3.key).outputs.arn,
+                    Condition: { StringEquals: { "kms:ViaService": "s3.us-west-2.amazonaws.com" } },
+                },
+            ]);
+            // No other identity-based S3 or KMS permission anywhere.
             for (const r of run.resources.filter((x) => /^aws:iam\//.test(x.type) && x !== p)) {
-                assert.ok(!JSON.stringify(plain(r)).includes("s3:"), `${r.name} grants nothing on S3`);
+                assert.ok(!/s3:|kms:/.test(JSON.stringify(plain(r))), `${r.name} grants nothing on S3 or KMS`);
             }
         });
 
@@ -108,11 +141,14 @@ describe("etcd backups under the mock runtime", () => {
                 const units = renderEtcdBackupUnits({ name: node, privateIp: "10.0.0.1", role: "control-plane" }, "Mon..Fri 02:30", target);
                 assert.equal(timer, units.timer.trimEnd());
                 assert.equal(scriptVar(script, "SERVICE_UNIT"), units.service.trimEnd());
-                // the backup script inside uploads there with SSE in the stack's region, from the local member
+                // the backup script inside uploads there in the stack's region, from the local member, and
+                // asks for no encryption of its own (the bucket's SSE-KMS default applies; an SSE-S3 put is refused)
                 const backup = scriptVar(script, "BACKUP_SCRIPT");
                 assert.equal(scriptVar(backup, "UPLOAD_TARGET"), target);
                 assert.equal(scriptVar(backup, "AWS_REGION"), "us-west-2");
-                assert.equal(scriptVar(backup, "S3_SSE"), "AES256");
+                const cp = backup.split("\n").filter((l) => l.includes("aws s3 cp"));
+                assert.equal(cp.length, 1, backup);
+                assert.ok(!/--sse/.test(cp[0]) && !/S3_SSE|AES256/.test(backup), `no encryption flag on upload: ${cp[0]}`);
                 assert.equal(scriptVar(backup, "ETCD_ENDPOINT"), "https://127.0.0.1:2379");
                 assert.equal(scriptVar(backup, "ETCD_CERT"), "/etc/kubernetes/pki/etcd/healthcheck-client.crt");
                 // and the restore script for the runbook knows every member
@@ -134,11 +170,33 @@ describe("etcd backups under the mock runtime", () => {
         assert.deepEqual([expire.expiration.days, expire.noncurrentVersionExpiration.noncurrentDays], [7, 7]);
     });
 
-    it("prod protects the bucket and keeps it from being destroyed while it holds snapshots", async () => {
+    it("restore roles named in etcdBackupRestoreRoleArns may decrypt with the key, and nothing more", async () => {
+        const roles = ["arn:aws:iam::123456789012:role/etcd-restore", "arn:aws:iam::210987654321:role/dr/etcd-restore"];
+        const run = await sharedRun({ stack: "dev", preview: false, config: { etcdBackupRestoreRoleArns: roles } });
+        assert.ifError(run.error);
+        assert.deepEqual(JSON.parse(plain(one(run, S3.key)).policy).Statement, [
+            { Sid: "AccountAdministrators", Effect: "Allow", Principal: { AWS: ROOT }, Action: "kms:*", Resource: "*" },
+            { Sid: "RestoreEtcdSnapshots", Effect: "Allow", Principal: { AWS: roles }, Action: "kms:Decrypt", Resource: "*" },
+        ]);
+    });
+
+    it("refuses restore roles that are not IAM role ARNs, or named twice, naming the key and the value", () => {
+        const ok = { sshAllowedCidrs: '["203.0.113.0/24"]' };
+        for (const arn of ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::12345:role/x", "etcd-restore", "arn:aws:iam::123456789012:root", "arn:aws:iam:us-east-1:123456789012:role/x"]) {
+            assert.throws(() => validateConfig({ ...ok, etcdBackupRestoreRoleArns: JSON.stringify([arn]) }, "us-east-1"),
+                (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === "etcdBackupRestoreRoleArns" && p.value === arn && /IAM role ARNs/.test(p.allowed)), arn);
+        }
+        const twice = JSON.stringify(["arn:aws:iam::123456789012:role/r", "arn:aws:iam::123456789012:role/r"]);
+        assert.throws(() => validateConfig({ ...ok, etcdBackupRestoreRoleArns: twice }, "us-east-1"), /entries 0 and 1 are both/);
+        assert.deepEqual(validateConfig({ ...ok, etcdBackupRestoreRoleArns: '["arn:aws-us-gov:iam::123456789012:role/ops/restore"]' }, "us-east-1").etcdBackupRestoreRoleArns, ["arn:aws-us-gov:iam::123456789012:role/ops/restore"]);
+    });
+
+    it("prod protects the bucket and its key, and keeps the bucket from being destroyed while it holds snapshots", async () => {
         const run = await sharedRun({ stack: "prod", preview: true });
         assert.ifError(run.error);
         const bucket = one(run, S3.bucket);
         assert.equal(bucket.protect, true);
+        assert.equal(one(run, S3.key).protect, true);
         assert.equal(plain(bucket).forceDestroy, false);
         assert.equal(run.resources.filter((r) => r.name.endsWith("-etcd-backup")).length, 5);
     });

@@ -1,6 +1,16 @@
 import * as assert from "assert";
 import { controlPlanePrivateSubnet, etcdPortsControlPlaneOnly, noWorldOpenApi, noWorldOpenSensitivePorts } from "../../policies/rules/network";
-import { checkResource, expectClean, expectLevel, expectNotApplicable, layout, runStack, TYPES, UNKNOWN } from "./helpers";
+import { Policy } from "@pulumi/policy";
+import { parseCidr } from "../../policies/lib/cidr";
+import { EvaluateOptions } from "../../tools/harness/analyzer";
+import { expectClean, expectLevel, layout, runStack, Stack, TYPES, UNKNOWN } from "./helpers";
+
+/** Runs a world-open rule (a stack rule: it judges each rule and the union of a group's rules) on a stack of one ingress resource. */
+function checkResource(policy: Policy, type: string, inputs: Record<string, unknown>, opts: Omit<EvaluateOptions, "policies"> & { name?: string } = {}) {
+    const s = new Stack();
+    s.add(type, opts.name ?? "subject", inputs);
+    return runStack(policy, s, opts);
+}
 
 describe("policies: network", () => {
     describe("no-world-open-sensitive-ports", () => {
@@ -11,7 +21,7 @@ describe("policies: network", () => {
                 { ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0" }));
             expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sg,
                 { ingress: [{ protocol: "udp", fromPort: 0, toPort: 65535, cidrBlocks: ["0.0.0.0/0"] }] }));
-            expectNotApplicable(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule,
+            expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule,
                 { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }));
         });
         it("fails SSH from 0.0.0.0/0 on a security group rule", async () => {
@@ -57,6 +67,92 @@ describe("policies: network", () => {
                 const cfg = { "no-world-open-sensitive-ports": { maxPublicAddresses: 256 } };
                 expectLevel(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.18.0.0/15", "3.3.0.0/16"] }, { config: cfg }), "mandatory", 1);
                 expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgRule, { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["3.3.3.0/24"] }, { config: cfg }));
+            });
+        });
+        describe("judges the union of the rules of one security group on each sensitive port", () => {
+            /** A group and one standalone rule per CIDR, on `port` (as the program makes them: one rule per sshAllowedCidrs entry). */
+            function rules(cidrs: string[], opts: { port?: [number, number]; protocol?: string; mode?: "preview" | "known" } = {}) {
+                const s = new Stack();
+                const sg = s.add(TYPES.sg, "bastion-sg", { id: opts.mode === "known" ? "sg-0123456789abcdef0" : UNKNOWN });
+                const [from, to] = opts.port ?? [22, 22];
+                cidrs.forEach((cidrIpv4, i) => s.add(TYPES.sgIngress, `bastion-in-ssh-${i}`,
+                    { ipProtocol: opts.protocol ?? "tcp", fromPort: from, toPort: to, cidrIpv4, securityGroupId: opts.mode === "known" ? "sg-0123456789abcdef0" : UNKNOWN },
+                    { deps: opts.mode === "known" ? {} : { securityGroupId: [sg] } }));
+                return s;
+            }
+            it("fails three /9s in three rules on port 22: each is under a /8, together they are not", async () => {
+                const s = rules(["3.0.0.0/9", "3.128.0.0/9", "4.0.0.0/9"]);
+                const o = await runStack(noWorldOpenSensitivePorts, s);
+                const [msg] = expectLevel(o, "mandatory", 1);
+                assert.match(msg, /bastion-in-ssh-0, bastion-in-ssh-1 and bastion-in-ssh-2 on security group bastion-sg together open 22 \(SSH\) to 3\.0\.0\.0\/9, 3\.128\.0\.0\/9 and 4\.0\.0\.0\/9: no one of them alone/);
+                assert.strictEqual(o.at("mandatory")[0].urn, s.get("bastion-sg").urn);
+                // each rule alone passes: only the union fails
+                for (let i = 0; i < 3; i++) expectClean(await checkResource(noWorldOpenSensitivePorts, TYPES.sgIngress, s.get(`bastion-in-ssh-${i}`).inputs));
+            });
+            it("fails 0.0.0.0/2 + 64.0.0.0/2 where the ceiling lets each /2 through alone (the knob applies to the union)", async () => {
+                const config = { "no-world-open-sensitive-ports": { maxPublicAddresses: 2 ** 30 } };
+                expectClean(await runStack(noWorldOpenSensitivePorts, rules(["0.0.0.0/2"]), { config }));
+                expectClean(await runStack(noWorldOpenSensitivePorts, rules(["64.0.0.0/2"]), { config }));
+                const [msg] = expectLevel(await runStack(noWorldOpenSensitivePorts, rules(["0.0.0.0/2", "64.0.0.0/2"]), { config }), "mandatory", 1);
+                assert.match(msg, /together open 22 \(SSH\) to 0\.0\.0\.0\/2 and 64\.0\.0\.0\/2/);
+            });
+            it("fails the split halves, each also on its own", async () => {
+                const o = await runStack(noWorldOpenSensitivePorts, rules(["0.0.0.0/1", "128.0.0.0/1"]));
+                const msgs = expectLevel(o, "mandatory", 2);
+                assert.ok(msgs.every((m) => /bastion-in-ssh-\d opens TCP 22 to \d+\.0\.0\.0\/1/.test(m)), msgs.join("\n"));
+            });
+            it("groups by the group's id when it is known and no dependency is recorded", async () => {
+                expectLevel(await runStack(noWorldOpenSensitivePorts, rules(["3.0.0.0/9", "3.128.0.0/9", "4.0.0.0/9"], { mode: "known" })), "mandatory", 1);
+            });
+            it("counts overlaps once: a /8 and a /9 inside it cover a /8, which passes", async () => {
+                expectClean(await runStack(noWorldOpenSensitivePorts, rules(["3.0.0.0/8", "3.0.0.0/9", "3.128.0.0/9"])));
+            });
+            it("passes a union under the ceiling, and private ranges however many", async () => {
+                expectClean(await runStack(noWorldOpenSensitivePorts, rules(["3.0.0.0/10", "3.64.0.0/10", "203.0.113.0/24"])));
+                expectClean(await runStack(noWorldOpenSensitivePorts, rules(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "3.0.0.0/9"])));
+            });
+            it("passes when the rules are on different groups, or carry different ports", async () => {
+                const s = rules(["3.0.0.0/9", "3.128.0.0/9"]);
+                const other = s.add(TYPES.sg, "other-sg", { id: UNKNOWN });
+                s.add(TYPES.sgIngress, "other-in-ssh", { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "4.0.0.0/9", securityGroupId: UNKNOWN }, { deps: { securityGroupId: [other] } });
+                expectClean(await runStack(noWorldOpenSensitivePorts, s));
+                const t = rules(["3.0.0.0/9", "3.128.0.0/9"]);
+                t.add(TYPES.sgIngress, "etcd-from-4", { ipProtocol: "tcp", fromPort: 2379, toPort: 2379, cidrIpv4: "4.0.0.0/9", securityGroupId: UNKNOWN }, { deps: { securityGroupId: [t.get("bastion-sg")] } });
+                expectClean(await runStack(noWorldOpenSensitivePorts, t));
+            });
+            it("an all-ports rule joins the union on every sensitive port it carries, named once per set of ports", async () => {
+                const s = rules(["3.0.0.0/9", "3.128.0.0/9"], { port: [2379, 2380] });
+                s.add(TYPES.sgIngress, "all-from-4", { ipProtocol: "-1", cidrIpv4: "4.0.0.0/9", securityGroupId: UNKNOWN }, { deps: { securityGroupId: [s.get("bastion-sg")] } });
+                const [msg] = expectLevel(await runStack(noWorldOpenSensitivePorts, s), "mandatory", 1);
+                assert.match(msg, /bastion-in-ssh-0, bastion-in-ssh-1 and all-from-4 on security group bastion-sg together open 2379 \(etcd client\) and 2380 \(etcd peer\)/);
+            });
+            it("unites inline blocks and standalone rules of the same group", async () => {
+                const s = new Stack();
+                const sg = s.add(TYPES.sg, "nodes", { ingress: [
+                    { protocol: "tcp", fromPort: 10250, toPort: 10250, cidrBlocks: ["3.0.0.0/9"] },
+                    { protocol: "tcp", fromPort: 10250, toPort: 10250, cidrBlocks: ["3.128.0.0/9"] },
+                ] });
+                expectClean(await runStack(noWorldOpenSensitivePorts, s));
+                s.add(TYPES.sgRule, "kubelet-from-4", { type: "ingress", protocol: "tcp", fromPort: 10250, toPort: 10250, cidrBlocks: ["4.0.0.0/9"], securityGroupId: UNKNOWN }, { deps: { securityGroupId: [sg] } });
+                const [msg] = expectLevel(await runStack(noWorldOpenSensitivePorts, s), "mandatory", 1);
+                assert.match(msg, /ingress\[0\] of security group nodes, ingress\[1\] of security group nodes and kubelet-from-4 on security group nodes together open 10250 \(kubelet\)/);
+            });
+            it("IPv6: three /33s of global unicast are more than a /32 together; a prefix outside 2000::/3 is no public source", async () => {
+                const v6 = (cidrs: string[]) => {
+                    const s = new Stack();
+                    const sg = s.add(TYPES.sg, "sg", { id: UNKNOWN });
+                    cidrs.forEach((cidrIpv6, i) => s.add(TYPES.sgIngress, `v6-${i}`, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6, securityGroupId: UNKNOWN }, { deps: { securityGroupId: [sg] } }));
+                    return runStack(noWorldOpenSensitivePorts, s);
+                };
+                expectClean(await v6(["2600::/33", "2600:0:8000::/33"]));
+                expectLevel(await v6(["2600::/33", "2600:0:8000::/33", "2601::/33"]), "mandatory", 1);
+                expectClean(await v6(["8000::/1", "fc00::/7"]));
+            });
+            it("config refuses what the pack reads leniently: /00, leading zeros and host bits never reach a rule", () => {
+                assert.match(String(parseCidr("0.0.0.0/00")), /the prefix has a leading zero/);
+                assert.match(String(parseCidr("010.0.0.0/16")), /leading zero/);
+                assert.match(String(parseCidr("3.0.0.1/9")), /host bits are set/);
+                assert.deepStrictEqual(parseCidr("0.0.0.0/1"), { base: 0, prefix: 1 }, "a canonical /1 is config-valid: the pack refuses it");
             });
         });
         it("advises when a world-open rule's ports are unknown", async () => {

@@ -41,6 +41,7 @@ describe("policies: the pack", () => {
             "no-world-open-api": "advisory",
             "etcd-ports-control-plane-only": "mandatory",
             "control-plane-private-subnet": "mandatory",
+            "node-role-least-privilege": "mandatory",
             "tls-key-strength": "mandatory",
             "tls-ca-certificate": "mandatory",
             "tls-allowed-uses-valid": "mandatory",

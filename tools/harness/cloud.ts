@@ -53,7 +53,10 @@ export const ID_PREFIX: Record<string, string> = {
  * mocks' ids; a replacement (a new cloud object) gets a new one.
  */
 export function resourceId(type: string, name: string, generation = 0): string {
-    return (ID_PREFIX[type] ?? "") + hex(`${type}/${name}${generation ? `#${generation}` : ""}`, 17);
+    const seed = `${type}/${name}${generation ? `#${generation}` : ""}`;
+    // A KMS key's id is a UUID.
+    if (type === "aws:kms/key:Key") return hex(seed, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+    return (ID_PREFIX[type] ?? "") + hex(seed, 17);
 }
 
 export interface CloudOptions {
@@ -123,6 +126,8 @@ export function awsModel(options: CloudOptions): {
         "aws:s3/bucket:Bucket": (n, i) => bucketOutputs(n, i),
         "aws:iam/policy:Policy": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
         "aws:iam/rolePolicy:RolePolicy": (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
+        "aws:kms/key:Key": (_n, _i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, keyId: id }),
+        "aws:kms/alias:Alias": (_n, i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`, targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`, name: i.name ?? id }),
     };
 
     return {

@@ -68,6 +68,11 @@ export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules"] },
     "aws:s3/bucketPolicy:BucketPolicy": { replace: ["region", "bucket"], update: ["policy"] },
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules", "transitionDefaultMinimumObjectSize", "timeouts"] },
+    // --- aws: KMS (registry docs aws.kms.Key / aws.kms.Alias; Terraform's aws_kms_key / aws_kms_alias: ForceNew on
+    // the key's spec, usage, multi-Region and custom key store, the alias's name; policy, rotation, description and
+    // the deletion window, and the alias's target, change in place)
+    "aws:kms/key:Key": { replace: ["region", "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"], update: ["bypassPolicyLockoutSafetyCheck", "deletionWindowInDays", "description", "enableKeyRotation", "isEnabled", "policy", "rotationPeriodInDays", ...TAGS] },
+    "aws:kms/alias:Alias": { replace: ["region", "name", "namePrefix"], update: ["targetKeyId"] },
     // --- tls: every argument replaces
     "tls:index/privateKey:PrivateKey": { replace: ["algorithm", "rsaBits", "ecdsaCurve"], update: [] },
     "tls:index/selfSignedCert:SelfSignedCert": { replace: ["privateKeyPem", "subject", "isCaCertificate", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "setSubjectKeyId", "setAuthorityKeyId", "dnsNames", "ipAddresses", "uris"], update: [] },

@@ -2,13 +2,13 @@
 # shellcheck source-path=SCRIPTDIR/..
 # etcd-backup: one snapshot of this control plane's etcd member: `etcdctl snapshot save` with
 # kubeadm's etcd health-check client certificate, `snapshot status` (refusing an empty or
-# unreadable snapshot), a sha256 beside it, the upload (S3 with SSE, or a file:// directory), a log
+# unreadable snapshot), a sha256 beside it, the upload (S3, or a file:// directory), a log
 # line with revision/keys/size/sha256, and local retention. Each run makes a new timestamped
 # snapshot; a lock keeps two runs from overlapping. Run by the systemd timer backup-install sets up.
 #
 # stdin: nothing
 # params: NODE_NAME ETCD_ENDPOINT ETCD_CA ETCD_CERT ETCD_KEY UPLOAD_TARGET AWS_REGION
-# params: S3_SSE LOCAL_RETENTION_DAYS COMMAND_TIMEOUT
+# params: LOCAL_RETENTION_DAYS COMMAND_TIMEOUT
 
 source lib/log.sh
 
@@ -25,12 +25,13 @@ etcd_client() {
     --dial-timeout=10s --command-timeout="$COMMAND_TIMEOUT" "$@"
 }
 
-# upload FILE NAME: to S3 with server-side encryption, or into a local directory (file://).
+# upload FILE NAME: to S3, or into a local directory (file://). No --sse: the bucket encrypts with
+# its own KMS key by default, and its policy refuses uploads that ask for another encryption.
 upload() {
   local file=$1 name=$2 dir
   case $UPLOAD_TARGET in
   s3://*)
-    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" --sse "$S3_SSE" \
+    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" \
       "$file" "$UPLOAD_TARGET/$name"
     ;;
   file://*)

@@ -35,7 +35,6 @@ readonly ETCD_CERT='\''/etc/kubernetes/pki/etcd/healthcheck-client.crt'\''
 readonly ETCD_KEY='\''/etc/kubernetes/pki/etcd/healthcheck-client.key'\''
 readonly UPLOAD_TARGET='\''file:///var/backups/etcd'\''
 readonly AWS_REGION='\''eu-west-1'\''
-readonly S3_SSE='\''AES256'\''
 readonly LOCAL_RETENTION_DAYS='\''1'\''
 readonly COMMAND_TIMEOUT='\''5m'\''
 readonly FSROOT="${K8S_HA_FSROOT:-}"
@@ -67,12 +66,13 @@ etcd_client() {
     --dial-timeout=10s --command-timeout="$COMMAND_TIMEOUT" "$@"
 }
 
-# upload FILE NAME: to S3 with server-side encryption, or into a local directory (file://).
+# upload FILE NAME: to S3, or into a local directory (file://). No --sse: the bucket encrypts with
+# its own KMS key by default, and its policy refuses uploads that ask for another encryption.
 upload() {
   local file=$1 name=$2 dir
   case $UPLOAD_TARGET in
   s3://*)
-    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" --sse "$S3_SSE" \
+    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" \
       "$file" "$UPLOAD_TARGET/$name"
     ;;
   file://*)
