@@ -1,11 +1,10 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Addons } from "./addons";
 import { ApiLoadBalancer, API_PORT } from "./apiLoadBalancer";
 import { EtcdBackup } from "./backup";
 import { Bastion } from "./bastion";
 import { Bootstrap } from "./bootstrap";
-import type { ClusterConfig } from "./config";
+import { afterChecks, cloudChecks, type ClusterConfig } from "./config";
 import { NodeIdentity } from "./iam";
 import { occupiedZones } from "./net/layout";
 import { Network } from "./network";
@@ -13,9 +12,6 @@ import { NodePool } from "./nodePool";
 import { ClusterPki } from "./pki";
 import { Rollout } from "./rollout";
 import { Security } from "./security";
-
-/** Canonical's account: the only owner trusted for the Ubuntu image. */
-const CANONICAL = "099720109477";
 
 export interface ClusterArgs {
     /** The validated stack configuration (components/config.ts). */
@@ -44,21 +40,13 @@ export class Cluster extends pulumi.ComponentResource {
     readonly addons: Addons;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("k8s-ha:index:Cluster", name, {}, opts);
+        // Lookups first (images, an existing VPC): every resource is a child of this component, whose
+        // registration waits for them, so a configuration the cloud refutes builds nothing.
+        const facts = cloudChecks(args.config);
+        super("k8s-ha:index:Cluster", name, {}, { ...opts, dependsOn: facts.verified, transformations: [...(opts?.transformations ?? []), afterChecks(facts.verified)] });
         const cfg = args.config;
         const c = cfg.clusterName;
         const parent = { parent: this };
-
-        const ami = cfg.amiId !== ""
-            ? pulumi.output(cfg.amiId)
-            : aws.ec2.getAmiOutput({
-                owners: [CANONICAL],
-                mostRecent: true,
-                filters: [
-                    { name: "name", values: ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"] },
-                    { name: "virtualization-type", values: ["hvm"] },
-                ],
-            }, parent).id;
 
         this.network = new Network("network", {
             clusterName: c,
@@ -66,11 +54,12 @@ export class Cluster extends pulumi.ComponentResource {
             availabilityZones: cfg.availabilityZones,
             natGateways: cfg.natGateways,
             existingVpc: cfg.existingVpc,
+            existingVpcFacts: facts.existingVpc,
         }, parent);
         const security = new Security("security", {
             clusterName: c,
             vpcId: this.network.vpcId,
-            vpcCidr: cfg.vpcCidr,
+            vpcCidr: this.network.cidrBlock,
             apiAllowedCidrs: cfg.apiAllowedCidrs,
             sshAllowedCidrs: cfg.sshAllowedCidrs,
             natPublicIps: cfg.internalApi ? [] : this.network.natPublicIps,
@@ -80,7 +69,7 @@ export class Cluster extends pulumi.ComponentResource {
             subnet: this.network.publicSubnets[0],
             securityGroupId: security.bastionGroupId,
             instanceType: cfg.bastionInstanceType,
-            ami,
+            ami: facts.images.bastionInstanceType,
         }, parent);
 
         // Safe replacement and one-at-a-time instance changes (components/rollout.ts).
@@ -88,7 +77,7 @@ export class Cluster extends pulumi.ComponentResource {
             controlPlanes: Array.from({ length: cfg.controlPlaneCount }, (_, i) => `${c}-cp-${i}`),
             replaceTriggers: cfg.nodeReplaceTriggers,
         });
-        const pool = (role: "control-plane" | "worker", count: number, instanceType: string, groupId: pulumi.Output<string>, identity: NodeIdentity) => {
+        const pool = (role: "control-plane" | "worker", count: number, instanceType: string, ami: pulumi.Output<string>, groupId: pulumi.Output<string>, identity: NodeIdentity) => {
             return new NodePool(role === "control-plane" ? "control-plane" : "workers", {
                 clusterName: c,
                 role,
@@ -105,8 +94,8 @@ export class Cluster extends pulumi.ComponentResource {
         };
         this.controlPlaneIdentity = new NodeIdentity("control-plane-identity", { clusterName: c, role: "control-plane" }, parent);
         this.workerIdentity = new NodeIdentity("worker-identity", { clusterName: c, role: "worker" }, parent);
-        this.controlPlane = pool("control-plane", cfg.controlPlaneCount, cfg.controlPlaneInstanceType, security.controlPlaneGroupId, this.controlPlaneIdentity);
-        this.workers = pool("worker", cfg.workerCount, cfg.workerInstanceType, security.workerGroupId, this.workerIdentity);
+        this.controlPlane = pool("control-plane", cfg.controlPlaneCount, cfg.controlPlaneInstanceType, facts.images.controlPlaneInstanceType, security.controlPlaneGroupId, this.controlPlaneIdentity);
+        this.workers = pool("worker", cfg.workerCount, cfg.workerInstanceType, facts.images.workerInstanceType, security.workerGroupId, this.workerIdentity);
 
         // The load balancer lives in exactly the zones that hold a control plane.
         const lbZones = occupiedZones(cfg.controlPlaneCount, cfg.availabilityZones);

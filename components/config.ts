@@ -1,10 +1,13 @@
 // Typed, validated stack configuration. Validation checks types and ranges only: whether a layout
 // is highly available (odd count, zone spread) is the policy pack's job, so the program can
 // express a bad layout and the pack is the one place that rejects it.
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { architectureOf, ubuntuImageQuery, type Architecture } from "./instance";
 import { isValidSan } from "./kubeadm/types";
 import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
 import { encryptionKeyNamesProblem } from "./kubeadm/encryption";
+import { KNOWN_REGIONS, zonesOf } from "./net/zones";
 import { PKI_ALGORITHMS, type PkiAlgorithm } from "./pki";
 
 /** The Pulumi project name: the namespace of every config key below. */
@@ -17,6 +20,9 @@ export const PROJECT = "k8s-ha-control-plane";
  */
 export const SUPPORTED_MINORS = { min: 31, max: 35 } as const;
 
+/** An EC2 instance type's shape: family (m6i, c7gn, u-6tb1, u7i-12tb) '.' size (large, 12xlarge, metal-24xl). */
+export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[1-9][0-9]{0,2}xlarge|xlarge|metal(-[1-9][0-9]?xl)?)$/;
+
 export const NAT_GATEWAY_MODES = ["single", "perAz"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
 
@@ -25,6 +31,11 @@ export interface ExistingVpc {
     readonly vpcId: string;
     readonly publicSubnets: Readonly<Record<string, string>>;
     readonly privateSubnets: Readonly<Record<string, string>>;
+    /**
+     * The VPC's public NAT gateways: an internet-facing API admits each one's address (nodes reach
+     * the load balancer from there). Checked against the VPC before anything is built.
+     */
+    readonly natGatewayIds?: readonly string[];
 }
 
 /** The validated configuration of one stack. */
@@ -69,6 +80,8 @@ export interface ClusterConfig {
     readonly alerts: boolean;
     /** Names of the keys that encrypt Secrets at rest: the first encrypts, every one decrypts (key rotation runbook). */
     readonly secretsEncryptionKeys: readonly string[];
+    /** Accept zones (and a region) that the zone table (net/zones.ts) does not know yet. */
+    readonly allowUnknownZones: boolean;
     /** The stack's AWS region (`aws:region`), which every zone must belong to. */
     readonly region: string;
 }
@@ -80,6 +93,7 @@ export const CONFIG_SCHEMA = {
     clusterName: { kind: "string", default: "k8s-ha" },
     kubernetesVersion: { kind: "string", default: "1.35.4" },
     availabilityZones: { kind: "string[]", default: ["us-east-1a", "us-east-1b", "us-east-1c"] },
+    allowUnknownZones: { kind: "boolean", default: false },
     controlPlaneCount: { kind: "integer", default: 3 },
     controlPlaneInstanceType: { kind: "string", default: "m6i.large" },
     workerCount: { kind: "integer", default: 0 },
@@ -166,23 +180,34 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     const regionOk = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/.test(region);
     if (!regionOk) bad("aws:region", region, "an AWS region such as us-east-1 (pulumi config set aws:region <region>)");
     const zonePattern = new RegExp(`^${region.replace(/[^a-z0-9-]/g, "")}[a-z]$`);
+    // The zone table (net/zones.ts) is a snapshot: allowUnknownZones admits what it does not know yet.
+    const unknownOk = typed("allowUnknownZones") && v.allowUnknownZones === true;
+    const knownZones = zonesOf(region);
+    const regionKnown = regionOk && (knownZones !== undefined || unknownOk);
+    if (regionOk && !regionKnown) {
+        bad("aws:region", region, `a commercial AWS region the zone table knows (${KNOWN_REGIONS.join(", ")}); for a newer one set allowUnknownZones: true`);
+    }
     // Zones are judged only against a region that is one: otherwise every zone would be blamed.
-    if (regionOk && typed("availabilityZones")) {
+    if (regionKnown && typed("availabilityZones")) {
         const zones: string[] = v.availabilityZones;
         const allowed = `1 to 6 distinct zone names of region ${region}, such as ${region}a`;
         if (zones.length === 0 || zones.length > 6) bad("availabilityZones", zones, allowed);
         for (const z of zones.filter((z, i) => zones.indexOf(z) !== i)) bad("availabilityZones", z, `${allowed} (duplicate)`);
         for (const z of zones.filter((z) => !zonePattern.test(z))) bad("availabilityZones", z, allowed);
+        if (knownZones && !unknownOk) {
+            for (const z of zones.filter((z) => zonePattern.test(z) && !knownZones.includes(z))) {
+                bad("availabilityZones", z, `${allowed}: ${region} has ${knownZones.join(", ")} (components/net/zones.ts, a snapshot); for a zone it does not know yet set allowUnknownZones: true`);
+            }
+        }
     }
     integerIn("controlPlaneCount", 1, 7);
     integerIn("workerCount", 0, 100);
     integerIn("rootVolumeSizeGiB", 20, 1024);
     for (const key of ["controlPlaneInstanceType", "workerInstanceType", "bastionInstanceType"] as const) {
-        if (typed(key) && !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v[key])) bad(key, v[key], "an EC2 instance type such as m6i.large");
-        // Graviton (arm64) families: a, or g in the family's attributes (m6g, c7gn, t4g, r8gd).
-        else if (typed(key) && /^([a-z]+\d+[a-z]*g[a-z]*|a1)\./.test(v[key])) {
-            bad(key, v[key], "an x86_64 instance type such as m6i.large: the nodes run the amd64 Ubuntu image, which a Graviton (arm64) type cannot boot");
-        }
+        // family (letters, a generation digit, attributes) '.' size: what EC2 names look like; whether
+        // the family exists is AWS's answer at launch. Graviton types get the arm64 image (cluster.ts).
+        if (typed(key) && !INSTANCE_TYPE.test(v[key])) bad(key, v[key], "an EC2 instance type such as m6i.large or m7g.xlarge (family '.' size: nano, micro, small, medium, large, <n>xlarge or metal)");
+        else if (typed(key) && /^mac/.test(v[key])) bad(key, v[key], "an instance type that boots Ubuntu: mac families run macOS only");
     }
     if (typed("amiId") && v.amiId !== "" && !/^ami-[0-9a-f]{8,17}$/.test(v.amiId)) {
         bad("amiId", v.amiId, "an AMI id such as ami-0123456789abcdef0, or empty for Ubuntu 24.04 LTS");
@@ -257,9 +282,11 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     }
     function checkReplaceTriggers(o: Record<string, unknown>): void {
         const names = new Set<string>();
+        // Counts only within their ranges: a count of 1e9 (refused above) must not build a billion names.
+        const count = (key: ConfigKey, max: number) => (typed(key) && v[key] >= 0 && v[key] <= max ? v[key] : 0);
         if (typed("clusterName")) {
-            for (let i = 0; i < (typed("controlPlaneCount") ? v.controlPlaneCount : 0); i++) names.add(`${v.clusterName}-cp-${i}`);
-            for (let i = 0; i < (typed("workerCount") ? v.workerCount : 0); i++) names.add(`${v.clusterName}-worker-${i}`);
+            for (let i = 0; i < count("controlPlaneCount", 7); i++) names.add(`${v.clusterName}-cp-${i}`);
+            for (let i = 0; i < count("workerCount", 100); i++) names.add(`${v.clusterName}-worker-${i}`);
         }
         for (const [node, value] of Object.entries(o)) {
             if (!names.has(node)) {
@@ -277,6 +304,16 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         const missing = zones.filter((z) => !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || !o.publicSubnets[z] || !o.privateSubnets[z]);
         if (typeof o.vpcId !== "string" || !/^vpc-[0-9a-f]+$/.test(o.vpcId) || !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || missing.length > 0) {
             bad("existingVpc", o, missing.length > 0 ? `${allowed} (no subnets for ${missing.join(", ")})` : allowed);
+            return undefined;
+        }
+        const extra = Object.keys(o).filter((k) => !["vpcId", "publicSubnets", "privateSubnets", "natGatewayIds"].includes(k));
+        if (extra.length > 0) {
+            bad("existingVpc", o, `${allowed}, and natGatewayIds: ['nat-…'] at most (unknown field ${extra.join(", ")})`);
+            return undefined;
+        }
+        const nats = o.natGatewayIds ?? [];
+        if (!Array.isArray(nats) || !nats.every((n, i) => typeof n === "string" && /^nat-[0-9a-f]{8,17}$/.test(n) && nats.indexOf(n) === i)) {
+            bad("existingVpc", o, "natGatewayIds: a list of distinct NAT gateway ids such as nat-0123456789abcdef0 (the VPC's public NAT gateways)");
             return undefined;
         }
         // Every subnet once: a subnet both public and private, or shared by two zones, would put
@@ -359,4 +396,139 @@ export function loadConfig(): ClusterConfig {
     }
     const region = new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? DEFAULT_REGION;
     return validateConfig(raw, region);
+}
+
+/** The config keys of the three instance types. */
+export const INSTANCE_TYPE_KEYS = ["controlPlaneInstanceType", "workerInstanceType", "bastionInstanceType"] as const;
+export type InstanceTypeKey = (typeof INSTANCE_TYPE_KEYS)[number];
+
+/** What an explicit amiId's architecture rules out: every instance type in use of another architecture. */
+export function imageProblems(cfg: ClusterConfig, imageArchitecture: string): ConfigProblem[] {
+    return INSTANCE_TYPE_KEYS.filter((key) => key !== "workerInstanceType" || cfg.workerCount > 0)
+        .filter((key) => architectureOf(cfg[key]) !== imageArchitecture)
+        .map((key) => ({
+            key,
+            value: cfg[key],
+            allowed: `an ${imageArchitecture} instance type: amiId ${cfg.amiId} is an ${imageArchitecture} image and ${cfg[key]} is ${architectureOf(cfg[key])} (or leave amiId empty: each type then gets the Ubuntu image of its own architecture)`,
+        }));
+}
+
+/** One NAT gateway of an existing VPC as EC2 describes it. */
+export interface ExistingNatGateway {
+    readonly id: string;
+    readonly connectivityType: string;
+    readonly publicIp: string;
+}
+
+/**
+ * What an existing VPC's real block and NAT gateways rule out: pod or service CIDRs inside its
+ * block, an API CIDR that repeats a rule the stack always makes (its block, a NAT address), and
+ * natGatewayIds that are not exactly its public NAT gateways (an internet-facing API needs all).
+ */
+export function existingVpcProblems(cfg: ClusterConfig, vpcCidr: string, nats: readonly ExistingNatGateway[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const existing = cfg.existingVpc!;
+    const block = parseCidr(vpcCidr);
+    if (typeof block === "string") return [{ key: "existingVpc", value: existing.vpcId, allowed: `a VPC whose block EC2 reports as a CIDR (got ${vpcCidr}: ${block})` }];
+    for (const key of ["podCidr", "serviceCidr"] as const) {
+        const own = parseCidr(cfg[key]);
+        if (typeof own !== "string" && overlaps(own, block)) problems.push({ key, value: cfg[key], allowed: `a CIDR that does not overlap the block ${vpcCidr} of existingVpc ${existing.vpcId}` });
+    }
+    const publicNats = nats.filter((n) => n.connectivityType === "public" && n.publicIp !== "");
+    const listed = existing.natGatewayIds ?? [];
+    const found = publicNats.map((n) => n.id);
+    for (const id of listed.filter((id) => !found.includes(id))) {
+        problems.push({ key: "existingVpc", value: id, allowed: `natGatewayIds naming available public NAT gateways of ${existing.vpcId} (it has ${found.join(", ") || "none"})` });
+    }
+    if (!cfg.internalApi) {
+        const missing = found.filter((id) => !listed.includes(id));
+        if (missing.length > 0) {
+            problems.push({ key: "existingVpc", value: existing, allowed: `natGatewayIds listing every public NAT gateway of ${existing.vpcId} (missing ${missing.join(", ")}): nodes reach an internet-facing API from their addresses; or set internalApi: true` });
+        }
+    }
+    const alwaysMade = new Map<string, string>([[vpcCidr, "api-lb-in-vpc (the VPC's block)"]]);
+    if (!cfg.internalApi) listed.forEach((id, i) => { const nat = publicNats.find((n) => n.id === id); if (nat) alwaysMade.set(`${nat.publicIp}/32`, `api-lb-in-nat-${i} (${id})`); });
+    for (const c of cfg.apiAllowedCidrs.filter((c) => alwaysMade.has(c))) {
+        problems.push({ key: "apiAllowedCidrs", value: c, allowed: `CIDRs other than those the stack always admits to the API: ${c} is rule ${alwaysMade.get(c)}` });
+    }
+    return problems;
+}
+
+/** What the cloud tells about the configuration, looked up before anything is built. */
+export interface CloudFacts {
+    /** The image of each instance type (by its config key): amiId, or Ubuntu of the type's architecture. */
+    readonly images: Readonly<Record<InstanceTypeKey, pulumi.Output<string>>>;
+    /** The existing VPC's own block and its listed NAT gateways' addresses (in natGatewayIds order). */
+    readonly existingVpc?: { readonly cidrBlock: pulumi.Output<string>; readonly natPublicIps: readonly pulumi.Output<string>[] };
+    /**
+     * Resolves to no resources once every lookup agrees with the configuration, and fails with a
+     * ConfigError naming the keys otherwise: the cluster depends on it, so nothing is built before.
+     */
+    readonly verified: pulumi.Output<pulumi.Resource[]>;
+}
+
+/**
+ * Looks up what validateConfig cannot know: the architecture of an explicit amiId, and an existing
+ * VPC's block and NAT gateways. A failed lookup is a problem of the key that named the thing.
+ */
+export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): CloudFacts {
+    const checks: Promise<ConfigProblem[]>[] = [];
+    const failed = (key: string, value: unknown, what: string) => (err: unknown): ConfigProblem[] => {
+        const detail = (err instanceof Error ? err.message : String(err)).trim();
+        return [{ key, value, allowed: `${what} (the lookup found none${detail ? `: ${detail}` : ""})` }];
+    };
+
+    const images = {} as Record<InstanceTypeKey, pulumi.Output<string>>;
+    if (cfg.amiId !== "") {
+        for (const key of INSTANCE_TYPE_KEYS) images[key] = pulumi.output(cfg.amiId);
+        const image = aws.ec2.getAmi({ filters: [{ name: "image-id", values: [cfg.amiId] }], includeDeprecated: true }, opts);
+        checks.push(image.then((i) => imageProblems(cfg, i.architecture), failed("amiId", cfg.amiId, `an AMI this account can launch in ${cfg.region}`)));
+    } else {
+        // One lookup per architecture in use: mixed control planes and workers each get their own.
+        const byArch = new Map<Architecture, pulumi.Output<string>>();
+        for (const key of INSTANCE_TYPE_KEYS) {
+            const arch = architectureOf(cfg[key]);
+            if (!byArch.has(arch)) byArch.set(arch, aws.ec2.getAmiOutput(ubuntuImageQuery(arch), opts).id);
+            images[key] = byArch.get(arch)!;
+        }
+    }
+
+    let lookups: Promise<[string, ExistingNatGateway[]]> | undefined;
+    if (cfg.existingVpc) {
+        const { vpcId } = cfg.existingVpc;
+        const vpc = aws.ec2.getVpc({ id: vpcId }, opts);
+        const nats = aws.ec2.getNatGateways({ vpcId, filters: [{ name: "state", values: ["available"] }] }, opts)
+            .then((r) => Promise.all(r.ids.map((id) => aws.ec2.getNatGateway({ id, vpcId }, opts))))
+            .then((all) => all.map((n): ExistingNatGateway => ({ id: n.id, connectivityType: n.connectivityType, publicIp: n.publicIp ?? "" })));
+        lookups = Promise.all([vpc.then((v) => v.cidrBlock), nats]);
+        checks.push(lookups.then(([cidr, n]) => existingVpcProblems(cfg, cidr, n), failed("existingVpc", vpcId, `a VPC of this account in ${cfg.region} whose NAT gateways can be described`)));
+    }
+
+    const passed = Promise.all(checks).then((all) => {
+        const problems = all.flat();
+        if (problems.length > 0) throw new ConfigError(problems);
+        return [] as pulumi.Resource[];
+    });
+    // Facts only after the checks passed: a failed lookup then fails with the ConfigError, never the raw error.
+    let existingVpc: CloudFacts["existingVpc"];
+    if (cfg.existingVpc && lookups) {
+        const facts = passed.then(() => lookups);
+        existingVpc = {
+            cidrBlock: pulumi.output(facts.then(([cidr]) => cidr)),
+            natPublicIps: (cfg.existingVpc.natGatewayIds ?? []).map((id) => pulumi.output(facts.then(([, nats]) => nats.find((n) => n.id === id)!.publicIp))),
+        };
+    }
+    return { images, existingVpc, verified: pulumi.output(passed) };
+}
+
+/**
+ * A transformation that makes a resource wait for the cloud checks: given to the cluster, it
+ * reaches every resource below it. Each registration then fails on its own when a check fails
+ * (instead of waiting for a parent that never registers), so nothing is sent to the engine.
+ */
+export function afterChecks(verified: pulumi.Output<pulumi.Resource[]>): pulumi.ResourceTransformation {
+    return (a) => ({
+        props: a.props,
+        opts: { ...a.opts, dependsOn: verified.apply(() => a.opts.dependsOn ?? []) as pulumi.Input<pulumi.Resource[]> },
+    });
 }

@@ -4,6 +4,33 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { roleTags, type Role } from "./tags";
 
+/** The CPU architecture of an image or an instance type, as EC2 names it. */
+export type Architecture = "x86_64" | "arm64";
+
+/**
+ * The architecture an instance type runs: Graviton families (a1, or a `g` among the family's
+ * attributes: m7g, c7gn, t4g, r8gd, im4gn, g5g) are arm64, every other family EC2 offers Ubuntu
+ * on is x86_64.
+ */
+export function architectureOf(instanceType: string): Architecture {
+    return /^([a-z]+\d+[a-z]*g[a-z]*|a1)\./.test(instanceType) ? "arm64" : "x86_64";
+}
+
+/** Canonical's account: the only owner trusted for the Ubuntu image. */
+export const CANONICAL = "099720109477";
+
+/** The lookup of Canonical's newest Ubuntu 24.04 LTS server image for an architecture. */
+export function ubuntuImageQuery(arch: Architecture): { owners: string[]; mostRecent: boolean; filters: { name: string; values: string[] }[] } {
+    return {
+        owners: [CANONICAL],
+        mostRecent: true,
+        filters: [
+            { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`] },
+            { name: "virtualization-type", values: ["hvm"] },
+        ],
+    };
+}
+
 export interface HardenedInstanceArgs {
     clusterName: string;
     /** Instance name: the Name tag, the Pulumi name and (for nodes) the Kubernetes node name. */

@@ -21,6 +21,8 @@ export interface NetworkArgs {
     natGateways: NatGatewayMode;
     /** Build in this VPC and its subnets instead of creating a network. */
     existingVpc?: ExistingVpc;
+    /** The existing VPC's block and its NAT gateways' addresses, as looked up (config.ts cloudChecks). */
+    existingVpcFacts?: { readonly cidrBlock: pulumi.Output<string>; readonly natPublicIps: readonly pulumi.Output<string>[] };
 }
 
 /**
@@ -29,11 +31,13 @@ export interface NetworkArgs {
  */
 export class Network extends pulumi.ComponentResource {
     readonly vpcId: pulumi.Output<string>;
+    /** The VPC's IPv4 block: vpcCidr, or an existing VPC's own (looked up, never taken from config). */
+    readonly cidrBlock: pulumi.Output<string>;
     /** Public subnets in zone order. */
     readonly publicSubnets: readonly ZoneSubnet[];
     /** Private subnets in zone order. */
     readonly privateSubnets: readonly ZoneSubnet[];
-    /** Public addresses nodes reach the internet (and an internet-facing API load balancer) from; empty for an existing VPC. */
+    /** Public addresses nodes reach the internet (and an internet-facing API load balancer) from; an existing VPC's are its listed NAT gateways'. */
     readonly natPublicIps: readonly pulumi.Output<string>[];
     /** What carries traffic to and from the nodes (internet gateway, NAT gateways and addresses, route tables, associations). */
     readonly routing: readonly pulumi.Resource[];
@@ -44,10 +48,12 @@ export class Network extends pulumi.ComponentResource {
 
         if (args.existingVpc) {
             const existing = args.existingVpc;
+            if (!args.existingVpcFacts) throw new Error("Network: an existing VPC needs its looked-up facts (config.ts cloudChecks)");
             this.vpcId = pulumi.output(existing.vpcId);
+            this.cidrBlock = args.existingVpcFacts.cidrBlock;
             this.publicSubnets = zones.map((zone) => ({ zone, id: pulumi.output(existing.publicSubnets[zone]) }));
             this.privateSubnets = zones.map((zone) => ({ zone, id: pulumi.output(existing.privateSubnets[zone]) }));
-            this.natPublicIps = [];
+            this.natPublicIps = args.existingVpcFacts.natPublicIps;
             this.routing = [];
             this.registerOutputs({ vpcId: this.vpcId });
             return;
@@ -112,6 +118,7 @@ export class Network extends pulumi.ComponentResource {
         });
 
         this.vpcId = vpc.id;
+        this.cidrBlock = pulumi.output(args.vpcCidr);
         this.publicSubnets = publicSubnets.map((s, i) => ({ zone: zones[i], id: s.id }));
         this.privateSubnets = privateSubnets.map((s, i) => ({ zone: zones[i], id: s.id }));
         this.natPublicIps = nats.map((n) => n.eip.publicIp);

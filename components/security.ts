@@ -8,8 +8,8 @@ export interface SecurityArgs {
     clusterName: string;
     /** The VPC the groups belong to. */
     vpcId: pulumi.Input<string>;
-    /** The VPC's block: in-VPC clients reach the API load balancer, the bastion reaches nodes. */
-    vpcCidr: string;
+    /** The VPC's block (an existing VPC's as looked up): in-VPC clients reach the API load balancer, the bastion reaches nodes. */
+    vpcCidr: pulumi.Input<string>;
     /** External CIDRs allowed to the API load balancer on 6443. */
     apiAllowedCidrs: readonly string[];
     /** External CIDRs allowed to SSH into the bastion. */

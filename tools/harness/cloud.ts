@@ -59,6 +59,41 @@ export function resourceId(type: string, name: string, generation = 0): string {
     return (ID_PREFIX[type] ?? "") + hex(seed, 17);
 }
 
+/**
+ * The stand-in's images. Canonical's Ubuntu lookups answer the image of the architecture the name
+ * filter asks for. A lookup by id answers any well-formed id, by a convention test fixtures use:
+ * an id containing `a64` is an arm64 image, one containing `dead` does not exist (AWS's "no
+ * results"), any other is x86_64.
+ */
+export const UBUNTU_IMAGES = {
+    x86_64: { id: "ami-0a1b2c3d4e5f60718", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101" },
+    arm64: { id: "ami-0a64a64a64a64a64a", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-20261101" },
+} as const;
+
+/**
+ * The stand-in's existing VPCs: any well-formed id but one containing `dead` (no such VPC). Each
+ * has the block EXISTING_VPC_CIDR and the NAT gateways existingNatGateways(vpcId) lists.
+ */
+export const EXISTING_VPC_CIDR = "10.20.0.0/16";
+
+/** An existing VPC's available NAT gateways: two public ones and a private one (no public address); none for an id containing `0000`. */
+export function existingNatGateways(vpcId: string): { id: string; connectivityType: "public" | "private"; publicIp: string }[] {
+    if (vpcId.includes("0000")) return [];
+    return [
+        { id: `nat-${hex(`${vpcId}/nat-0`, 17)}`, connectivityType: "public", publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-0`, 2), 16) % 100) + 100}` },
+        { id: `nat-${hex(`${vpcId}/nat-1`, 17)}`, connectivityType: "public", publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-1`, 2), 16) % 100) + 100}` },
+        { id: `nat-${hex(`${vpcId}/nat-2`, 17)}`, connectivityType: "private", publicIp: "" },
+    ];
+}
+
+function filterValues(args: State, name: string): string[] {
+    const filters = Array.isArray(args.filters) ? (args.filters as { name?: unknown; values?: unknown }[]) : [];
+    return filters.filter((f) => f.name === name).flatMap((f) => (Array.isArray(f.values) ? f.values.map(String) : []));
+}
+
+// The real provider's words when a data source finds nothing.
+const NO_RESULTS = "Your query returned no results. Please change your search criteria and try again.";
+
 export interface CloudOptions {
     region: string;
     ledger: Ledger;
@@ -132,10 +167,38 @@ export function awsModel(options: CloudOptions): {
 
     return {
         outputs: (type, name, inputs, id) => computed[type]?.(name, inputs, id),
-        invoke(token: string): State {
+        invoke(token: string, args: State): State {
             switch (token) {
-                case "aws:ec2/getAmi:getAmi":
-                    return { id: "ami-0a1b2c3d4e5f60718", architecture: "x86_64", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
+                case "aws:ec2/getAmi:getAmi": {
+                    const [id] = filterValues(args, "image-id");
+                    if (id !== undefined) {
+                        if (id.includes("dead")) throw new Error(NO_RESULTS);
+                        const architecture = id.includes("a64") ? "arm64" : "x86_64";
+                        return { id, architecture, name: `image-${id}`, ownerId: ACCOUNT };
+                    }
+                    const arm = filterValues(args, "name").some((n) => n.includes("-arm64-"));
+                    const image = arm ? UBUNTU_IMAGES.arm64 : UBUNTU_IMAGES.x86_64;
+                    return { ...image, architecture: arm ? "arm64" : "x86_64", ownerId: "099720109477" };
+                }
+                case "aws:ec2/getVpc:getVpc": {
+                    const id = String(args.id ?? "");
+                    if (!/^vpc-[0-9a-f]+$/.test(id) || id.includes("dead")) throw new Error(`no matching EC2 VPC found (${id})`);
+                    return { id, cidrBlock: EXISTING_VPC_CIDR, arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, ownerId: ACCOUNT, state: "available", default: false };
+                }
+                case "aws:ec2/getNatGateways:getNatGateways": {
+                    const vpcId = String(args.vpcId ?? "");
+                    const states = filterValues(args, "state");
+                    const ids = states.length === 0 || states.includes("available") ? existingNatGateways(vpcId).map((n) => n.id) : [];
+                    return { id: region, ids, vpcId };
+                }
+                case "aws:ec2/getNatGateway:getNatGateway": {
+                    // The program asks by id within its VPC, which is how the stand-in finds it again.
+                    const id = String(args.id ?? "");
+                    const vpcId = String(args.vpcId ?? "");
+                    const nat = existingNatGateways(vpcId).find((n) => n.id === id);
+                    if (!nat) throw new Error(`no matching EC2 NAT Gateway found (${id} in ${vpcId || "any VPC"})`);
+                    return { id, connectivityType: nat.connectivityType, publicIp: nat.publicIp, state: "available", vpcId };
+                }
                 case "aws:index/getRegion:getRegion":
                     return { name: region, id: region };
                 case "aws:index/getCallerIdentity:getCallerIdentity":

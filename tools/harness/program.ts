@@ -74,7 +74,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     recordRegistrations(settings.getMonitor(), resources);
 
     const failures: Error[] = [];
-    const onRejection = (reason: unknown) => failures.push(reason instanceof Error ? reason : new Error(String(reason)));
+    // A configuration the cloud checks refute (components/config.ts cloudChecks) fails every
+    // registration and leaves their outputs unresolved for good: the real language host exits
+    // then, and so does this wait instead of waiting for RPCs that never finish.
+    let refuted: () => void = () => undefined;
+    const configRefuted = new Promise<void>((resolve) => (refuted = resolve));
+    const onRejection = (reason: unknown) => {
+        failures.push(reason instanceof Error ? reason : new Error(String(reason)));
+        if (reason instanceof Error && reason.name === "ConfigError") refuted();
+    };
     process.on("unhandledRejection", onRejection);
     // Without an extension: index.ts under ts-node, index.js when compiled.
     const programPath = options.program ?? join(ROOT, "index");
@@ -82,7 +90,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     try {
         delete require.cache[require.resolve(programPath)];
         exported = require(programPath);
-        await settings.waitForRPCs();
+        await Promise.race([settings.waitForRPCs(), configRefuted]);
     } catch (err) {
         failures.push(err instanceof Error ? err : new Error(String(err)));
     } finally {
