@@ -51,3 +51,11 @@ setup() {
   assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/containerd/config.toml")" 644
   assert_equal "$(stat -c %a "$K8S_HA_FSROOT/etc/kubernetes/audit-policy.yaml")" 600
 }
+
+@test "defect: containerd and runc are held (unattended-upgrades must not restart the runtime under pods), and a re-applied prepare upgrades nothing" {
+  run bash "$S/prepare-worker.sh"
+  assert_success
+  assert_equal "$(count_calls '^apt-mark hold containerd runc$')" 1
+  assert_equal "$(count_calls '^apt-get install -y -q --no-upgrade .*containerd')" 1
+  (($(line_of '^apt-mark hold containerd runc$') > $(line_of '^apt-get install .*containerd')))
+}

@@ -11,6 +11,9 @@ setup() {
   mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
   echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
   export STUB_KUBEADM_VERSION=v1.35.2 STUB_KUBELET_NEXT_VERSION=v1.35.2
+  # what prepare leaves: Ubuntu's containerd 1.7 default configuration, systemd cgroups on
+  mkdir -p "$K8S_HA_FSROOT/etc/containerd"
+  printf '%s\n' '[plugins."io.containerd.grpc.v1.cri"]' '    sandbox_image = "registry.k8s.io/pause:3.8"' '          SystemdCgroup = true' >"$K8S_HA_FSROOT/etc/containerd/config.toml"
 }
 
 # live VERSION: the whole cluster (apiserver, kubeadm-config, every kubelet, node 0's manifest) at VERSION.
@@ -112,7 +115,7 @@ live() {
   assert_equal "$(count_calls '^apt-get install .*kubelet=1.35.2-1.1 kubeadm=1.35.2-1.1 kubectl=1.35.2-1.1$')" 1
   assert_equal "$(count_calls '^apt-mark hold kubelet kubeadm kubectl$')" 1
   (($(line_of '^apt-mark hold') > $(line_of '^apt-get install .*kubelet=')))
-  assert_equal "$(count_calls '^(kubectl|kubeadm) ')" 0
+  assert_equal "$(count_calls '^kubectl |^kubeadm (init|join|upgrade|reset)')" 0  # only the local `kubeadm config images list`
 }
 
 @test "a node that has not joined, with the version installed already: nothing to do" {
@@ -206,4 +209,32 @@ live() {
   assert_failure
   assert_output --partial "the etcd member on $CP0 is not healthy"
   refute_output --partial "may change"
+}
+
+@test "defect: containerd's sandbox image becomes the pause image kubeadm expects (Ubuntu's containerd 1.7 defaults to pause:3.8), restarting containerd once" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  run bash "$S/upgrade-worker.sh" </dev/null
+  assert_success
+  run grep -F 'sandbox_image = "registry.k8s.io/pause:3.10.1"' "$K8S_HA_FSROOT/etc/containerd/config.toml"
+  assert_success
+  run grep -c 'SystemdCgroup = true' "$K8S_HA_FSROOT/etc/containerd/config.toml"
+  assert_output 1
+  assert_equal "$(count_calls '^systemctl restart containerd')" 1
+  (($(line_of '^kubeadm config images list --kubernetes-version v1.35.2') > $(line_of '^apt-get install .* kubeadm=')))
+  # on a joined node's upgrade, the file is aligned already: no second restart
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  live v1.34.3
+  echo v1.35.2 >"$STUB_STATE/configured-version"
+  export STUB_NODE=$WORKER
+  run bash "$S/upgrade-worker.sh" </dev/null
+  assert_success
+  assert_equal "$(count_calls '^systemctl restart containerd')" 1
+}
+
+@test "refuses a containerd configuration without a sandbox_image setting, naming the file" {
+  rm "$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  printf '%s\n' 'version = 3' >"$K8S_HA_FSROOT/etc/containerd/config.toml"
+  run bash "$S/upgrade-worker.sh" </dev/null
+  assert_failure
+  assert_output --partial "etc/containerd/config.toml has no sandbox_image setting to align with kubeadm's registry.k8s.io/pause:3.10.1"
 }

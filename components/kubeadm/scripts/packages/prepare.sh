@@ -48,7 +48,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

@@ -11,8 +11,9 @@
 # - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
 #   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
 #   the PKI); every node after the first checks that the cluster configuration is at the version;
-# - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
-#   Ready (and the local apiserver), uncordon.
+# - drain, kubelet and kubectl, containerd's sandbox image set to this kubeadm's pause image,
+#   kubelet restart, wait for the Node to report the version and be Ready (and the local
+#   apiserver), uncordon.
 # A worker holds no cluster credential: it reads the versions with its kubelet's own (which may
 # read its Node and kubeadm-config), and a control plane drains it before this runs and uncordons
 # it after (its upgrade-drain and upgrade-uncordon steps).
@@ -48,6 +49,8 @@ source lib/versions.sh
 source lib/put-file.sh
 
 source lib/k8s-apt.sh
+
+source lib/sandbox-image.sh
 
 server_version() {
   local out
@@ -95,6 +98,7 @@ if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
   apt-get install -y -q --allow-downgrades --allow-change-held-packages \
     "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
   apt-mark hold kubelet kubeadm kubectl
+  align_sandbox_image
   systemctl enable kubelet
   log "installed kubelet/kubeadm/kubectl $pkg_version on $NODE_NAME (held)"
   exit 0
@@ -152,6 +156,7 @@ kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$D
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
+align_sandbox_image
 systemctl daemon-reload
 systemctl restart kubelet
 wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "the kubelet of $NODE_NAME did not come back at v$K8S_VERSION"

@@ -61,7 +61,7 @@ rules:
       - group: rbac.authorization.k8s.io
   - level: Metadata
 '
-readonly PREPARE_FINGERPRINT='33c6f0e5e35f0bbb3703314c159cd96e4003407415044ee50c5fdea128048b81'
+readonly PREPARE_FINGERPRINT='caa97467a462dd727d615fae3ef98872db2cb6589e9675f2066f9ee60acb088e'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -118,7 +118,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

@@ -61,7 +61,7 @@ rules:
       - group: rbac.authorization.k8s.io
   - level: Metadata
 '
-readonly PREPARE_FINGERPRINT='7d4c35a93fd09b2ad60bcb79c079f85d8bc96484a093def0fa5db97ad0327bf1'
+readonly PREPARE_FINGERPRINT='b3474d0efc004e0805efc3c0becc3155f20ebb4540b55dc23f07c9b40929bbe1'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -118,7 +118,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

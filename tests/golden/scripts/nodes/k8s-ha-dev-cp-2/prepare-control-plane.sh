@@ -61,7 +61,7 @@ rules:
       - group: rbac.authorization.k8s.io
   - level: Metadata
 '
-readonly PREPARE_FINGERPRINT='e02bea63a281f16b706e121c44e3d84948950a0b5bca44c0ff77eff250a6c26d'
+readonly PREPARE_FINGERPRINT='841edc602082e1d7b1e6b55320916ef183767cee160da34f0f54d5b707105c07'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -118,7 +118,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

@@ -10,7 +10,7 @@ umask 077
 readonly SCRIPT_NAME='prepare'
 readonly NODE_NAME='k8s-ha-dev-worker-0'
 readonly NODE_ROLE='worker'
-readonly PREPARE_FINGERPRINT='764fd711151182f50751397572d434fa9b89160ff2ea05a480a0ee4db9822a8e'
+readonly PREPARE_FINGERPRINT='7fcd9e719c027e5ee86c3dab0974687d3aaa430d67eff2fad5f77022074d965e'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -67,7 +67,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

@@ -10,7 +10,7 @@ umask 077
 readonly SCRIPT_NAME='prepare'
 readonly NODE_NAME='k8s-ha-dev-worker-1'
 readonly NODE_ROLE='worker'
-readonly PREPARE_FINGERPRINT='9dcadd6bd7da5f4ae996ace16e501eae3ddc6b2c796144e781dfbdfd2119ebf0'
+readonly PREPARE_FINGERPRINT='620342bf976086c1b36066cb2b31c16ed4668c578af37fd775f51c741df94cfc'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -67,7 +67,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

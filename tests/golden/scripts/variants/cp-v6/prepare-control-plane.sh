@@ -61,7 +61,7 @@ rules:
       - group: rbac.authorization.k8s.io
   - level: Metadata
 '
-readonly PREPARE_FINGERPRINT='27c7c7e9510ed557db5e83fa0bc2ed6eb43907302beefabc094ff0b064fb3e31'
+readonly PREPARE_FINGERPRINT='bebcf1d8ceeef62b75e16d11bc1650dbb336b67949c0f7a058283c89d07d855c'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -118,7 +118,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then

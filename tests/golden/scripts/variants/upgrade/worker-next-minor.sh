@@ -105,6 +105,27 @@ use_k8s_repo() {
   fi
 }
 
+# align_sandbox_image: containerd's sandbox (pause) image set to the one the installed kubeadm
+# expects for K8S_VERSION (Ubuntu's containerd 1.7 defaults to an older pause, and kubeadm warns
+# about the mismatch); containerd restarts only when the file changed (running containers keep
+# running under their shims). Needs put_file (lib/put-file.sh).
+align_sandbox_image() {
+  local images pause config aligned file="$FSROOT/etc/containerd/config.toml"
+  images=$(kubeadm config images list --kubernetes-version "v$K8S_VERSION") ||
+    die "kubeadm config images list --kubernetes-version v$K8S_VERSION failed"
+  pause=$(grep -m1 '/pause:' <<<"$images") || die "kubeadm config images list named no pause image for v$K8S_VERSION"
+  config=$(<"$file") || die "cannot read $file (prepare writes it)"
+  if [[ ! $config =~ (^|$'\n')[[:space:]]*sandbox_image[[:space:]]*= ]]; then
+    die "$file has no sandbox_image setting to align with kubeadm's $pause"
+  fi
+  aligned=$(sed -E "s#^([[:space:]]*sandbox_image[[:space:]]*=[[:space:]]*).*#\1\"$pause\"#" <<<"$config")
+  put_file 0644 "$file" "$aligned"
+  if ((PUT_CHANGED)); then
+    systemctl restart containerd
+    log "containerd's sandbox image is now $pause"
+  fi
+}
+
 server_version() {
   local out
   out=$(kube version -o json) || return 1
@@ -148,6 +169,7 @@ if [[ ! -e "$KUBE_DIR/kubelet.conf" ]]; then
   apt-get install -y -q --allow-downgrades --allow-change-held-packages \
     "kubelet=$pkg_version" "kubeadm=$pkg_version" "kubectl=$pkg_version"
   apt-mark hold kubelet kubeadm kubectl
+  align_sandbox_image
   systemctl enable kubelet
   log "installed kubelet/kubeadm/kubectl $pkg_version on $NODE_NAME (held)"
   exit 0
@@ -192,6 +214,7 @@ fi
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
+align_sandbox_image
 systemctl daemon-reload
 systemctl restart kubelet
 wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "the kubelet of $NODE_NAME did not come back at v$K8S_VERSION"

@@ -10,7 +10,7 @@ umask 077
 readonly SCRIPT_NAME='prepare'
 readonly NODE_NAME='worker-v6'
 readonly NODE_ROLE='worker'
-readonly PREPARE_FINGERPRINT='e01e5c25da90532fac4efb09f9122fc125c8dd177badb2fa29bc64fa0f1d20b3'
+readonly PREPARE_FINGERPRINT='1f89ef6cfb7d50a5ba6eaced497bb58ed46c1a2f33712c54856e91f25ebdf57c'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
@@ -67,7 +67,10 @@ sysctl --system >/dev/null
 # --- containerd from Ubuntu's archive, systemd cgroups ------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# --no-upgrade: applying a changed prepare again on a live node must not upgrade its runtime.
+apt-get install -y -q --no-upgrade apt-transport-https ca-certificates curl gpg containerd conntrack socat
+# Held, so that unattended-upgrades never restarts the runtime under running pods.
+apt-mark hold containerd runc >/dev/null
 default_config=$(containerd config default) || die "containerd config default failed"
 containerd_config=${default_config//SystemdCgroup = false/SystemdCgroup = true}
 if [[ $containerd_config != *"SystemdCgroup = true"* ]]; then
