@@ -72,7 +72,7 @@ place_dummy_control_plane_files() {
     apiserver.crt apiserver.key apiserver-kubelet-client.crt apiserver-kubelet-client.key \
     apiserver-etcd-client.crt apiserver-etcd-client.key front-proxy-client.crt front-proxy-client.key \
     etcd/server.crt etcd/server.key etcd/peer.crt etcd/peer.key \
-    etcd/healthcheck-client.crt etcd/healthcheck-client.key; do
+    etcd/healthcheck-client.crt etcd/healthcheck-client.key encryption-config.yaml; do
     mkdir -p "$(dirname "$K8S_HA_FSROOT/etc/kubernetes/pki/$f")"
     echo "dummy $f" >"$K8S_HA_FSROOT/etc/kubernetes/pki/$f"
   done

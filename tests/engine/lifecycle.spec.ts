@@ -65,7 +65,8 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
     it("defect: no command that ran on the worker received an admin credential on stdin; node 0's steps for it did", () => {
         const j = lab.commands().filter((e) => e.op === "create" && e.ran !== null);
         const onWorker = j.filter((e) => e.host === ipOf(WORKER));
-        assert.deepEqual(onWorker.map((e) => e.step).sort(), ["join", "prepare", "upgrade"]);
+        // (its reset hook's create is the no-op `true`, with no stdin)
+        assert.deepEqual(onWorker.map((e) => e.step).sort(), ["join", "prepare", "reset", "upgrade"]);
         for (const e of onWorker) assert.deepEqual(e.stdinHolds.filter((k) => k !== "bootstrap-token"), [], `${e.resource} received ${e.stdinHolds.join(", ")}`);
         assert.deepEqual(one(j, `${WORKER}-join`).stdinHolds, ["bootstrap-token"]);
         assert.deepEqual(one(j, `${WORKER}-join-token`).stdinHolds, ["bootstrap-token", "client-key"]);

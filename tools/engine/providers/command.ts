@@ -6,7 +6,8 @@
 // <cloud dir>/command-journal.jsonl: time (start, end), resource, node, step, connection host,
 // which command field ran and its sha256, and what kinds of secret its stdin held. A command that runs "takes" some time so that overlaps
 // (parallel steps) and sequences are visible in the journal: prepare, which really takes minutes
-// (packages, containerd) while the next instances boot, 10 s; every other step 150 ms.
+// (packages, containerd) while the next instances boot, 10 s; a worker's join-token step 3 s;
+// every other step 150 ms.
 import { createHash } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +18,9 @@ const JOURNAL = join(cloudDir(), "command-journal.jsonl");
 // A command is named "<node>-<step>" after the node it runs on ("k8s-dev-cp-1-join"): the node
 // name ends with its pool and index, so no list of steps is kept here.
 const NODE_STEP = /^(.+-(?:cp|worker)-\d+)-([a-z][a-z-]*)$/;
-const TAKES_MS: Record<string, number> = { prepare: 10_000 };
+// A worker's join-token step waits on node 0 until the worker's join registers its Node: it lasts
+// as long as the join, so that the two are seen running side by side.
+const TAKES_MS: Record<string, number> = { prepare: 10_000, "join-token": 3_000 };
 const DEFAULT_TAKES_MS = 150;
 
 export interface JournalEntry {
