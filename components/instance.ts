@@ -71,8 +71,8 @@ export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.Custom
     }, {
         // A newer AMI or changed user data must never replace every node at once; nodes are
         // replaced deliberately, one at a time (see the README's runbooks). Node pools override this
-        // for `ami`: they choose each node's image themselves (components/nodePool.ts), because an
-        // ignored `ami` would also pin the old image on a node replaced for another reason.
+        // for `ami`: they state each node's image themselves (components/nodePool.ts), so that a move
+        // to another architecture can replace a node onto an image that boots it.
         ignoreChanges: ["ami", "userData"],
         ...opts,
     });

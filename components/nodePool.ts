@@ -50,14 +50,16 @@ export interface CurrentInstance {
 }
 
 /**
- * The image a node's instance is given. Pulumi applies ignoreChanges before it decides on a
- * replacement, so an ignored `ami` would recreate a replaced node on the image in the state; instead
- * the program states each node's image: the one its current instance runs, so that a newer image
+ * The image a node's instance is given: the one its current instance runs, so that a newer image
  * never touches a node that stays; or `latest` when the node is new, is being replaced by its
- * trigger (the instance's recorded trigger differs), or moves to another architecture (the old
- * image cannot boot the new type, and a new `ami` replaces the instance, which EC2 requires then).
- * An instance without the trigger tag (created before it existed) keeps its image: adopting the
- * tag must replace nothing. Two live instances with different images (a stray one) are refused.
+ * trigger (the instance's recorded trigger differs), or moves to another architecture (the old image
+ * cannot boot the new type, and the changed `ami` replaces the instance, as EC2 requires: it refuses
+ * to change an instance's type to another architecture in place). The pool states the image instead
+ * of ignoring `ami`, because an ignored `ami` can never ask for that replacement, and so that what a
+ * replacement gets does not rest on the engine re-checking the program's raw inputs when it replaces
+ * (CLI 3.248 does: pkg/resource/deploy/step_generator.go, continueStepsFromDiff).
+ * An instance without the trigger tag (created before it existed) keeps its image: adopting the tag
+ * must replace nothing. Two live instances with different images (a stray one) are refused.
  */
 export function nodeImage(node: string, latest: string, trigger: string, instanceType: string, current: readonly CurrentInstance[]): string {
     const staying = current.filter((c) => (c.trigger === undefined || c.trigger === trigger) && architectureOf(c.instanceType) === architectureOf(instanceType));

@@ -1,7 +1,7 @@
 // Which image a node's instance gets (components/nodePool.ts): a newer Ubuntu image reaches new and
-// replaced nodes only; a node that stays keeps its own, with no ignoreChanges on `ami` (Pulumi
-// applies ignoreChanges before it decides on a replacement, so it would pin the old image on a
-// replaced node too). The engine's side of it runs on the real CLI in tests/engine/lifecycle.spec.ts.
+// replaced nodes only (and nodes moved to another architecture); a node that stays keeps its own,
+// stated by the program instead of an ignoreChanges on `ami`. The engine's side of it runs on the
+// real CLI in tests/engine/lifecycle.spec.ts.
 import { strict as assert } from "node:assert";
 import { nodeImage, type CurrentInstance } from "../../components/nodePool";
 import { REPLACE_TRIGGER_TAG, UNSET_REPLACE_TRIGGER } from "../../components/rollout";

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { publishImage } from "../../tools/engine/cloudImages";
-import { randomBytes } from "../../tools/harness/cloud";
+import { UBUNTU_IMAGES, randomBytes } from "../../tools/harness/cloud";
 import { Lab, transcript, type AwsJournalEntry, type JournalEntry } from "./engine";
 
 const C = "k8s-dev";
@@ -214,5 +214,14 @@ describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, st
         assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), [`delete ${C}-cp-1`, `create ${C}-cp-1`], describeEntries(changed));
         assert.equal(amiOf(`${C}-cp-1`), NEWER.id, "the replaced node's image");
         for (const node of [`${C}-cp-0`, `${C}-cp-2`, WORKER]) assert.equal(amiOf(node), original, node);
+    });
+
+    it("defect: moving the control planes to a Graviton type replaces them, one at a time, onto the arm64 image; the worker stays", async () => {
+        const before = lab.aws().length;
+        await lab.ok("up", { ...TRIGGER, controlPlaneInstanceType: "t4g.medium" }, ["--skip-preview"]);
+        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
+        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), CPS.flatMap((n) => [`delete ${n}`, `create ${n}`]), describeEntries(changed));
+        for (const node of CPS) assert.equal(amiOf(node), UBUNTU_IMAGES.arm64.id, `${node} runs an x86_64 image on an arm64 type`);
+        assert.equal(amiOf(WORKER), original, WORKER);
     });
 });
