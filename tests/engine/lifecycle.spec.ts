@@ -207,7 +207,7 @@ describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, st
         for (const node of [...CPS, WORKER]) assert.equal(amiOf(node), original, node);
     });
 
-    it("defect: a node replaced by its trigger comes back on the newer image; the others keep theirs", async () => {
+    it("a node replaced by its trigger comes back on the newer image; the others keep theirs (already so before: the CLI re-checks raw inputs on replace)", async () => {
         const before = lab.aws().length;
         await lab.ok("up", TRIGGER, ["--skip-preview"]);
         const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
