@@ -90,6 +90,7 @@ export class Cluster extends pulumi.ComponentResource {
                 rootVolumeSizeGiB: cfg.rootVolumeSizeGiB,
                 instanceProfileName: identity.instanceProfileName,
                 protect: cfg.protect && role === "control-plane",
+                replaceTriggers: cfg.nodeReplaceTriggers,
             }, { ...parent, transformations: [rollout.transformation] });
         };
         this.controlPlaneIdentity = new NodeIdentity("control-plane-identity", { clusterName: c, role: "control-plane" }, parent);

@@ -47,6 +47,8 @@ export interface HardenedInstanceArgs {
     instanceProfile?: pulumi.Input<string>;
     /** Only the bastion gets a public address. */
     publicIp: boolean;
+    /** Tags on top of the role tags (the instance only, not its volumes). */
+    extraTags?: Record<string, pulumi.Input<string>>;
 }
 
 export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.CustomResourceOptions): aws.ec2.Instance {
@@ -64,11 +66,13 @@ export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.Custom
         // cross one more hop), so no pod can take the node role's credentials.
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
-        tags: roleTags(args.clusterName, args.name, args.role),
+        tags: { ...roleTags(args.clusterName, args.name, args.role), ...args.extraTags },
         volumeTags: roleTags(args.clusterName, args.name, args.role),
     }, {
         // A newer AMI or changed user data must never replace every node at once; nodes are
-        // replaced deliberately, one at a time (see the README's runbooks).
+        // replaced deliberately, one at a time (see the README's runbooks). Node pools override this
+        // for `ami`: they state each node's image themselves (components/nodePool.ts), so that a move
+        // to another architecture can replace a node onto an image that boots it.
         ignoreChanges: ["ami", "userData"],
         ...opts,
     });

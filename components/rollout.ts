@@ -41,6 +41,17 @@ const INSTANCE = "aws:ec2/instance:Instance";
 /** The replacement trigger of a node that has no nodeReplaceTriggers entry. */
 export const UNSET_REPLACE_TRIGGER = "(unset)";
 
+/**
+ * The instance tag that records the trigger an instance was created (or last updated) under, so that
+ * the program can tell a node being replaced from one that stays (components/nodePool.ts, its image).
+ */
+export const REPLACE_TRIGGER_TAG = "k8s-ha/replace-trigger";
+
+/** A node's replacement trigger: its nodeReplaceTriggers entry, or UNSET_REPLACE_TRIGGER. */
+export function replaceTriggerOf(triggers: Readonly<Record<string, string>>, node: string): string {
+    return triggers[node] ?? UNSET_REPLACE_TRIGGER;
+}
+
 interface Deferred<T> {
     readonly promise: Promise<T>;
     resolve(value: T): void;
@@ -79,7 +90,7 @@ export class Rollout {
     readonly transformation: pulumi.ResourceTransformation = (t) => {
         if (t.type !== INSTANCE) return undefined;
         const extra: pulumi.CustomResourceOptions = { deleteBeforeReplace: true };
-        extra.replacementTrigger = this.args.replaceTriggers[t.name] ?? UNSET_REPLACE_TRIGGER;
+        extra.replacementTrigger = replaceTriggerOf(this.args.replaceTriggers, t.name);
         const i = this.args.controlPlanes.indexOf(t.name);
         const opts: pulumi.CustomResourceOptions = { ...(t.opts as pulumi.CustomResourceOptions), ...extra };
         if (i > 0) opts.dependsOn = [...existingDependsOn(t.opts.dependsOn), this.gates[i - 1].promise];

@@ -3,7 +3,9 @@
 // over SSH, when, against which host) and what the aws stand-in journals (which cloud objects were
 // created and deleted, when). The specs marked "defect" failed on the program before its fix.
 import { strict as assert } from "node:assert";
-import { randomBytes } from "../../tools/harness/cloud";
+import { join } from "node:path";
+import { publishImage } from "../../tools/engine/cloudImages";
+import { UBUNTU_IMAGES, randomBytes } from "../../tools/harness/cloud";
 import { Lab, transcript, type AwsJournalEntry, type JournalEntry } from "./engine";
 
 const C = "k8s-dev";
@@ -184,5 +186,43 @@ describe("engine: destroy with protect on (real CLI, stand-in providers)", funct
         for (const name of [`${C}-bastion`, `${C}-cp-in-ssh`, `${C}-bastion-in-ssh-0`, `${C}-bastion-out-ssh`, `${C}-cp-in-api-lb`, `${C}-api-lb-out-control-plane`, `${C}-api`, `${C}-private-us-west-2a`, `${C}-nat-us-west-2a`]) {
             assert.ok(left.has(name), `${name} (the protected nodes' network path) was deleted`);
         }
+    });
+});
+
+describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, stand-in providers)", function () {
+    const lab = new Lab("dev");
+    const NEWER = { id: "ami-0b1c2d3e4f5061728", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261201" };
+    const amiOf = (node: string) => lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.ami;
+    let original: unknown;
+    after(() => lab.dispose());
+
+    it("with a newer image published, an ordinary up changes no instance", async () => {
+        await lab.ok("up", {}, ["--skip-preview"]);
+        original = amiOf(`${C}-cp-0`);
+        assert.ok(typeof original === "string" && original !== NEWER.id, `cp-0 runs ${String(original)}`);
+        publishImage(join(lab.state, "cloud"), "x86_64", NEWER);
+        const before = lab.aws().length;
+        await lab.ok("up", {}, ["--skip-preview"]);
+        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
+        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), [], "an instance changed");
+        for (const node of [...CPS, WORKER]) assert.equal(amiOf(node), original, node);
+    });
+
+    it("a node replaced by its trigger comes back on the newer image; the others keep theirs (already so before: the CLI re-checks raw inputs on replace)", async () => {
+        const before = lab.aws().length;
+        await lab.ok("up", TRIGGER, ["--skip-preview"]);
+        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
+        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), [`delete ${C}-cp-1`, `create ${C}-cp-1`], describeEntries(changed));
+        assert.equal(amiOf(`${C}-cp-1`), NEWER.id, "the replaced node's image");
+        for (const node of [`${C}-cp-0`, `${C}-cp-2`, WORKER]) assert.equal(amiOf(node), original, node);
+    });
+
+    it("defect: moving the control planes to a Graviton type replaces them, one at a time, onto the arm64 image; the worker stays", async () => {
+        const before = lab.aws().length;
+        await lab.ok("up", { ...TRIGGER, controlPlaneInstanceType: "t4g.medium" }, ["--skip-preview"]);
+        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
+        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), CPS.flatMap((n) => [`delete ${n}`, `create ${n}`]), describeEntries(changed));
+        for (const node of CPS) assert.equal(amiOf(node), UBUNTU_IMAGES.arm64.id, `${node} runs an x86_64 image on an arm64 type`);
+        assert.equal(amiOf(WORKER), original, WORKER);
     });
 });

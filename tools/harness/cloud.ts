@@ -91,14 +91,48 @@ function filterValues(args: State, name: string): string[] {
     return filters.filter((f) => f.name === name).flatMap((f) => (Array.isArray(f.values) ? f.values.map(String) : []));
 }
 
+/** EC2's DescribeInstances filters the program uses: `tag:<key>` and `instance-state-name`. */
+function instanceMatches(i: CloudInstance, args: State): boolean {
+    const filters = Array.isArray(args.filters) ? (args.filters as { name?: unknown }[]) : [];
+    return filters.every(({ name }) => {
+        const values = filterValues(args, String(name));
+        if (name === "instance-state-name") return values.includes(i.state);
+        if (typeof name === "string" && name.startsWith("tag:")) return values.includes(i.tags[name.slice(4)]);
+        throw new Error(`the stand-in getInstances does not know the filter ${String(name)}`);
+    });
+}
+
 // The real provider's words when a data source finds nothing.
 const NO_RESULTS = "Your query returned no results. Please change your search criteria and try again.";
+
+/** An image as the Ubuntu lookup answers it. */
+export interface Image {
+    readonly id: string;
+    readonly name: string;
+}
+
+/** Canonical publishes a newer Ubuntu image: what the name lookup answers from then on, by architecture. */
+export type PublishedImages = Partial<Record<keyof typeof UBUNTU_IMAGES, Image>>;
+
+/** An EC2 instance as the instance lookups see it. */
+export interface CloudInstance {
+    readonly id: string;
+    readonly ami: string;
+    readonly instanceType: string;
+    readonly tags: Readonly<Record<string, string>>;
+    /** EC2's instance-state-name: pending, running, stopping, stopped, shutting-down, terminated. */
+    readonly state: string;
+}
 
 export interface CloudOptions {
     region: string;
     ledger: Ledger;
     /** Fixed private addresses by resource name (the system tests put control planes on loopback). */
     privateIps?: Record<string, string>;
+    /** Images published after UBUNTU_IMAGES (asked at every lookup: a test may publish one between runs). */
+    images?: () => PublishedImages;
+    /** The instances that exist (asked at every lookup); none when not given. */
+    instances?: () => readonly CloudInstance[];
 }
 
 /** The computed outputs AWS returns for a resource (inputs unwrapped of secrets), by type. */
@@ -176,9 +210,20 @@ export function awsModel(options: CloudOptions): {
                         const architecture = id.includes("a64") ? "arm64" : "x86_64";
                         return { id, architecture, name: `image-${id}`, ownerId: ACCOUNT };
                     }
-                    const arm = filterValues(args, "name").some((n) => n.includes("-arm64-"));
-                    const image = arm ? UBUNTU_IMAGES.arm64 : UBUNTU_IMAGES.x86_64;
-                    return { ...image, architecture: arm ? "arm64" : "x86_64", ownerId: "099720109477" };
+                    const arch = filterValues(args, "name").some((n) => n.includes("-arm64-")) ? "arm64" : "x86_64";
+                    const image = options.images?.()[arch] ?? UBUNTU_IMAGES[arch];
+                    return { ...image, architecture: arch, ownerId: "099720109477" };
+                }
+                case "aws:ec2/getInstances:getInstances": {
+                    // The program filters only; the other arguments would be silently ignored here.
+                    for (const key of ["instanceTags", "instanceStateNames"]) if (args[key] !== undefined) throw new Error(`the stand-in getInstances takes filters only, not ${key}`);
+                    const found = (options.instances?.() ?? []).filter((i) => instanceMatches(i, args));
+                    return { id: region, ids: found.map((i) => i.id), privateIps: [], publicIps: [], ipv6Addresses: [] };
+                }
+                case "aws:ec2/getInstance:getInstance": {
+                    const i = (options.instances?.() ?? []).find((x) => x.id === args.instanceId);
+                    if (!i || args.filters !== undefined) throw new Error(NO_RESULTS);
+                    return { id: i.id, ami: i.ami, instanceType: i.instanceType, tags: i.tags, instanceState: i.state, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${i.id}` };
                 }
                 case "aws:ec2/getVpc:getVpc": {
                     const id = String(args.id ?? "");

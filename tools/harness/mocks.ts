@@ -3,7 +3,7 @@
 // realistic ids, ARNs, DNS names and private addresses inside its subnet (tools/harness/cloud.ts,
 // shared with the engine lane's stand-in aws provider).
 import * as pulumi from "@pulumi/pulumi";
-import { awsModel, memoryLedger, randomOutputs, resourceId } from "./cloud";
+import { awsModel, memoryLedger, randomOutputs, resourceId, type CloudInstance, type PublishedImages } from "./cloud";
 import { unwrapSecrets } from "./values";
 
 type State = Record<string, unknown>;
@@ -16,11 +16,15 @@ export interface MockOptions {
     privateIps?: Record<string, string>;
     /** Replaces the emulation of a resource type (e.g. real cryptography for tls resources). */
     overrides?: Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State> | State>;
+    /** Images Canonical published since UBUNTU_IMAGES (tools/harness/cloud.ts). */
+    images?: PublishedImages;
+    /** Instances that already exist, as in a live stack (the instance lookups find them). */
+    instances?: readonly CloudInstance[];
 }
 
 /** Builds the mocks; keeps what it handed out (subnet blocks, addresses) so later answers agree. */
 export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
-    const cloud = awsModel({ region: options.region, ledger: memoryLedger(), privateIps: options.privateIps });
+    const cloud = awsModel({ region: options.region, ledger: memoryLedger(), privateIps: options.privateIps, images: () => options.images ?? {}, instances: () => options.instances ?? [] });
     // Only update mode computes certificates; preview (the offline plan) never loads the crypto.
     const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview ? {} : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ keepIssued: true });
 

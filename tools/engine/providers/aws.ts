@@ -10,7 +10,8 @@
 // It runs nothing and reaches nothing; it is a stand-in for AWS, never for the engine.
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { awsModel, resourceId, type Ledger } from "../../harness/cloud";
+import { awsModel, resourceId, type CloudInstance, type Ledger } from "../../harness/cloud";
+import { publishedImages } from "../cloudImages";
 import { JsonStore, cloudDir, nameOfUrn, plain, serve, type Props } from "./serve";
 
 interface CloudObject {
@@ -41,7 +42,14 @@ const ledger: Ledger = {
     nextHost: (cidr) => (data.hosts[cidr] = (data.hosts[cidr] ?? 9) + 1),
 };
 let region = process.env.AWS_REGION ?? "";
-const model = () => awsModel({ region, ledger });
+/** The instances the lookups find: every instance this cloud holds runs (deleted ones are gone). */
+function instances(): CloudInstance[] {
+    return Object.entries(data.objects).filter(([, o]) => o.type === "aws:ec2/instance:Instance").map(([id, o]) => {
+        const i = plain(o.inputs) as Props;
+        return { id, ami: String(i.ami), instanceType: String(i.instanceType), tags: (i.tags ?? {}) as Record<string, string>, state: "running" };
+    });
+}
+const model = () => awsModel({ region, ledger, images: () => publishedImages(cloudDir()), instances });
 
 /** Outputs keep the secret wrappers of the inputs they echo. */
 function outputsOf(inputs: Props, computed: Props): Props {
