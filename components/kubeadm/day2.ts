@@ -61,18 +61,45 @@ export const UPLOAD_TARGET_RE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-
 
 export interface EtcdBackupOptions {
     /**
-     * Where snapshots go: `s3://<bucket>/<cluster>/<node>` uploads with `aws s3 cp` (the bucket's SSE-KMS default applies);
-     * `file:///<dir>` copies into a local directory (tests, or a mounted volume).
+     * Where snapshots go: `s3://<bucket>/<cluster>/<node>` uploads with curl's SigV4 signing and the instance role's
+     * credentials from IMDSv2 (the bucket's SSE-KMS default applies); `file:///<dir>` copies into a local directory
+     * (tests, or a mounted volume).
      */
     readonly uploadTarget: string;
-    /** The bucket's region, for `aws s3 cp --region`. */
+    /** The bucket's region: the SigV4 signing region and the S3 endpoint's. */
     readonly region: string;
+    /**
+     * An S3-compatible endpoint such as `http://127.0.0.1:4568`, addressed path style (`<endpoint>/<bucket>/<key>`):
+     * tests with a local S3. Default AWS's regional endpoint, virtual-hosted style.
+     */
+    readonly s3Endpoint?: string;
+    /** The instance metadata service's base URL. Default `http://169.254.169.254`; tests point it at a stand-in. */
+    readonly imdsUrl?: string;
     /** The member to snapshot. Default kubeadm's local client URL https://127.0.0.1:2379. */
     readonly etcdEndpoint?: string;
     /** Days local copies stay in /var/lib/k8s-ha/etcd-backups (the newest always stays). Default 3. */
     readonly localRetentionDays?: number;
     /** etcdctl --command-timeout for the snapshot. Default "120s". */
     readonly commandTimeout?: string;
+}
+
+/** IMDS's link-local address (IMDSv2: token first). */
+export const DEFAULT_IMDS_URL = "http://169.254.169.254";
+const HTTP_BASE_RE = /^https?:\/\/[0-9A-Za-z.[\]:-]+(:\d+)?$/;
+
+/**
+ * The target's bucket and prefix as an HTTPS URL, "" for file://. AWS: virtual-hosted style
+ * (`https://<bucket>.s3.<region>.amazonaws.com/<prefix>`), AWS's recommended addressing; a bucket
+ * with dots would not match the endpoint's wildcard certificate, so it goes path style. A custom
+ * endpoint (a local S3) is always path style: it needs no DNS name per bucket.
+ */
+export function s3Url(uploadTarget: string, region: string, endpoint?: string): string {
+    if (!uploadTarget.startsWith("s3://")) return "";
+    const [bucket, ...prefix] = uploadTarget.slice("s3://".length).split("/");
+    const path = prefix.length > 0 ? `/${prefix.join("/")}` : "";
+    if (endpoint !== undefined) return `${endpoint.replace(/\/+$/, "")}/${bucket}${path}`;
+    if (bucket.includes(".")) return `https://s3.${region}.amazonaws.com/${bucket}${path}`;
+    return `https://${bucket}.s3.${region}.amazonaws.com${path}`;
 }
 
 function backupVars(cluster: ClusterSpec, node: NodeSpec, o: EtcdBackupOptions) {
@@ -83,6 +110,11 @@ function backupVars(cluster: ClusterSpec, node: NodeSpec, o: EtcdBackupOptions) 
     const endpoint = o.etcdEndpoint ?? `https://127.0.0.1:${ETCD_CLIENT_PORT}`;
     if (!/^https:\/\/[0-9a-zA-Z.:[\]-]+:\d+$/.test(endpoint)) throw new KubeadmInputError("etcdEndpoint", endpoint, "https://<address>:<port>");
     normalizeCluster(cluster);
+    const imds = o.imdsUrl ?? DEFAULT_IMDS_URL;
+    if (!HTTP_BASE_RE.test(imds)) throw new KubeadmInputError("imdsUrl", imds, "http(s)://<host>[:<port>] without a path");
+    if (o.s3Endpoint !== undefined && !HTTP_BASE_RE.test(o.s3Endpoint)) {
+        throw new KubeadmInputError("s3Endpoint", o.s3Endpoint, "http(s)://<host>[:<port>] without a path");
+    }
     return {
         NODE_NAME: node.name,
         ETCD_ENDPOINT: endpoint,
@@ -91,6 +123,8 @@ function backupVars(cluster: ClusterSpec, node: NodeSpec, o: EtcdBackupOptions) 
         ETCD_KEY: ETCD_CLIENT_KEY_PATH,
         UPLOAD_TARGET: o.uploadTarget.replace(/\/+$/, ""),
         AWS_REGION: o.region,
+        S3_URL: s3Url(o.uploadTarget.replace(/\/+$/, ""), o.region, o.s3Endpoint),
+        IMDS_URL: imds,
         LOCAL_RETENTION_DAYS: positiveInt("localRetentionDays", o.localRetentionDays ?? 3),
         COMMAND_TIMEOUT: duration("commandTimeout", o.commandTimeout ?? "120s"),
     };
@@ -136,13 +170,15 @@ export function renderEtcdBackupUnits(node: NodeSpec, schedule: string, uploadTa
         "",
         "[Service]",
         "Type=oneshot",
-        // The AWS CLI comes as a snap on Ubuntu: /snap/bin must be on the service's PATH.
-        "Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin",
+        "Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         `ExecStart=${ETCD_BACKUP_SCRIPT_PATH}`,
         "Nice=10",
         "IOSchedulingClass=best-effort",
         "IOSchedulingPriority=7",
         "TimeoutStartSec=30min",
+        // The script needs no home directory (curl uploads, not the snap's AWS CLI) and writes only
+        // /var/lib/k8s-ha and /run; it needs the network: etcd on 2379, IMDS at 169.254.169.254:80
+        // and S3 on 443. So no PrivateNetwork=, IPAddressDeny= or RestrictAddressFamilies= without AF_INET.
         "PrivateTmp=true",
         "ProtectHome=true",
         "",
@@ -176,7 +212,7 @@ export interface EtcdBackupInstallInput {
 
 /**
  * Installs the backup and restore scripts, the service and the timer; installs etcdctl (Ubuntu's
- * etcd-client) and, for an S3 target, the AWS CLI when missing; checks the schedule with
+ * etcd-client) and, for an S3 target, curl when missing (it signs the upload; no AWS CLI); checks the schedule with
  * `systemd-analyze calendar` before touching the timer; reloads systemd only when a unit changed;
  * enables and starts the timer. Idempotent: a second run changes nothing.
  */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # etcd-backup.sh (snapshot, check, upload, log, local retention) and etcd-backup-install.sh (the
-# systemd timer from the configured schedule), against PATH stubs: etcdctl, aws (a local stand-in
-# for the bucket under $STUB_STATE/s3), systemctl, systemd-analyze.
+# systemd timer from the configured schedule), against PATH stubs: etcdctl, curl (stubs/_s3-curl:
+# IMDSv2 and S3's PutObject, the bucket under $STUB_STATE/s3), systemctl, systemd-analyze.
+# tests/system/backup/s3-upload.spec.ts runs the same script with the real curl against s3rver.
 
 setup() {
   load helpers
@@ -12,13 +13,20 @@ setup() {
   mkdir -p "$PKI"
   for f in ca.crt healthcheck-client.crt healthcheck-client.key; do echo "dummy $f" >"$PKI/$f"; done
   BACKUPS="$K8S_HA_FSROOT/var/lib/k8s-ha/etcd-backups"
+  ln -sf "$STUB_SRC/_s3-curl" "$BATS_TEST_TMPDIR/bin/curl"
 }
+
+# What stubs/_s3-curl hands out as the role's secret key and session token.
+STUB_AWS_SECRET='stub/Secret+Key0123456789abcdefghijklmnop'
+STUB_AWS_SESSION='stubSessionToken0123456789+/=='
+S3_URL="https://k8s-ha-dev-etcd-backups-0a1b2c3.s3.us-east-1.amazonaws.com"
 
 uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/null | sort; }
 
 @test "backup snapshots the local member with the health-check client certificate, checks it, uploads it and logs the result" {
   run bash "$S/etcd-backup.sh"
   assert_success
+  assert_output --regexp "etcd backup ok: s3://$BUCKET/$PREFIX/k8s-ha-dev-cp-0-[0-9TZ]+\.db revision=4242 keys=1000 bytes=13 db_bytes=13 sha256=[0-9a-f]{64}"
   # snapshot save against kubeadm's local client URL, with the node's etcd client identity
   save=$(calls '^etcdctl .*snapshot save ')
   [[ $save == *"--endpoints=https://127.0.0.1:2379"* ]]
@@ -27,18 +35,31 @@ uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/nul
   [[ $save == *"--key=$K8S_HA_FSROOT/etc/kubernetes/pki/etcd/healthcheck-client.key"* ]]
   # checked before it is uploaded
   status=$(line_of '^etcdctl snapshot status ')
-  upload=$(line_of '^aws s3 cp ')
-  ((status > 0 && upload > status))
-  # uploaded under the cluster's prefix, in the bucket's region, asking for no encryption of its own:
-  # the bucket's SSE-KMS default (its own key) applies, and its policy refuses SSE-S3 (AES256)
-  [[ $(calls '^aws s3 cp ' | head -n 1) == *"--region us-east-1 "*" s3://$BUCKET/$PREFIX/$CP0-"*".db" ]]
-  [[ $(calls '^aws s3 cp ') != *"--sse"* ]]
+  token=$(line_of '^curl .*-X PUT .*/latest/api/token')
+  upload=$(line_of '^curl .*--upload-file ')
+  ((status > 0 && token > status && upload > token))
+  # IMDSv2: the session token, then the role, then its credentials, from the link-local address
+  assert_equal "$(calls '^curl ' | grep -c 'http://169.254.169.254/latest/')" 3
+  [[ $(calls '^curl ' | grep -n 'security-credentials/k8s-ha-dev-control-plane$' | cut -d: -f1) == 3 ]]
+  # uploaded under the cluster's prefix, virtual-hosted style, signed for the bucket's region,
+  # asking for no encryption of its own: the bucket's SSE-KMS default (its own key) applies, and
+  # its policy refuses SSE-S3 (AES256)
+  put=$(calls '^curl .*--upload-file ' | head -n 1)
+  [[ $put == *"--aws-sigv4 aws:amz:us-east-1:s3 "* ]]
+  [[ $put == *" $S3_URL/$PREFIX/$CP0-"*".db" ]]
+  [[ $(calls '^curl ') != *"x-amz-server-side-encryption"* ]]
   db=$(uploaded '*.db')
   [[ -n $db && $(basename "$db") =~ ^k8s-ha-dev-cp-0-[0-9]{8}T[0-9]{6}Z\.db$ ]]
-  # the sha256 beside it matches the snapshot
+  # the sha256 beside it matches the snapshot; S3 checks the body against both digests sent
   sha_file=$(uploaded '*.db.sha256')
-  [[ "$(cut -d' ' -f1 <"$sha_file")" == "$(sha256sum "$db" | cut -d' ' -f1)" ]]
-  assert_output --regexp "etcd backup ok: s3://$BUCKET/$PREFIX/k8s-ha-dev-cp-0-[0-9TZ]+\.db revision=4242 keys=1000 bytes=13 db_bytes=13 sha256=[0-9a-f]{64}"
+  sha=$(sha256sum "$db" | cut -d' ' -f1)
+  [[ "$(cut -d' ' -f1 <"$sha_file")" == "$sha" ]]
+  [[ $put == *"-H x-amz-content-sha256: $sha "* ]]
+  [[ $put == *"-H Content-MD5: $(openssl dgst -md5 -binary "$db" | base64) "* ]]
+  # the credentials went to curl in a 0600 file, never in an argv; the file is gone
+  assert_equal "$(grep -c -F -e "$STUB_AWS_SECRET" -e "$STUB_AWS_SESSION" -e stubImdsToken "$STUB_LOG")" 0
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
   # a local copy stays, no partial file is left behind, the last result is recorded
   run find "$BACKUPS" -name '.*'
   assert_output ''
@@ -51,7 +72,7 @@ uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/nul
   run bash "$S/etcd-backup.sh"
   assert_failure
   assert_output --partial "the snapshot holds no keys (revision 4242); refusing to keep it"
-  assert_equal "$(count_calls '^aws ')" 0
+  assert_equal "$(count_calls '^curl ')" 0
   run find "$BACKUPS" -type f
   assert_output ''
 }
@@ -61,18 +82,49 @@ uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/nul
   run bash "$S/etcd-backup.sh"
   assert_failure
   assert_output --partial "etcdctl snapshot save from https://127.0.0.1:2379 failed"
-  assert_equal "$(count_calls '^aws ')" 0
+  assert_equal "$(count_calls '^curl ')" 0
   run find "$BACKUPS" -type f
   assert_output ''
 }
 
-@test "backup fails loudly when the upload fails, keeping the local copy" {
-  export STUB_AWS_FAIL=1
+@test "backup fails loudly when S3 refuses the upload (any answer but 200), keeping the local copy" {
+  export STUB_S3_STATUS=403
   run bash "$S/etcd-backup.sh"
   assert_failure
+  assert_output --regexp "S3 answered HTTP 403 to PUT $S3_URL/$PREFIX/k8s-ha-dev-cp-0-[0-9TZ]+\.db: .*<Code>AccessDenied</Code>"
   assert_output --partial "failed (the local copy stays in"
   refute_output --partial "etcd backup ok"
   run find "$BACKUPS" -name '*.db'
+  assert_line --regexp 'k8s-ha-dev-cp-0-[0-9TZ]+\.db$'
+  run find "$K8S_HA_FSROOT/run" -mindepth 1
+  assert_output ''
+}
+
+@test "backup fails loudly when the instance metadata service gives no credentials, uploading nothing and keeping the local copy" {
+  export STUB_IMDS_FAIL=1
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --partial "IMDSv2: no session token from http://169.254.169.254/latest/api/token"
+  refute_output --partial "etcd backup ok"
+  assert_equal "$(count_calls '^curl .*--upload-file')" 0
+  run find "$BACKUPS" -name '*.db'
+  assert_line --regexp 'k8s-ha-dev-cp-0-[0-9TZ]+\.db$'
+}
+
+@test "backup refuses a snapshot above S3's 5 GiB for one PUT before hashing or uploading it, keeping it locally" {
+  # etcdctl's snapshot, made sparse and 1 byte over 5 GiB (etcd's quota here allows 8 GiB)
+  cat >"$BATS_TEST_TMPDIR/bin/etcdctl.big" <<EOF
+#!/usr/bin/env bash
+"$STUB_SRC/etcdctl" "\$@" || exit
+[[ " \$* " != *" snapshot save "* ]] || truncate -s 5368709121 "\${*: -1}"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/bin/etcdctl.big"
+  ln -sf "$BATS_TEST_TMPDIR/bin/etcdctl.big" "$BATS_TEST_TMPDIR/bin/etcdctl"
+  run bash "$S/etcd-backup.sh"
+  assert_failure
+  assert_output --regexp "the snapshot is 5368709121 bytes, above S3's limit of 5368709120 bytes \(5 GiB\) for one upload; it stays in .*/etcd-backups/k8s-ha-dev-cp-0-[0-9TZ]+\.db\. Defragment"
+  assert_equal "$(count_calls '^curl ')" 0
+  run find "$BACKUPS" -name '*.db' -size +5G
   assert_line --regexp 'k8s-ha-dev-cp-0-[0-9TZ]+\.db$'
 }
 

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, validateConfig } from "../../components/config";
-import { renderEtcdBackupUnits } from "../../components/kubeadm";
+import { renderEtcdBackupInstallScript, renderEtcdBackupScript, renderEtcdBackupUnits, renderEtcdRestoreScript, type ClusterSpec, type NodeSpec } from "../../components/kubeadm";
+import { s3Url } from "../../components/kubeadm/day2";
 import { type ProgramRun } from "../../tools/harness/program";
 import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue } from "../../tools/harness/values";
@@ -146,9 +147,13 @@ describe("etcd backups under the mock runtime", () => {
                 const backup = scriptVar(script, "BACKUP_SCRIPT");
                 assert.equal(scriptVar(backup, "UPLOAD_TARGET"), target);
                 assert.equal(scriptVar(backup, "AWS_REGION"), "us-west-2");
-                const cp = backup.split("\n").filter((l) => l.includes("aws s3 cp"));
-                assert.equal(cp.length, 1, backup);
-                assert.ok(!/--sse/.test(cp[0]) && !/S3_SSE|AES256/.test(backup), `no encryption flag on upload: ${cp[0]}`);
+                // virtual-hosted style on the region's endpoint; credentials from the real IMDS address
+                assert.equal(scriptVar(backup, "S3_URL"), `https://${bucketName}.s3.us-west-2.amazonaws.com/k8s-dev/${node}`);
+                assert.equal(scriptVar(backup, "IMDS_URL"), "http://169.254.169.254");
+                const put = backup.split("\n").filter((l) => l.includes("--aws-sigv4"));
+                assert.equal(put.length, 1, backup);
+                assert.ok(!backup.split("\n").some((l) => !/^\s*#/.test(l) && /aws s3|snap /.test(l)), "no AWS CLI");
+                assert.ok(!/x-amz-server-side-encryption|--sse|S3_SSE|AES256/.test(backup), `no encryption header on upload: ${put[0]}`);
                 assert.equal(scriptVar(backup, "ETCD_ENDPOINT"), "https://127.0.0.1:2379");
                 assert.equal(scriptVar(backup, "ETCD_CERT"), "/etc/kubernetes/pki/etcd/healthcheck-client.crt");
                 // and the restore script for the runbook knows every member
@@ -206,5 +211,52 @@ describe("etcd backups under the mock runtime", () => {
             assert.throws(() => validateConfig({ ...raw, sshAllowedCidrs: '["203.0.113.0/24"]' } as Record<string, string>, "us-east-1"), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === key), JSON.stringify(raw));
         }
         assert.equal(validateConfig({ etcdBackupSchedule: "daily", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1").etcdBackupSchedule, "daily");
+    });
+
+    describe("the S3 upload without the AWS CLI (issue 12, defect 4: the snap's CLI dies under ProtectHome=true)", () => {
+        const cluster: ClusterSpec = { clusterName: "k8s-dev", kubernetesVersion: "1.35.0", apiEndpointHost: "api.example.internal", podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", extraSans: [] };
+        const node: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "10.0.1.10", role: "control-plane" };
+        const target = "s3://k8s-dev-etcd-backups-0a1b2c3/k8s-dev/k8s-dev-cp-0";
+
+        it("addresses AWS virtual-hosted style, a dotted bucket and a custom endpoint path style, and file:// not at all", () => {
+            assert.equal(s3Url(target, "eu-west-1"), "https://k8s-dev-etcd-backups-0a1b2c3.s3.eu-west-1.amazonaws.com/k8s-dev/k8s-dev-cp-0");
+            assert.equal(s3Url("s3://my.dotted.bucket/p", "eu-west-1"), "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/p", "a dotted name would not match *.s3.<region>.amazonaws.com's certificate");
+            assert.equal(s3Url(target, "eu-west-1", "http://127.0.0.1:4568/"), "http://127.0.0.1:4568/k8s-dev-etcd-backups-0a1b2c3/k8s-dev/k8s-dev-cp-0");
+            assert.equal(s3Url("file:///var/backups/etcd", "eu-west-1"), "");
+        });
+
+        it("refuses an IMDS or S3 endpoint that is not a bare http(s) origin, naming the key and the value", () => {
+            for (const [key, o] of [["imdsUrl", { imdsUrl: "169.254.169.254" }], ["imdsUrl", { imdsUrl: "http://169.254.169.254/latest" }], ["s3Endpoint", { s3Endpoint: "http://x:1/$(id)" }]] as const) {
+                assert.throws(() => renderEtcdBackupScript(cluster, node, { uploadTarget: target, region: "us-east-1", ...o }), (e: Error) => e.message.includes(key) && e.message.includes(Object.values(o)[0]) && e.message.includes("http(s)://"), key);
+            }
+        });
+
+        it("never puts a credential on a command line: the key pair and both tokens reach curl only through 0600 files (-K)", () => {
+            const script = renderEtcdBackupScript(cluster, node, { uploadTarget: target, region: "us-east-1" });
+            // Whole commands: continuation lines joined, comments dropped.
+            const lines = script.replace(/\\\n\s*/g, " ").split("\n").filter((l) => !/^\s*#/.test(l));
+            const curls = lines.filter((l) => /\bcurl |"\$\{get\[@\]\}"/.test(l));
+            assert.ok(curls.length >= 4, `IMDS's three requests and the PUT: ${curls.join("\n")}`);
+            for (const l of curls) {
+                assert.ok(!/\$\{?(token|secret|session|id|creds)\b/.test(l), `a credential on curl's command line: ${l}`);
+                assert.ok(!/--user|\s-u\s|--oauth2-bearer/.test(l), `a credential flag on curl's command line: ${l}`);
+            }
+            assert.equal(lines.filter((l) => l.includes("(umask 077 && printf")).length, 2, "two 0600 config files: IMDS's token, S3's credentials");
+            assert.ok(script.includes('-K "$work/s3.curl"') && script.includes('-K "$work/imds.curl"'));
+        });
+
+        it("the unit keeps its hardening and needs no snap; the installer installs curl, not the AWS CLI; the restore reads no S3", () => {
+            const units = renderEtcdBackupUnits(node, "*-*-* 03:00:00", target);
+            const service = units.service.split("\n");
+            for (const d of ["ProtectHome=true", "PrivateTmp=true"]) assert.ok(service.includes(d), d);
+            assert.ok(!units.service.includes("/snap/bin"), "no snap on the PATH");
+            assert.ok(!/PrivateNetwork=|IPAddressDeny=/.test(units.service), "the script needs the network: IMDS and S3");
+            const restore = renderEtcdRestoreScript(cluster, [node], node);
+            const install = renderEtcdBackupInstallScript(cluster, node, { backupScript: renderEtcdBackupScript(cluster, node, { uploadTarget: target, region: "us-east-1" }), restoreScript: restore, units, schedule: "*-*-* 03:00:00", uploadTarget: target });
+            const code = install.split("\n").filter((l) => !/^\s*#/.test(l) && !l.startsWith("readonly BACKUP_SCRIPT=") && !l.startsWith("readonly RESTORE_SCRIPT="));
+            assert.ok(!code.some((l) => /snap install|aws-cli/.test(l)), "no snap");
+            assert.ok(code.some((l) => /apt-get install -y -q curl/.test(l)), "curl from the archive when missing");
+            assert.ok(!/\baws s3\b|s3:\/\//.test(restore), "the restore reads a local file: the operator downloads the snapshot (README runbook)");
+        });
     });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
 # etcd-backup-install: installs the backup and restore scripts, the service and the timer;
-# installs etcdctl (Ubuntu's etcd-client) and, for an S3 target, the AWS CLI when missing; checks
+# installs etcdctl (Ubuntu's etcd-client) and, for an S3 target, curl when missing; checks
 # the schedule with `systemd-analyze calendar` before touching the timer; reloads systemd only when
 # a unit changed; enables and starts the timer. Idempotent: a second run changes nothing.
 #
@@ -22,16 +22,19 @@ umask 022
 systemd-analyze calendar "$SCHEDULE" >/dev/null 2>&1 ||
   die "etcdBackupSchedule '$SCHEDULE' is not a valid systemd OnCalendar expression (systemd-analyze calendar)"
 
-# --- tools: etcdctl (Ubuntu's etcd-client); the AWS CLI for an S3 target -------------------------
+# --- tools: etcdctl (Ubuntu's etcd-client); curl for an S3 target ------------------------------
+# The upload is curl's own SigV4 (curl >= 7.75; Ubuntu 24.04 has 8.5), not the AWS CLI: the CLI
+# comes as a snap on Ubuntu, and the snap dies in the unit (ProtectHome=true) for want of /root/snap.
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v etcdctl >/dev/null 2>&1; then
   log "installing etcd-client (etcdctl)"
   apt-get update -q
   apt-get install -y -q etcd-client
 fi
-if [[ $UPLOAD_TARGET == s3://* ]] && ! command -v aws >/dev/null 2>&1; then
-  log "installing the AWS CLI"
-  snap install aws-cli --classic
+if [[ $UPLOAD_TARGET == s3://* ]] && ! command -v curl >/dev/null 2>&1; then
+  log "installing curl"
+  apt-get update -q
+  apt-get install -y -q curl
 fi
 
 # --- files -------------------------------------------------------------------------------------------

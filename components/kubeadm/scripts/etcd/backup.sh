@@ -2,17 +2,22 @@
 # shellcheck source-path=SCRIPTDIR/..
 # etcd-backup: one snapshot of this control plane's etcd member: `etcdctl snapshot save` with
 # kubeadm's etcd health-check client certificate, `snapshot status` (refusing an empty or
-# unreadable snapshot), a sha256 beside it, the upload (S3, or a file:// directory), a log
-# line with revision/keys/size/sha256, and local retention. Each run makes a new timestamped
+# unreadable snapshot), a sha256 beside it, the upload (S3 with curl's SigV4 signing and the
+# instance role's credentials from IMDSv2, or a file:// directory), a log line with
+# revision/keys/size/sha256, and local retention. Each run makes a new timestamped
 # snapshot; a lock keeps two runs from overlapping. Run by the systemd timer backup-install sets up.
 #
 # stdin: nothing
-# params: NODE_NAME ETCD_ENDPOINT ETCD_CA ETCD_CERT ETCD_KEY UPLOAD_TARGET AWS_REGION
+# params: NODE_NAME ETCD_ENDPOINT ETCD_CA ETCD_CERT ETCD_KEY UPLOAD_TARGET AWS_REGION S3_URL IMDS_URL
 # params: LOCAL_RETENTION_DAYS COMMAND_TIMEOUT
 
 source lib/log.sh
 
 source lib/snapshot-tool.sh
+
+source lib/workdir.sh
+
+source lib/s3-put.sh
 
 readonly LOCAL_DIR="$STATE_DIR/etcd-backups"
 readonly LOCK_FILE="$STATE_DIR/etcd-backup.lock"
@@ -25,14 +30,14 @@ etcd_client() {
     --dial-timeout=10s --command-timeout="$COMMAND_TIMEOUT" "$@"
 }
 
-# upload FILE NAME: to S3, or into a local directory (file://). No --sse: the bucket encrypts with
-# its own KMS key by default, and its policy refuses uploads that ask for another encryption.
+# upload FILE NAME SHA256_HEX: to S3 (S3_URL is the target's bucket and prefix as a URL), or into
+# a local directory (file://). No encryption header: the bucket encrypts with its own KMS key by
+# default, and its policy refuses uploads that ask for another encryption.
 upload() {
-  local file=$1 name=$2 dir
+  local file=$1 name=$2 sha=$3 dir
   case $UPLOAD_TARGET in
   s3://*)
-    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" \
-      "$file" "$UPLOAD_TARGET/$name"
+    s3_put "$file" "$S3_URL/$name" "$AWS_REGION" "$sha"
     ;;
   file://*)
     dir=${UPLOAD_TARGET#file://}
@@ -63,7 +68,8 @@ flock -n 9 || die "another etcd backup is running (lock $LOCK_FILE)"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 name="$NODE_NAME-$stamp.db"
 partial="$LOCAL_DIR/.$name.partial"
-trap 'rm -f -- "$partial" "$partial.part"' EXIT
+make_workdir
+trap 'rm -f -- "$partial" "$partial.part"; rm -rf -- "$work"' EXIT
 
 # --- snapshot and check it -----------------------------------------------------------------------
 log "snapshot of $ETCD_ENDPOINT on $NODE_NAME"
@@ -79,15 +85,25 @@ db_size=${BASH_REMATCH[3]}
 if ((keys == 0)); then
   die "the snapshot holds no keys (revision $revision); refusing to keep it"
 fi
+size=$(stat -c %s -- "$partial") || die "cannot stat the snapshot"
+# One PUT holds 5 GiB; etcd's quota-backend-bytes (8 GiB here) lets the database, and so the
+# snapshot, grow past that. Keep the snapshot locally and say what to do rather than fail at S3.
+if [[ $UPLOAD_TARGET == s3://* ]] && ((size > S3_MAX_PUT_BYTES)); then
+  mv -f -- "$partial" "$LOCAL_DIR/$name"
+  die "the snapshot is $size bytes, above S3's limit of $S3_MAX_PUT_BYTES bytes (5 GiB) for one upload; it stays in $LOCAL_DIR/$name. Defragment the members (etcdctl defrag) to shrink the database, or copy the snapshot off the node by hand"
+fi
 sha=$(sha256sum -- "$partial") || die "cannot hash the snapshot"
 sha=${sha%% *}
-size=$(stat -c %s -- "$partial") || die "cannot stat the snapshot"
 mv -f -- "$partial" "$LOCAL_DIR/$name"
 printf '%s  %s\n' "$sha" "$name" >"$LOCAL_DIR/$name.sha256"
 
 # --- upload ----------------------------------------------------------------------------------------
-upload "$LOCAL_DIR/$name" "$name" || die "upload of $name to $UPLOAD_TARGET failed (the local copy stays in $LOCAL_DIR)"
-upload "$LOCAL_DIR/$name.sha256" "$name.sha256" || die "upload of $name.sha256 to $UPLOAD_TARGET failed"
+if [[ $UPLOAD_TARGET == s3://* ]]; then
+  s3_credentials "$IMDS_URL"
+fi
+upload "$LOCAL_DIR/$name" "$name" "$sha" || die "upload of $name to $UPLOAD_TARGET failed (the local copy stays in $LOCAL_DIR)"
+sha_of_sha=$(sha256sum -- "$LOCAL_DIR/$name.sha256") || die "cannot hash $name.sha256"
+upload "$LOCAL_DIR/$name.sha256" "$name.sha256" "${sha_of_sha%% *}" || die "upload of $name.sha256 to $UPLOAD_TARGET failed"
 printf '%s %s revision=%s keys=%s bytes=%s db_bytes=%s sha256=%s\n' "$stamp" "$UPLOAD_TARGET/$name" "$revision" "$keys" "$size" "$db_size" "$sha" >"$LAST_FILE"
 log "etcd backup ok: $UPLOAD_TARGET/$name revision=$revision keys=$keys bytes=$size db_bytes=$db_size sha256=$sha"
 

@@ -35,6 +35,8 @@ readonly ETCD_CERT='\''/etc/kubernetes/pki/etcd/healthcheck-client.crt'\''
 readonly ETCD_KEY='\''/etc/kubernetes/pki/etcd/healthcheck-client.key'\''
 readonly UPLOAD_TARGET='\''s3://k8s-ha-dev-etcd-backups-0a1b2c3/k8s-ha-dev/k8s-ha-dev-cp-0'\''
 readonly AWS_REGION='\''us-east-1'\''
+readonly S3_URL='\''https://k8s-ha-dev-etcd-backups-0a1b2c3.s3.us-east-1.amazonaws.com/k8s-ha-dev/k8s-ha-dev-cp-0'\''
+readonly IMDS_URL='\''http://169.254.169.254'\''
 readonly LOCAL_RETENTION_DAYS='\''3'\''
 readonly COMMAND_TIMEOUT='\''120s'\''
 readonly FSROOT="${K8S_HA_FSROOT:-}"
@@ -55,6 +57,76 @@ snapshot_tool() {
   fi
 }
 
+# A 0700 scratch directory on tmpfs for secret copies, removed whatever happens.
+make_workdir() {
+  mkdir -p -- "$FSROOT/run"
+  work=$(mktemp -d "$FSROOT/run/k8s-ha.XXXXXXXX") || die "cannot create a scratch directory under $FSROOT/run"
+  trap '\''rm -rf -- "$work"'\'' EXIT
+}
+
+# S3 uploads with curl alone (its built-in AWS SigV4 signing, curl >= 7.75) and the instance
+# role'\''s temporary credentials from IMDSv2: no AWS CLI, no snap, no home directory, so it runs
+# inside the hardened backup unit (ProtectHome=true). The credentials never reach argv: curl reads
+# them from 0600 config files (`-K`) in the caller'\''s tmpfs workdir ($work, make_workdir).
+
+# One PUT carries at most 5 GiB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html).
+readonly S3_MAX_PUT_BYTES=5368709120
+
+# curl config values go between double quotes: refuse anything that could break out of them.
+s3_config_safe() { [[ $1 =~ ^[A-Za-z0-9+/=_.:-]+$ ]]; }
+
+# s3_credentials IMDS_URL: writes $work/s3.curl (0600) with the role'\''s key pair (`user`) and its
+# session token (`header`). IMDSv2: a session token (PUT), the role'\''s name, its credentials.
+s3_credentials() {
+  local imds=$1 token role creds re id secret session
+  local -a get=(curl --silent --show-error --fail --noproxy '\''*'\'' --connect-timeout 2 --max-time 10 --retry 3)
+  token=$("${get[@]}" -X PUT -H '\''X-aws-ec2-metadata-token-ttl-seconds: 300'\'' "$imds/latest/api/token") ||
+    die "IMDSv2: no session token from $imds/latest/api/token (is the metadata service reachable from this unit?)"
+  s3_config_safe "$token" || die "IMDSv2: the session token from $imds has unexpected characters"
+  (umask 077 && printf '\''header = "X-aws-ec2-metadata-token: %s"\n'\'' "$token" >"$work/imds.curl")
+  role=$("${get[@]}" -K "$work/imds.curl" "$imds/latest/meta-data/iam/security-credentials/") ||
+    die "IMDSv2: no instance role at $imds/latest/meta-data/iam/security-credentials/ (has the instance a profile?)"
+  role=${role%%$'\''\n'\''*}
+  [[ $role =~ ^[A-Za-z0-9+=,.@_-]{1,64}$ ]] || die "IMDSv2: '\''$role'\'' is not an IAM role name"
+  creds=$("${get[@]}" -K "$work/imds.curl" "$imds/latest/meta-data/iam/security-credentials/$role") ||
+    die "IMDSv2: no credentials for role $role"
+  re='\''"Code"[[:space:]]*:[[:space:]]*"Success"'\''
+  [[ $creds =~ $re ]] || die "IMDSv2: the credentials of role $role are not ready (Code is not Success)"
+  re='\''"AccessKeyId"[[:space:]]*:[[:space:]]*"([^"]+)"'\''
+  [[ $creds =~ $re ]] || die "IMDSv2: no AccessKeyId for role $role"
+  id=${BASH_REMATCH[1]}
+  re='\''"SecretAccessKey"[[:space:]]*:[[:space:]]*"([^"]+)"'\''
+  [[ $creds =~ $re ]] || die "IMDSv2: no SecretAccessKey for role $role"
+  secret=${BASH_REMATCH[1]}
+  re='\''"Token"[[:space:]]*:[[:space:]]*"([^"]+)"'\''
+  [[ $creds =~ $re ]] || die "IMDSv2: no session Token for role $role"
+  session=${BASH_REMATCH[1]}
+  if ! s3_config_safe "$id" || ! s3_config_safe "$secret" || ! s3_config_safe "$session"; then
+    die "IMDSv2: the credentials of role $role have unexpected characters"
+  fi
+  # printf is a builtin: the values go to the file, not to any process'\''s argv.
+  (umask 077 && printf '\''user = "%s:%s"\nheader = "x-amz-security-token: %s"\n'\'' "$id" "$secret" "$session" >"$work/s3.curl")
+}
+
+# s3_put FILE URL REGION SHA256_HEX: one signed PUT. S3 checks the body against the signed
+# x-amz-content-sha256 and Content-MD5 and refuses a mismatch; the object'\''s ETag cannot be compared
+# instead: under SSE-KMS it is not the MD5 of the content. Success is HTTP 200, nothing else.
+s3_put() {
+  local file=$1 url=$2 region=$3 sha=$4 md5 code
+  md5=$(openssl dgst -md5 -binary -- "$file" | base64) || die "cannot hash $file (MD5)"
+  code=$(curl --silent --show-error --aws-sigv4 "aws:amz:$region:s3" -K "$work/s3.curl" \
+    -H "x-amz-content-sha256: $sha" -H "Content-MD5: $md5" -H '\''Content-Type: application/octet-stream'\'' \
+    --upload-file "$file" --output "$work/s3-response" --write-out '\''%{http_code}'\'' \
+    --connect-timeout 10 --max-time 1800 --retry 3 "$url") || {
+    log "curl PUT $url failed (exit $?)"
+    return 1
+  }
+  if [[ $code != 200 ]]; then
+    log "S3 answered HTTP $code to PUT $url: $(tr -d '\''\n'\'' <"$work/s3-response" 2>/dev/null | head -c 400)"
+    return 1
+  fi
+}
+
 readonly LOCAL_DIR="$STATE_DIR/etcd-backups"
 readonly LOCK_FILE="$STATE_DIR/etcd-backup.lock"
 readonly LAST_FILE="$STATE_DIR/etcd-backup.last"
@@ -66,14 +138,14 @@ etcd_client() {
     --dial-timeout=10s --command-timeout="$COMMAND_TIMEOUT" "$@"
 }
 
-# upload FILE NAME: to S3, or into a local directory (file://). No --sse: the bucket encrypts with
-# its own KMS key by default, and its policy refuses uploads that ask for another encryption.
+# upload FILE NAME SHA256_HEX: to S3 (S3_URL is the target'\''s bucket and prefix as a URL), or into
+# a local directory (file://). No encryption header: the bucket encrypts with its own KMS key by
+# default, and its policy refuses uploads that ask for another encryption.
 upload() {
-  local file=$1 name=$2 dir
+  local file=$1 name=$2 sha=$3 dir
   case $UPLOAD_TARGET in
   s3://*)
-    aws s3 cp --only-show-errors --no-progress --region "$AWS_REGION" \
-      "$file" "$UPLOAD_TARGET/$name"
+    s3_put "$file" "$S3_URL/$name" "$AWS_REGION" "$sha"
     ;;
   file://*)
     dir=${UPLOAD_TARGET#file://}
@@ -104,7 +176,8 @@ flock -n 9 || die "another etcd backup is running (lock $LOCK_FILE)"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 name="$NODE_NAME-$stamp.db"
 partial="$LOCAL_DIR/.$name.partial"
-trap '\''rm -f -- "$partial" "$partial.part"'\'' EXIT
+make_workdir
+trap '\''rm -f -- "$partial" "$partial.part"; rm -rf -- "$work"'\'' EXIT
 
 # --- snapshot and check it -----------------------------------------------------------------------
 log "snapshot of $ETCD_ENDPOINT on $NODE_NAME"
@@ -120,15 +193,25 @@ db_size=${BASH_REMATCH[3]}
 if ((keys == 0)); then
   die "the snapshot holds no keys (revision $revision); refusing to keep it"
 fi
+size=$(stat -c %s -- "$partial") || die "cannot stat the snapshot"
+# One PUT holds 5 GiB; etcd'\''s quota-backend-bytes (8 GiB here) lets the database, and so the
+# snapshot, grow past that. Keep the snapshot locally and say what to do rather than fail at S3.
+if [[ $UPLOAD_TARGET == s3://* ]] && ((size > S3_MAX_PUT_BYTES)); then
+  mv -f -- "$partial" "$LOCAL_DIR/$name"
+  die "the snapshot is $size bytes, above S3'\''s limit of $S3_MAX_PUT_BYTES bytes (5 GiB) for one upload; it stays in $LOCAL_DIR/$name. Defragment the members (etcdctl defrag) to shrink the database, or copy the snapshot off the node by hand"
+fi
 sha=$(sha256sum -- "$partial") || die "cannot hash the snapshot"
 sha=${sha%% *}
-size=$(stat -c %s -- "$partial") || die "cannot stat the snapshot"
 mv -f -- "$partial" "$LOCAL_DIR/$name"
 printf '\''%s  %s\n'\'' "$sha" "$name" >"$LOCAL_DIR/$name.sha256"
 
 # --- upload ----------------------------------------------------------------------------------------
-upload "$LOCAL_DIR/$name" "$name" || die "upload of $name to $UPLOAD_TARGET failed (the local copy stays in $LOCAL_DIR)"
-upload "$LOCAL_DIR/$name.sha256" "$name.sha256" || die "upload of $name.sha256 to $UPLOAD_TARGET failed"
+if [[ $UPLOAD_TARGET == s3://* ]]; then
+  s3_credentials "$IMDS_URL"
+fi
+upload "$LOCAL_DIR/$name" "$name" "$sha" || die "upload of $name to $UPLOAD_TARGET failed (the local copy stays in $LOCAL_DIR)"
+sha_of_sha=$(sha256sum -- "$LOCAL_DIR/$name.sha256") || die "cannot hash $name.sha256"
+upload "$LOCAL_DIR/$name.sha256" "$name.sha256" "${sha_of_sha%% *}" || die "upload of $name.sha256 to $UPLOAD_TARGET failed"
 printf '\''%s %s revision=%s keys=%s bytes=%s db_bytes=%s sha256=%s\n'\'' "$stamp" "$UPLOAD_TARGET/$name" "$revision" "$keys" "$size" "$db_size" "$sha" >"$LAST_FILE"
 log "etcd backup ok: $UPLOAD_TARGET/$name revision=$revision keys=$keys bytes=$size db_bytes=$db_size sha256=$sha"
 
@@ -374,7 +457,7 @@ ConditionPathExists=/etc/kubernetes/manifests/etcd.yaml
 
 [Service]
 Type=oneshot
-Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin
+Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ExecStart=/usr/local/sbin/k8s-ha-etcd-backup
 Nice=10
 IOSchedulingClass=best-effort
@@ -427,16 +510,19 @@ umask 022
 systemd-analyze calendar "$SCHEDULE" >/dev/null 2>&1 ||
   die "etcdBackupSchedule '$SCHEDULE' is not a valid systemd OnCalendar expression (systemd-analyze calendar)"
 
-# --- tools: etcdctl (Ubuntu's etcd-client); the AWS CLI for an S3 target -------------------------
+# --- tools: etcdctl (Ubuntu's etcd-client); curl for an S3 target ------------------------------
+# The upload is curl's own SigV4 (curl >= 7.75; Ubuntu 24.04 has 8.5), not the AWS CLI: the CLI
+# comes as a snap on Ubuntu, and the snap dies in the unit (ProtectHome=true) for want of /root/snap.
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v etcdctl >/dev/null 2>&1; then
   log "installing etcd-client (etcdctl)"
   apt-get update -q
   apt-get install -y -q etcd-client
 fi
-if [[ $UPLOAD_TARGET == s3://* ]] && ! command -v aws >/dev/null 2>&1; then
-  log "installing the AWS CLI"
-  snap install aws-cli --classic
+if [[ $UPLOAD_TARGET == s3://* ]] && ! command -v curl >/dev/null 2>&1; then
+  log "installing curl"
+  apt-get update -q
+  apt-get install -y -q curl
 fi
 
 # --- files -------------------------------------------------------------------------------------------
