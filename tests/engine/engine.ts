@@ -50,8 +50,8 @@ export class Lab {
         return readFileSync(join(this.state, "backend", ".pulumi", "stacks", readProject().name, `${this.stack}.json`), "utf8");
     }
 
-    /** Resources in the checkpoint. */
-    resources(): { urn: string; type: string; id?: string; protect?: boolean; outputs?: Record<string, unknown> }[] {
+    /** Resources in the checkpoint (dependencies: the URNs each waits for). */
+    resources(): { urn: string; type: string; id?: string; protect?: boolean; dependencies?: string[]; outputs?: Record<string, unknown> }[] {
         return JSON.parse(this.stateFile()).checkpoint.latest?.resources ?? [];
     }
 

@@ -55,9 +55,14 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         }
         const workerJoin = one(j, `${WORKER}-join`);
         assert.ok(t(workerJoin.start) >= t(previous.end), "the worker joined before the last control plane");
-        // the worker's token is made on node 0 while the worker joins (neither waits for the other)
+        // the worker's token is made on node 0 while the worker joins: neither waits for the other
+        // (the engine may start either first), and both wait for the worker's install
         const token = one(j, `${WORKER}-join-token`);
-        assert.ok(t(token.start) < t(workerJoin.end) && t(workerJoin.start) < t(token.end), `the join-token step and the join did not overlap:\n${describeEntries([token, workerJoin])}`);
+        const stateOf = (name: string) => lab.resources().find((r) => r.urn.endsWith(`::${name}`))!;
+        const [tokenState, joinState] = [stateOf(`${WORKER}-join-token`), stateOf(`${WORKER}-join`)];
+        assert.ok(!(joinState.dependencies ?? []).includes(tokenState.urn) && !(tokenState.dependencies ?? []).includes(joinState.urn), "the join-token step and the join wait for each other");
+        const install = one(j, `${WORKER}-upgrade`);
+        for (const e of [token, workerJoin]) assert.ok(t(e.start) >= t(install.end), `${e.resource} started before the worker's install ended`);
         for (const e of ran(j)) {
             const on = FOR_WORKER.has(e.step) ? `${C}-cp-0` : e.node;
             assert.equal(e.host, ipOf(on), `${e.resource} ran against ${e.host}, not ${on}'s address`);
