@@ -43,7 +43,8 @@ import {
 
 export type { ScriptOptions };
 
-const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
+/** What a bootstrap token looks like, as the scripts check it (lib/token.sh). */
+export const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
 
 /**
  * How long rotate and the certificate renewal let a static pod's container stop before it is

@@ -11,10 +11,9 @@
 //        the others: the admin kubeconfig (adminStdin).
 import { renderScript } from "./bash";
 import { BOOTSTRAP_TOKEN_GROUP } from "./config";
+import { TOKEN_RE } from "./scripts";
 import { duration, scriptParams, waitParams, type ScriptOptions, type UpgradeOptions } from "./options";
 import { KubeadmInputError, controlPlaneEndpoint, normalizeCluster, parseKubernetesVersion, validateNode, type ClusterSpec, type NodeSpec } from "./types";
-
-const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
 
 /** Marks a Node its upgrade-drain step cordoned, with the version it was drained for. */
 export const DRAINED_ANNOTATION = "k8s-ha/drained-for-upgrade";

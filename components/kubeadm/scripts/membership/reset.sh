@@ -114,7 +114,7 @@ check_quorum() {
 }
 
 
-delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
+source lib/delete-node.sh
 #@endif
 
 # Leftovers kubeadm reset does not remove: CNI configuration and KUBE-/CNI- iptables chains.

@@ -70,9 +70,7 @@ configured_version() {
     return 1
   fi
 }
-node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
-node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
-node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
+source lib/node-status.sh
 #@if control-plane
 source lib/local-api-ready.sh
 #@endif

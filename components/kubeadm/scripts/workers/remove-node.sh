@@ -16,7 +16,7 @@ source lib/admin-kubeconfig.sh
 
 source lib/api-ready.sh
 
-delete_node() { kube delete node "$NODE_NAME" --ignore-not-found >/dev/null; }
+source lib/delete-node.sh
 
 make_workdir
 read_admin_kubeconfig "all of stdin"

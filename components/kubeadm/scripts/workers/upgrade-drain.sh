@@ -19,6 +19,8 @@ source lib/admin-kubeconfig.sh
 
 source lib/api-ready.sh
 
+source lib/node-status.sh
+
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir
 read_admin_kubeconfig "all of stdin"
@@ -30,7 +32,7 @@ if [[ -z $node_object ]]; then
   log "$NODE_NAME has no Node (not joined yet): nothing to drain"
   exit 0
 fi
-kubelet=$(kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}') || die "cannot read Node $NODE_NAME's kubelet version"
+kubelet=$(node_kubelet_version) || die "cannot read Node $NODE_NAME's kubelet version"
 if [[ $kubelet == "v$K8S_VERSION" ]]; then
   log "$NODE_NAME already runs v$K8S_VERSION: nothing to drain"
   exit 0

@@ -18,8 +18,7 @@ source lib/admin-kubeconfig.sh
 
 source lib/api-ready.sh
 
-node_at_target() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}' 2>/dev/null)" == "v$K8S_VERSION" ]]; }
-node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
+source lib/node-status.sh
 
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir

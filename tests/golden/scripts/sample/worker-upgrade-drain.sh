@@ -67,6 +67,10 @@ kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
+node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
+node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
+node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
+
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir
 read_admin_kubeconfig "all of stdin"
@@ -78,7 +82,7 @@ if [[ -z $node_object ]]; then
   log "$NODE_NAME has no Node (not joined yet): nothing to drain"
   exit 0
 fi
-kubelet=$(kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}') || die "cannot read Node $NODE_NAME's kubelet version"
+kubelet=$(node_kubelet_version) || die "cannot read Node $NODE_NAME's kubelet version"
 if [[ $kubelet == "v$K8S_VERSION" ]]; then
   log "$NODE_NAME already runs v$K8S_VERSION: nothing to drain"
   exit 0

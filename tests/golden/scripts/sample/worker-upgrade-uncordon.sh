@@ -66,7 +66,8 @@ kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
 # The API through the NLB. -k: this is a liveness probe; nothing secret is sent.
 api_ready() { curl -ksf --max-time 5 -o /dev/null "$API_READYZ_URL"; }
 
-node_at_target() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}' 2>/dev/null)" == "v$K8S_VERSION" ]]; }
+node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}'; }
+node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
 
 # --- inputs ---------------------------------------------------------------------------------------
