@@ -4,6 +4,7 @@ import { ApiLoadBalancer, API_PORT } from "./apiLoadBalancer";
 import { EtcdBackup } from "./backup";
 import { Bastion } from "./bastion";
 import { Bootstrap } from "./bootstrap";
+import { CloudIntegrationIam } from "./cloudIntegrationIam";
 import { afterChecks, cloudChecks, type ClusterConfig } from "./config";
 import { NodeIdentity } from "./iam";
 import { occupiedZones } from "./net/layout";
@@ -36,6 +37,8 @@ export class Cluster extends pulumi.ComponentResource {
     /** IAM identities of the control planes and the workers (day-2 features attach policies to their roles). */
     readonly controlPlaneIdentity: NodeIdentity;
     readonly workerIdentity: NodeIdentity;
+    /** The AWS cloud-controller-manager's and EBS CSI controller's grants on the control-plane role. */
+    readonly cloudIntegrationIam: CloudIntegrationIam;
     readonly etcdBackup: EtcdBackup;
     readonly addons: Addons;
 
@@ -95,6 +98,8 @@ export class Cluster extends pulumi.ComponentResource {
         };
         this.controlPlaneIdentity = new NodeIdentity("control-plane-identity", { clusterName: c, role: "control-plane" }, parent);
         this.workerIdentity = new NodeIdentity("worker-identity", { clusterName: c, role: "worker" }, parent);
+        // The CCM and the EBS CSI controller run on the control planes with host networking (IMDS hop limit 1).
+        this.cloudIntegrationIam = new CloudIntegrationIam("cloud-integration-iam", { clusterName: c, controlPlaneRole: this.controlPlaneIdentity.role, region: cfg.region }, parent);
         this.controlPlane = pool("control-plane", cfg.controlPlaneCount, cfg.controlPlaneInstanceType, facts.images.controlPlaneInstanceType, security.controlPlaneGroupId, this.controlPlaneIdentity);
         this.workers = pool("worker", cfg.workerCount, cfg.workerInstanceType, facts.images.workerInstanceType, security.workerGroupId, this.workerIdentity);
 

@@ -1,6 +1,7 @@
 // IAM on the node roles: what a compromised node (or a pod reaching its credentials) can do is what
 // the policies attached to its role allow. No wildcard action, and `Resource: "*"` only for actions
-// AWS cannot scope to a resource.
+// AWS cannot scope to a resource (and those the AWS cloud-controller-manager's upstream policy needs
+// on "*").
 //
 // A node role is a role an instance profile carries, or one that EC2 may assume. Its policies are
 // read from the four places AWS attaches them: aws.iam.RolePolicy, aws.iam.RolePolicyAttachment and
@@ -13,17 +14,17 @@ import { reportUndecided } from "../lib/kit";
 import { humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
 
 /**
- * The actions a node role may allow on `Resource: "*"`: exactly those the Service Authorization
- * Reference lists with no resource type (they cannot be scoped), and that the stack's components
- * (the AWS cloud provider, the EBS CSI driver, image pulls) call. Exact names: a pattern such as
- * ec2:Describe* would itself be a wildcard. IAM action names are case-insensitive.
+ * Actions the Service Authorization Reference lists with no resource type: they cannot be scoped, and
+ * the stack's components (the AWS cloud provider, the EBS CSI driver, image pulls) call them. Exact
+ * names: a pattern such as ec2:Describe* would itself be a wildcard.
  * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
  */
-export const UNSCOPABLE_ACTIONS: readonly string[] = [
+const NO_RESOURCE_TYPE: readonly string[] = [
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeLaunchConfigurations",
     "autoscaling:DescribeTags",
     "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeInstanceTopology",
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeInstances",
     "ec2:DescribeNetworkInterfaces",
@@ -33,6 +34,7 @@ export const UNSCOPABLE_ACTIONS: readonly string[] = [
     "ec2:DescribeSnapshots",
     "ec2:DescribeSubnets",
     "ec2:DescribeTags",
+    "ec2:DescribeVolumeStatus",
     "ec2:DescribeVolumes",
     "ec2:DescribeVolumesModifications",
     "ec2:DescribeVpcs",
@@ -46,6 +48,59 @@ export const UNSCOPABLE_ACTIONS: readonly string[] = [
     "elasticloadbalancing:DescribeTargetHealth",
     "sts:GetCallerIdentity",
 ];
+
+/**
+ * Actions AWS could scope but the AWS cloud-controller-manager's upstream policy grants on "*" (its
+ * "Control Plane Policy"): the CCM creates security groups, load balancers, listeners and target
+ * groups whose ARNs do not exist beforehand, and changes routes and instances it finds by tag at run
+ * time. Following upstream (components/cloudIntegrationIam.ts) means accepting them on "*".
+ * https://github.com/kubernetes/cloud-provider-aws/blob/2f4b2e2f8620bc86ab949aa15269d504f0c38a23/docs/prerequisites.md
+ */
+const CLOUD_CONTROLLER_MANAGER_UNSCOPED: readonly string[] = [
+    "ec2:AttachVolume",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateRoute",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:CreateVolume",
+    "ec2:DeleteRoute",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteVolume",
+    "ec2:DetachVolume",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ModifyVolume",
+    "ec2:RevokeSecurityGroupIngress",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+    "elasticloadbalancing:AttachLoadBalancerToSubnets",
+    "elasticloadbalancing:ConfigureHealthCheck",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateLoadBalancerListeners",
+    "elasticloadbalancing:CreateLoadBalancerPolicy",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteLoadBalancerListeners",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
+    "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+    "kms:DescribeKey",
+];
+
+/**
+ * The actions a node role may allow on `Resource: "*"`: those AWS cannot scope, and those the AWS
+ * cloud-controller-manager's upstream policy needs on "*". IAM action names are case-insensitive.
+ */
+export const UNSCOPABLE_ACTIONS: readonly string[] = [...NO_RESOURCE_TYPE, ...CLOUD_CONTROLLER_MANAGER_UNSCOPED];
 
 const UNSCOPABLE = new Set(UNSCOPABLE_ACTIONS.map((a) => a.toLowerCase()));
 

@@ -57,6 +57,15 @@ describe("policies: iam", () => {
             assert.match(msg, /statement 0 allows s3:GetObject and kms:Decrypt on every resource \("\*"\)/);
             assert.doesNotMatch(msg, /ec2:DescribeInstances on/);
         });
+        it("accepts the cloud-controller-manager's upstream actions on \"*\", but not iam:CreateServiceLinkedRole (the stack scopes it to ELB's role)", async () => {
+            expectClean(await runStack(nodeRoleLeastPrivilege, nodeRole(doc(
+                { Sid: "Ccm", Effect: "Allow", Action: ["ec2:CreateSecurityGroup", "elasticloadbalancing:CreateLoadBalancer", "kms:DescribeKey"], Resource: "*" },
+            ))));
+            const [msg] = expectLevel(await runStack(nodeRoleLeastPrivilege, nodeRole(doc(
+                { Sid: "Ccm", Effect: "Allow", Action: ["ec2:CreateSecurityGroup", "iam:CreateServiceLinkedRole"], Resource: "*" },
+            ))), "mandatory", 1);
+            assert.match(msg, /statement "Ccm" allows iam:CreateServiceLinkedRole on every resource/);
+        });
         it("fails NotAction and NotResource in an Allow", async () => {
             expectLevel(await runStack(nodeRoleLeastPrivilege, nodeRole(doc({ Effect: "Allow", NotAction: "iam:*", Resource: BUCKET_OBJECTS }))), "mandatory", 1);
             const [msg] = expectLevel(await runStack(nodeRoleLeastPrivilege, nodeRole(doc({ Effect: "Allow", Action: "s3:GetObject", NotResource: BUCKET_OBJECTS }))), "mandatory", 1);
@@ -102,10 +111,10 @@ describe("policies: iam", () => {
                 for (const preview of [true, false]) {
                     const p = await plan(stack, {}, { preview });
                     assert.ifError(p.run.error);
-                    // not vacuous: the backup upload policy is there and its document is read (actions known even in preview)
-                    const upload = p.run.resources.filter((r) => r.type === IAM.rolePolicy);
-                    assert.strictEqual(upload.length, 1);
-                    assert.deepStrictEqual(documentProblems(upload[0].wireInputs.policy), [], `${stack} preview=${preview}`);
+                    // not vacuous: the backup upload and the CCM's and EBS CSI driver's policies are there and read (actions known even in preview)
+                    const inline = p.run.resources.filter((r) => r.type === IAM.rolePolicy);
+                    assert.deepStrictEqual(inline.map((r) => r.name.replace(/^k8s-(dev|prod)-/, "")).sort(), ["cloud-controller-manager", "ebs-csi-driver", "etcd-backup-upload"]);
+                    for (const r of inline) assert.deepStrictEqual(documentProblems(r.wireInputs.policy), [], `${r.name} ${stack} preview=${preview}`);
                     assert.deepStrictEqual(p.violations.filter((v) => v.policy === "node-role-least-privilege"), [], `${stack} preview=${preview}`);
                 }
             });
