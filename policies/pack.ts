@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EnforcementLevel, Policies, PolicyPackConfig } from "@pulumi/policy";
+import { awsIntegrationPolicies } from "./rules/awsIntegration";
 import { iamPolicies } from "./rules/iam";
 import { instancePolicies } from "./rules/instances";
 import { layoutPolicies } from "./rules/layout";
@@ -26,6 +27,7 @@ export const policies: Policies = [
     ...instancePolicies,
     ...networkPolicies,
     ...iamPolicies,
+    ...awsIntegrationPolicies,
     ...tlsPolicies,
     ...protectPolicies,
 ];

@@ -122,7 +122,7 @@ export function layout(opts: LayoutOptions = {}): Stack {
     for (const z of zones) {
         subnets.set(z, s.add(TYPES.subnet, `private-${z}`, {
             availabilityZone: `${region}${z}`, cidrBlock: `10.0.${zones.indexOf(z)}.0/24`, mapPublicIpOnLaunch: false,
-            vpcId: id("vpc-1"), id: id(`subnet-${z}`),
+            vpcId: id("vpc-1"), id: id(`subnet-${z}`), tags: { [`kubernetes.io/cluster/${s.name}`]: "owned" },
         }));
     }
     const cpSg = s.add(TYPES.sg, "control-plane-sg", { vpcId: id("vpc-1"), description: "control planes", id: id("sg-cp") });

@@ -42,6 +42,8 @@ describe("policies: the pack", () => {
             "etcd-ports-control-plane-only": "mandatory",
             "control-plane-private-subnet": "mandatory",
             "node-role-least-privilege": "mandatory",
+            "cluster-subnets-tagged": "advisory",
+            "default-storage-class-encrypted": "advisory",
             "tls-key-strength": "mandatory",
             "tls-ca-certificate": "mandatory",
             "tls-allowed-uses-valid": "mandatory",
