@@ -59,7 +59,8 @@ function ungranted(ours: Grant[], upstream: Upstream): Grant[] {
     return ours.filter((g) => !upstream.statements.some((s) => covers(s, g)));
 }
 
-describe("cloud integration IAM (the CCM and the EBS CSI driver on the control-plane role)", () => {
+describe("cloud integration IAM (the CCM and the EBS CSI driver on the control-plane role)", function () {
+    this.timeout(180_000); // whole-program runs in update mode, on a shared machine
     it("the fixture names its upstream sources with the commit read", () => {
         for (const u of [FIXTURE.cloudControllerManager, FIXTURE.ebsCsiDriver]) {
             assert.match(u.source, /^https:\/\/github\.com\/kubernetes(-sigs)?\/[a-z-]+\/blob\/[0-9a-f]{40}\//);

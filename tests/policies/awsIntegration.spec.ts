@@ -25,7 +25,8 @@ function subnets(tags: Record<string, unknown>[], controlPlane = true): Stack {
 }
 
 describe("policies: AWS integration", () => {
-    describe("cluster-subnets-tagged", () => {
+    describe("cluster-subnets-tagged", function () {
+        this.timeout(120_000); // the program-graph cases run the whole program
         it("passes subnets tagged for the control planes' cluster, owned or shared", async () => {
             expectClean(await runStack(clusterSubnetsTagged, subnets([
                 { Name: "a", "kubernetes.io/cluster/k8s-dev": "owned", "kubernetes.io/role/internal-elb": "1" },
