@@ -26,6 +26,7 @@ import {
     tokenStdin,
     type ClusterSpec,
     type NodeRole,
+    awsProviderId,
     type NodeSpec,
     type ScriptOptions,
 } from "./kubeadm";
@@ -134,7 +135,8 @@ export class Bootstrap extends pulumi.ComponentResource {
             perDialTimeout: 10,
             proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: SSH_DIAL_ERROR_LIMIT, perDialTimeout: 10 },
         });
-        const nodeSpec = (node: PoolNode, role: NodeRole) => node.instance.privateIp.apply((ip): NodeSpec => ({ name: node.name, privateIp: ip, role }));
+        const nodeSpec = (node: PoolNode, role: NodeRole) => pulumi.all([node.instance.privateIp, node.instance.id])
+            .apply(([ip, id]): NodeSpec => ({ name: node.name, privateIp: ip, role, providerId: awsProviderId(node.zone, id) }));
         const script = (node: PoolNode, role: NodeRole, render: (c: ClusterSpec, n: NodeSpec) => string) =>
             pulumi.all([spec, nodeSpec(node, role)]).apply(([c, n]) => asRemoteCommand(render(c, n)));
         const step = (resourceName: string, node: PoolNode, args: Omit<command.remote.CommandArgs, "connection">, dependsOn: pulumi.Input<pulumi.Resource>[], secret = false, extra: pulumi.CustomResourceOptions = {}) => {

@@ -167,6 +167,8 @@ export class Cluster extends pulumi.ComponentResource {
             podCidr: cfg.podCidr,
             controlPlaneCount: cfg.controlPlaneCount,
             alerts: cfg.alerts,
+            kubernetesVersion: cfg.kubernetesVersion,
+            region: cfg.region,
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;
