@@ -169,6 +169,8 @@ export class Cluster extends pulumi.ComponentResource {
             alerts: cfg.alerts,
             kubernetesVersion: cfg.kubernetesVersion,
             region: cfg.region,
+            // Bootstrap.upgrades runs control planes first, from node 0.
+            controlPlaneUpgrades: this.bootstrap.upgrades.slice(0, cfg.controlPlaneCount),
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;

@@ -73,6 +73,8 @@ for (const preview of [true, false]) {
             const tolerated = r.values.tolerations.map((t: any) => t.key);
             for (const key of ["node.cloudprovider.kubernetes.io/uninitialized", CONTROL_PLANE, "node.kubernetes.io/not-ready"]) assert.ok(tolerated.includes(key), key);
             assert.ok(ancestors(run, ccm).has(cmd(run, "k8s-dev-cp-2-join").urn), "installed after the last control-plane join");
+            // A minor bump changes its image: only after every control plane runs the new version.
+            for (const i of [0, 1, 2]) assert.ok(ccm.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-upgrade`).urn), `waits for k8s-dev-cp-${i}-upgrade`);
             // Nothing in the bootstrap waits on the add-ons: a node keeps the uninitialized taint until the CCM runs.
             const prodCcm = named(alerting, RELEASE, "aws-cloud-controller-manager");
             const workerJoins = alerting.resources.filter((x) => /-worker-\d+-join(-token)?$/.test(x.name));
