@@ -44,7 +44,10 @@ export interface AddonsArgs {
     clusterName: string;
     /** The admin kubeconfig (secret). */
     kubeconfig: pulumi.Input<string>;
-    /** The add-ons wait for these (the last control-plane join: the control plane is complete). */
+    /**
+     * The add-ons wait for these: the last control-plane join (the control plane is complete) and
+     * the control planes' reset hooks, so that a destroy deletes the add-ons while the API answers.
+     */
     controlPlaneReady: pulumi.Input<pulumi.Resource>[];
     /** kubeadm's podSubnet: Calico's IP pool. */
     podCidr: string;

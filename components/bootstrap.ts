@@ -115,6 +115,12 @@ export class Bootstrap extends pulumi.ComponentResource {
     readonly certRenewals: readonly command.remote.Command[];
     /** Per control plane: the etcd backup timer's installation. */
     readonly etcdBackups: readonly command.remote.Command[];
+    /**
+     * Per control plane: its reset hook (runs on delete). Whatever talks to the API through the
+     * cluster (the add-ons) depends on these, so a destroy removes it before any control plane
+     * leaves.
+     */
+    readonly controlPlaneResets: readonly command.remote.Command[];
 
     constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
@@ -302,6 +308,7 @@ export class Bootstrap extends pulumi.ComponentResource {
             script(node, "control-plane", (c, n) => renderResetScript(c, n, o)), adminStdin$,
             [members[i], ...controlPlaneResets.slice(-1), ...(args.accessPath ?? [])],
             { replaceWith: [node.instance], ...(args.protectControlPlanes ? { protect: true } : {}) })));
+        this.controlPlaneResets = controlPlaneResets;
         args.workers.forEach((node, i) => {
             const gone = { replaceWith: [node.instance] };
             const removeNode = hook(`${node.name}-remove-node`, adminNode, forWorker(node, (c, w) => renderWorkerRemoveNodeScript(c, w, o)), adminStdin$,

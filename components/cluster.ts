@@ -163,7 +163,8 @@ export class Cluster extends pulumi.ComponentResource {
         this.addons = new Addons("addons", {
             clusterName: c,
             kubeconfig: this.pki.adminKubeconfig,
-            controlPlaneReady: [this.bootstrap.controlPlaneReady],
+            // After the last join; and on destroy, gone before any control plane's reset hook runs.
+            controlPlaneReady: [this.bootstrap.controlPlaneReady, ...this.bootstrap.controlPlaneResets],
             podCidr: cfg.podCidr,
             controlPlaneCount: cfg.controlPlaneCount,
             alerts: cfg.alerts,
