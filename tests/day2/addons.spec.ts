@@ -46,6 +46,9 @@ for (const preview of [true, false]) {
             assert.ok(provider.dependencies.includes(lastJoin.urn), "the provider waits for the last control-plane join");
             // and so, transitively, for every control-plane step before it
             for (const step of ["k8s-dev-cp-0-init", "k8s-dev-cp-1-join"]) assert.ok(ancestors(run, provider).has(cmd(run, step).urn), step);
+            // ... and for every control plane's reset hook: a destroy deletes dependents first, so the
+            // add-ons go while the API still answers, before any control plane leaves.
+            for (const i of [0, 1, 2]) assert.ok(provider.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-reset`).urn), `the provider depends on k8s-dev-cp-${i}-reset`);
         });
 
         it(`installs Calico through the pinned tigera-operator chart (${CALICO_CHART.version}) on podCidr with VXLAN, through that provider`, () => {
