@@ -26,6 +26,7 @@ import {
     tokenStdin,
     type ClusterSpec,
     type NodeRole,
+    awsProviderId,
     type NodeSpec,
     type ScriptOptions,
 } from "./kubeadm";
@@ -114,6 +115,12 @@ export class Bootstrap extends pulumi.ComponentResource {
     readonly certRenewals: readonly command.remote.Command[];
     /** Per control plane: the etcd backup timer's installation. */
     readonly etcdBackups: readonly command.remote.Command[];
+    /**
+     * Per control plane: its reset hook (runs on delete). Whatever talks to the API through the
+     * cluster (the add-ons) depends on these, so a destroy removes it before any control plane
+     * leaves.
+     */
+    readonly controlPlaneResets: readonly command.remote.Command[];
 
     constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
@@ -134,7 +141,8 @@ export class Bootstrap extends pulumi.ComponentResource {
             perDialTimeout: 10,
             proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: SSH_DIAL_ERROR_LIMIT, perDialTimeout: 10 },
         });
-        const nodeSpec = (node: PoolNode, role: NodeRole) => node.instance.privateIp.apply((ip): NodeSpec => ({ name: node.name, privateIp: ip, role }));
+        const nodeSpec = (node: PoolNode, role: NodeRole) => pulumi.all([node.instance.privateIp, node.instance.id])
+            .apply(([ip, id]): NodeSpec => ({ name: node.name, privateIp: ip, role, providerId: awsProviderId(node.zone, id) }));
         const script = (node: PoolNode, role: NodeRole, render: (c: ClusterSpec, n: NodeSpec) => string) =>
             pulumi.all([spec, nodeSpec(node, role)]).apply(([c, n]) => asRemoteCommand(render(c, n)));
         const step = (resourceName: string, node: PoolNode, args: Omit<command.remote.CommandArgs, "connection">, dependsOn: pulumi.Input<pulumi.Resource>[], secret = false, extra: pulumi.CustomResourceOptions = {}) => {
@@ -300,6 +308,7 @@ export class Bootstrap extends pulumi.ComponentResource {
             script(node, "control-plane", (c, n) => renderResetScript(c, n, o)), adminStdin$,
             [members[i], ...controlPlaneResets.slice(-1), ...(args.accessPath ?? [])],
             { replaceWith: [node.instance], ...(args.protectControlPlanes ? { protect: true } : {}) })));
+        this.controlPlaneResets = controlPlaneResets;
         args.workers.forEach((node, i) => {
             const gone = { replaceWith: [node.instance] };
             const removeNode = hook(`${node.name}-remove-node`, adminNode, forWorker(node, (c, w) => renderWorkerRemoveNodeScript(c, w, o)), adminStdin$,

@@ -168,10 +168,15 @@ export class Cluster extends pulumi.ComponentResource {
         this.addons = new Addons("addons", {
             clusterName: c,
             kubeconfig: this.pki.adminKubeconfig,
-            controlPlaneReady: [this.bootstrap.controlPlaneReady],
+            // After the last join; and on destroy, gone before any control plane's reset hook runs.
+            controlPlaneReady: [this.bootstrap.controlPlaneReady, ...this.bootstrap.controlPlaneResets],
             podCidr: cfg.podCidr,
             controlPlaneCount: cfg.controlPlaneCount,
             alerts: cfg.alerts,
+            kubernetesVersion: cfg.kubernetesVersion,
+            region: cfg.region,
+            // Bootstrap.upgrades runs control planes first, from node 0.
+            controlPlaneUpgrades: this.bootstrap.upgrades.slice(0, cfg.controlPlaneCount),
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;

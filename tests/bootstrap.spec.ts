@@ -179,6 +179,28 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
         }
     });
 
+    it("every node's kubelet registers with the external cloud provider and the providerID of the instance the stack created (aws:///<zone>/<id>)", () => {
+        const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && /-(cp|worker)-\d+$/.test(r.name));
+        assert.equal(instances.length, 8);
+        // The mock cloud's ARNs end in the resource id (as EC2's do).
+        const idOf = (r: RecordedResource) => String(r.outputs.arn).split("/").pop()!;
+        const subnets = new Map(run.resources.filter((r) => r.type === T.subnet).map((r) => [idOf(r), String(r.inputs.availabilityZone)]));
+        const seen = new Set<string>();
+        for (const instance of instances) {
+            const zone = subnets.get(String(instance.inputs.subnetId));
+            assert.ok(zone, `${instance.name}'s subnet has a zone`);
+            const step = run.resources.find((r) => r.type === COMMAND && (r.name === `${instance.name}-init` || r.name === `${instance.name}-join`))!;
+            const text = String(isSecretValue(step.inputs.create) ? step.inputs.create.value : step.inputs.create);
+            const providerIds = [...text.matchAll(/name: provider-id\n\s*value: (\S+)/g)].map((m) => m[1]);
+            assert.ok(providerIds.length > 0, `${step.name} sets the kubelet's provider-id`);
+            assert.match(idOf(instance), /^i-[0-9a-f]+$/);
+            for (const id of providerIds) assert.equal(id, `aws:///${zone}/${idOf(instance)}`, step.name);
+            assert.match(text, /name: cloud-provider\n\s*value: external/, `${step.name}: external cloud provider`);
+            seen.add(providerIds[0]);
+        }
+        assert.equal(seen.size, 8, "each node names its own instance");
+    });
+
     it("re-runs a node's rotation when its certificates change: their fingerprint is in the update command", () => {
         for (const node of ["k8s-prod-cp-0", "k8s-prod-cp-4"]) {
             const rotate = run.resources.find((r) => r.type === COMMAND && r.name === `${node}-rotate`)!;

@@ -72,7 +72,7 @@ describe("config", () => {
     it("defect: accepts a backup schedule with a time zone (systemd does), and renders it into the timer", () => {
         const cfg = validateConfig({ etcdBackupSchedule: "*-*-* 03:00:00 America/New_York", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
         assert.equal(cfg.etcdBackupSchedule, "*-*-* 03:00:00 America/New_York");
-        const units = renderEtcdBackupUnits({ name: "k8s-cp-0", privateIp: "10.0.0.10", role: "control-plane" }, cfg.etcdBackupSchedule, "s3://k8s-ha-backups-0a1b2c3/k8s/k8s-cp-0");
+        const units = renderEtcdBackupUnits({ name: "k8s-cp-0", privateIp: "10.0.0.10", role: "control-plane", providerId: "aws:///us-east-1a/i-6990b264d292d228f" }, cfg.etcdBackupSchedule, "s3://k8s-ha-backups-0a1b2c3/k8s/k8s-cp-0");
         assert.match(units.timer, /^OnCalendar=\*-\*-\* 03:00:00 America\/New_York$/m);
     });
 

@@ -147,12 +147,30 @@ function quoteDoubleAt(doc: Document, path: readonly (string | number)[]): void 
     node.type = Scalar.QUOTE_DOUBLE;
 }
 
+/**
+ * The kubelet runs with the external cloud provider: the AWS cloud-controller-manager (an add-on)
+ * sets the node's addresses, zone and instance-type labels and removes the
+ * node.cloudprovider.kubernetes.io/uninitialized taint. providerID names the instance, so the
+ * Node keeps its `<cluster>-cp-N` name. kube-apiserver and kube-controller-manager take no
+ * cloud-provider flag (https://kubernetes.io/docs/tasks/administer-cluster/running-cloud-controller/).
+ */
+export const KUBELET_CLOUD_PROVIDER = "external";
+
 function nodeRegistration(node: NodeSpec) {
     return {
         name: node.name,
         criSocket: CRI_SOCKET,
-        kubeletExtraArgs: args({ "node-ip": node.privateIp }),
+        kubeletExtraArgs: args({ "cloud-provider": KUBELET_CLOUD_PROVIDER, "node-ip": node.privateIp, "provider-id": node.providerId }),
     };
+}
+
+/**
+ * nodeRegistration for the phases the rotate and renewal scripts run (certificates, kubeconfigs),
+ * none of which writes the kubelet's flags: only the node's identity. Kept without the cloud
+ * flags so their script text, an input of commands on live clusters, did not change with them.
+ */
+function phaseNodeRegistration(node: NodeSpec) {
+    return { name: node.name, criSocket: CRI_SOCKET, kubeletExtraArgs: args({ "node-ip": node.privateIp }) };
 }
 
 /**
@@ -277,7 +295,8 @@ export function renderInitConfig(cluster: ClusterSpec, node: NodeSpec, opts: Ini
  * commands run later on any control plane (the rotate script regenerates kubeconfigs with it).
  */
 export function renderPhaseConfig(cluster: ClusterSpec, node: NodeSpec, opts: { kubernetesVersion?: typeof KUBERNETES_VERSION_PLACEHOLDER } = {}): string {
-    return stream([toYaml(initConfiguration(cluster, node, null)), toYaml(clusterConfiguration(cluster, opts.kubernetesVersion))]);
+    const init = { ...initConfiguration(cluster, node, null), nodeRegistration: phaseNodeRegistration(node) };
+    return stream([toYaml(init), toYaml(clusterConfiguration(cluster, opts.kubernetesVersion))]);
 }
 
 export interface JoinConfigOptions {

@@ -31,9 +31,9 @@ import {
     dedupe,
     firstServiceIp,
     normalizeCluster,
-    validateNode,
+    validateMachine,
     type ClusterSpec,
-    type NodeSpec,
+    type MachineSpec,
 } from "./types";
 
 /** @pulumi/tls `allowedUses` values (snake_case, as the provider takes them). */
@@ -199,13 +199,13 @@ function split(names: readonly string[]): SubjectAltNames {
     };
 }
 
-function requireControlPlane(node: NodeSpec, what: string): void {
-    validateNode(node);
+function requireControlPlane(node: MachineSpec, what: string): void {
+    validateMachine(node);
     if (node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, `"control-plane" (${what} exists only on control-plane nodes)`);
 }
 
 /** The SANs kubeadm requires on `node`'s apiserver certificate (in kubeadm's order, deduplicated). */
-export function apiServerSans(cluster: ClusterSpec, node: NodeSpec): SubjectAltNames {
+export function apiServerSans(cluster: ClusterSpec, node: MachineSpec): SubjectAltNames {
     const c = normalizeCluster(cluster);
     requireControlPlane(node, "the apiserver certificate");
     return split([
@@ -222,14 +222,14 @@ export function apiServerSans(cluster: ClusterSpec, node: NodeSpec): SubjectAltN
 }
 
 /** SANs of `node`'s etcd server certificate. */
-export function etcdServerSans(cluster: ClusterSpec, node: NodeSpec): SubjectAltNames {
+export function etcdServerSans(cluster: ClusterSpec, node: MachineSpec): SubjectAltNames {
     const c = normalizeCluster(cluster);
     requireControlPlane(node, "etcd");
     return split([node.name, "localhost", node.privateIp, "127.0.0.1", "::1", ...(c.etcdExtraSans ?? [])]);
 }
 
 /** SANs of `node`'s etcd peer certificate (kubeadm uses the same defaults as for the server cert). */
-export function etcdPeerSans(cluster: ClusterSpec, node: NodeSpec): SubjectAltNames {
+export function etcdPeerSans(cluster: ClusterSpec, node: MachineSpec): SubjectAltNames {
     return etcdServerSans(cluster, node);
 }
 
@@ -237,7 +237,7 @@ export function etcdPeerSans(cluster: ClusterSpec, node: NodeSpec): SubjectAltNa
 export function leafCertRequest(
     leaf: KubeadmLeafCert,
     cluster: ClusterSpec,
-    node?: NodeSpec,
+    node?: MachineSpec,
 ): { commonName: string; organizations: readonly string[]; sans: SubjectAltNames } {
     if (leaf.perNode && !node) throw new KubeadmInputError(`${leaf.name} node`, undefined, "a control-plane node (this certificate differs per node)");
     const commonName = typeof leaf.commonName === "string" ? leaf.commonName : node!.name;

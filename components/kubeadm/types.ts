@@ -27,12 +27,29 @@ export interface ClusterSpec {
 
 export type NodeRole = "control-plane" | "worker";
 
-/** One machine. `name` is the Kubernetes Node name (and the hostname prepare sets). */
-export interface NodeSpec {
+/** One machine as its certificates see it. `name` is the Kubernetes Node name (and the hostname prepare sets). */
+export interface MachineSpec {
     readonly name: string;
     readonly privateIp: string;
     readonly role: NodeRole;
 }
+
+/** One machine as its kubelet sees it. */
+export interface NodeSpec extends MachineSpec {
+    /**
+     * The kubelet's providerID, `aws:///<zone>/<instance-id>` (awsProviderId): with the external
+     * cloud provider the AWS cloud-controller-manager finds the node's instance by it, so the Node
+     * keeps its own name instead of the instance's private DNS name.
+     */
+    readonly providerId: string;
+}
+
+/** The providerID the AWS cloud-controller-manager reads: `aws:///<availability zone>/<instance id>`. */
+export function awsProviderId(zone: string, instanceId: string): string {
+    return `aws:///${zone}/${instanceId}`;
+}
+
+const PROVIDER_ID_RE = /^aws:\/\/\/[a-z0-9-]+\/[A-Za-z0-9._-]+$/;
 
 /** Port of every kube-apiserver and of the NLB listener. */
 export const API_PORT = 6443;
@@ -121,11 +138,19 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
 }
 
 /** Validates a NodeSpec. */
-export function validateNode(n: NodeSpec): NodeSpec {
+export function validateMachine<T extends MachineSpec>(n: T): T {
     if (!isDnsSubdomain(n.name)) throw new KubeadmInputError("node.name", n.name, "an RFC-1123 DNS name in lower case (the Node name)");
     if (isIP(n.privateIp) === 0) throw new KubeadmInputError(`node ${n.name} privateIp`, n.privateIp, "an IPv4 or IPv6 address");
     if (n.role !== "control-plane" && n.role !== "worker") {
         throw new KubeadmInputError(`node ${n.name} role`, n.role, '"control-plane" or "worker"');
+    }
+    return n;
+}
+
+export function validateNode(n: NodeSpec): NodeSpec {
+    validateMachine(n);
+    if (typeof n.providerId !== "string" || !PROVIDER_ID_RE.test(n.providerId)) {
+        throw new KubeadmInputError(`node ${n.name} providerId`, String(n.providerId), '"aws:///<availability zone>/<instance id>"');
     }
     return n;
 }

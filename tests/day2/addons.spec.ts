@@ -1,15 +1,20 @@
 import { strict as assert } from "node:assert";
 import { controlPlaneAlertRules } from "../../components/alerts";
 import { CALICO_CHART } from "../../components/addons";
+import { CCM_CHART, CCM_IMAGE_TAGS, EBS_CSI_CHART, ccmImageTag } from "../../components/cloudAddons";
+import { SUPPORTED_MINORS } from "../../components/config";
 import { type ProgramRun, type RecordedResource } from "../../tools/harness/program";
 import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue, isUnknownValue, plainStrings } from "../../tools/harness/values";
 import { byUrn, ofType, one } from "../graph";
-import { ancestors, cmd } from "./helpers";
+import { ancestors, cmd, named } from "./helpers";
 
 const PROVIDER = "pulumi:providers:kubernetes";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
+const STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass";
+const DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch";
+const CONTROL_PLANE = "node-role.kubernetes.io/control-plane";
 
 /** The provider a resource uses (its reference is "<urn>::<id>"). */
 function providerOf(run: ProgramRun, r: RecordedResource): RecordedResource {
@@ -41,10 +46,13 @@ for (const preview of [true, false]) {
             assert.ok(provider.dependencies.includes(lastJoin.urn), "the provider waits for the last control-plane join");
             // and so, transitively, for every control-plane step before it
             for (const step of ["k8s-dev-cp-0-init", "k8s-dev-cp-1-join"]) assert.ok(ancestors(run, provider).has(cmd(run, step).urn), step);
+            // ... and for every control plane's reset hook: a destroy deletes dependents first, so the
+            // add-ons go while the API still answers, before any control plane leaves.
+            for (const i of [0, 1, 2]) assert.ok(provider.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-reset`).urn), `the provider depends on k8s-dev-cp-${i}-reset`);
         });
 
         it(`installs Calico through the pinned tigera-operator chart (${CALICO_CHART.version}) on podCidr with VXLAN, through that provider`, () => {
-            const release = one(run, RELEASE);
+            const release = named(run, RELEASE, "calico");
             assert.equal(providerOf(run, release).urn, one(run, PROVIDER).urn);
             const r = release.inputs as any;
             assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace, r.createNamespace], ["tigera-operator", "v3.31.3", "https://docs.tigera.io/calico/charts", "tigera-operator", true]);
@@ -52,6 +60,56 @@ for (const preview of [true, false]) {
             assert.deepEqual(pools.map((p: any) => [p.cidr, p.encapsulation, p.natOutgoing]), [["10.200.0.0/16", "VXLAN", "Enabled"]]);
             assert.equal(r.values.installation.calicoNetwork.bgp, "Disabled");
             assert.ok(ancestors(run, release).has(cmd(run, "k8s-dev-cp-2-join").urn), "the chart is installed after the control plane is complete");
+        });
+
+        it(`installs the AWS cloud-controller-manager (chart ${CCM_CHART.version}, the image of the cluster's minor) on the control planes, host network, leader-elected, after the last join`, () => {
+            const ccm = named(run, RELEASE, "aws-cloud-controller-manager");
+            assert.equal(providerOf(run, ccm).urn, one(run, PROVIDER).urn);
+            const r = ccm.inputs as any;
+            assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace], ["aws-cloud-controller-manager", CCM_CHART.version, "https://kubernetes.github.io/cloud-provider-aws", "kube-system"]);
+            assert.equal(r.values.image.tag, CCM_IMAGE_TAGS[35], "dev runs 1.35: the 1.35 CCM image");
+            assert.equal(r.values.hostNetworking, true, "IMDS hop limit 1: only the host network reaches the instance role");
+            assert.deepEqual(r.values.nodeSelector, { [CONTROL_PLANE]: "" });
+            assert.ok(r.values.args.includes("--cloud-provider=aws") && r.values.args.includes("--leader-elect=true"));
+            assert.ok(r.values.args.includes("--cluster-name=k8s-dev"));
+            assert.ok(r.values.args.includes("--configure-cloud-routes=false"), "VXLAN pods: no VPC routes");
+            const tolerated = r.values.tolerations.map((t: any) => t.key);
+            for (const key of ["node.cloudprovider.kubernetes.io/uninitialized", CONTROL_PLANE, "node.kubernetes.io/not-ready"]) assert.ok(tolerated.includes(key), key);
+            assert.ok(ancestors(run, ccm).has(cmd(run, "k8s-dev-cp-2-join").urn), "installed after the last control-plane join");
+            // A minor bump changes its image: only after every control plane runs the new version.
+            for (const i of [0, 1, 2]) assert.ok(ccm.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-upgrade`).urn), `waits for k8s-dev-cp-${i}-upgrade`);
+            // Nothing in the bootstrap waits on the add-ons: a node keeps the uninitialized taint until the CCM runs.
+            const prodCcm = named(alerting, RELEASE, "aws-cloud-controller-manager");
+            const workerJoins = alerting.resources.filter((x) => /-worker-\d+-join(-token)?$/.test(x.name));
+            assert.ok(workerJoins.length >= 3, "prod has worker joins");
+            for (const j of workerJoins) assert.ok(!ancestors(alerting, j).has(prodCcm.urn), `${j.name} does not wait for the CCM`);
+            assert.ok(!alerting.resources.some((x) => x.type === "command:remote:Command" && ancestors(alerting, x).has(prodCcm.urn)), "no node command waits for the CCM");
+        });
+
+        it(`installs the EBS CSI driver (chart ${EBS_CSI_CHART.version}) after the CCM, its controller on the control planes and moved onto the host network`, () => {
+            const ebs = named(run, RELEASE, "aws-ebs-csi-driver");
+            const r = ebs.inputs as any;
+            assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace], ["aws-ebs-csi-driver", EBS_CSI_CHART.version, "https://kubernetes-sigs.github.io/aws-ebs-csi-driver", "kube-system"]);
+            assert.deepEqual(r.values.controller.nodeSelector, { [CONTROL_PLANE]: "" });
+            assert.equal(r.values.controller.region, "us-west-2", "the stack's aws:region");
+            assert.equal(r.values.controller.k8sTagClusterId, "k8s-dev");
+            assert.equal(r.values.node.hostNetwork, false, "the node plugin reads the Node object, not IMDS");
+            assert.deepEqual(r.values.storageClasses, [], "no StorageClass from the chart");
+            assert.ok(ebs.dependencies.includes(named(run, RELEASE, "aws-cloud-controller-manager").urn));
+            const patch = one(run, DEPLOYMENT_PATCH);
+            const p = patch.inputs as any;
+            assert.deepEqual([p.metadata.name, p.metadata.namespace], ["ebs-csi-controller", "kube-system"]);
+            assert.equal(p.spec.template.spec.hostNetwork, true);
+            assert.ok(patch.dependencies.includes(ebs.urn), "the patch waits for the chart's Deployment");
+            assert.equal(providerOf(run, patch).urn, one(run, PROVIDER).urn);
+        });
+
+        it("makes the default StorageClass: gp3, encrypted, WaitForFirstConsumer, on the EBS CSI driver", () => {
+            const sc = one(run, STORAGE_CLASS);
+            const r = sc.inputs as any;
+            assert.equal(r.metadata.annotations["storageclass.kubernetes.io/is-default-class"], "true");
+            assert.deepEqual([r.provisioner, r.parameters.type, r.parameters.encrypted, r.volumeBindingMode], ["ebs.csi.aws.com", "gp3", "true", "WaitForFirstConsumer"]);
+            assert.ok(sc.dependencies.includes(named(run, RELEASE, "aws-ebs-csi-driver").urn));
         });
 
         it("installs no PrometheusRule unless alerts is on (the CRD may not exist)", () => {
@@ -87,6 +145,15 @@ for (const preview of [true, false]) {
         });
     });
 }
+
+describe("cloud-controller-manager image (pure)", () => {
+    it("has an image for every Kubernetes minor the configuration accepts, and refuses one it has none for", () => {
+        for (let minor = SUPPORTED_MINORS.min; minor <= SUPPORTED_MINORS.max; minor++) {
+            assert.match(ccmImageTag(`1.${minor}.0`), new RegExp(`^v1\\.${minor}\\.\\d+$`), `1.${minor}`);
+        }
+        assert.throws(() => ccmImageTag("1.36.0"), /kubernetesVersion.*1\.36\.0.*cloud-controller-manager/);
+    });
+});
 
 describe("alert rules (pure)", () => {
     it("size the insufficient-members alert to the member count and reject a nonsense count", () => {

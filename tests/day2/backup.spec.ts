@@ -139,7 +139,7 @@ describe("etcd backups under the mock runtime", () => {
                 assert.ok(timer.split("\n").includes("RandomizedDelaySec=30min"));
                 assert.ok(timer.split("\n").includes("Persistent=true"));
                 // the unit texts are the renderer's, for this node and target
-                const units = renderEtcdBackupUnits({ name: node, privateIp: "10.0.0.1", role: "control-plane" }, "Mon..Fri 02:30", target);
+                const units = renderEtcdBackupUnits({ name: node, privateIp: "10.0.0.1", role: "control-plane", providerId: "aws:///us-east-1c/i-545ea538461003efd" }, "Mon..Fri 02:30", target);
                 assert.equal(timer, units.timer.trimEnd());
                 assert.equal(scriptVar(script, "SERVICE_UNIT"), units.service.trimEnd());
                 // the backup script inside uploads there in the stack's region, from the local member, and
@@ -215,7 +215,7 @@ describe("etcd backups under the mock runtime", () => {
 
     describe("the S3 upload without the AWS CLI (issue 12, defect 4: the snap's CLI dies under ProtectHome=true)", () => {
         const cluster: ClusterSpec = { clusterName: "k8s-dev", kubernetesVersion: "1.35.0", apiEndpointHost: "api.example.internal", podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", extraSans: [] };
-        const node: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "10.0.1.10", role: "control-plane" };
+        const node: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "10.0.1.10", role: "control-plane", providerId: "aws:///us-east-1b/i-7c0642f59e6a14b1b" };
         const target = "s3://k8s-dev-etcd-backups-0a1b2c3/k8s-dev/k8s-dev-cp-0";
 
         it("addresses AWS virtual-hosted style, a dotted bucket and a custom endpoint path style, and file:// not at all", () => {

@@ -45,6 +45,11 @@ export class Lab {
         return jsonLines(join(this.state, "cloud", "aws-journal.jsonl"));
     }
 
+    /** What the kubernetes stand-in was asked to create, update and delete (same shape as aws's). */
+    kubernetes(): AwsJournalEntry[] {
+        return jsonLines(join(this.state, "cloud", "kubernetes-journal.jsonl"));
+    }
+
     /** The raw checkpoint file of the stack, as the file backend keeps it. */
     stateFile(): string {
         return readFileSync(join(this.state, "backend", ".pulumi", "stacks", readProject().name, `${this.stack}.json`), "utf8");

@@ -69,6 +69,16 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         }
     });
 
+    it("installs the add-ons (Calico, the AWS CCM, the EBS CSI driver, the default StorageClass) after the last control-plane join", () => {
+        const created = lab.kubernetes().filter((e) => e.op === "create");
+        assert.deepEqual(created.map((e) => e.resource).sort(), ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"]);
+        const lastJoin = one(lab.commands().filter((e) => e.op === "create"), `${CPS[CPS.length - 1]}-join`);
+        for (const e of created) assert.ok(t(e.time) >= t(lastJoin.end), `${e.resource} was created at ${e.time}, before ${lastJoin.resource} ended at ${lastJoin.end}`);
+        const at = (name: string) => t(created.find((e) => e.resource === name)!.time);
+        assert.ok(at("aws-ebs-csi-driver") >= at("aws-cloud-controller-manager"), "the EBS CSI driver after the CCM");
+        assert.ok(at("default-storage-class") >= at("aws-ebs-csi-driver"), "the StorageClass after the driver");
+    });
+
     it("defect: no command that ran on the worker received an admin credential on stdin; node 0's steps for it did", () => {
         const j = lab.commands().filter((e) => e.op === "create" && e.ran !== null);
         const onWorker = j.filter((e) => e.host === ipOf(WORKER));
@@ -139,6 +149,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
 
     it("defect: destroy runs every reset hook before any rule, route, NAT gateway, NLB attachment, listener or the bastion is deleted", async () => {
         mark();
+        const mark0 = new Date().toISOString();
         await lab.ok("destroy", TRIGGER);
         const { commands, aws } = since();
         const resets = commands.filter((e) => e.step === "reset" && e.op === "delete");
@@ -149,6 +160,12 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
             "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
             "aws:ec2/internetGateway:InternetGateway", "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:lb/listener:Listener",
             "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/securityGroup:SecurityGroup"]);
+        // The add-ons go while the API still answers: before any control plane's reset hook runs
+        // (the worker's hooks, which need the API too, may run alongside).
+        const addonDeletes = lab.kubernetes().filter((e) => e.op === "delete" && t(e.time) >= t(mark0));
+        assert.deepEqual(addonDeletes.map((e) => e.resource).sort(), ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"], describeEntries(lab.kubernetes()));
+        const firstControlPlaneReset = Math.min(...resets.filter((r) => r.node !== WORKER).map((r) => t(r.start)));
+        for (const e of addonDeletes) assert.ok(t(e.time) <= firstControlPlaneReset, `${e.resource} was deleted at ${e.time}, after a control plane's reset hook started`);
         const early = aws.filter((e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset);
         assert.deepEqual(early.map((e) => `${e.time} ${e.resource}`), [], `deleted before the last reset hook ran:\n${describeEntries([...resets, ...aws])}`);
         // the worker first (node 0 drains it, it resets itself, node 0 deletes its Node), then

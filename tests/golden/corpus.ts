@@ -32,9 +32,9 @@ export interface GoldenFile {
 
 const cps = SAMPLE_NODES.filter((n) => n.role === "control-plane");
 const worker = SAMPLE_NODES[3];
-const v6: NodeSpec = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane" };
-const v6Worker: NodeSpec = { name: "worker-v6", privateIp: "fd00:10::14", role: "worker" };
-const five: NodeSpec[] = [...cps, { name: "k8s-ha-dev-cp-3", privateIp: "10.0.16.11", role: "control-plane" }, { name: "k8s-ha-dev-cp-4", privateIp: "10.0.32.11", role: "control-plane" }];
+const v6: NodeSpec = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane", providerId: "aws:///us-east-1c/i-8d627c71039504767" };
+const v6Worker: NodeSpec = { name: "worker-v6", privateIp: "fd00:10::14", role: "worker", providerId: "aws:///us-east-1c/i-56674259912f9e511" };
+const five: NodeSpec[] = [...cps, { name: "k8s-ha-dev-cp-3", privateIp: "10.0.16.11", role: "control-plane", providerId: "aws:///us-east-1b/i-72490da7828c2ce79" }, { name: "k8s-ha-dev-cp-4", privateIp: "10.0.32.11", role: "control-plane", providerId: "aws:///us-east-1a/i-33d56addc594bd353" }];
 const exoticCluster = { ...SAMPLE_CLUSTER, extraSans: ["*.api.example.com", "203.0.113.9"] };
 const nextMinor = { ...SAMPLE_CLUSTER, kubernetesVersion: "1.36.0" };
 /** Every option away from its default. */

@@ -74,7 +74,7 @@ describe("kubeadm config rendering (v1beta4)", () => {
             nodeRegistration: {
                 name: CP0.name,
                 criSocket: "unix:///run/containerd/containerd.sock",
-                kubeletExtraArgs: [{ name: "node-ip", value: CP0.privateIp }],
+                kubeletExtraArgs: [{ name: "cloud-provider", value: "external" }, { name: "node-ip", value: CP0.privateIp }, { name: "provider-id", value: CP0.providerId }],
             },
             localAPIEndpoint: { advertiseAddress: CP0.privateIp, bindPort: 6443 },
             timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
@@ -239,6 +239,9 @@ describe("kubeadm config rendering (v1beta4)", () => {
         assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: "short.token" }), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("short.token"));
         assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: TOKEN, ttl: "1 hour" }), /ttl/);
         assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, privateIp: "10.0.0.300" }, { token: TOKEN }), /privateIp/);
+        for (const providerId of ["", "i-0123456789abcdef0", "aws://us-east-1a/i-0123456789abcdef0", "aws:///us-east-1a/", "aws:///us-east-1a/i-1 --v=9"]) {
+            assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, providerId }, { token: TOKEN }), (e: Error) => e instanceof KubeadmInputError && /providerId/.test(e.message) && /aws:\/\/\/<availability zone>\/<instance id>/.test(e.message), providerId);
+        }
     });
 });
 
@@ -252,7 +255,7 @@ describe("JoinConfiguration", () => {
             nodeRegistration: {
                 name: WORKER.name,
                 criSocket: "unix:///run/containerd/containerd.sock",
-                kubeletExtraArgs: [{ name: "node-ip", value: WORKER.privateIp }],
+                kubeletExtraArgs: [{ name: "cloud-provider", value: "external" }, { name: "node-ip", value: WORKER.privateIp }, { name: "provider-id", value: WORKER.providerId }],
             },
             timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
         });

@@ -63,6 +63,12 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                     else if (node.name.endsWith("-cp-0")) assert.deepEqual(names, ["init.yaml", "join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
                     else assert.deepEqual(names, ["join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"], node.name);
                     for (const file of files) {
+                        // init and join register the kubelet with the external cloud provider and the node's own providerID
+                        if (!file.includes("phase-config")) {
+                            const text = readFileSync(file, "utf8");
+                            assert.match(text, /- name: cloud-provider\n\s+value: external\n/, file);
+                            assert.match(text, /- name: provider-id\n\s+value: aws:\/\/\/[a-z0-9-]+\/i-[0-9a-f]+\n/, file);
+                        }
                         const r = await run(labTool("kubeadm"), ["config", "validate", "--config", file]);
                         assert.equal(r.code, 0, `${node.name} ${file}:\n${r.stdout}${r.stderr}`);
                         seen.push(file);

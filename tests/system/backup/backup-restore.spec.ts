@@ -167,7 +167,7 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         copyFileSync(join(__dirname, "ctr-shim.sh"), join(shimBin, "ctr"));
         chmodSync(join(shimBin, "ctr"), 0o755);
         const ips = await freeLoopbackAddresses(NODE_NAMES.length);
-        nodes = NODE_NAMES.map((name, i) => ({ name, privateIp: ips[i], role: "control-plane" as const }));
+        nodes = NODE_NAMES.map((name, i) => ({ name, privateIp: ips[i], role: "control-plane" as const, providerId: `aws:///us-east-1a/i-0000000000000000${i}` }));
         roots = Object.fromEntries(nodes.map((n) => [n.name, join(dir, "nodes", n.name)]));
 
         let t = Date.now();

@@ -28,7 +28,7 @@ import { EtcdCluster, freeLoopbackAddresses, requireBinaries, requireEtcdTools, 
 
 const BUCKET = "k8s-dev-etcd-backups-0a1b2c3";
 const REGION = "us-east-1";
-const NODE: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "127.0.0.1", role: "control-plane" };
+const NODE: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "127.0.0.1", role: "control-plane", providerId: "aws:///us-east-1b/i-7c0642f59e6a14b1b" };
 const SPEC: ClusterSpec = { clusterName: "k8s-dev", kubernetesVersion: "1.35.0", apiEndpointHost: "api.k8s-dev.internal", podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", extraSans: [] };
 const ROLE = "k8s-dev-control-plane";
 /** s3rver's one account (lib/models/account.js). */

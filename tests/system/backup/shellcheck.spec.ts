@@ -30,8 +30,8 @@ function unwrapRemote(command: string): string {
 }
 
 const cps = SAMPLE_NODES.filter((n) => n.role === "control-plane");
-const v6: NodeSpec = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane" };
-const five: NodeSpec[] = [...cps, { name: "k8s-ha-dev-cp-3", privateIp: "10.0.16.11", role: "control-plane" }, { name: "k8s-ha-dev-cp-4", privateIp: "10.0.32.11", role: "control-plane" }];
+const v6: NodeSpec = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane", providerId: "aws:///us-east-1c/i-8d627c71039504767" };
+const five: NodeSpec[] = [...cps, { name: "k8s-ha-dev-cp-3", privateIp: "10.0.16.11", role: "control-plane", providerId: "aws:///us-east-1b/i-72490da7828c2ce79" }, { name: "k8s-ha-dev-cp-4", privateIp: "10.0.32.11", role: "control-plane", providerId: "aws:///us-east-1a/i-33d56addc594bd353" }];
 
 const variants: { fileName: string; text: string }[] = [
     ...renderDay2ScriptSet(SAMPLE_DAY2_SET),

@@ -67,7 +67,7 @@ function scripts(): RenderedScript[] {
         renderNodeScripts(SAMPLE_CLUSTER, n, { isInitNode: i === 0, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => ({ ...s, fileName: `${n.name}/${s.fileName}` })),
     );
     // also with an IPv6 node address and hostile-looking but valid extra SANs
-    const v6 = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane" } as const;
+    const v6 = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane", providerId: "aws:///us-east-1c/i-8d627c71039504767" } as const;
     const exotic = renderNodeScripts({ ...SAMPLE_CLUSTER, extraSans: ["*.api.example.com", "203.0.113.9"] }, v6, { isInitNode: false, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => ({
         ...s,
         fileName: `cp-v6/${s.fileName}`,

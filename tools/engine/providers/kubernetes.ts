@@ -1,12 +1,23 @@
 // Stand-in kubernetes provider (pulumi-resource-kubernetes) for the engine lane: there is no API
 // server to talk to here and chart repositories are unreachable. It installs nothing; it records
 // the objects it was asked for in <cloud dir>/kubernetes.json and answers with what the real
-// provider returns for them (a deployed Helm release's status). Provider configuration follows
+// provider returns for them (a deployed Helm release's status), and journals every create, update
+// and delete in <cloud dir>/kubernetes-journal.jsonl. Provider configuration follows
 // the real provider: a change of the kubeconfig's active cluster replaces the provider (and
 // with it every object it manages); other changes update it.
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { hex } from "../../harness/cloud";
-import { JsonStore, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
+import { JsonStore, cloudDir, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
+
+const JOURNAL = join(cloudDir(), "kubernetes-journal.jsonl");
+function journal(op: "create" | "update" | "delete", type: string, urn: string, id: string): void {
+    appendFileSync(JOURNAL, JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n");
+}
+
+/** Objects without a namespace: their id is their name. */
+const CLUSTER_SCOPED = new Set(["kubernetes:storage.k8s.io/v1:StorageClass"]);
 
 const store = new JsonStore<{ objects: Record<string, { type: string; urn: string; inputs: Props }> }>("kubernetes.json", { objects: {} });
 
@@ -31,7 +42,7 @@ function status(type: string, urn: string, inputs: Props): Props {
 
 serve({
     name: "kubernetes",
-    types: ["kubernetes:helm.sh/v3:Release", "kubernetes:monitoring.coreos.com/v1:PrometheusRule"],
+    types: ["kubernetes:helm.sh/v3:Release", "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "kubernetes:storage.k8s.io/v1:StorageClass", "kubernetes:apps/v1:DeploymentPatch"],
     configReplaces(olds, news) {
         if (containsUnknown(news.kubeconfig)) return [];
         const before = activeCluster(plain(olds.kubeconfig));
@@ -39,20 +50,24 @@ serve({
         return before !== undefined && JSON.stringify(before) !== JSON.stringify(after) ? ["kubeconfig"] : [];
     },
     async create(type, urn, inputs) {
+        const name = plain(inputs.metadata)?.name ?? `${nameOfUrn(urn)}-${hex(urn, 8)}`;
         const id = type === "kubernetes:helm.sh/v3:Release"
             ? `${plain(inputs.namespace) ?? "default"}/${plain(inputs.name) ?? nameOfUrn(urn)}`
-            : `${plain(inputs.metadata)?.namespace ?? "default"}/${plain(inputs.metadata)?.name ?? `${nameOfUrn(urn)}-${hex(urn, 8)}`}`;
+            : CLUSTER_SCOPED.has(type) ? name : `${plain(inputs.metadata)?.namespace ?? "default"}/${name}`;
         store.data.objects[id] = { type, urn, inputs };
         store.save();
+        journal("create", type, urn, id);
         return { id, outs: { ...inputs, ...status(type, urn, inputs) } };
     },
     async update(type, id, urn, _olds, news) {
         store.data.objects[id] = { type, urn, inputs: news };
         store.save();
+        journal("update", type, urn, id);
         return { ...news, ...status(type, urn, news) };
     },
-    async delete(_type, id) {
+    async delete(type, id, urn) {
         delete store.data.objects[id];
         store.save();
+        journal("delete", type, urn, id);
     },
 });

@@ -87,6 +87,11 @@ export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     // --- kubernetes
     "kubernetes:helm.sh/v3:Release": { replace: ["name", "namespace"], update: ["chart", "version", "repositoryOpts", "createNamespace", "values", "timeout", "maxHistory", "atomic", "cleanupOnFail", "skipAwait", "valueYamlFiles", "lint", "description", "compat"] },
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
+    // StorageClass: the API refuses changes to parameters, provisioner, reclaimPolicy and
+    // volumeBindingMode, so the provider replaces the object (https://kubernetes.io/docs/concepts/storage/storage-classes/).
+    "kubernetes:storage.k8s.io/v1:StorageClass": { replace: ["apiVersion", "kind", "metadata.name", "parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"], update: ["metadata", "allowVolumeExpansion", "mountOptions", "allowedTopologies"] },
+    // A server-side-apply patch of an object it does not own (https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/).
+    "kubernetes:apps/v1:DeploymentPatch": { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
 };
 
 /** The rule for a type, or a loud failure naming it. */

@@ -30,8 +30,12 @@ nodeRegistration:
   name: k8s-ha-dev-cp-1
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: 10.0.32.10
+    - name: provider-id
+      value: aws:///us-east-1b/i-53498b04ab6af053c
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: 10.0.32.10

@@ -30,8 +30,12 @@ nodeRegistration:
   name: k8s-ha-dev-cp-0
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: 10.0.16.10
+    - name: provider-id
+      value: aws:///us-east-1a/i-50740ee351feefe93
 localAPIEndpoint:
   advertiseAddress: 10.0.16.10
   bindPort: 6443

@@ -27,8 +27,12 @@ nodeRegistration:
   name: k8s-ha-dev-worker-0
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: 10.0.16.20
+    - name: provider-id
+      value: aws:///us-east-1a/i-896a93317ebeaa54b
 timeouts:
   controlPlaneComponentHealthCheck: 8m0s
   kubernetesAPICall: 10m0s

@@ -30,8 +30,12 @@ nodeRegistration:
   name: cp-v6
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: fd00:10::a
+    - name: provider-id
+      value: aws:///us-east-1c/i-8d627c71039504767
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: fd00:10::a

@@ -30,8 +30,12 @@ nodeRegistration:
   name: k8s-ha-dev-cp-2
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: 10.0.48.10
+    - name: provider-id
+      value: aws:///us-east-1c/i-2f3aaea82b42ca54d
 controlPlane:
   localAPIEndpoint:
     advertiseAddress: 10.0.48.10

@@ -27,8 +27,12 @@ nodeRegistration:
   name: k8s-ha-dev-worker-1
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: 10.0.32.20
+    - name: provider-id
+      value: aws:///us-east-1b/i-da5b8a4086849cd32
 timeouts:
   controlPlaneComponentHealthCheck: 8m0s
   kubernetesAPICall: 10m0s

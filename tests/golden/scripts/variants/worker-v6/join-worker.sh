@@ -27,8 +27,12 @@ nodeRegistration:
   name: worker-v6
   criSocket: unix:///run/containerd/containerd.sock
   kubeletExtraArgs:
+    - name: cloud-provider
+      value: external
     - name: node-ip
       value: fd00:10::14
+    - name: provider-id
+      value: aws:///us-east-1c/i-56674259912f9e511
 timeouts:
   controlPlaneComponentHealthCheck: 8m0s
   kubernetesAPICall: 10m0s
