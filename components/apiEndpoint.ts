@@ -2,9 +2,6 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterSpec } from "./kubeadm";
 
-/** The config key the guard holds (components/config.ts). */
-export const API_DNS_NAME_KEY = "apiDnsName";
-
 /**
  * The guard's provider: creating it records the endpoint's DNS name ("" for none); a later run
  * with another value fails in its diff, so `pulumi preview` and `pulumi up` refuse before any

@@ -44,7 +44,7 @@ export interface ApiLoadBalancerArgs {
 
 /** A network load balancer with a TCP listener on 6443 in front of every kube-apiserver. */
 export class ApiLoadBalancer extends pulumi.ComponentResource {
-    /** The load balancer's DNS name: kubeadm's controlPlaneEndpoint host. */
+    /** The load balancer's DNS name: kubeadm's controlPlaneEndpoint host unless apiDnsName is set (components/apiEndpoint.ts). */
     readonly dnsName: pulumi.Output<string>;
     /** The load balancer's Route 53 zone: an alias record's target zone. */
     readonly zoneId: pulumi.Output<string>;
