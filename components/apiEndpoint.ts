@@ -42,6 +42,8 @@ export interface ApiEndpointArgs {
     dnsName: string;
     /** The API load balancer: the record's alias target. */
     loadBalancer: { readonly dnsName: pulumi.Output<string>; readonly zoneId: pulumi.Output<string> };
+    /** Pulumi protection of the record: without it the cluster's endpoint does not resolve. */
+    protect: boolean;
 }
 
 /** ClusterSpec as the PKI and the bootstrap take it: the endpoint's names are known only once the cloud answers. */
@@ -90,7 +92,7 @@ export class ApiEndpoint extends pulumi.ComponentResource {
                 type: "A",
                 // Health-aware: Route 53 answers with the load balancer's healthy nodes' addresses only.
                 aliases: [{ name: args.loadBalancer.dnsName, zoneId: args.loadBalancer.zoneId, evaluateTargetHealth: true }],
-            }, { parent: this, dependsOn: [guard] });
+            }, { parent: this, dependsOn: [guard], protect: args.protect });
         }
         const names = pulumi.all([args.loadBalancer.dnsName, guard.id, this.record?.id ?? ""]).apply(([lb]) => endpointNames(args.dnsName, lb));
         this.host = names.apply((n) => n.host);

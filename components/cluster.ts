@@ -119,6 +119,7 @@ export class Cluster extends pulumi.ComponentResource {
             dnsZoneId: cfg.apiDnsZoneId,
             dnsName: cfg.apiDnsName,
             loadBalancer: this.apiLoadBalancer,
+            protect: cfg.protect,
         }, parent);
         const clusterSpec = {
             clusterName: c,

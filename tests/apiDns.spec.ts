@@ -62,6 +62,13 @@ describe("API DNS name (mock runtime)", function () {
             aliases: [{ name: lb.outputs.dnsName, zoneId: lb.outputs.zoneId, evaluateTargetHealth: true }],
         });
         assert.deepEqual(ofType(without, RECORD), [], "no record without apiDnsName");
+        assert.equal(records[0].protect, false, "protected only with protect: true");
+    });
+
+    it("protects the record with protect: true (without it the endpoint does not resolve)", async () => {
+        const run = await sharedRun({ stack: "dev", preview: true, config: { ...DNS, protect: true } });
+        assert.ifError(run.error);
+        assert.equal(one(run, RECORD).protect, true);
     });
 
     it("puts the name and the load balancer's name on every apiserver certificate (parsed with @peculiar/x509)", () => {
