@@ -44,8 +44,10 @@ export interface ApiLoadBalancerArgs {
 
 /** A network load balancer with a TCP listener on 6443 in front of every kube-apiserver. */
 export class ApiLoadBalancer extends pulumi.ComponentResource {
-    /** The load balancer's DNS name: kubeadm's controlPlaneEndpoint host. */
+    /** The load balancer's DNS name: kubeadm's controlPlaneEndpoint host unless apiDnsName is set (components/apiEndpoint.ts). */
     readonly dnsName: pulumi.Output<string>;
+    /** The load balancer's Route 53 zone: an alias record's target zone. */
+    readonly zoneId: pulumi.Output<string>;
     readonly arn: pulumi.Output<string>;
     readonly targetGroupArn: pulumi.Output<string>;
     /** Depend on it to know the API has a front door (kubeadm init waits for it). */
@@ -100,6 +102,7 @@ export class ApiLoadBalancer extends pulumi.ComponentResource {
         this.apiPath = [lb, targets, this.listener, ...attachments];
 
         this.dnsName = lb.dnsName;
+        this.zoneId = lb.zoneId;
         this.arn = lb.arn;
         this.targetGroupArn = targets.arn;
         this.registerOutputs({ dnsName: this.dnsName, arn: this.arn, targetGroupArn: this.targetGroupArn });

@@ -30,6 +30,7 @@ import {
     type NodeSpec,
     type ScriptOptions,
 } from "./kubeadm";
+import { resolveClusterSpec, type ClusterSpecInput } from "./apiEndpoint";
 import { newBootstrapToken } from "./bootstrapToken";
 import type { PoolNode } from "./nodePool";
 import type { ClusterPki } from "./pki";
@@ -41,8 +42,8 @@ export const SSH_USER = "ubuntu";
 export const SSH_DIAL_ERROR_LIMIT = 70;
 
 export interface BootstrapArgs {
-    /** Cluster facts the scripts render from; `apiEndpointHost` is the NLB's DNS name. */
-    cluster: Omit<ClusterSpec, "apiEndpointHost"> & { apiEndpointHost: pulumi.Input<string> };
+    /** Cluster facts the scripts render from; `apiEndpointHost` is the API's name (components/apiEndpoint.ts). */
+    cluster: ClusterSpecInput;
     /** Control planes in order: node 0 runs `kubeadm init`, the others join one at a time. */
     controlPlanes: readonly PoolNode[];
     /** Workers join after every control plane, in parallel with each other. */
@@ -128,7 +129,8 @@ export class Bootstrap extends pulumi.ComponentResource {
         const o = args.scriptOptions;
         const token = args.pki.bootstrapToken;
         const kubeconfig = args.pki.adminKubeconfig;
-        const spec = pulumi.output(args.cluster.apiEndpointHost).apply((host): ClusterSpec => ({ ...args.cluster, apiEndpointHost: host }));
+        // Every step renders from it, so every step waits for the API's name (its record and guard).
+        const spec = resolveClusterSpec(args.cluster);
         const key = pulumi.secret(args.sshPrivateKey);
         const connection = (node: PoolNode) => ({
             host: node.instance.privateIp,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Addons } from "./addons";
+import { ApiEndpoint } from "./apiEndpoint";
 import { ApiLoadBalancer, API_PORT } from "./apiLoadBalancer";
 import { EtcdBackup } from "./backup";
 import { Bastion } from "./bastion";
@@ -116,13 +117,22 @@ export class Cluster extends pulumi.ComponentResource {
             protect: cfg.protect,
         }, parent);
 
+        // The API's one name (the load balancer's, or apiDnsName once its record exists): every
+        // certificate, kubeconfig and bootstrap command takes it from here.
+        const endpoint = new ApiEndpoint("api-endpoint", {
+            clusterName: c,
+            dnsZoneId: cfg.apiDnsZoneId,
+            dnsName: cfg.apiDnsName,
+            loadBalancer: this.apiLoadBalancer,
+            protect: cfg.protect,
+        }, parent);
         const clusterSpec = {
             clusterName: c,
             kubernetesVersion: cfg.kubernetesVersion,
-            apiEndpointHost: this.apiLoadBalancer.dnsName,
+            apiEndpointHost: endpoint.host,
             podCidr: cfg.podCidr,
             serviceCidr: cfg.serviceCidr,
-            extraSans: cfg.apiExtraSans,
+            extraSans: endpoint.extraSans.apply((names) => [...names, ...cfg.apiExtraSans]),
         };
         this.pki = new ClusterPki("pki", {
             cluster: clusterSpec,
@@ -179,7 +189,7 @@ export class Cluster extends pulumi.ComponentResource {
             controlPlaneUpgrades: this.bootstrap.upgrades.slice(0, cfg.controlPlaneCount),
         }, parent);
 
-        this.apiEndpoint = pulumi.interpolate`https://${this.apiLoadBalancer.dnsName}:${API_PORT}`;
+        this.apiEndpoint = pulumi.interpolate`https://${endpoint.host}:${API_PORT}`;
         this.registerOutputs({ apiEndpoint: this.apiEndpoint });
     }
 }

@@ -1,10 +1,11 @@
 // Typed, validated stack configuration. Validation checks types and ranges only: whether a layout
 // is highly available (odd count, zone spread) is the policy pack's job, so the program can
 // express a bad layout and the pack is the one place that rejects it.
+import { isIP } from "node:net";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { architectureOf, ubuntuImageQuery, type Architecture } from "./instance";
-import { isValidSan } from "./kubeadm/types";
+import { isDnsSubdomain, isValidSan } from "./kubeadm/types";
 import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
 import { encryptionKeyNamesProblem } from "./kubeadm/encryption";
 import { KNOWN_REGIONS, zonesOf } from "./net/zones";
@@ -65,6 +66,10 @@ export interface ClusterConfig {
     readonly pkiAlgorithm: PkiAlgorithm;
     /** More names or addresses on the apiserver certificate (a friendly DNS alias of the load balancer). */
     readonly apiExtraSans: readonly string[];
+    /** Route 53 hosted zone that holds apiDnsName; "" together with apiDnsName: no DNS record, the NLB's name is the endpoint. */
+    readonly apiDnsZoneId: string;
+    /** The API's DNS name (an alias A record to the NLB): controlPlaneEndpoint and every kubeconfig's server. Set at creation only. */
+    readonly apiDnsName: string;
     /** systemd OnCalendar expression of the etcd backup timer on every control plane. */
     readonly etcdBackupSchedule: string;
     /** Days an etcd snapshot (and every older version of it) is kept in the backup bucket. */
@@ -112,6 +117,8 @@ export const CONFIG_SCHEMA = {
     protect: { kind: "boolean", default: false },
     pkiAlgorithm: { kind: "string", default: "RSA" },
     apiExtraSans: { kind: "string[]", default: [] },
+    apiDnsZoneId: { kind: "string", default: "" },
+    apiDnsName: { kind: "string", default: "" },
     etcdBackupSchedule: { kind: "string", default: "*-*-* 03:00:00" },
     etcdBackupRetentionDays: { kind: "integer", default: 7 },
     etcdBackupRestoreRoleArns: { kind: "string[]", default: [] },
@@ -124,6 +131,9 @@ export type ConfigKey = keyof typeof CONFIG_SCHEMA;
 
 /** An IAM role ARN: partition, a 12-digit account, no region, `role/` with an optional path. */
 const ROLE_ARN_RE = /^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+
+/** A Route 53 hosted zone id as the API returns it without its /hostedzone/ prefix. */
+const HOSTED_ZONE_ID = /^Z[0-9A-Z]{1,31}$/;
 
 /** The region used when the stack sets no `aws:region` (the provider would fail; validation needs one). */
 export const DEFAULT_REGION = "us-east-1";
@@ -247,6 +257,7 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     for (const san of typed("apiExtraSans") ? (v.apiExtraSans as string[]) : []) {
         if (!isValidSan(san)) bad("apiExtraSans", san, "a list of DNS names or IP addresses");
     }
+    if (typed("apiDnsZoneId") && typed("apiDnsName")) checkApiDns(v.apiDnsZoneId, v.apiDnsName);
     const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
     if (typed("etcdBackupSchedule") && !isOnCalendar(v.etcdBackupSchedule)) {
         bad("etcdBackupSchedule", v.etcdBackupSchedule, 'a systemd OnCalendar expression such as "*-*-* 03:00:00", "daily" or "Mon..Fri 02:30" (see systemd.time(7))');
@@ -279,6 +290,16 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
             if (!ROLE_ARN_RE.test(arn)) bad("etcdBackupRestoreRoleArns", arn, allowed);
             else if (arns.indexOf(arn) !== i) bad("etcdBackupRestoreRoleArns", arn, `${allowed} (entries ${arns.indexOf(arn)} and ${i} are both ${arn})`);
         });
+    }
+    function checkApiDns(zoneId: string, name: string): void {
+        // Both or neither: a name without its zone has no record, and a zone without a name names nothing.
+        if (zoneId === "" && name !== "") bad("apiDnsZoneId", zoneId, `the id of the Route 53 hosted zone that holds apiDnsName ${name}, such as Z0123456789ABCDEFGHIJ (apiDnsZoneId and apiDnsName are set together, or neither)`);
+        if (zoneId !== "" && name === "") bad("apiDnsName", name, `the API's DNS name inside hosted zone ${zoneId}, such as api.example.com (apiDnsZoneId and apiDnsName are set together, or neither)`);
+        if (zoneId !== "" && !HOSTED_ZONE_ID.test(zoneId)) bad("apiDnsZoneId", zoneId, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z and up to 31 upper-case letters or digits, without /hostedzone/), or empty");
+        // kubeadm takes controlPlaneEndpoint as a lower-case RFC-1123 name; a wildcard or an address is no endpoint.
+        if (name !== "" && (!isDnsSubdomain(name) || isIP(name) !== 0 || !name.includes("."))) {
+            bad("apiDnsName", name, "a fully qualified lower-case DNS name such as api.example.com (RFC-1123 labels, no trailing dot, no wildcard, not an address), or empty");
+        }
     }
     function checkReplaceTriggers(o: Record<string, unknown>): void {
         const names = new Set<string>();
@@ -454,6 +475,29 @@ export function existingVpcProblems(cfg: ClusterConfig, vpcCidr: string, nats: r
     return problems;
 }
 
+/** A Route 53 hosted zone as getZone describes it. */
+export interface HostedZone {
+    /** The zone's name, as Route 53 gives it (any case, maybe with a trailing dot). */
+    readonly name: string;
+    readonly privateZone: boolean;
+}
+
+/**
+ * What the hosted zone rules out: a name outside it (Route 53 refuses the record, half-way through
+ * an up), and a private zone for a VPC the stack creates (no zone can be associated with a VPC
+ * before it exists, so the nodes could not resolve the endpoint kubeadm dials).
+ */
+export function apiDnsProblems(cfg: ClusterConfig, zone: HostedZone): ConfigProblem[] {
+    const apex = zone.name.toLowerCase().replace(/\.$/, "");
+    if (cfg.apiDnsName !== apex && !cfg.apiDnsName.endsWith(`.${apex}`)) {
+        return [{ key: "apiDnsName", value: cfg.apiDnsName, allowed: `a name inside hosted zone ${cfg.apiDnsZoneId} (${apex}), such as api.${apex}` }];
+    }
+    if (zone.privateZone && !cfg.existingVpc) {
+        return [{ key: "apiDnsZoneId", value: cfg.apiDnsZoneId, allowed: `a public hosted zone: ${apex} is private, and a private zone cannot be associated with the VPC this stack creates (with existingVpc, a private zone associated with that VPC is accepted)` }];
+    }
+    return [];
+}
+
 /** What the cloud tells about the configuration, looked up before anything is built. */
 export interface CloudFacts {
     /** The image of each instance type (by its config key): amiId, or Ubuntu of the type's architecture. */
@@ -468,8 +512,8 @@ export interface CloudFacts {
 }
 
 /**
- * Looks up what validateConfig cannot know: the architecture of an explicit amiId, and an existing
- * VPC's block and NAT gateways. A failed lookup is a problem of the key that named the thing.
+ * Looks up what validateConfig cannot know: the architecture of an explicit amiId, an existing
+ * VPC's block and NAT gateways, and the hosted zone of apiDnsName. A failed lookup is a problem of the key that named the thing.
  */
 export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): CloudFacts {
     const checks: Promise<ConfigProblem[]>[] = [];
@@ -491,6 +535,11 @@ export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): Cl
             if (!byArch.has(arch)) byArch.set(arch, aws.ec2.getAmiOutput(ubuntuImageQuery(arch), opts).id);
             images[key] = byArch.get(arch)!;
         }
+    }
+
+    if (cfg.apiDnsZoneId !== "") {
+        const zone = aws.route53.getZone({ zoneId: cfg.apiDnsZoneId }, opts);
+        checks.push(zone.then((z) => apiDnsProblems(cfg, { name: z.name, privateZone: z.privateZone ?? false }), failed("apiDnsZoneId", cfg.apiDnsZoneId, "a Route 53 hosted zone this account can read")));
     }
 
     let lookups: Promise<[string, ExistingNatGateway[]]> | undefined;

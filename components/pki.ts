@@ -16,7 +16,7 @@ import {
 } from "./kubeadm/pki";
 import { renderAdminKubeconfig } from "./kubeadm/config";
 import { ENCRYPTION_KEY_BYTES, encryptionConfigHash, renderEncryptionConfig } from "./kubeadm/encryption";
-import type { ClusterSpec } from "./kubeadm/types";
+import { resolveClusterSpec, type ClusterSpecInput } from "./apiEndpoint";
 
 /** kubeadm accepts RSA (2048+) and ECDSA P-256 keys; never P-224 (the provider's ECDSA default) or ED25519. */
 export const PKI_ALGORITHMS = ["RSA", "ECDSA"] as const;
@@ -35,8 +35,8 @@ export interface PkiNode {
 }
 
 export interface PkiArgs {
-    /** Cluster facts the certificates depend on; `apiEndpointHost` is the NLB's DNS name. */
-    cluster: Omit<ClusterSpec, "apiEndpointHost"> & { apiEndpointHost: pulumi.Input<string> };
+    /** Cluster facts the certificates depend on; `apiEndpointHost` is the API's name (components/apiEndpoint.ts). */
+    cluster: ClusterSpecInput;
     /** Every control plane gets its own apiserver and etcd certificates. */
     controlPlanes: readonly PkiNode[];
     /** Key algorithm of every cluster key. */
@@ -74,7 +74,7 @@ export class ClusterPki extends pulumi.ComponentResource {
     readonly discoveryHash: pulumi.Output<string>;
     /** Bootstrap token id.secret, secret. */
     readonly bootstrapToken: pulumi.Output<string>;
-    /** kubeconfig of kubernetes-admin (group kubeadm:cluster-admins) for https://<nlb>:6443, secret. */
+    /** kubeconfig of kubernetes-admin (group kubeadm:cluster-admins) for https://<API name>:6443, secret. */
     readonly adminKubeconfig: pulumi.Output<string>;
     /** Per control plane, by node name: the files under /etc/kubernetes/pki, secret. */
     readonly controlPlaneFiles: Readonly<Record<string, pulumi.Output<PkiFileContent[]>>>;
@@ -106,9 +106,10 @@ export class ClusterPki extends pulumi.ComponentResource {
         }
         const saKey = new tls.PrivateKey(`${c}-sa`, keyArgs, protectedOpts);
 
+        const spec = resolveClusterSpec(args.cluster);
         const issue = (resourceName: string, leaf: KubeadmLeafCert, node?: PkiNode): Issued => {
-            const request = pulumi.all([args.cluster.apiEndpointHost, node?.privateIp ?? "127.0.0.1"]).apply(([host, ip]) =>
-                leafCertRequest(leaf, { ...args.cluster, apiEndpointHost: host }, node && { name: node.name, privateIp: ip, role: "control-plane" }));
+            const request = pulumi.all([spec, node?.privateIp ?? "127.0.0.1"]).apply(([cluster, ip]) =>
+                leafCertRequest(leaf, cluster, node && { name: node.name, privateIp: ip, role: "control-plane" }));
             const key = new tls.PrivateKey(resourceName, keyArgs, { parent: this });
             const csr = new tls.CertRequest(resourceName, {
                 privateKeyPem: key.privateKeyPem,
@@ -156,9 +157,8 @@ export class ClusterPki extends pulumi.ComponentResource {
         this.caCertPem = cas.ca.cert;
         this.discoveryHash = cas.ca.cert.apply(discoveryHash);
         const admin = shared.admin!;
-        this.adminKubeconfig = pulumi.secret(pulumi.all([args.cluster.apiEndpointHost, cas.ca.cert, admin.cert, admin.key.privateKeyPem]).apply(
-            ([host, caCertPem, clientCertPem, clientKeyPem]) =>
-                renderAdminKubeconfig({ ...args.cluster, apiEndpointHost: host }, { caCertPem, clientCertPem, clientKeyPem })));
+        this.adminKubeconfig = pulumi.secret(pulumi.all([spec, cas.ca.cert, admin.cert, admin.key.privateKeyPem]).apply(
+            ([cluster, caCertPem, clientCertPem, clientKeyPem]) => renderAdminKubeconfig(cluster, { caCertPem, clientCertPem, clientKeyPem })));
 
         const material = (file: PkiFile, node: string): pulumi.Output<string> => {
             const s = file.source;

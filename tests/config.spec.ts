@@ -102,6 +102,13 @@ describe("config", () => {
         assert.ifError(internal.error);
     });
 
+    it("accepts the API's DNS name at the zone's apex, and a private zone with an existing VPC (the stand-in's zones: tools/harness/cloud.ts)", async () => {
+        const apex = await runProgram({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "example.com" } });
+        assert.ifError(apex.error);
+        const privateZone = await runProgram({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLEINTERNAL", apiDnsName: "api.k8s.example.internal", existingVpc: existing() } });
+        assert.ifError(privateZone.error);
+    });
+
     // Each case: a config override, the key the message must name, and a fragment of what is allowed.
     const cases: [string, Record<string, unknown>, string, string][] = [
         ["count zero", { controlPlaneCount: 0 }, "controlPlaneCount", "an integer from 1 to 7"],
@@ -224,6 +231,20 @@ describe("config", () => {
         ["an API CIDR repeating the existing VPC's block", { apiAllowedCidrs: [EXISTING_VPC_CIDR], existingVpc: existing() }, "apiAllowedCidrs", "is rule api-lb-in-vpc (the VPC's block)"],
         ["an API CIDR repeating a NAT address", { apiAllowedCidrs: [`${PUBLIC_NATS[1].publicIp}/32`], existingVpc: existing() }, "apiAllowedCidrs", `is rule api-lb-in-nat-1 (${PUBLIC_NATS[1].id})`],
         ["an existing VPC with an unknown field", { existingVpc: existing({ cidr: "10.0.0.0/16" }) }, "existingVpc", "unknown field cidr"],
+        // The API's DNS name: both keys or neither, the name inside the zone (looked up before anything is built).
+        ["a DNS name without its zone", { apiDnsName: "api.dev.example.com" }, "apiDnsZoneId", "apiDnsZoneId and apiDnsName are set together, or neither"],
+        ["a hosted zone without a name", { apiDnsZoneId: "Z0EXAMPLECOM" }, "apiDnsName", "apiDnsZoneId and apiDnsName are set together, or neither"],
+        ["a zone id with its /hostedzone/ prefix", { apiDnsZoneId: "/hostedzone/Z0EXAMPLECOM", apiDnsName: "api.dev.example.com" }, "apiDnsZoneId", "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"],
+        ["an upper-case DNS name", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "API.dev.example.com" }, "apiDnsName", "a fully qualified lower-case DNS name"],
+        ["a DNS name with a trailing dot", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api.dev.example.com." }, "apiDnsName", "no trailing dot"],
+        ["a wildcard DNS name", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "*.dev.example.com" }, "apiDnsName", "no wildcard"],
+        ["a one-label DNS name", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api" }, "apiDnsName", "a fully qualified lower-case DNS name"],
+        ["an address as the DNS name", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "203.0.113.10" }, "apiDnsName", "not an address"],
+        ["a DNS name with a shell command", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api.example.com;id" }, "apiDnsName", "a fully qualified lower-case DNS name"],
+        ["a DNS name outside the zone", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api.example.org" }, "apiDnsName", "a name inside hosted zone Z0EXAMPLECOM (example.com), such as api.example.com"],
+        ["a DNS name that only ends like the zone", { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api.notexample.com" }, "apiDnsName", "a name inside hosted zone Z0EXAMPLECOM (example.com)"],
+        ["a hosted zone that does not exist", { apiDnsZoneId: "Z0NOSUCHZONE", apiDnsName: "api.dev.example.com" }, "apiDnsZoneId", "a Route 53 hosted zone this account can read (the lookup found none"],
+        ["a private zone for the VPC the stack creates", { apiDnsZoneId: "Z0EXAMPLEINTERNAL", apiDnsName: "api.k8s.example.internal" }, "apiDnsZoneId", "a public hosted zone: example.internal is private"],
         ["an existing VPC whose NAT ids are not a list", { existingVpc: existing({ natGatewayIds: "nat-0123456789abcdef0" }) }, "existingVpc", "natGatewayIds: a list of distinct NAT gateway ids"],
     ];
 

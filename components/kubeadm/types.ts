@@ -10,7 +10,7 @@ export interface ClusterSpec {
     /** "1.N.P" without a leading "v" (the config contract); N >= 31, where kubeadm.k8s.io/v1beta4 starts. */
     readonly kubernetesVersion: string;
     /**
-     * The NLB's DNS name (no port, no scheme). Used as controlPlaneEndpoint "<host>:6443", in the
+     * The API's DNS name, the NLB's or apiDnsName (no port, no scheme). Used as controlPlaneEndpoint "<host>:6443", in the
      * apiserver certificate's SANs and as every kubeconfig's server. Normalised to lower case,
      * because kubeadm rejects a controlPlaneEndpoint that is not an RFC-1123 (lower-case) name.
      */
@@ -114,7 +114,7 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
     parseKubernetesVersion(c.kubernetesVersion);
     const host = String(c.apiEndpointHost ?? "").toLowerCase();
     if (!isDnsSubdomain(host) || isIP(host) !== 0) {
-        throw new KubeadmInputError("apiEndpointHost", c.apiEndpointHost, "the NLB's DNS name without scheme or port");
+        throw new KubeadmInputError("apiEndpointHost", c.apiEndpointHost, "the API's DNS name (the NLB's, or apiDnsName) without scheme or port");
     }
     parseCidrAny("podCidr", c.podCidr);
     parseCidrAny("serviceCidr", c.serviceCidr);

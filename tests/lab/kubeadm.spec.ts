@@ -37,6 +37,8 @@ const VARIANTS = [
     { title: "dev: ECDSA P-256", stack: "dev", config: { pkiAlgorithm: "ECDSA" }, controlPlanes: 3, workers: 1 },
     { title: "prod: 5 control planes over 3 zones, 3 workers", stack: "prod", config: {}, controlPlanes: 5, workers: 3 },
     { title: "prod: 7 control planes", stack: "prod", config: { controlPlaneCount: 7, pkiAlgorithm: "ECDSA" }, controlPlanes: 7, workers: 3 },
+    // The API's DNS name as controlPlaneEndpoint, with the NLB's name as one more SAN.
+    { title: "dev: a DNS name for the API", stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "api.dev.example.com" }, controlPlanes: 3, workers: 1, apiHost: "api.dev.example.com" },
 ];
 
 describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", function () {
@@ -52,6 +54,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
             it("renders the expected nodes", () => {
                 assert.equal(render.nodes.filter((n) => n.role === "control-plane").length, v.controlPlanes);
                 assert.equal(render.nodes.filter((n) => n.role === "worker").length, v.workers);
+                if (v.apiHost) assert.equal(render.apiHost, v.apiHost, "controlPlaneEndpoint");
             });
 
             it("`kubeadm config validate` accepts every configuration: init on node 0, join on the others and the workers", async () => {

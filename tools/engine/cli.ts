@@ -23,6 +23,8 @@ export const LAB_BIN = process.env.K8S_HA_LAB_BIN ?? join(ROOT, ".lab", "bin");
 export const PULUMI = join(LAB_BIN, "pulumi");
 export const LANGUAGE_HOST = join(LAB_BIN, "pulumi-language-nodejs");
 export const STAND_INS = join(ROOT, "tools", "engine", "plugins");
+/** Where @pulumi/pulumi keeps pulumi-resource-pulumi-nodejs, the host of dynamic providers. */
+export const DYNAMIC_PROVIDER_DIR = join(ROOT, "node_modules", "@pulumi", "pulumi");
 export const DEFAULT_STATE = join(ROOT, ".lab", "state");
 /** The lab's passphrase: the state is a local test fixture, never a real stack's. */
 export const LAB_PASSPHRASE = "k8s-ha engine lane";
@@ -50,7 +52,9 @@ export function engineEnv(state: string): NodeJS.ProcessEnv {
     delete env.PULUMI_BACKEND_URL;
     return {
         ...env,
-        PATH: [STAND_INS, LAB_BIN, env.PATH ?? ""].join(delimiter),
+        // The SDK's own dynamic-provider host (pulumi-resource-pulumi-nodejs, which the CLI's
+        // distribution also ships) serves the program's dynamic resources: it is no stand-in.
+        PATH: [STAND_INS, LAB_BIN, DYNAMIC_PROVIDER_DIR, env.PATH ?? ""].join(delimiter),
         PULUMI_HOME: join(ROOT, ".lab", "pulumi-home"),
         PULUMI_BACKEND_URL: `file://${join(state, "backend")}`,
         PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE ?? LAB_PASSPHRASE,

@@ -86,6 +86,15 @@ export function existingNatGateways(vpcId: string): { id: string; connectivityTy
     ];
 }
 
+/**
+ * The stand-in's Route 53 hosted zones, by id: a public one and a private one. Any other id does
+ * not exist (the real provider's "NoSuchHostedZone").
+ */
+export const HOSTED_ZONES: Readonly<Record<string, { name: string; privateZone: boolean }>> = {
+    Z0EXAMPLECOM: { name: "example.com", privateZone: false },
+    Z0EXAMPLEINTERNAL: { name: "example.internal", privateZone: true },
+};
+
 function filterValues(args: State, name: string): string[] {
     const filters = Array.isArray(args.filters) ? (args.filters as { name?: unknown; values?: unknown }[]) : [];
     return filters.filter((f) => f.name === name).flatMap((f) => (Array.isArray(f.values) ? f.values.map(String) : []));
@@ -195,6 +204,8 @@ export function awsModel(options: CloudOptions): {
         "aws:s3/bucket:Bucket": (n, i) => bucketOutputs(n, i),
         "aws:iam/policy:Policy": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
         "aws:iam/rolePolicy:RolePolicy": (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
+        // Route 53 keeps names in lower case without the trailing dot (the provider's StateFunc).
+        "aws:route53/record:Record": (_n, i) => ({ fqdn: String(i.name).toLowerCase().replace(/\.$/, "") }),
         "aws:kms/key:Key": (_n, _i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, keyId: id }),
         "aws:kms/alias:Alias": (_n, i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`, targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`, name: i.name ?? id }),
     };
@@ -243,6 +254,14 @@ export function awsModel(options: CloudOptions): {
                     const nat = existingNatGateways(vpcId).find((n) => n.id === id);
                     if (!nat) throw new Error(`no matching EC2 NAT Gateway found (${id} in ${vpcId || "any VPC"})`);
                     return { id, connectivityType: nat.connectivityType, publicIp: nat.publicIp, state: "available", vpcId };
+                }
+                case "aws:route53/getZone:getZone": {
+                    // The program asks by id only; a lookup by name would be silently answered wrongly here.
+                    if (args.name !== undefined || args.vpcId !== undefined) throw new Error("the stand-in getZone takes zoneId only");
+                    const zoneId = String(args.zoneId ?? "");
+                    const zone = HOSTED_ZONES[zoneId];
+                    if (!zone) throw new Error(`no matching Route 53 Hosted Zone found: NoSuchHostedZone: No hosted zone found with ID: ${zoneId}`);
+                    return { id: zoneId, zoneId, name: zone.name, privateZone: zone.privateZone, arn: `arn:aws:route53:::hostedzone/${zoneId}`, nameServers: [], resourceRecordSetCount: 2 };
                 }
                 case "aws:index/getRegion:getRegion":
                     return { name: region, id: region };

@@ -82,6 +82,7 @@ serve({
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "aws:s3/bucketPolicy:BucketPolicy",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:kms/key:Key", "aws:kms/alias:Alias",
+        "aws:route53/record:Record",
     ],
     checkConfig(news) {
         const r = plain(news.region) ?? process.env.AWS_REGION;

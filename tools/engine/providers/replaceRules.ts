@@ -73,6 +73,10 @@ export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     // the deletion window, and the alias's target, change in place)
     "aws:kms/key:Key": { replace: ["region", "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"], update: ["bypassPolicyLockoutSafetyCheck", "deletionWindowInDays", "description", "enableKeyRotation", "isEnabled", "policy", "rotationPeriodInDays", ...TAGS] },
     "aws:kms/alias:Alias": { replace: ["region", "name", "namePrefix"], update: ["targetKeyId"] },
+    // --- aws: Route 53 (https://www.pulumi.com/registry/packages/aws/api-docs/route53/record/; Terraform's
+    // aws_route53_record: `name` and `zone_id` are ForceNew, the type, alias and records change in place by UPSERT;
+    // a global service: no `region` argument)
+    "aws:route53/record:Record": { replace: ["zoneId", "name"], update: ["type", "aliases", "records", "ttl", "allowOverwrite", "setIdentifier", "healthCheckId"] },
     // --- tls: every argument replaces
     "tls:index/privateKey:PrivateKey": { replace: ["algorithm", "rsaBits", "ecdsaCurve"], update: [] },
     "tls:index/selfSignedCert:SelfSignedCert": { replace: ["privateKeyPem", "subject", "isCaCertificate", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "setSubjectKeyId", "setAuthorityKeyId", "dnsNames", "ipAddresses", "uris"], update: [] },
