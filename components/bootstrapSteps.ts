@@ -98,7 +98,7 @@ export interface BootstrapStep {
     readonly runsOn: "node" | "node 0";
     /** When it does something (a no-op `true` at creation is not "create"). */
     readonly when: readonly StepWhen[];
-    /** What the plan says about when a step that runs on change runs. */
+    /** When a step that runs on a change runs, as the plan says it (steps with one note form one line). */
     readonly note?: string;
     /** What it waits for, in this order. */
     readonly after: readonly StepDependency[];
@@ -147,7 +147,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // admits one learner at a time).
     {
         action: "place-pki", group: "members", nodes: "control planes", runsOn: "node", when: ["create", "change"],
-        note: "when a certificate changes, on every control plane at once",
+        note: "when a certificate changes",
         after: [{ step: "prepare", node: "same" }],
         commands: (x) => ({ create: asRemoteCommand(renderPlacePkiScript(x.options)), stdin: x.pkiStdin() }),
     },
@@ -172,7 +172,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // the no-op create.
     {
         action: "rotate", nodes: "control planes", runsOn: "node", when: ["change"],
-        note: "when a certificate changes, one node at a time",
+        note: "when a certificate changes",
         after: [{ step: member, node: "last control plane" }, { step: member, node: "same" }, { step: "rotate", node: "previous" }],
         commands: (x) => ({
             create: "true",
@@ -192,7 +192,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // control plane's upgrade.
     {
         action: "upgrade-drain", group: "worker upgrades", nodes: "workers", runsOn: "node 0", when: ["change"],
-        note: "when kubernetesVersion changes, before the worker's upgrade",
+        note: "when kubernetesVersion changes, one node at a time",
         after: [{ step: "upgrade-uncordon", node: "previous", orElse: { step: "upgrade", node: "last control plane" } }],
         commands: (x) => ({ create: "true", update: x.script((c, w) => renderWorkerUpgradeDrainScript(c, w, x.options)), stdin: x.adminStdin() }),
     },
@@ -204,7 +204,7 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     },
     {
         action: "upgrade-uncordon", group: "worker upgrades", nodes: "workers", runsOn: "node 0", when: ["change"],
-        note: "when kubernetesVersion changes, after the worker's upgrade",
+        note: "when kubernetesVersion changes, one node at a time",
         after: [{ step: "upgrade", node: "same" }],
         commands: (x) => ({ create: "true", update: x.script((c, w) => renderWorkerUpgradeUncordonScript(c, w, x.options)), stdin: x.adminStdin() }),
     },
