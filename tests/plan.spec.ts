@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOMParser, type Document, type Element } from "@xmldom/xmldom";
 import { renderDiagram, type Architecture } from "../tools/plan/diagram";
-import { ROOT, planConfiguration, planProcess, type ConfigurationRun } from "./planCli";
+import { ROOT, planConfiguration, planInProcess, planProcess, type ConfigurationRun, type ProcessResult } from "./planCli";
 
 type PlanResult = ConfigurationRun;
 
@@ -93,6 +93,9 @@ interface PlanJson { resources: { name: string; type: string; inputs: Record<str
 describe("architecture diagram (--diagram)", function () {
     this.timeout(120_000);
     let dir: string;
+    let diagram: Promise<ProcessResult> | undefined;
+    /** `npm run diagram`'s own process, once for the two specs that read it. */
+    const diagramProcess = (file: string) => (diagram ??= planProcess(["--stack", "prod", "--diagram", file]));
     before(() => (dir = mkdtempSync(join(tmpdir(), "k8s-ha-diagram-"))));
     after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -170,9 +173,19 @@ describe("architecture diagram (--diagram)", function () {
         assert.match(pkg.scripts.diagram, /plan -- --stack prod --diagram docs\/architecture\.svg/);
         const file = join(dir, "architecture.svg");
         // exactly `npm run diagram`'s arguments (only the file differs), not a shared run
-        const r = await planProcess(["--stack", "prod", "--diagram", file]);
+        const r = await diagramProcess(file);
         assert.equal(r.code, 0, r.stderr);
         const committed = readFileSync(join(ROOT, "docs", "architecture.svg"), "utf8");
         assert.ok(committed === readFileSync(file, "utf8"), "docs/architecture.svg is stale: run `npm run diagram`");
+    });
+
+    it("the command line run in the specs' process (planConfiguration) writes what its own process writes", async () => {
+        const file = join(dir, "architecture.svg");
+        const inProcessFile = join(dir, "in-process", "architecture.svg");
+        const [own, here] = [await diagramProcess(file), await planInProcess(["--stack", "prod", "--diagram", inProcessFile])];
+        assert.equal(here.code, own.code);
+        assert.ok(here.stdout === own.stdout, "the same plan text");
+        assert.equal(here.stderr, own.stderr.split(file).join(inProcessFile));
+        assert.ok(readFileSync(inProcessFile, "utf8") === readFileSync(file, "utf8"), "the same diagram");
     });
 });

@@ -1,12 +1,16 @@
-// The offline plan's command line, for the specs: `npm run plan`'s own command (package.json),
-// without npm's start-up. A configuration's run is shared by every spec that reads it: one process
-// per configuration prints the plan's JSON and draws its diagram, and at most two run at once (the
-// machines have two cores).
+// The offline plan's command line, for the specs. planProcess: `npm run plan`'s own command
+// (package.json), without npm's start-up, at most two at once (the machines have two cores).
+// planConfiguration: the same command line (tools/plan.ts main) in this process, on a program run
+// shared with the other specs that read the configuration (tools/harness/sharedRun.ts): a process
+// costs a Node start and the SDKs' load on top of the run. The process's own part (flushing stdout
+// before exit) is covered by the specs that call planProcess.
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sharedRun } from "../tools/harness/sharedRun";
+import { main } from "../tools/plan";
 
 export const ROOT = join(__dirname, "..");
 
@@ -58,6 +62,19 @@ export function planProcess(args: string[]): Promise<ProcessResult> {
 let scratch: string | undefined;
 const configurations = new Map<string, Promise<ConfigurationRun>>();
 
+/** `plan <args>` in this process: what it writes and its exit code; program runs are shared. */
+export async function planInProcess(args: string[]): Promise<ProcessResult> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(args, {
+        stdout: { write: (text: string) => (stdout += text), isTTY: false },
+        stderr: { write: (text: string) => (stderr += text) },
+        env: {},
+        runner: sharedRun,
+    });
+    return { code, stdout, stderr };
+}
+
 /**
  * `plan --stack S [--config k=v]... --json --diagram <scratch>/<n>/nested/S.svg`, once per
  * configuration in this process. The diagram's directory does not exist beforehand.
@@ -72,7 +89,7 @@ export function planConfiguration(stack: string, config: string[] = []): Promise
             scratch = dir;
         }
         const diagramFile = join(scratch, String(configurations.size), "nested", `${stack}.svg`);
-        run = planProcess(["--stack", stack, ...config.flatMap((c) => ["--config", c]), "--json", "--diagram", diagramFile]).then((r) => {
+        run = planInProcess(["--stack", stack, ...config.flatMap((c) => ["--config", c]), "--json", "--diagram", diagramFile]).then((r) => {
             try {
                 return { ...r, json: JSON.parse(r.stdout) as PlanJson, diagramFile };
             } catch {

@@ -5,12 +5,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asRemoteCommand, readonlyVars, shellQuote } from "../components/kubeadm";
 import { readonlyValues, readQuotedWord, scriptOf } from "../tools/plan/render";
+import { planInProcess } from "./planCli";
 
 const ROOT = join(__dirname, "..");
 
-/** `npm run plan -- --render DIR ...` without npm's own start-up. */
-function renderCli(dir: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
-    const args = ["-r", "sucrase/register/ts", "tools/plan.ts", "--stack", "dev", "--config", "pkiAlgorithm=ECDSA", ...extra, "--render", dir];
+const renderArgs = (dir: string, extra: string[]) => ["--stack", "dev", "--config", "pkiAlgorithm=ECDSA", ...extra, "--render", dir];
+
+/**
+ * `npm run plan -- --render DIR ...` without npm's own start-up; `inProcess`: the same command
+ * line in this process on a shared program run (tests/planCli.ts).
+ */
+function renderCli(dir: string, extra: string[] = [], inProcess = false): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (inProcess) return planInProcess(renderArgs(dir, extra));
+    const args = ["-r", "sucrase/register/ts", "tools/plan.ts", ...renderArgs(dir, extra)];
     return new Promise((resolve) => {
         execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
             resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
@@ -86,7 +93,7 @@ describe("offline plan --render DIR: what every node receives", function () {
     it("refuses a directory that is not empty, with exit 2, and writes nothing", async () => {
         const busy = mkdtempSync(join(tmpdir(), "k8s-ha-render-busy-"));
         writeFileSync(join(busy, "keep"), "x");
-        const r = await renderCli(busy);
+        const r = await renderCli(busy, [], true);
         assert.equal(r.code, 2);
         assert.match(r.stderr, /exists and is not empty/);
         assert.deepEqual(readdirSync(busy), ["keep"]);
@@ -95,7 +102,7 @@ describe("offline plan --render DIR: what every node receives", function () {
     it("writes the files even when a policy fails, and exits 1", async () => {
         const out = join(mkdtempSync(join(tmpdir(), "k8s-ha-render-bad-")), "out");
         mkdirSync(out);
-        const r = await renderCli(out, ["--config", "controlPlaneCount=4"]);
+        const r = await renderCli(out, ["--config", "controlPlaneCount=4"], true);
         assert.equal(r.code, 1, r.stderr);
         assert.ok(existsSync(join(out, "k8s-dev-cp-3", "kubeadm", "join-control-plane.yaml")));
     });

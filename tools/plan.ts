@@ -36,6 +36,11 @@ export function parseConfigFlags(flags: readonly string[]): Record<string, unkno
     return out;
 }
 
+export interface PlanOptions extends Pick<RunOptions, "preview" | "mocks"> {
+    /** What runs the program: runProgram, or in the specs a run shared with other specs (tools/harness/sharedRun.ts). */
+    runner?: (options: RunOptions) => Promise<ProgramRun>;
+}
+
 export interface Plan {
     readonly run: ProgramRun;
     readonly violations: Violation[];
@@ -45,8 +50,8 @@ export interface Plan {
  * Runs the program and the pack for one stack: a preview, or with `preview: false` an update
  * (every output computed, real cryptography). Throws only for a bad command line or policy config.
  */
-export async function plan(stack: string, config: Record<string, unknown>, options: Pick<RunOptions, "preview" | "mocks"> = {}): Promise<Plan> {
-    const run = await runProgram({ stack, config, preview: options.preview ?? true, mocks: options.mocks });
+export async function plan(stack: string, config: Record<string, unknown>, options: PlanOptions = {}): Promise<Plan> {
+    const run = await (options.runner ?? runProgram)({ stack, config, preview: options.preview ?? true, mocks: options.mocks });
     if (run.error) return { run, violations: [] };
     const resources: PolicyResource[] = run.resources.map((r) => ({
         urn: r.urn,
@@ -98,49 +103,60 @@ export function toText(p: Plan, color: boolean, full: boolean): string {
     return [head, ...sections.filter(([, body]) => body).map(([title, body]) => `${c.bold(c.underline(title))}\n${body}`), verdict].join("\n\n") + "\n";
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Where the command line writes: the process's streams, or in the specs buffers. */
+export interface PlanIo {
+    stdout: { write(text: string): unknown; isTTY?: boolean };
+    stderr: { write(text: string): unknown };
+    /** NO_COLOR and friends. */
+    env: Record<string, string | undefined>;
+    runner?: PlanOptions["runner"];
+}
+
+/** The command line: writes the plan and returns the exit code (0, 1 or 2). */
+export async function main(argv: string[], io: PlanIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+    const { stdout, stderr } = io;
     let args;
     try {
         args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, diagram: { type: "string" }, render: { type: "string" }, help: { type: "boolean" } } });
     } catch (err) {
-        process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+        stderr.write(`${(err as Error).message}\n${USAGE}\n`);
         return 2;
     }
     if (args.values.help) {
-        process.stdout.write(`${USAGE}\nstacks: ${listStacks().join(", ")}\n`);
+        stdout.write(`${USAGE}\nstacks: ${listStacks().join(", ")}\n`);
         return 0;
     }
     if (!args.values.stack) {
-        process.stderr.write(`--stack is required (stacks: ${listStacks().join(", ")})\n${USAGE}\n`);
+        stderr.write(`--stack is required (stacks: ${listStacks().join(", ")})\n${USAGE}\n`);
         return 2;
     }
     let result: Plan;
     const renderDir = args.values.render;
     try {
         if (renderDir) assertEmptyTarget(renderDir);
-        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), { preview: !renderDir });
+        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), { preview: !renderDir, runner: io.runner });
     } catch (err) {
-        process.stderr.write(`${(err as Error).message}\n`);
+        stderr.write(`${(err as Error).message}\n`);
         return 2;
     }
-    const color = !args.values.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
-    process.stdout.write(args.values.json ? `${toJson(result)}\n` : toText(result, color, args.values.resources === true));
+    const color = !args.values.json && stdout.isTTY === true && !io.env.NO_COLOR;
+    stdout.write(args.values.json ? `${toJson(result)}\n` : toText(result, color, args.values.resources === true));
     if (result.run.error) {
-        if (args.values.json) process.stderr.write(`${result.run.error.message}\n`);
-        if (args.values.diagram) process.stderr.write(`no diagram: the program failed\n`);
-        if (renderDir) process.stderr.write(`nothing rendered: the program failed\n`);
+        if (args.values.json) stderr.write(`${result.run.error.message}\n`);
+        if (args.values.diagram) stderr.write(`no diagram: the program failed\n`);
+        if (renderDir) stderr.write(`nothing rendered: the program failed\n`);
         return 2;
     }
     if (renderDir) {
         const summary = renderNodes(result.run, renderDir);
-        process.stderr.write(`rendered ${summary.files} files for ${summary.nodes.length} nodes into ${renderDir}\n`);
+        stderr.write(`rendered ${summary.files} files for ${summary.nodes.length} nodes into ${renderDir}\n`);
     }
     if (args.values.diagram) {
         const file = args.values.diagram;
         const mandatoryViolations = result.violations.filter((v) => v.enforcementLevel === "mandatory").length;
         mkdirSync(dirname(file), { recursive: true });
         writeFileSync(file, renderDiagram(architectureOf(result.run), { mandatoryViolations }));
-        process.stderr.write(`diagram written to ${file}\n`);
+        stderr.write(`diagram written to ${file}\n`);
     }
     return result.violations.some((v) => v.enforcementLevel === "mandatory") ? 1 : 0;
 }

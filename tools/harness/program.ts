@@ -28,6 +28,8 @@ export interface RecordedResource {
     readonly ignoreChanges: string[];
     readonly additionalSecretOutputs: string[];
     readonly deleteBeforeReplace: boolean;
+    /** The resources whose replacement replaces this one too (the replaceWith option). */
+    readonly replaceWith: string[];
     readonly provider?: string;
 }
 
@@ -130,6 +132,7 @@ function recordRegistrations(monitor: unknown, into: RecordedResource[]): void {
                     ignoreChanges: req.getIgnorechangesList(),
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
                     deleteBeforeReplace: req.getDeletebeforereplace(),
+                    replaceWith: req.getReplaceWithList(),
                     provider: req.getProvider() || undefined,
                 });
             }

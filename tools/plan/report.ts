@@ -4,6 +4,7 @@ import Table from "cli-table3";
 import { createColors } from "picocolors";
 import type { ProgramRun, RecordedResource } from "../harness/program";
 import { unwrapSecrets, isUnknownValue } from "../harness/values";
+import { planSteps, type PlannedStep } from "../../components/bootstrapSteps";
 
 export interface Violation {
     readonly policy: string;
@@ -88,84 +89,68 @@ export function renderLayout(run: ProgramRun, c: Colors): string {
 }
 
 /**
- * Remote commands in dependency order, one line per step: the action and the nodes it runs on
- * ("join  cp-1"); steps that may run together share a line. Hooks (no create script, or a no-op
- * one, with an update or delete script) run only on change or removal and are listed apart, in
- * the order they would run.
+ * The bootstrap's commands in dependency order, from its step table (components/bootstrapSteps.ts)
+ * for the recorded nodes: one line per wave of commands that run at creation ("join  cp-1");
+ * commands of one wave may run together. Waits on commands that do nothing at creation still
+ * order the waves. Then what runs on a change (by the table's notes) and on removal, in the
+ * order it runs.
  */
 export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undefined {
-    const commands = run.resources.filter((r) => r.type === "command:remote:Command");
-    if (commands.length === 0) return undefined;
+    const commands = new Set(run.resources.filter((r) => r.type === "command:remote:Command").map((r) => r.name));
+    if (commands.size === 0) return undefined;
     const cluster = run.config[`${run.project}:clusterName`];
-    const label = commandLabeller(run, cluster);
-    const isHook = (r: RecordedResource) => r.inputs.create === undefined || r.inputs.create === "true";
-    const steps = commands.filter((r) => !isHook(r));
-    const actionOrder = [...new Set(levelsOf(steps).flat().map((r) => label(r).action))];
-    const lines = levelsOf(steps).map((group, i) => {
-        const text = describeGroup(group.map(label), true, actionOrder);
-        return `${c.bold(String(i + 1).padStart(2))}. ${text}${group.length > 1 ? c.dim("   (in parallel)") : ""}`;
+    const short = (name: string) => (cluster && name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name);
+    const role = (r: RecordedResource) => (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"];
+    const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance");
+    const nodes = (which: string) => instances.filter((r) => role(r) === which).map((r) => r.name);
+    // Only what the program registered (no etcd-backup steps without backups, say).
+    const planned = planSteps(nodes("control-plane"), nodes("worker"), { etcdBackup: true }).filter((p) => commands.has(p.name));
+    const byName = new Map(planned.map((p) => [p.name, p]));
+    const depth = new Map<string, number>();
+    const depthOf = (p: PlannedStep): number => {
+        const known = depth.get(p.name);
+        if (known !== undefined) return known;
+        const waits = p.after.flatMap((d) => ("step" in d && byName.has(d.step) ? [byName.get(d.step)!] : []));
+        const d = waits.length === 0 ? 0 : Math.max(...waits.map(depthOf)) + 1;
+        depth.set(p.name, d);
+        return d;
+    };
+    /** Steps grouped by depth, shallowest first: each group may run together. */
+    const waves = (steps: PlannedStep[]) => [...new Set(steps.map(depthOf))].sort((x, y) => x - y).map((d) => steps.filter((p) => depthOf(p) === d));
+    const label = (p: PlannedStep): CommandLabel => ({ action: p.step.action, node: short(p.node) });
+    const actionOrder = [...new Set(planned.map((p) => p.step.action))];
+    const lines = waves(planned.filter((p) => p.step.when.includes("create"))).map((wave, i) => {
+        const text = describeGroup(wave.map(label), true, actionOrder);
+        return `${c.bold(String(i + 1).padStart(2))}. ${text}${wave.length > 1 ? c.dim("   (in parallel)") : ""}`;
     });
-    const chain = (groups: RecordedResource[][]) => {
+    const chain = (groups: PlannedStep[][]) => {
         const labelled = groups.map((g) => g.map(label));
         const actions = new Set(labelled.flat().map((l) => l.action));
-        const nodes = labelled.every((g) => g.every((l) => l.node));
-        return actions.size === 1 && nodes
+        return actions.size === 1
             ? `${[...actions][0]} ${labelled.map((g) => compactNames(g.map((l) => l.node!))).join(" → ")}`
-            : labelled.map((g) => describeGroup(g, false)).join(" → ");
+            : labelled.map((g) => describeGroup(g, false, actionOrder)).join(" → ");
     };
-    const hooks = commands.filter(isHook);
-    // Steps that run at creation and again, as an update, when their input changes.
-    for (const action of Object.keys(WHEN)) {
-        const again = steps.filter((r) => label(r).action === action);
-        if (again.length) lines.push(`${c.dim(`${WHEN[action]} (again):`)} ${chain(levelsOf(again))}`);
+    for (const note of [...new Set(planned.map((p) => p.step.note).filter((n): n is string => n !== undefined))]) {
+        lines.push(`${c.dim(`${note}:`)} ${chain(waves(planned.filter((p) => p.step.note === note)))}`);
     }
-    const onUpdate = hooks.filter((r) => r.inputs.update !== undefined);
-    for (const action of [...new Set(onUpdate.map((r) => label(r).action))]) {
-        const when = WHEN[action] ?? "when its inputs change";
-        lines.push(`${c.dim(`${when}:`)} ${chain(levelsOf(onUpdate.filter((r) => label(r).action === action)))}`);
-    }
-    const onDelete = levelsOf(hooks.filter((r) => r.inputs.delete !== undefined)).reverse(); // deletes run dependents first
-    if (onDelete.length) lines.push(`${c.dim("on removal (drain, kubeadm reset, etcd quorum guard), in this order:")} ${chain(onDelete)}`);
+    // A delete waits for the deletes of everything that waits for it: waves by the longest chain
+    // of dependents among the removal steps.
+    const removing = planned.filter((p) => p.step.when.includes("removal"));
+    const height = new Map<string, number>();
+    const heightOf = (p: PlannedStep): number => {
+        const known = height.get(p.name);
+        if (known !== undefined) return known;
+        const dependents = removing.filter((q) => q.after.some((d) => "step" in d && d.step === p.name));
+        const h = dependents.length === 0 ? 0 : Math.max(...dependents.map(heightOf)) + 1;
+        height.set(p.name, h);
+        return h;
+    };
+    const removal = [...new Set(removing.map(heightOf))].sort((x, y) => x - y).map((h) => removing.filter((p) => heightOf(p) === h));
+    if (removal.length) lines.push(`${c.dim("on removal (drain, kubeadm reset, etcd quorum guard), in this order:")} ${chain(removal)}`);
     return lines.join("\n");
 }
 
-/** When an update-only hook runs, by its action (a name the bootstrap gives its steps). */
-const WHEN: Record<string, string> = {
-    rotate: "when a certificate changes, one node at a time",
-    upgrade: "when kubernetesVersion changes, one node at a time",
-    "rollout-gate": "when an instance changes, before the next one may",
-};
-
-/** Groups resources by dependency depth among themselves: each group may run in parallel. */
-function levelsOf(resources: RecordedResource[]): RecordedResource[][] {
-    const byUrn = new Map(resources.map((r) => [r.urn, r]));
-    const level = new Map<string, number>();
-    const depth = (r: RecordedResource): number => {
-        const known = level.get(r.urn);
-        if (known !== undefined) return known;
-        level.set(r.urn, 0); // a cycle cannot be registered; this only guards the recursion
-        const deps = [...new Set([...r.dependencies, ...Object.values(r.propertyDependencies).flat()])].map((u) => byUrn.get(u)).filter((d): d is RecordedResource => !!d && d !== r);
-        const d = deps.length === 0 ? 0 : Math.max(...deps.map(depth)) + 1;
-        level.set(r.urn, d);
-        return d;
-    };
-    resources.forEach(depth);
-    const groups = new Map<number, RecordedResource[]>();
-    for (const r of resources) groups.set(level.get(r.urn)!, [...(groups.get(level.get(r.urn)!) ?? []), r]);
-    return [...groups.keys()].sort((a, b) => a - b).map((k) => groups.get(k)!);
-}
-
 interface CommandLabel { action: string; node?: string }
-
-/** "k8s-prod-cp-3-join" → { action: "join", node: "cp-3" }, using the recorded instance names. */
-function commandLabeller(run: ProgramRun, cluster: string | undefined): (r: RecordedResource) => CommandLabel {
-    const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance").map((r) => r.name).sort((a, b) => b.length - a.length);
-    const short = (name: string) => (cluster && name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name);
-    return (r) => {
-        const node = instances.find((i) => r.name.startsWith(`${i}-`));
-        return node ? { action: r.name.slice(node.length + 1), node: short(node) } : { action: short(r.name) };
-    };
-}
 
 /** "prepare cp-0, cp-1, worker-0" for one action; actions of one step joined with "; ". */
 function describeGroup(labels: CommandLabel[], align = true, actionOrder: string[] = []): string {
