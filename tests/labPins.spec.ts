@@ -33,6 +33,14 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         }
     });
 
+    it("the node sandboxes' kube-proxy (k8s-node) is built from the k8s toolset's k8s.io/kubernetes, with the same replaces", () => {
+        const k8s = read("tools/lab/k8s/go.mod");
+        const node = read("tools/lab/k8s-node/go.mod");
+        assert.equal(required("tools/lab/k8s-node/go.mod", "k8s.io/kubernetes"), required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"));
+        const replaces = (text: string) => [...text.matchAll(/^replace .+$/gm)].map((m) => m[0]).sort();
+        assert.deepEqual(replaces(node), replaces(k8s));
+    });
+
     it("the Pulumi CLI is the release of the pinned @pulumi/pulumi SDK (package.json)", () => {
         const sdk = JSON.parse(read("package.json")).dependencies["@pulumi/pulumi"];
         assert.equal(required("tools/lab/pulumi/go.mod", "github.com/pulumi/pulumi/pkg/v3"), `v${sdk}`);

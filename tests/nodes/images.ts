@@ -1,0 +1,82 @@
+// The node sandboxes' images, built here and never pulled: for every image `kubeadm config images
+// list` names, a one-layer archive of the lab's own static binaries (the pause program of our own,
+// etcd, the control-plane binaries, kube-proxy, CoreDNS) written by the lab's oci-image tool
+// (tools/lab/nodes, go-containerregistry) for `ctr -n k8s.io images import`. The archives are
+// cached in .lab/images/, keyed by the reference and the exact binaries that went in.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, realpathSync, renameSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { run } from "../system/etcd/cluster";
+import { labBin } from "../lab/tools";
+
+/** What goes into an image: binaries from .lab/bin at paths in the image, and its entrypoint. */
+export interface ImageRecipe {
+    readonly files: Readonly<Record<string, string>>;
+    readonly entrypoint?: string;
+}
+
+/**
+ * The recipe for one of kubeadm's image references, by its repository's last path element.
+ * kube-proxy runs with only its binary here: the sandboxes' first scenario needs no Service
+ * routing, and iptables/nft from Debian's packages are not in the image yet.
+ */
+export function recipeFor(ref: string): ImageRecipe {
+    const repo = ref.replace(/:[^/:]+$/, "").split("/").pop()!;
+    const bin = (name: string) => ({ [`/usr/local/bin/${name}`]: name });
+    switch (repo) {
+        case "pause":
+            return { files: { "/pause": "pause" }, entrypoint: "/pause" };
+        case "etcd":
+            return { files: { ...bin("etcd"), ...bin("etcdctl"), ...bin("etcdutl") } };
+        case "kube-apiserver":
+        case "kube-controller-manager":
+        case "kube-scheduler":
+        case "kube-proxy":
+            return { files: bin(repo) };
+        case "coredns":
+            // CoreDNS's Deployment passes only args: the image's entrypoint is the binary.
+            return { files: { "/coredns": "coredns" }, entrypoint: "/coredns" };
+        default:
+            throw new Error(`no recipe for image ${ref}: the node sandboxes build pause, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy and coredns`);
+    }
+}
+
+/** The archive of one image, built when the cache has none for exactly these binaries. */
+export async function imageArchive(ref: string, cacheDir = resolve(__dirname, "..", "..", ".lab", "images")): Promise<string> {
+    const recipe = recipeFor(ref);
+    const tool = join(labBin(), "oci-image");
+    const sources = Object.entries(recipe.files).map(([dst, name]) => {
+        const src = join(labBin(), name);
+        if (!existsSync(src)) throw new Error(`${src} is missing for image ${ref}: build it with 'npm run lab:tools -- --toolset ${toolsetOf(name)}'`);
+        return [realpathSync(src), dst] as const;
+    });
+    if (!existsSync(tool)) throw new Error(`${tool} is missing: build it with 'npm run lab:tools -- --toolset nodes'`);
+    // The binaries' real paths name their build (the cache directory carries its hash).
+    const key = createHash("sha256")
+        .update(JSON.stringify({ ref, recipe, sources, tool: realpathSync(tool), size: sources.map(([s]) => statSync(s).size) }))
+        .digest("hex")
+        .slice(0, 16);
+    const out = join(cacheDir, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}-${key}.tar`);
+    if (existsSync(out)) return out;
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${out}.${process.pid}.tmp`;
+    const args = ["-ref", ref, "-out", tmp, ...(recipe.entrypoint ? ["-entrypoint", recipe.entrypoint] : []), ...sources.map(([src, dst]) => `${src}=${dst}`)];
+    const r = await run(tool, args, { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`oci-image ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+    renameSync(tmp, out);
+    return out;
+}
+
+function toolsetOf(binary: string): string {
+    if (binary === "pause") return "nodes";
+    if (binary === "coredns") return "coredns";
+    if (binary === "kube-proxy") return "k8s-node";
+    return binary.startsWith("etcd") ? "etcd" : "k8s";
+}
+
+/** Every image `kubeadm config images list` names for the version, in its order. */
+export async function kubeadmImages(version: string): Promise<string[]> {
+    const r = await run(join(labBin(), "kubeadm"), ["config", "images", "list", "--kubernetes-version", version], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`kubeadm config images list failed: ${r.stderr}`);
+    return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+}

@@ -1,0 +1,172 @@
+// Node sandboxes: each node of the stack as Linux namespaces on this machine, so that the stack's
+// own rendered scripts run on it as on an EC2 instance. A node is
+// - a network namespace with the stack's private address on a veth to the lab's bridge (lab0,
+//   made by tools/lab/netns.sh, with no route out), where the NLB stand-in (haproxy, with the
+//   stack's /readyz health check) also listens;
+// - mount, UTS and PID namespaces (unshare), whose PID 1 (sandbox/boot.sh, then the lab's pause
+//   program) binds the node's own /etc/kubernetes, /var/lib/kubelet, /var/lib/etcd, containerd
+//   state, /run, /etc/hosts and friends from its directory, and names the node;
+// - the host's filesystem otherwise: Debian's containerd, runc and CNI plugins, the lab's kubelet
+//   and kubeadm (.lab/bin), and the lab's overlay commands (sandbox/bin: systemctl, hostnamectl,
+//   modprobe, apt-get, apt-mark, dpkg-query, kubeadm) first on PATH.
+// Namespaces rather than systemd-nspawn: systemd is not PID 1 on this machine (it cannot boot a
+// container's systemd as nspawn -b needs), and a debootstrapped rootfs per node would add minutes
+// and hundreds of MB for nothing the scripts look at. Killing a node's PID 1 ends every process of
+// the node, containers included (the kernel kills a PID namespace with its init); unshare
+// --kill-child does it when the harness dies first.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { run, waitFor, type RunResult } from "../system/etcd/cluster";
+import { haproxyConfig, LB_IP } from "../lab/controlPlane";
+import { labBin } from "../lab/tools";
+
+export const SANDBOX_DIR = resolve(__dirname, "sandbox");
+/** The bridge's own address: the nodes' default route points at it (and finds no way out). */
+const BRIDGE_IP = "10.0.250.1";
+
+export interface NodeSandbox {
+    readonly name: string;
+    readonly ip: string;
+    /** The node's network namespace (ip netns). */
+    readonly netns: string;
+    /** Its state: root/ (bound over the node paths), logs/ (its units' output), hosts. */
+    readonly dir: string;
+    /** Host PID of the node's PID 1. */
+    readonly pid: number;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+    for (const c of live) c.kill("SIGKILL");
+});
+
+export class NodeSandboxes {
+    readonly nodes = new Map<string, NodeSandbox>();
+    private lb?: ChildProcess;
+    private wired = false;
+
+    constructor(readonly dir: string, readonly apiHost: string) {
+        if (process.env.K8S_HA_LAB_NETNS !== "1") throw new Error("the node sandboxes need network namespaces of their own: run them through 'npm run test:nodes' (tools/lab/netns.sh)");
+    }
+
+    private async ip(...args: string[]): Promise<void> {
+        const r = await run("ip", args);
+        if (r.code !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+    }
+
+    /** A new node: its network namespace, address and namespaces, PID 1 running. */
+    async add(name: string, ip: string): Promise<NodeSandbox> {
+        if (!this.wired) {
+            await this.ip("addr", "add", `${BRIDGE_IP}/16`, "dev", "lab0");
+            await this.ip("addr", "add", `${LB_IP}/32`, "dev", "lab0");
+            this.wired = true;
+        }
+        const i = this.nodes.size;
+        const netns = `k8s-ha-node-${i}`;
+        const dir = join(this.dir, name);
+        mkdirSync(dir, { recursive: true });
+        // The NLB's name resolves to its stand-in; the node's own name to itself.
+        writeFileSync(join(dir, "hosts"), `127.0.0.1 localhost\n${ip} ${name}\n${LB_IP} ${this.apiHost}\n`);
+        await this.ip("netns", "add", netns);
+        await this.ip("link", "add", `lab-n${i}`, "type", "veth", "peer", "name", "eth0", "netns", netns);
+        await this.ip("link", "set", `lab-n${i}`, "master", "lab0", "up");
+        await this.ip("-n", netns, "link", "set", "lo", "up");
+        await this.ip("-n", netns, "addr", "add", `${ip}/16`, "dev", "eth0");
+        await this.ip("-n", netns, "link", "set", "eth0", "up");
+        await this.ip("-n", netns, "route", "add", "default", "via", BRIDGE_IP);
+        const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
+            "bash", join(SANDBOX_DIR, "boot.sh"), name, dir, join(labBin(), "pause")], { stdio: ["ignore", "inherit", "inherit"] });
+        live.add(child);
+        child.on("exit", () => live.delete(child));
+        await waitFor(`${name}'s PID 1`, 20_000, async () => (existsSync(join(dir, "ready")) ? true : undefined));
+        // nsenter became unshare (child.pid), whose only child is the node's PID 1.
+        const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
+        const node: NodeSandbox = { name, ip, netns, dir, pid: Number(children[0]) };
+        this.nodes.set(name, node);
+        return node;
+    }
+
+    node(name: string): NodeSandbox {
+        const n = this.nodes.get(name);
+        if (!n) throw new Error(`no node sandbox ${name}`);
+        return n;
+    }
+
+    /** argv inside the node, with a login-like environment: the lab's overlay first on PATH. */
+    exec(name: string, argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+        const node = this.node(name);
+        const path = [join(SANDBOX_DIR, "bin"), labBin(), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
+        return run("nsenter", ["-t", String(node.pid), "-n", "-m", "-u", "-p", "--wd=/", "--", "env", "-i", `PATH=${path}`, "HOME=/root", "LANG=C.UTF-8", ...argv], {
+            input: options.input,
+            timeoutMs: options.timeoutMs ?? 120_000,
+        });
+    }
+
+    /** A rendered script run as remote.Command runs it: bash with its stdin; fails loudly. */
+    async script(name: string, script: string, stdin = "", timeoutMs = 600_000): Promise<RunResult> {
+        const r = await this.exec(name, ["bash", script], { input: stdin, timeoutMs });
+        if (r.code !== 0) throw new Error(`${script} on ${name} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}):\n${r.stdout}\n${r.stderr}\n${this.logs(name)}`);
+        return r;
+    }
+
+    /** The tail of the node's unit logs, for failure messages. */
+    logs(name: string, lines = 15): string {
+        const dir = join(this.node(name).dir, "logs");
+        if (!existsSync(dir)) return "";
+        return readdirSync(dir).map((f) => `--- ${name} ${f} (last ${lines} lines)\n${readFileSync(join(dir, f), "utf8").trimEnd().split("\n").slice(-lines).join("\n")}`).join("\n");
+    }
+
+    /** Image archives into the node's containerd, in the namespace the kubelet uses. */
+    async importImages(name: string, archives: readonly string[]): Promise<void> {
+        await waitFor(`${name}'s containerd`, 60_000, async () => ((await this.exec(name, ["ctr", "version"], { timeoutMs: 10_000 })).code === 0 ? true : undefined), () => this.logs(name));
+        for (const a of archives) {
+            const r = await this.exec(name, ["ctr", "-n", "k8s.io", "images", "import", a], { timeoutMs: 300_000 });
+            if (r.code !== 0) throw new Error(`ctr images import ${a} on ${name} failed: ${r.stderr}`);
+        }
+    }
+
+    /** haproxy as the NLB, in front of the given nodes' 6443 (the lab's configuration). */
+    startNlb(names: readonly string[]): void {
+        const cfg = join(this.dir, "haproxy.cfg");
+        writeFileSync(cfg, haproxyConfig(names.map((n) => ({ ...this.node(n), root: this.node(n).dir }))));
+        const child = spawn("haproxy", ["-f", cfg, "-db"], { stdio: ["ignore", "ignore", "ignore"] });
+        live.add(child);
+        this.lb = child;
+    }
+
+    /** Ends every node (its PID 1, so the kernel ends the rest) and the NLB, and frees the cgroups. */
+    async stopAll(): Promise<void> {
+        this.lb?.kill("SIGKILL");
+        for (const n of this.nodes.values()) {
+            try {
+                process.kill(n.pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
+        for (const n of this.nodes.values()) {
+            await waitFor(`${n.name} to end`, 30_000, async () => (existsSync(`/proc/${n.pid}`) ? undefined : true));
+            removeCgroups(n.name);
+        }
+        this.nodes.clear();
+    }
+}
+
+/** rmdir the node's cgroup subtree in every v1 hierarchy, deepest first (its tasks are gone). */
+function removeCgroups(name: string): void {
+    const roots = readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, "k8s-ha-lab", name));
+    const rm = (dir: string): void => {
+        if (!existsSync(dir)) return;
+        for (const e of readdirSync(dir)) {
+            const p = join(dir, e);
+            if (statSync(p).isDirectory()) rm(p);
+        }
+        try {
+            rmdirSync(dir);
+        } catch {
+            // a cgroup a straggler still holds: left for the next run to find busy, not fatal here
+        }
+    };
+    for (const r of roots) rm(r);
+}
