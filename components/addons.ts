@@ -63,7 +63,7 @@ export interface AddonsArgs {
      * The control planes' upgrade steps: the CCM (whose image follows the minor) changes only
      * after every apiserver runs the new version, never ahead of it.
      */
-    controlPlaneUpgrades: pulumi.Input<pulumi.Resource>[];
+    controlPlaneUpgrades: readonly pulumi.Resource[];
 }
 
 /** Calico values: one IPv4 pool on podCidr with VXLAN, BGP off, no Calico API server. */
@@ -120,7 +120,7 @@ export class Addons extends pulumi.ComponentResource {
         this.cni = release("calico", CALICO_CHART, calicoValues(args.podCidr));
         // The CCM initializes the nodes (addresses, zone labels, the uninitialized taint), then the
         // EBS node plugin reads them: the driver waits for the CCM's release to be ready.
-        this.cloudControllerManager = release("aws-cloud-controller-manager", CCM_CHART, ccmValues(args.clusterName, args.kubernetesVersion), { dependsOn: args.controlPlaneUpgrades });
+        this.cloudControllerManager = release("aws-cloud-controller-manager", CCM_CHART, ccmValues(args.clusterName, args.kubernetesVersion), { dependsOn: [...args.controlPlaneUpgrades] });
         this.ebsCsiDriver = release("aws-ebs-csi-driver", EBS_CSI_CHART, ebsCsiValues(args.clusterName, args.region), { dependsOn: [this.cloudControllerManager] });
         new k8s.apps.v1.DeploymentPatch("ebs-csi-controller-host-network", {
             metadata: {

@@ -93,8 +93,8 @@ export class Bootstrap extends pulumi.ComponentResource {
     readonly steps: readonly command.remote.Command[];
     /** Per control plane, in order: holds the next control plane's instance change until this one is back. */
     readonly rolloutGates: readonly command.remote.Command[];
-    /** The upgrade steps in the order they run: control planes from node 0, then workers. */
-    readonly upgrades: readonly command.remote.Command[];
+    /** The control planes' upgrade steps, from node 0 (the workers' follow them). */
+    readonly controlPlaneUpgrades: readonly command.remote.Command[];
     /** Per control plane: the installation of the weekly renewal of kubeadm's client certificates. */
     readonly certRenewals: readonly command.remote.Command[];
     /** Per control plane: the etcd backup timer's installation. */
@@ -116,8 +116,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         this.controlPlaneReady = members[members.length - 1];
         this.steps = [...commands.values()];
         this.rolloutGates = of("rollout-gate", args.controlPlanes);
-        // The order they run in: control planes from node 0, then workers.
-        this.upgrades = of("upgrade", [...args.controlPlanes, ...args.workers]);
+        this.controlPlaneUpgrades = of("upgrade", args.controlPlanes);
         this.certRenewals = of("cert-renewal", args.controlPlanes);
         this.etcdBackups = of("etcd-backup", args.controlPlanes);
         this.controlPlaneResets = of("reset", args.controlPlanes);

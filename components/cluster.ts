@@ -185,8 +185,7 @@ export class Cluster extends pulumi.ComponentResource {
             alerts: cfg.alerts,
             kubernetesVersion: cfg.kubernetesVersion,
             region: cfg.region,
-            // Bootstrap.upgrades runs control planes first, from node 0.
-            controlPlaneUpgrades: this.bootstrap.upgrades.slice(0, cfg.controlPlaneCount),
+            controlPlaneUpgrades: this.bootstrap.controlPlaneUpgrades,
         }, parent);
 
         this.apiEndpoint = pulumi.interpolate`https://${endpoint.host}:${API_PORT}`;

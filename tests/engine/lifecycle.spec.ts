@@ -25,6 +25,9 @@ const one = (entries: JournalEntry[], resource: string, op?: JournalEntry["op"])
 const t = (iso: string) => Date.parse(iso);
 const describeEntries = (entries: (JournalEntry | AwsJournalEntry)[]) => entries.map((e) => `${"start" in e ? e.start : e.time} ${e.op} ${e.resource}${"ran" in e ? ` ran=${e.ran} host=${e.host}` : ""}`).join("\n");
 
+/** What the add-ons component creates through the kubernetes provider, by name. */
+const ADDONS = ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"];
+
 describe("engine: a dev stack's life (real CLI, stand-in providers)", function () {
     const lab = new Lab("dev");
     let commandsBefore = 0;
@@ -71,7 +74,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
 
     it("installs the add-ons (Calico, the AWS CCM, the EBS CSI driver, the default StorageClass) after the last control-plane join", () => {
         const created = lab.kubernetes().filter((e) => e.op === "create");
-        assert.deepEqual(created.map((e) => e.resource).sort(), ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"]);
+        assert.deepEqual(created.map((e) => e.resource).sort(), ADDONS);
         const lastJoin = one(lab.commands().filter((e) => e.op === "create"), `${CPS[CPS.length - 1]}-join`);
         for (const e of created) assert.ok(t(e.time) >= t(lastJoin.end), `${e.resource} was created at ${e.time}, before ${lastJoin.resource} ended at ${lastJoin.end}`);
         const at = (name: string) => t(created.find((e) => e.resource === name)!.time);
@@ -163,7 +166,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         // The add-ons go while the API still answers: before any control plane's reset hook runs
         // (the worker's hooks, which need the API too, may run alongside).
         const addonDeletes = lab.kubernetes().filter((e) => e.op === "delete" && t(e.time) >= t(mark0));
-        assert.deepEqual(addonDeletes.map((e) => e.resource).sort(), ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"], describeEntries(lab.kubernetes()));
+        assert.deepEqual(addonDeletes.map((e) => e.resource).sort(), ADDONS, describeEntries(lab.kubernetes()));
         const firstControlPlaneReset = Math.min(...resets.filter((r) => r.node !== WORKER).map((r) => t(r.start)));
         for (const e of addonDeletes) assert.ok(t(e.time) <= firstControlPlaneReset, `${e.resource} was deleted at ${e.time}, after a control plane's reset hook started`);
         const early = aws.filter((e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset);

@@ -8,11 +8,9 @@
 //   protection on);
 // - the provider's replace rules (replaceRules.ts) and its CustomizeDiff on NLB subnets.
 // It runs nothing and reaches nothing; it is a stand-in for AWS, never for the engine.
-import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { awsModel, resourceId, type CloudInstance, type Ledger } from "../../harness/cloud";
 import { publishedImages } from "../cloudImages";
-import { JsonStore, cloudDir, nameOfUrn, plain, serve, type Props } from "./serve";
+import { JsonStore, cloudDir, cloudJournal, nameOfUrn, plain, serve, type Props } from "./serve";
 
 interface CloudObject {
     type: string;
@@ -29,10 +27,7 @@ interface CloudData {
 }
 
 /** Every create, update and delete, in order: <cloud dir>/aws-journal.jsonl. */
-const JOURNAL = join(cloudDir(), "aws-journal.jsonl");
-function journal(op: "create" | "update" | "delete", type: string, urn: string, id: string): void {
-    appendFileSync(JOURNAL, JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n");
-}
+const journal = cloudJournal("aws-journal.jsonl");
 
 const store = new JsonStore<CloudData>("aws.json", { objects: {}, generations: {}, subnetCidrs: {}, hosts: {} });
 const data = store.data;

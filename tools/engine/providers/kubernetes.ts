@@ -5,16 +5,11 @@
 // and delete in <cloud dir>/kubernetes-journal.jsonl. Provider configuration follows
 // the real provider: a change of the kubeconfig's active cluster replaces the provider (and
 // with it every object it manages); other changes update it.
-import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { parse } from "yaml";
 import { hex } from "../../harness/cloud";
-import { JsonStore, cloudDir, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
+import { JsonStore, cloudJournal, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
 
-const JOURNAL = join(cloudDir(), "kubernetes-journal.jsonl");
-function journal(op: "create" | "update" | "delete", type: string, urn: string, id: string): void {
-    appendFileSync(JOURNAL, JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n");
-}
+const journal = cloudJournal("kubernetes-journal.jsonl");
 
 /** Objects without a namespace: their id is their name. */
 const CLUSTER_SCOPED = new Set(["kubernetes:storage.k8s.io/v1:StorageClass"]);

@@ -7,7 +7,7 @@
 // `{ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value }`, a value
 // unknown until apply is the string "04da6b54-80e4-46f7-96ec-b56ff0331ba9". Outputs keep the
 // secrets of the inputs they come from, as the real providers' do.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { ruleFor } from "./replaceRules";
@@ -255,6 +255,15 @@ export function cloudDir(): string {
     if (!dir) throw new Error("K8S_HA_ENGINE_CLOUD_DIR is not set: run the stand-in providers through `npm run engine`");
     mkdirSync(dir, { recursive: true });
     return dir;
+}
+
+/**
+ * A journal of a stand-in's creates, updates and deletes, in order, one JSON line each in
+ * <cloud dir>/<fileName> (the engine specs read them to judge order).
+ */
+export function cloudJournal(fileName: string): (op: "create" | "update" | "delete", type: string, urn: string, id: string) => void {
+    const file = join(cloudDir(), fileName);
+    return (op, type, urn, id) => appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n");
 }
 
 /** A JSON document in the cloud directory, written atomically after every change. */
