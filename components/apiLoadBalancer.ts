@@ -2,10 +2,11 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { PoolNode } from "./nodePool";
 import type { ZoneSubnet } from "./network";
+import { API_PORT } from "../policies/lib/contract";
 import { roleTags } from "./tags";
 
 /** The API port: kube-apiserver listens on it and so does the load balancer. */
-export const API_PORT = 6443;
+export { API_PORT };
 
 /**
  * Health check of every kube-apiserver. /readyz answers 200 only when the apiserver can serve

@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BACKUP_SSE } from "./kubeadm/day2";
-import { clusterTags } from "./tags";
+import { ROLE_TAG, clusterTags } from "./tags";
 
 export interface EtcdBackupArgs {
     /** Cluster name: the bucket's name prefix and the key prefix snapshots live under. */
@@ -141,7 +141,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
             bucketPrefix: `${n}-`,
             // Unprotected (dev) stacks can be destroyed with their snapshots; protected ones cannot.
             forceDestroy: !args.protect,
-            tags: clusterTags(c, n, { "k8s-ha/role": "etcd-backups" }),
+            tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
         }, { ...parent, protect: args.protect });
         const bucket = this.bucket.id;
         this.bucketName = this.bucket.bucket;
@@ -154,7 +154,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
             enableKeyRotation: true,
             deletionWindowInDays: BACKUP_KEY_DELETION_WINDOW_DAYS,
             policy: pulumi.all([partition.partition, identity.accountId]).apply(([p, account]) => keyPolicy(p, account, args.restoreRoleArns)),
-            tags: clusterTags(c, n, { "k8s-ha/role": "etcd-backups" }),
+            tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
         }, { ...parent, protect: args.protect });
         this.keyAlias = new aws.kms.Alias(n, { name: `alias/${n}`, targetKeyId: this.key.keyId }, parent);
 

@@ -35,8 +35,9 @@
 // Prerequisites: unprotect the instance first when `protect` is on (Pulumi never deletes a
 // protected resource); a Pulumi CLI that supports `replaceWith` (Dec 2025 or newer).
 import * as pulumi from "@pulumi/pulumi";
+import { TYPES } from "../policies/lib/contract";
 
-const INSTANCE = "aws:ec2/instance:Instance";
+const INSTANCE = TYPES.instance;
 
 /** The replacement trigger of a node that has no nodeReplaceTriggers entry. */
 export const UNSET_REPLACE_TRIGGER = "(unset)";

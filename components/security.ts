@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CALICO_PORTS } from "./addons";
+import { API_PORT } from "../policies/lib/contract";
 import { clusterTags } from "./tags";
 
 export interface SecurityArgs {
@@ -66,7 +67,7 @@ export class Security extends pulumi.ComponentResource {
                 description,
                 tags: clusterTags(c, `${c}-${rule}`),
             }, { parent: this }));
-        const API: [number, number] = [6443, 6443];
+        const API: [number, number] = [API_PORT, API_PORT];
         const SSH: [number, number] = [22, 22];
 
         // The API load balancer (NLBs take security groups).

@@ -1,9 +1,12 @@
 // Tag conventions shared by every component and read by the policy pack.
 
-/** The tag the policy pack identifies roles by: its layout rules read it during preview. */
-export const ROLE_TAG = "k8s-ha/role";
+import { ROLE_TAG, ROLES } from "../policies/lib/contract";
 
-export type Role = "control-plane" | "worker" | "bastion" | "api-lb";
+/** The tag the policy pack identifies roles by: its layout rules read it during preview. */
+export { ROLE_TAG };
+
+/** Node and load-balancer roles; the pack reads the control planes' and the API load balancer's. */
+export type Role = (typeof ROLES)[keyof typeof ROLES] | "worker" | "bastion";
 
 /** Tags every resource of the cluster carries: ownership for the AWS cloud provider, and a Name. */
 export function clusterTags(clusterName: string, name: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -14,17 +14,18 @@ import { renderNodes } from "../tools/plan/render";
 import { type ProgramRun } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { T, ofType, one } from "./graph";
+import { TYPES } from "../policies/lib/contract";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const NAME = "api.dev.example.com";
 const DNS = { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: NAME };
-const RECORD = "aws:route53/record:Record";
-const GUARD = "pulumi-nodejs:dynamic:ApiEndpointGuard";
+const RECORD = TYPES.route53Record;
+const GUARD = TYPES.apiEndpointGuard;
 const CPS = ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"];
 
 function dnsSans(run: ProgramRun, node: string): string[] {
-    const r = run.resources.find((x) => x.name === `${node}-apiserver` && x.type === "tls:index/locallySignedCert:LocallySignedCert");
+    const r = run.resources.find((x) => x.name === `${node}-apiserver` && x.type === TYPES.locallySignedCert);
     assert.ok(r, `no apiserver certificate for ${node}`);
     const cert = new x509.X509Certificate(String(r.outputs.certPem));
     const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
@@ -102,7 +103,7 @@ describe("API DNS name (mock runtime)", function () {
     it("every command and certificate request waits for the record and the guard", () => {
         const record = one(withDns, RECORD);
         const guard = one(withDns, GUARD);
-        const consumers = [...ofType(withDns, "command:remote:Command"), ...ofType(withDns, "tls:index/certRequest:CertRequest").filter((r) => r.name.endsWith("-apiserver"))];
+        const consumers = [...ofType(withDns, TYPES.remoteCommand), ...ofType(withDns, TYPES.certRequest).filter((r) => r.name.endsWith("-apiserver"))];
         assert.ok(consumers.length > 30);
         // Only place-pki (whose files come from certificates that wait for it) and the rollout
         // gates (node facts only) render nothing from the name.

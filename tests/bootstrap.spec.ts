@@ -3,8 +3,9 @@ import { type ProgramRun, type RecordedResource } from "../tools/harness/program
 import { sharedRun } from "../tools/harness/sharedRun";
 import { isSecretValue } from "../tools/harness/values";
 import { T, byUrn } from "./graph";
+import { TYPES } from "../policies/lib/contract";
 
-const COMMAND = "command:remote:Command";
+const COMMAND = TYPES.remoteCommand;
 
 describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () => {
     let run: ProgramRun;
@@ -42,8 +43,8 @@ describe("bootstrap order and secrecy (prod: 5 control planes, 3 workers)", () =
     });
 
     it("defect: prepare (apt) waits for the node's way out: NAT gateways, private routes and their associations, the security-group rules", () => {
-        const egress = run.resources.filter((r) => ["aws:ec2/natGateway:NatGateway", "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
-            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"].includes(r.type));
+        const egress = run.resources.filter((r) => ([TYPES.natGateway, TYPES.routeTable, TYPES.routeTableAssociation,
+            TYPES.securityGroupEgressRule, TYPES.securityGroupIngressRule] as string[]).includes(r.type));
         assert.ok(egress.length > 10);
         for (const node of [...cps, ...workers]) {
             const deps = new Set(cmd(`${node}-prepare`).dependencies);
@@ -144,7 +145,7 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
     });
 
     it("defect: dials the bastion's Elastic IP, which survives a stop/start (a changed address re-ran every command)", () => {
-        const eips = run.resources.filter((x) => x.type === "aws:ec2/eip:Eip" && x.name === "k8s-prod-bastion");
+        const eips = run.resources.filter((x) => x.type === TYPES.eip && x.name === "k8s-prod-bastion");
         assert.equal(eips.length, 1, "the bastion has an Elastic IP");
         const bastion = run.resources.find((x) => x.type === T.instance && x.name === "k8s-prod-bastion")!;
         assert.deepEqual(eips[0].propertyDependencies.instance, [bastion.urn], "associated with the bastion");
@@ -180,7 +181,7 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
     });
 
     it("every node's kubelet registers with the external cloud provider and the providerID of the instance the stack created (aws:///<zone>/<id>)", () => {
-        const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && /-(cp|worker)-\d+$/.test(r.name));
+        const instances = run.resources.filter((r) => r.type === TYPES.instance && /-(cp|worker)-\d+$/.test(r.name));
         assert.equal(instances.length, 8);
         // The mock cloud's ARNs end in the resource id (as EC2's do).
         const idOf = (r: RecordedResource) => String(r.outputs.arn).split("/").pop()!;
@@ -216,7 +217,7 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
     });
 
     it("defect: no command that runs on a worker can hold an admin credential: its stdin is its own token at most", () => {
-        const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance");
+        const instances = run.resources.filter((r) => r.type === TYPES.instance);
         const workerIps = new Set(instances.filter((r) => /-worker-\d+$/.test(r.name)).map((r) => String(r.outputs.privateIp)));
         const controlPlaneIps = new Set(instances.filter((r) => /-cp-\d+$/.test(r.name)).map((r) => String(r.outputs.privateIp)));
         assert.equal(workerIps.size, 3);
@@ -252,7 +253,7 @@ describe("bootstrap secrecy (update mode, real PKI)", () => {
     });
 
     it("never embeds the token, a private key or the kubeconfig in a command line", async () => {
-        const token = run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => (r.outputs.result as { value: string }).value);
+        const token = run.resources.filter((r) => r.type === TYPES.randomPassword).map((r) => (r.outputs.result as { value: string }).value);
         // two halves of the control planes' token, and of each worker's own
         assert.equal(token.length, 2 * (1 + run.resources.filter((r) => r.type === COMMAND && r.name.endsWith("-join-token")).length));
         const keys = run.resources.filter((r) => r.type === T.privateKey).map((r) => (r.outputs.privateKeyPem as { value: string }).value.split("\n")[1]);

@@ -6,6 +6,7 @@ import { BOOTSTRAP_STEPS, planSteps } from "../components/bootstrapSteps";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { renderBootstrapOrder } from "../tools/plan/report";
 import { controlPlanes, ofType, plain, T } from "./graph";
+import { TYPES } from "../policies/lib/contract";
 
 const plainColors = createColors(false);
 
@@ -16,7 +17,7 @@ describe("the bootstrap's step table", () => {
             assert.ifError(run.error);
             const workers = ofType(run, T.instance).filter((r) => plain(r).tags?.["k8s-ha/role"] === "worker").map((r) => r.name);
             const planned = planSteps(controlPlanes(run).map((r) => r.name), workers, { etcdBackup: true });
-            const commands = run.resources.filter((r) => r.type === "command:remote:Command");
+            const commands = run.resources.filter((r) => r.type === TYPES.remoteCommand);
             // (The mock monitor records registrations as they complete, not in the program's order.)
             assert.deepEqual(commands.map((r) => r.name).sort(), planned.map((p) => p.name).sort(), "the same commands");
             const urnOf = new Map(commands.map((r) => [r.name, r.urn]));

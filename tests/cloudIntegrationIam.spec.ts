@@ -9,6 +9,7 @@ import { ACCOUNT } from "../tools/harness/cloud";
 import { type ProgramRun, type RecordedResource } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { byUrn, dependedOn, ofType, plain } from "./graph";
+import { TYPES } from "../policies/lib/contract";
 
 interface UpstreamStatement { actions: string[]; resources: string[]; condition?: Record<string, Record<string, unknown>> }
 interface Upstream { source: string; commit: string; statements: UpstreamStatement[] }
@@ -88,7 +89,7 @@ describe("cloud integration IAM (the CCM and the EBS CSI driver on the control-p
                 run = await sharedRun({ stack, preview: false });
                 assert.ifError(run.error);
                 const cluster = stack === "prod" ? "k8s-prod" : "k8s-dev";
-                const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy");
+                const policies = ofType(run, TYPES.rolePolicy);
                 ccm = policies.find((r) => r.name === `${cluster}-cloud-controller-manager`)!;
                 ebs = policies.find((r) => r.name === `${cluster}-ebs-csi-driver`)!;
                 assert.ok(ccm && ebs, policies.map((r) => r.name).join(", "));
@@ -140,9 +141,9 @@ describe("cloud integration IAM (the CCM and the EBS CSI driver on the control-p
     it("in preview the documents' actions are known (the pack judges them before anything exists)", async () => {
         const run = await sharedRun({ stack: "prod" });
         assert.ifError(run.error);
-        const names = ofType(run, "aws:iam/rolePolicy:RolePolicy").map((r) => r.name).sort();
+        const names = ofType(run, TYPES.rolePolicy).map((r) => r.name).sort();
         assert.deepEqual(names, ["k8s-prod-cloud-controller-manager", "k8s-prod-ebs-csi-driver", "k8s-prod-etcd-backup-upload"]);
-        for (const r of ofType(run, "aws:iam/rolePolicy:RolePolicy")) {
+        for (const r of ofType(run, TYPES.rolePolicy)) {
             for (const st of statementsOf(plain(r).policy)) assert.ok(list(st.Action).every((a) => /^[a-z0-9-]+:[A-Za-z0-9]+$/.test(a)), r.name);
         }
     });

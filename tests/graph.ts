@@ -1,19 +1,20 @@
 // Queries over a recorded program run, shared by the specs.
 import type { ProgramRun, RecordedResource } from "../tools/harness/program";
 import { unwrapSecrets } from "../tools/harness/values";
+import { TYPES } from "../policies/lib/contract";
 
 export const T = {
-    instance: "aws:ec2/instance:Instance",
-    subnet: "aws:ec2/subnet:Subnet",
-    natGateway: "aws:ec2/natGateway:NatGateway",
-    lb: "aws:lb/loadBalancer:LoadBalancer",
-    targetGroup: "aws:lb/targetGroup:TargetGroup",
-    listener: "aws:lb/listener:Listener",
-    attachment: "aws:lb/targetGroupAttachment:TargetGroupAttachment",
-    securityGroup: "aws:ec2/securityGroup:SecurityGroup",
-    ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-    egress: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-    privateKey: "tls:index/privateKey:PrivateKey",
+    instance: TYPES.instance,
+    subnet: TYPES.subnet,
+    natGateway: TYPES.natGateway,
+    lb: TYPES.loadBalancer,
+    targetGroup: TYPES.targetGroup,
+    listener: TYPES.listener,
+    attachment: TYPES.targetGroupAttachment,
+    securityGroup: TYPES.securityGroup,
+    ingress: TYPES.securityGroupIngressRule,
+    egress: TYPES.securityGroupEgressRule,
+    privateKey: TYPES.privateKey,
 } as const;
 
 export function ofType(run: ProgramRun, type: string): RecordedResource[] {

@@ -10,9 +10,10 @@ import { sharedRun } from "../tools/harness/sharedRun";
 import { placedFiles } from "../tools/plan/render";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
 import { T, ofType } from "./graph";
+import { TYPES } from "../policies/lib/contract";
 
-const RANDOM_BYTES = "random:index/randomBytes:RandomBytes";
-const COMMAND = "command:remote:Command";
+const RANDOM_BYTES = TYPES.randomBytes;
+const COMMAND = TYPES.remoteCommand;
 
 const certOf = (run: ProgramRun, name: string) => {
     const r = run.resources.find((x) => x.name === name && /Cert$/.test(x.type));
@@ -42,7 +43,7 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 assert.equal(cert.subject, `CN=${cn}`);
                 const years = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / (365 * 24 * 3600 * 1000);
                 assert.ok(years > 9.9, `${name} valid ${years} years`);
-                const input = run.resources.find((r) => r.name === name && r.type === "tls:index/selfSignedCert:SelfSignedCert")!.inputs;
+                const input = run.resources.find((r) => r.name === name && r.type === TYPES.selfSignedCert)!.inputs;
                 assert.equal(input.earlyRenewalHours, 0);
                 assert.ok((input.allowedUses as string[]).includes("cert_signing"));
             }
@@ -103,7 +104,7 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 assert.ok(isSecretValue(key.outputs.privateKeyPem), `${key.name} privateKeyPem is secret`);
                 secrets.push((key.outputs.privateKeyPem as { value: string }).value.split("\n")[1]);
             }
-            for (const p of ofType(run, "random:index/randomPassword:RandomPassword")) {
+            for (const p of ofType(run, TYPES.randomPassword)) {
                 assert.ok(isSecretValue(p.outputs.result));
                 secrets.push((p.outputs.result as { value: string }).value);
             }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { DOMParser, type Document, type Element } from "@xmldom/xmldom";
 import { renderDiagram, type Architecture } from "../tools/plan/diagram";
 import { ROOT, planConfiguration, planInProcess, planProcess, type ConfigurationRun, type ProcessResult } from "./planCli";
+import { TYPES } from "../policies/lib/contract";
 
 type PlanResult = ConfigurationRun;
 
@@ -108,7 +109,7 @@ describe("architecture diagram (--diagram)", function () {
             const json = r.json as PlanJson;
             const doc = parseSvg(readFileSync(file, "utf8"));
 
-            const instances = json.resources.filter((x) => x.type === "aws:ec2/instance:Instance");
+            const instances = json.resources.filter((x) => x.type === TYPES.instance);
             const byRole = (role: string) => instances.filter((i) => i.inputs.tags?.["k8s-ha/role"] === role);
             const expectNodes = (kind: string, role: string) =>
                 assert.deepEqual(nodes(doc, kind).map((n) => [n.name, n.zone]).sort(), byRole(role).map((i) => [i.name, i.inputs.availabilityZone]).sort(), kind);
@@ -117,15 +118,15 @@ describe("architecture diagram (--diagram)", function () {
             expectNodes("worker", "worker");
             expectNodes("bastion", "bastion");
 
-            const lbs = json.resources.filter((x) => x.type === "aws:lb/loadBalancer:LoadBalancer");
+            const lbs = json.resources.filter((x) => x.type === TYPES.loadBalancer);
             assert.deepEqual(nodes(doc, "nlb").map((n) => n.name), lbs.map((l) => l.name));
             assert.match(nodes(doc, "nlb")[0].text, /TCP 6443/);
 
-            const zones = [...new Set(json.resources.filter((x) => x.type === "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone))].sort();
+            const zones = [...new Set(json.resources.filter((x) => x.type === TYPES.subnet).map((s) => s.inputs.availabilityZone))].sort();
             assert.ok(zones.length >= 3);
             assert.deepEqual(elements(doc, "g").filter((g) => g.getAttribute("class") === "zone").map((g) => g.getAttribute("data-zone")).sort(), zones);
 
-            const nats = json.resources.filter((x) => x.type === "aws:ec2/natGateway:NatGateway").map((n) => n.name).sort();
+            const nats = json.resources.filter((x) => x.type === TYPES.natGateway).map((n) => n.name).sort();
             assert.deepEqual(nodes(doc, "nat").map((n) => n.name).sort(), nats);
             assert.equal(nats.length, stack === "prod" ? 3 : 1, "prod has a NAT gateway per zone, dev one");
 

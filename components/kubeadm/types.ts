@@ -2,6 +2,7 @@
 // Pure: no Pulumi resources, no I/O. Every renderer in this folder validates through here,
 // so a bad value fails with a message naming the field before any text is produced.
 import { isIP } from "node:net";
+import { API_PORT } from "../../policies/lib/contract";
 
 /** The cluster-wide facts every node's kubeadm configuration and certificates depend on. */
 export interface ClusterSpec {
@@ -52,7 +53,7 @@ export function awsProviderId(zone: string, instanceId: string): string {
 const PROVIDER_ID_RE = /^aws:\/\/\/[a-z0-9-]+\/[A-Za-z0-9._-]+$/;
 
 /** Port of every kube-apiserver and of the NLB listener. */
-export const API_PORT = 6443;
+export { API_PORT };
 /** kubeadm's default Service DNS domain; fixed here (apiserver SANs depend on it). */
 export const DNS_DOMAIN = "cluster.local";
 /** containerd from Ubuntu's archive. */

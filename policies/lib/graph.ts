@@ -8,28 +8,28 @@
 
 import { PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import { asNumber, isUnknown, read, readList, tagValue, UNKNOWN, Unknown } from "./values";
+import { API_PORT, ROLE_TAG, ROLES, TYPES } from "./contract";
 
-export const ROLE_TAG = "k8s-ha/role";
-export const ROLE_CONTROL_PLANE = "control-plane";
-export const ROLE_API_LB = "api-lb";
-export const API_PORT = 6443;
+export { API_PORT, ROLE_TAG };
+export const ROLE_CONTROL_PLANE = ROLES.controlPlane;
+export const ROLE_API_LB = ROLES.apiLoadBalancer;
 
 /** Resource type tokens, with the aws:alb aliases of the aws:lb types. */
 export const T = {
-    instance: ["aws:ec2/instance:Instance"],
-    launchTemplate: ["aws:ec2/launchTemplate:LaunchTemplate"],
-    subnet: ["aws:ec2/subnet:Subnet"],
-    securityGroup: ["aws:ec2/securityGroup:SecurityGroup"],
-    securityGroupRule: ["aws:ec2/securityGroupRule:SecurityGroupRule"],
-    securityGroupIngressRule: ["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"],
-    loadBalancer: ["aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"],
-    listener: ["aws:lb/listener:Listener", "aws:alb/listener:Listener"],
-    targetGroup: ["aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"],
-    targetGroupAttachment: ["aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:alb/targetGroupAttachment:TargetGroupAttachment"],
-    privateKey: ["tls:index/privateKey:PrivateKey"],
-    selfSignedCert: ["tls:index/selfSignedCert:SelfSignedCert"],
-    locallySignedCert: ["tls:index/locallySignedCert:LocallySignedCert"],
-    certRequest: ["tls:index/certRequest:CertRequest"],
+    instance: [TYPES.instance],
+    launchTemplate: [TYPES.launchTemplate],
+    subnet: [TYPES.subnet],
+    securityGroup: [TYPES.securityGroup],
+    securityGroupRule: [TYPES.securityGroupRule],
+    securityGroupIngressRule: [TYPES.securityGroupIngressRule],
+    loadBalancer: [TYPES.loadBalancer, TYPES.albLoadBalancer],
+    listener: [TYPES.listener, TYPES.albListener],
+    targetGroup: [TYPES.targetGroup, TYPES.albTargetGroup],
+    targetGroupAttachment: [TYPES.targetGroupAttachment, TYPES.albTargetGroupAttachment],
+    privateKey: [TYPES.privateKey],
+    selfSignedCert: [TYPES.selfSignedCert],
+    locallySignedCert: [TYPES.locallySignedCert],
+    certRequest: [TYPES.certRequest],
 } as const;
 
 export interface ControlPlane {

@@ -6,6 +6,7 @@ import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from 
 import { ROLE_CONTROL_PLANE, ROLE_TAG, StackView, T } from "../lib/graph";
 import { reportUndecided, validateResourceOfTypes } from "../lib/kit";
 import { humanList, isUnknown, prop, read, tagValue, Unknown, UNKNOWN } from "../lib/values";
+import { TYPES } from "../lib/contract";
 
 /** The tag the AWS cloud provider finds a cluster's resources by: kubernetes.io/cluster/<name>. */
 export const CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/";
@@ -65,7 +66,7 @@ export const clusterSubnetsTagged: StackValidationPolicy = {
 };
 
 /** The StorageClass resource type of @pulumi/kubernetes. */
-export const STORAGE_CLASS_TYPES: readonly string[] = ["kubernetes:storage.k8s.io/v1:StorageClass"];
+export const STORAGE_CLASS_TYPES: readonly string[] = [TYPES.storageClass];
 /** The annotations that make a StorageClass the cluster's default (the beta one is still honoured). */
 export const DEFAULT_CLASS_ANNOTATIONS: readonly string[] = ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"];
 /** The EBS CSI driver; its volumes are unencrypted unless `encrypted: "true"` (or the account's EBS default encryption) says otherwise. */

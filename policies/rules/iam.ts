@@ -12,6 +12,7 @@ import { PolicyResource, ReportViolation, StackValidationArgs, StackValidationPo
 import { StackView } from "../lib/graph";
 import { reportUndecided } from "../lib/kit";
 import { humanList, isUnknown, prop, read, readList, Unknown, UNKNOWN } from "../lib/values";
+import { TYPES } from "../lib/contract";
 
 /**
  * Actions the Service Authorization Reference lists with no resource type: they cannot be scoped, and
@@ -105,12 +106,12 @@ export const UNSCOPABLE_ACTIONS: readonly string[] = [...NO_RESOURCE_TYPE, ...CL
 const UNSCOPABLE = new Set(UNSCOPABLE_ACTIONS.map((a) => a.toLowerCase()));
 
 const IAM = {
-    role: ["aws:iam/role:Role"],
-    instanceProfile: ["aws:iam/instanceProfile:InstanceProfile"],
-    rolePolicy: ["aws:iam/rolePolicy:RolePolicy"],
-    policy: ["aws:iam/policy:Policy"],
-    rolePolicyAttachment: ["aws:iam/rolePolicyAttachment:RolePolicyAttachment"],
-    policyAttachment: ["aws:iam/policyAttachment:PolicyAttachment"],
+    role: [TYPES.role],
+    instanceProfile: [TYPES.instanceProfile],
+    rolePolicy: [TYPES.rolePolicy],
+    policy: [TYPES.policy],
+    rolePolicyAttachment: [TYPES.rolePolicyAttachment],
+    policyAttachment: [TYPES.policyAttachment],
 } as const;
 
 /** What is wrong with one policy document, as sentences; UNKNOWN when it cannot be read yet. */

@@ -8,12 +8,13 @@ import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue, isUnknownValue, plainStrings } from "../../tools/harness/values";
 import { byUrn, ofType, one } from "../graph";
 import { ancestors, cmd, named } from "./helpers";
+import { TYPES } from "../../policies/lib/contract";
 
-const PROVIDER = "pulumi:providers:kubernetes";
-const RELEASE = "kubernetes:helm.sh/v3:Release";
-const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
-const STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass";
-const DEPLOYMENT_PATCH = "kubernetes:apps/v1:DeploymentPatch";
+const PROVIDER = TYPES.kubernetesProvider;
+const RELEASE = TYPES.helmRelease;
+const RULE = TYPES.prometheusRule;
+const STORAGE_CLASS = TYPES.storageClass;
+const DEPLOYMENT_PATCH = TYPES.deploymentPatch;
 const CONTROL_PLANE = "node-role.kubernetes.io/control-plane";
 
 /** The provider a resource uses (its reference is "<urn>::<id>"). */
@@ -83,7 +84,7 @@ for (const preview of [true, false]) {
             const workerJoins = alerting.resources.filter((x) => /-worker-\d+-join(-token)?$/.test(x.name));
             assert.ok(workerJoins.length >= 3, "prod has worker joins");
             for (const j of workerJoins) assert.ok(!ancestors(alerting, j).has(prodCcm.urn), `${j.name} does not wait for the CCM`);
-            assert.ok(!alerting.resources.some((x) => x.type === "command:remote:Command" && ancestors(alerting, x).has(prodCcm.urn)), "no node command waits for the CCM");
+            assert.ok(!alerting.resources.some((x) => x.type === TYPES.remoteCommand && ancestors(alerting, x).has(prodCcm.urn)), "no node command waits for the CCM");
         });
 
         it(`installs the EBS CSI driver (chart ${EBS_CSI_CHART.version}) after the CCM, its controller on the control planes and moved onto the host network`, () => {

@@ -7,19 +7,20 @@ import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue } from "../../tools/harness/values";
 import { byUrn, dependedOn, ofType, one, plain } from "../graph";
 import { cmd, scriptVar, text, unwrapRemote, waitsFor } from "./helpers";
+import { TYPES } from "../../policies/lib/contract";
 
 const S3 = {
-    bucket: "aws:s3/bucket:Bucket",
-    sse: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    versioning: "aws:s3/bucketVersioning:BucketVersioning",
-    publicAccess: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    policy: "aws:s3/bucketPolicy:BucketPolicy",
-    ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    rolePolicy: "aws:iam/rolePolicy:RolePolicy",
-    role: "aws:iam/role:Role",
-    key: "aws:kms/key:Key",
-    alias: "aws:kms/alias:Alias",
+    bucket: TYPES.bucket,
+    sse: TYPES.bucketServerSideEncryption,
+    versioning: TYPES.bucketVersioning,
+    publicAccess: TYPES.bucketPublicAccessBlock,
+    lifecycle: TYPES.bucketLifecycle,
+    policy: TYPES.bucketPolicy,
+    ownership: TYPES.bucketOwnershipControls,
+    rolePolicy: TYPES.rolePolicy,
+    role: TYPES.role,
+    key: TYPES.kmsKey,
+    alias: TYPES.kmsAlias,
 } as const;
 const ROOT = "arn:aws:iam::123456789012:root";
 

@@ -5,9 +5,10 @@ import { runProgram, type ProgramRun, type RecordedResource, type RunOptions } f
 import { unwrapSecrets } from "../../tools/harness/values";
 import { byUrn } from "../graph";
 import type { ExtraOptions } from "./optionsProgram";
+import { TYPES } from "../../policies/lib/contract";
 
-export const COMMAND = "command:remote:Command";
-export const INSTANCE = "aws:ec2/instance:Instance";
+export const COMMAND = TYPES.remoteCommand;
+export const INSTANCE = TYPES.instance;
 
 export function cmd(run: ProgramRun, name: string): RecordedResource {
     const r = run.resources.find((x) => x.type === COMMAND && x.name === name);

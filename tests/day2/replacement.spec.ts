@@ -10,6 +10,7 @@ import type { ProgramRun } from "../../tools/harness/program";
 import { byUrn } from "../graph";
 import { COMMAND, INSTANCE, ancestors, cmd, named, runWithOptions, scriptVar, text, unwrapRemote, waitsFor } from "./helpers";
 import type { ExtraOptions } from "./optionsProgram";
+import { TYPES } from "../../policies/lib/contract";
 
 const CPS = ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"];
 const WORKER = "k8s-dev-worker-0";
@@ -98,7 +99,7 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
             // not on the load balancer.
             const waited = [...ancestors(run, gate)].map((u) => byUrn(run, u));
             assert.deepEqual(waited.filter((d) => d.type === COMMAND).map((d) => d.name).sort(), CPS.slice(0, i).map((p) => `${p}-rollout-gate`), `${n}-rollout-gate waits for no other command`);
-            assert.ok(!waited.some((d) => d.type === "aws:lb/loadBalancer:LoadBalancer"), `${n}-rollout-gate does not wait for the load balancer`);
+            assert.ok(!waited.some((d) => d.type === TYPES.loadBalancer), `${n}-rollout-gate does not wait for the load balancer`);
             const script = unwrapRemote(text(gate, "update")!);
             assert.equal(scriptVar(script, "NODE_NAME"), n);
             assert.equal(scriptVar(script, "INSTANCE_TYPE"), "t3.medium");

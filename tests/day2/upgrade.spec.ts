@@ -6,6 +6,7 @@ import { runProgram, type ProgramRun, type RecordedResource } from "../../tools/
 import { sharedRun } from "../../tools/harness/sharedRun";
 import { isSecretValue } from "../../tools/harness/values";
 import { COMMAND, cmd, scriptVar, text, unwrapRemote, waitsFor, waves } from "./helpers";
+import { TYPES } from "../../policies/lib/contract";
 
 const CPS = ["k8s-prod-cp-0", "k8s-prod-cp-1", "k8s-prod-cp-2", "k8s-prod-cp-3", "k8s-prod-cp-4"];
 const WORKERS = ["k8s-prod-worker-0", "k8s-prod-worker-1", "k8s-prod-worker-2"];
@@ -82,7 +83,7 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         // No reset hook changes its delete script into something that runs: deletes only run on removal.
         for (const r of changed.filter((x) => x.name.endsWith("-reset"))) assert.equal(r.inputs.create, "true");
         // Instances and everything else outside the commands stay as they are.
-        for (const r of after1354.resources.filter((x) => x.type === "aws:ec2/instance:Instance")) {
+        for (const r of after1354.resources.filter((x) => x.type === TYPES.instance)) {
             const old = before1352.resources.find((x) => x.urn === r.urn)!;
             assert.deepEqual(r.inputs, old.inputs, `${r.name} is not touched by a version change`);
         }

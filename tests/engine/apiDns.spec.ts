@@ -4,13 +4,14 @@
 // (components/apiEndpoint.ts) before any cloud object or command is touched.
 import { strict as assert } from "node:assert";
 import { Lab, transcript } from "./engine";
+import { TYPES } from "../../policies/lib/contract";
 
 const C = "k8s-dev";
 const ZONE = "Z0EXAMPLECOM"; // the stand-in's public hosted zone example.com (tools/harness/cloud.ts)
 const NAME = "api.dev.example.com";
 const WITH_DNS = { apiDnsZoneId: ZONE, apiDnsName: NAME };
-const RECORD = "aws:route53/record:Record";
-const GUARD = "pulumi-nodejs:dynamic:ApiEndpointGuard";
+const RECORD = TYPES.route53Record;
+const GUARD = TYPES.apiEndpointGuard;
 
 /** Runs `up` and asserts it was refused by the guard, naming the key, with nothing done. */
 async function refused(lab: Lab, config: Record<string, unknown>, extra: string[], wanted: RegExp): Promise<void> {
@@ -37,15 +38,15 @@ describe("engine: the API's DNS name is set at creation only (real CLI, stand-in
             assert.equal(records.length, 1);
             const record = records[0];
             assert.equal(record.outputs?.fqdn, NAME);
-            const lb = lab.resources().find((x) => x.type === "aws:lb/loadBalancer:LoadBalancer")!;
+            const lb = lab.resources().find((x) => x.type === TYPES.loadBalancer)!;
             assert.deepEqual(record.outputs?.aliases, [{ name: lb.outputs?.dnsName, zoneId: lb.outputs?.zoneId, evaluateTargetHealth: true }]);
             const created = lab.aws().find((e) => e.type === RECORD && e.op === "create")!;
             const init = lab.commands().find((e) => e.resource === `${C}-cp-0-init` && e.op === "create")!;
             assert.ok(Date.parse(init.start) >= Date.parse(created.time), `init started ${init.start}, before the record existed (${created.time})`);
             const guard = lab.resources().find((x) => x.type === GUARD)!;
             assert.equal(guard.outputs?.apiDnsName, NAME);
-            const COMMAND = "command:remote:Command";
-            const consumers: [string, string][] = [[COMMAND, `${C}-cp-0-prepare`], [COMMAND, `${C}-cp-0-init`], [COMMAND, `${C}-cp-1-join`], [COMMAND, `${C}-worker-0-join`], ["tls:index/certRequest:CertRequest", `${C}-cp-0-apiserver`]];
+            const COMMAND = TYPES.remoteCommand;
+            const consumers: [string, string][] = [[COMMAND, `${C}-cp-0-prepare`], [COMMAND, `${C}-cp-0-init`], [COMMAND, `${C}-cp-1-join`], [COMMAND, `${C}-worker-0-join`], [TYPES.certRequest, `${C}-cp-0-apiserver`]];
             for (const [type, name] of consumers) {
                 const deps = lab.resources().find((x) => x.type === type && x.urn.endsWith(`::${name}`))?.dependencies ?? [];
                 assert.ok(deps.includes(record.urn), `${name} does not wait for the record`);

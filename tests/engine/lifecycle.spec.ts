@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { publishImage } from "../../tools/engine/cloudImages";
 import { UBUNTU_IMAGES, randomBytes } from "../../tools/harness/cloud";
 import { Lab, transcript, type AwsJournalEntry, type JournalEntry } from "./engine";
+import { TYPES } from "../../policies/lib/contract";
 
 const C = "k8s-dev";
 const CPS = [0, 1, 2].map((i) => `${C}-cp-${i}`);
 const WORKER = `${C}-worker-0`;
-const INSTANCE = "aws:ec2/instance:Instance";
+const INSTANCE = TYPES.instance;
 const TRIGGER = { nodeReplaceTriggers: { [`${C}-cp-1`]: "2026-11-29" } };
 /** The steps node 0 runs for a worker, with the admin kubeconfig that never goes to the worker. */
 const FOR_WORKER = new Set(["join-token", "upgrade-drain", "upgrade-uncordon", "remove-drain", "remove-node"]);
@@ -100,7 +101,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.doesNotMatch(state, /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, "a bootstrap token in plain text");
         assert.match(state, /"ciphertext"/, "secrets are encrypted");
         // The key that encrypts Secrets at rest: a secret output of RandomBytes, as with the real provider.
-        const key = lab.resources().find((r) => r.type === "random:index/randomBytes:RandomBytes" && r.urn.endsWith(`::${C}-secrets-key-key1`));
+        const key = lab.resources().find((r) => r.type === TYPES.randomBytes && r.urn.endsWith(`::${C}-secrets-key-key1`));
         assert.ok(key, "the Secrets' key is in the state");
         for (const out of ["base64", "hex"]) assert.ok(JSON.stringify(key.outputs?.[out]).includes("ciphertext"), `its ${out} is encrypted`);
         const bytes = randomBytes(`${C}-secrets-key-key1`, 32);
@@ -159,10 +160,10 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.equal(resets.length, 4, describeEntries(commands));
         for (const r of resets) assert.equal(r.ran, "delete");
         const lastReset = Math.max(...resets.map((r) => t(r.end)));
-        const path = new Set(["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-            "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
-            "aws:ec2/internetGateway:InternetGateway", "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:lb/listener:Listener",
-            "aws:lb/loadBalancer:LoadBalancer", "aws:ec2/securityGroup:SecurityGroup"]);
+        const path = new Set<string>([TYPES.securityGroupIngressRule, TYPES.securityGroupEgressRule,
+            TYPES.routeTable, TYPES.routeTableAssociation, TYPES.natGateway, TYPES.eip,
+            TYPES.internetGateway, TYPES.targetGroupAttachment, TYPES.listener,
+            TYPES.loadBalancer, TYPES.securityGroup]);
         // The add-ons go while the API still answers: before any control plane's reset hook runs
         // (the worker's hooks, which need the API too, may run alongside).
         const addonDeletes = lab.kubernetes().filter((e) => e.op === "delete" && t(e.time) >= t(mark0));
@@ -178,7 +179,7 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         const removal = [`${WORKER}-remove-drain`, `${WORKER}-reset`, `${WORKER}-remove-node`, `${CPS[2]}-reset`].map((r) => one(commands, r, "delete"));
         for (let i = 1; i < removal.length; i++) assert.ok(t(removal[i].start) >= t(removal[i - 1].end), `${removal[i].resource} ran before ${removal[i - 1].resource} ended`);
         for (const e of removal) assert.equal(e.ran, "delete", e.resource);
-        assert.deepEqual(lab.resources().filter((r) => r.type !== "pulumi:pulumi:Stack"), [], "destroy left resources");
+        assert.deepEqual(lab.resources().filter((r) => r.type !== TYPES.stack), [], "destroy left resources");
     });
 });
 

@@ -3,6 +3,7 @@
 import { strict as assert } from "node:assert";
 import { plan } from "../../tools/plan";
 import { Lab, transcript } from "./engine";
+import { TYPES } from "../../policies/lib/contract";
 
 interface Case {
     readonly title: string;
@@ -26,8 +27,8 @@ const SEVERITY = "(?:\\s+\\[severity: \\w+\\])?";
 /**
  * A resource as "<type>::<name> under <parent's type>::<parent's name>". The URNs themselves differ
  * in form: the engine puts the whole chain of parent types in a URN
- * (`k8s-ha:index:Cluster$k8s-ha:network:Network$aws:ec2/vpc:Vpc`), Pulumi's mock runtime only the
- * direct parent's (`k8s-ha:network:Network$aws:ec2/vpc:Vpc`); names, types and parents must agree.
+ * (`k8s-ha:index:Cluster$k8s-ha:network:Network$<vpc type>`), Pulumi's mock runtime only the
+ * direct parent's (`k8s-ha:network:Network$<vpc type>`); names, types and parents must agree.
  */
 const key = (urn: string | undefined) => (urn ? `${urn.split("::")[2].split("$").pop()}::${urn.split("::")[3]}` : "(stack)");
 
@@ -37,9 +38,9 @@ function previewResources(stdout: string): Map<string, string> {
     const out = new Map<string, string>();
     for (const s of doc.steps ?? []) {
         const type = s.newState?.type ?? key(s.urn).split("::")[0];
-        if (type === "pulumi:pulumi:Stack" || (type.startsWith("pulumi:providers:") && s.urn.split("::")[3].startsWith("default"))) continue;
+        if (type === TYPES.stack || (type.startsWith("pulumi:providers:") && s.urn.split("::")[3].startsWith("default"))) continue;
         const parent = s.newState?.parent;
-        out.set(`${key(s.urn)} under ${parent && !parent.includes("::pulumi:pulumi:Stack::") ? key(parent) : "(stack)"}`, type);
+        out.set(`${key(s.urn)} under ${parent && !parent.includes(`::${TYPES.stack}::`) ? key(parent) : "(stack)"}`, type);
     }
     return out;
 }

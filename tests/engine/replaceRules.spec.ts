@@ -5,6 +5,7 @@ import { strict as assert } from "node:assert";
 import { plan } from "../../tools/plan";
 import { REPLACE_RULES } from "../../tools/engine/providers/replaceRules";
 import { UNKNOWN, diffInputs, secret } from "../../tools/engine/providers/serve";
+import { TYPES } from "../../policies/lib/contract";
 
 describe("engine: the stand-ins' replace rules", () => {
     for (const stack of ["dev", "prod"]) {
@@ -27,7 +28,7 @@ describe("engine: the stand-ins' replace rules", () => {
         });
     }
 
-    const I = "aws:ec2/instance:Instance";
+    const I = TYPES.instance;
     const base = { availabilityZone: "us-west-2a", instanceType: "t3.medium", rootBlockDevice: { encrypted: true, volumeSize: 30 }, keyName: secret("k") };
 
     it("a ForceNew input replaces, another updates in place, nested paths too", () => {
@@ -45,7 +46,7 @@ describe("engine: the stand-ins' replace rules", () => {
     });
 
     it("fails loudly for an unknown type or an input the table does not know, naming it", () => {
-        assert.throws(() => diffInputs("aws:ec2/volume:Volume", {}, {}), /unknown resource type aws:ec2\/volume:Volume/);
+        assert.throws(() => diffInputs("aws:ebs/volume:Volume", {}, {}), /unknown resource type aws:ebs\/volume:Volume/);
         assert.throws(() => diffInputs(I, base, { ...base, somethingNew: 1 }), /input 'somethingNew'/);
     });
 });

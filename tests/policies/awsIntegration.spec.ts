@@ -2,8 +2,9 @@ import * as assert from "assert";
 import { clusterSubnetsTagged, defaultStorageClassEncrypted } from "../../policies/rules/awsIntegration";
 import { plan } from "../../tools/plan";
 import { checkResource, CP_TAGS, expectClean, expectLevel, expectNotApplicable, loadConfig, runStack, Stack, TYPES, UNKNOWN } from "./helpers";
+import * as contract from "../../policies/lib/contract";
 
-const STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass";
+const STORAGE_CLASS = contract.TYPES.storageClass;
 const DEFAULT = { "storageclass.kubernetes.io/is-default-class": "true" };
 /** The default class the stack installs: gp3 through the EBS CSI driver, encrypted, bound where the pod lands. */
 const GP3 = {

@@ -12,6 +12,7 @@ import { EnforcementLevel, Policy, PolicyPackConfig } from "@pulumi/policy";
 import {
     analyzeResource, analyzeStack, EvaluateOptions, EvaluationResult, PolicyDiagnostic, RecordedResource, WIRE, wireSecret,
 } from "../../tools/harness/analyzer";
+import * as contract from "../../policies/lib/contract";
 
 /** What the engine sends for a value that is unknown during preview. */
 export const UNKNOWN = WIRE.unknown;
@@ -70,20 +71,20 @@ export class Stack {
 }
 
 export const TYPES = {
-    instance: "aws:ec2/instance:Instance",
-    launchTemplate: "aws:ec2/launchTemplate:LaunchTemplate",
-    subnet: "aws:ec2/subnet:Subnet",
-    sg: "aws:ec2/securityGroup:SecurityGroup",
-    sgRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
-    sgIngress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-    lb: "aws:lb/loadBalancer:LoadBalancer",
-    listener: "aws:lb/listener:Listener",
-    tg: "aws:lb/targetGroup:TargetGroup",
-    tga: "aws:lb/targetGroupAttachment:TargetGroupAttachment",
-    key: "tls:index/privateKey:PrivateKey",
-    selfSigned: "tls:index/selfSignedCert:SelfSignedCert",
-    locallySigned: "tls:index/locallySignedCert:LocallySignedCert",
-    certRequest: "tls:index/certRequest:CertRequest",
+    instance: contract.TYPES.instance,
+    launchTemplate: contract.TYPES.launchTemplate,
+    subnet: contract.TYPES.subnet,
+    sg: contract.TYPES.securityGroup,
+    sgRule: contract.TYPES.securityGroupRule,
+    sgIngress: contract.TYPES.securityGroupIngressRule,
+    lb: contract.TYPES.loadBalancer,
+    listener: contract.TYPES.listener,
+    tg: contract.TYPES.targetGroup,
+    tga: contract.TYPES.targetGroupAttachment,
+    key: contract.TYPES.privateKey,
+    selfSigned: contract.TYPES.selfSignedCert,
+    locallySigned: contract.TYPES.locallySignedCert,
+    certRequest: contract.TYPES.certRequest,
 } as const;
 
 export interface LayoutOptions {

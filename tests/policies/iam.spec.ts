@@ -2,14 +2,15 @@ import * as assert from "assert";
 import { documentProblems, nodeRoleLeastPrivilege, UNSCOPABLE_ACTIONS } from "../../policies/rules/iam";
 import { plan } from "../../tools/plan";
 import { expectClean, expectLevel, runStack, Stack, UNKNOWN } from "./helpers";
+import { TYPES } from "../../policies/lib/contract";
 
 const IAM = {
-    role: "aws:iam/role:Role",
-    profile: "aws:iam/instanceProfile:InstanceProfile",
-    rolePolicy: "aws:iam/rolePolicy:RolePolicy",
-    policy: "aws:iam/policy:Policy",
-    attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    policyAttachment: "aws:iam/policyAttachment:PolicyAttachment",
+    role: TYPES.role,
+    profile: TYPES.instanceProfile,
+    rolePolicy: TYPES.rolePolicy,
+    policy: TYPES.policy,
+    attachment: TYPES.rolePolicyAttachment,
+    policyAttachment: TYPES.policyAttachment,
 };
 const EC2_TRUST = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
 const doc = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });

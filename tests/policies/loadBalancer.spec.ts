@@ -4,6 +4,7 @@ import {
     apiTargetNoClientIpPreservation, nlbCrossZone,
 } from "../../policies/rules/loadBalancer";
 import { checkResource, expectClean, expectLevel, expectNotApplicable, layout, runStack, TYPES, UNKNOWN } from "./helpers";
+import * as contract from "../../policies/lib/contract";
 
 const goodTg = {
     port: 6443, protocol: "TCP", targetType: "instance", preserveClientIp: "false",
@@ -111,7 +112,7 @@ describe("policies: API load balancer", () => {
         it("passes a TCP listener and a TCP target group on 6443", async () => {
             expectClean(await checkResource(apiListenerTcp6443, TYPES.listener, { port: 6443, protocol: "TCP", loadBalancerArn: UNKNOWN }));
             expectClean(await checkResource(apiListenerTcp6443, TYPES.tg, goodTg));
-            expectClean(await checkResource(apiListenerTcp6443, "aws:alb/listener:Listener", { port: 6443, protocol: "TCP" }));
+            expectClean(await checkResource(apiListenerTcp6443, contract.TYPES.albListener, { port: 6443, protocol: "TCP" }));
         });
         it("fails TLS termination on 6443", async () => {
             const [msg] = expectLevel(await checkResource(apiListenerTcp6443, TYPES.listener,

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { containsIp, mustParseCidr, nthAddress } from "../../components/net/cidr";
 import { secretValue } from "./values";
+import { INVOKES, TYPES } from "../../policies/lib/contract";
 
 export type State = Record<string, unknown>;
 
@@ -41,11 +42,11 @@ export function memoryLedger(): Ledger {
 
 // Ids carry AWS's prefixes so that wiring mistakes (an id where an ARN belongs) show up in tests.
 export const ID_PREFIX: Record<string, string> = {
-    "aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-", "aws:ec2/instance:Instance": "i-",
-    "aws:ec2/securityGroup:SecurityGroup": "sg-", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-", "aws:ec2/internetGateway:InternetGateway": "igw-",
-    "aws:ec2/natGateway:NatGateway": "nat-", "aws:ec2/eip:Eip": "eipalloc-", "aws:ec2/routeTable:RouteTable": "rtb-",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-", "aws:ec2/keyPair:KeyPair": "key-",
+    [TYPES.vpc]: "vpc-", [TYPES.subnet]: "subnet-", [TYPES.instance]: "i-",
+    [TYPES.securityGroup]: "sg-", [TYPES.securityGroupIngressRule]: "sgr-",
+    [TYPES.securityGroupEgressRule]: "sgr-", [TYPES.internetGateway]: "igw-",
+    [TYPES.natGateway]: "nat-", [TYPES.eip]: "eipalloc-", [TYPES.routeTable]: "rtb-",
+    [TYPES.routeTableAssociation]: "rtbassoc-", [TYPES.keyPair]: "key-",
 };
 
 /**
@@ -55,7 +56,7 @@ export const ID_PREFIX: Record<string, string> = {
 export function resourceId(type: string, name: string, generation = 0): string {
     const seed = `${type}/${name}${generation ? `#${generation}` : ""}`;
     // A KMS key's id is a UUID.
-    if (type === "aws:kms/key:Key") return hex(seed, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+    if (type === TYPES.kmsKey) return hex(seed, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
     return (ID_PREFIX[type] ?? "") + hex(seed, 17);
 }
 
@@ -175,12 +176,12 @@ export function awsModel(options: CloudOptions): {
     }
 
     const computed: Record<string, (name: string, inputs: State, id: string) => State> = {
-        "aws:ec2/vpc:Vpc": (n, i, id) => ({ arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, defaultSecurityGroupId: `sg-${hex(n + "dsg", 17)}`, mainRouteTableId: `rtb-${hex(n + "rtb", 17)}`, ownerId: ACCOUNT, cidrBlock: i.cidrBlock }),
-        "aws:ec2/subnet:Subnet": (_n, i, id) => {
+        [TYPES.vpc]: (n, i, id) => ({ arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, defaultSecurityGroupId: `sg-${hex(n + "dsg", 17)}`, mainRouteTableId: `rtb-${hex(n + "rtb", 17)}`, ownerId: ACCOUNT, cidrBlock: i.cidrBlock }),
+        [TYPES.subnet]: (_n, i, id) => {
             ledger.setSubnetCidr(id, String(i.cidrBlock));
             return { arn: `arn:aws:ec2:${region}:${ACCOUNT}:subnet/${id}`, availabilityZoneId: `${region.slice(0, 3)}-az${String(i.availabilityZone).slice(-1).charCodeAt(0) - 96}` };
         },
-        "aws:ec2/instance:Instance": (n, i, id) => {
+        [TYPES.instance]: (n, i, id) => {
             const privateIp = privateIpIn(i.subnetId, n);
             return {
                 arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}`,
@@ -190,31 +191,31 @@ export function awsModel(options: CloudOptions): {
                 instanceState: "running",
             };
         },
-        "aws:ec2/eip:Eip": (n, _i, id) => ({ publicIp: `198.51.100.${(parseInt(hex(n, 2), 16) % 200) + 10}`, allocationId: id }),
-        "aws:ec2/keyPair:KeyPair": (n, i) => ({ keyName: i.keyName ?? `${n}-${hex(n, 7)}`, fingerprint: hex(n + "fp", 32) }),
-        "aws:lb/loadBalancer:LoadBalancer": (n) => {
+        [TYPES.eip]: (n, _i, id) => ({ publicIp: `198.51.100.${(parseInt(hex(n, 2), 16) % 200) + 10}`, allocationId: id }),
+        [TYPES.keyPair]: (n, i) => ({ keyName: i.keyName ?? `${n}-${hex(n, 7)}`, fingerprint: hex(n + "fp", 32) }),
+        [TYPES.loadBalancer]: (n) => {
             const short = `${n}-${hex(n, 7)}`.slice(0, 32);
             return { arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:loadbalancer/net/${short}/${hex(n, 16)}`, dnsName: `${short}-${hex(n + "dns", 16)}.elb.${region}.amazonaws.com`, zoneId: "Z26RNL4JYFTOTI", name: short };
         },
-        "aws:lb/targetGroup:TargetGroup": (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${n}-${hex(n, 7)}/${hex(n, 16)}`, name: `${n}-${hex(n, 7)}` }),
-        "aws:lb/listener:Listener": (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}` }),
-        "aws:iam/role:Role": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, uniqueId: `AROA${hex(n, 16).toUpperCase()}` }),
-        "aws:iam/instanceProfile:InstanceProfile": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
-        "aws:s3/bucketV2:BucketV2": (n, i) => bucketOutputs(n, i),
-        "aws:s3/bucket:Bucket": (n, i) => bucketOutputs(n, i),
-        "aws:iam/policy:Policy": (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
-        "aws:iam/rolePolicy:RolePolicy": (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
+        [TYPES.targetGroup]: (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${n}-${hex(n, 7)}/${hex(n, 16)}`, name: `${n}-${hex(n, 7)}` }),
+        [TYPES.listener]: (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}` }),
+        [TYPES.role]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, uniqueId: `AROA${hex(n, 16).toUpperCase()}` }),
+        [TYPES.instanceProfile]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
+        [TYPES.bucketV2]: (n, i) => bucketOutputs(n, i),
+        [TYPES.bucket]: (n, i) => bucketOutputs(n, i),
+        [TYPES.policy]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
+        [TYPES.rolePolicy]: (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
         // Route 53 keeps names in lower case without the trailing dot (the provider's StateFunc).
-        "aws:route53/record:Record": (_n, i) => ({ fqdn: String(i.name).toLowerCase().replace(/\.$/, "") }),
-        "aws:kms/key:Key": (_n, _i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, keyId: id }),
-        "aws:kms/alias:Alias": (_n, i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`, targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`, name: i.name ?? id }),
+        [TYPES.route53Record]: (_n, i) => ({ fqdn: String(i.name).toLowerCase().replace(/\.$/, "") }),
+        [TYPES.kmsKey]: (_n, _i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, keyId: id }),
+        [TYPES.kmsAlias]: (_n, i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`, targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`, name: i.name ?? id }),
     };
 
     return {
         outputs: (type, name, inputs, id) => computed[type]?.(name, inputs, id),
         invoke(token: string, args: State): State {
             switch (token) {
-                case "aws:ec2/getAmi:getAmi": {
+                case INVOKES.getAmi: {
                     const [id] = filterValues(args, "image-id");
                     if (id !== undefined) {
                         if (id.includes("dead")) throw new Error(NO_RESULTS);
@@ -225,29 +226,29 @@ export function awsModel(options: CloudOptions): {
                     const image = options.images?.()[arch] ?? UBUNTU_IMAGES[arch];
                     return { ...image, architecture: arch, ownerId: "099720109477" };
                 }
-                case "aws:ec2/getInstances:getInstances": {
+                case INVOKES.getInstances: {
                     // The program filters only; the other arguments would be silently ignored here.
                     for (const key of ["instanceTags", "instanceStateNames"]) if (args[key] !== undefined) throw new Error(`the stand-in getInstances takes filters only, not ${key}`);
                     const found = (options.instances?.() ?? []).filter((i) => instanceMatches(i, args));
                     return { id: region, ids: found.map((i) => i.id), privateIps: [], publicIps: [], ipv6Addresses: [] };
                 }
-                case "aws:ec2/getInstance:getInstance": {
+                case INVOKES.getInstance: {
                     const i = (options.instances?.() ?? []).find((x) => x.id === args.instanceId);
                     if (!i || args.filters !== undefined) throw new Error(NO_RESULTS);
                     return { id: i.id, ami: i.ami, instanceType: i.instanceType, tags: i.tags, instanceState: i.state, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${i.id}` };
                 }
-                case "aws:ec2/getVpc:getVpc": {
+                case INVOKES.getVpc: {
                     const id = String(args.id ?? "");
                     if (!/^vpc-[0-9a-f]+$/.test(id) || id.includes("dead")) throw new Error(`no matching EC2 VPC found (${id})`);
                     return { id, cidrBlock: EXISTING_VPC_CIDR, arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, ownerId: ACCOUNT, state: "available", default: false };
                 }
-                case "aws:ec2/getNatGateways:getNatGateways": {
+                case INVOKES.getNatGateways: {
                     const vpcId = String(args.vpcId ?? "");
                     const states = filterValues(args, "state");
                     const ids = states.length === 0 || states.includes("available") ? existingNatGateways(vpcId).map((n) => n.id) : [];
                     return { id: region, ids, vpcId };
                 }
-                case "aws:ec2/getNatGateway:getNatGateway": {
+                case INVOKES.getNatGateway: {
                     // The program asks by id within its VPC, which is how the stand-in finds it again.
                     const id = String(args.id ?? "");
                     const vpcId = String(args.vpcId ?? "");
@@ -255,7 +256,7 @@ export function awsModel(options: CloudOptions): {
                     if (!nat) throw new Error(`no matching EC2 NAT Gateway found (${id} in ${vpcId || "any VPC"})`);
                     return { id, connectivityType: nat.connectivityType, publicIp: nat.publicIp, state: "available", vpcId };
                 }
-                case "aws:route53/getZone:getZone": {
+                case INVOKES.getZone: {
                     // The program asks by id only; a lookup by name would be silently answered wrongly here.
                     if (args.name !== undefined || args.vpcId !== undefined) throw new Error("the stand-in getZone takes zoneId only");
                     const zoneId = String(args.zoneId ?? "");
@@ -263,11 +264,11 @@ export function awsModel(options: CloudOptions): {
                     if (!zone) throw new Error(`no matching Route 53 Hosted Zone found: NoSuchHostedZone: No hosted zone found with ID: ${zoneId}`);
                     return { id: zoneId, zoneId, name: zone.name, privateZone: zone.privateZone, arn: `arn:aws:route53:::hostedzone/${zoneId}`, nameServers: [], resourceRecordSetCount: 2 };
                 }
-                case "aws:index/getRegion:getRegion":
+                case INVOKES.getRegion:
                     return { name: region, id: region };
-                case "aws:index/getCallerIdentity:getCallerIdentity":
+                case INVOKES.getCallerIdentity:
                     return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE" };
-                case "aws:index/getPartition:getPartition":
+                case INVOKES.getPartition:
                     return { partition: "aws", dnsSuffix: "amazonaws.com" };
                 default:
                     throw new Error(`the stand-in AWS does not know the invoke ${token}; add it to tools/harness/cloud.ts`);
@@ -279,11 +280,11 @@ export function awsModel(options: CloudOptions): {
 /** random's resources: deterministic text honouring the provider's character-class switches, and bytes. */
 export function randomOutputs(type: string, name: string, inputs: State): State | undefined {
     switch (type) {
-        case "random:index/randomPassword:RandomPassword":
+        case TYPES.randomPassword:
             return { result: secretValue(randomText(name, Number(inputs.length ?? 16), inputs)) };
-        case "random:index/randomString:RandomString":
+        case TYPES.randomString:
             return { result: randomText(name, Number(inputs.length ?? 16), inputs) };
-        case "random:index/randomBytes:RandomBytes": {
+        case TYPES.randomBytes: {
             // base64 and hex are secret outputs of the real provider (additionalSecretOutputs).
             const bytes = randomBytes(name, Number(inputs.length));
             return { base64: secretValue(bytes.toString("base64")), hex: secretValue(bytes.toString("hex")) };

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { awsModel, memoryLedger, randomOutputs, resourceId, type CloudInstance, type PublishedImages } from "./cloud";
 import { unwrapSecrets } from "./values";
+import { TYPES } from "../../policies/lib/contract";
 
 type State = Record<string, unknown>;
 
@@ -41,7 +42,7 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
             else {
                 const inputs = unwrapSecrets(args.inputs) as State;
                 extra = cloud.outputs(args.type, args.name, inputs, id) ?? randomOutputs(args.type, args.name, inputs)
-                    ?? (args.type === "command:remote:Command" ? { stdout: "", stderr: "" } : {});
+                    ?? (args.type === TYPES.remoteCommand ? { stdout: "", stderr: "" } : {});
             }
             return { id, state: { ...args.inputs, ...extra } };
         },

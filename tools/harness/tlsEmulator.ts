@@ -8,6 +8,7 @@ import * as x509 from "@peculiar/x509";
 import type * as pulumi from "@pulumi/pulumi";
 import type { webcrypto as WebCrypto } from "node:crypto";
 import { secretValue, unwrapSecrets } from "./values";
+import { TYPES } from "../../policies/lib/contract";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -178,12 +179,12 @@ const issued = new Map<string, State>();
 
 function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
     return {
-        "tls:index/privateKey:PrivateKey": async (args) => {
+        [TYPES.privateKey]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const algorithm = String(i.algorithm ?? "RSA");
             return privateKeyState(generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224")), algorithm);
         },
-        "tls:index/selfSignedCert:SelfSignedCert": async (args) => {
+        [TYPES.selfSignedCert]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const keys = await cryptoKeys(String(i.privateKeyPem));
             const name = distinguishedName(i.subject as State);
@@ -199,7 +200,7 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
             });
             return certState(cert, i);
         },
-        "tls:index/certRequest:CertRequest": async (args) => {
+        [TYPES.certRequest]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const keys = await cryptoKeys(String(i.privateKeyPem));
             const names = [
@@ -214,7 +215,7 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
             });
             return { certRequestPem: csr.toString("pem") + "\n" };
         },
-        "tls:index/locallySignedCert:LocallySignedCert": async (args) => {
+        [TYPES.locallySignedCert]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const csr = new x509.Pkcs10CertificateRequest(String(i.certRequestPem));
             const ca = new x509.X509Certificate(String(i.caCertPem));

@@ -6,20 +6,21 @@
 //   npm run plan -- --stack prod --diagram docs/architecture.svg      (npm run diagram)
 import type { ProgramRun, RecordedResource } from "../harness/program";
 import { isUnknownValue, unwrapSecrets } from "../harness/values";
+import { TYPES } from "../../policies/lib/contract";
 
 const T = {
-    instance: "aws:ec2/instance:Instance",
-    subnet: "aws:ec2/subnet:Subnet",
-    vpc: "aws:ec2/vpc:Vpc",
-    nat: "aws:ec2/natGateway:NatGateway",
-    igw: "aws:ec2/internetGateway:InternetGateway",
-    routeTable: "aws:ec2/routeTable:RouteTable",
-    association: "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    lb: "aws:lb/loadBalancer:LoadBalancer",
-    listener: "aws:lb/listener:Listener",
-    targetGroup: "aws:lb/targetGroup:TargetGroup",
-    attachment: "aws:lb/targetGroupAttachment:TargetGroupAttachment",
-    ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    instance: TYPES.instance,
+    subnet: TYPES.subnet,
+    vpc: TYPES.vpc,
+    nat: TYPES.natGateway,
+    igw: TYPES.internetGateway,
+    routeTable: TYPES.routeTable,
+    association: TYPES.routeTableAssociation,
+    lb: TYPES.loadBalancer,
+    listener: TYPES.listener,
+    targetGroup: TYPES.targetGroup,
+    attachment: TYPES.targetGroupAttachment,
+    ingress: TYPES.securityGroupIngressRule,
 } as const;
 
 export interface NodeView {

@@ -14,6 +14,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "no
 import { dirname, join } from "node:path";
 import type { ProgramRun } from "../harness/program";
 import { unwrapSecrets } from "../harness/values";
+import { TYPES } from "../../policies/lib/contract";
 
 const ROLE_TAG = "k8s-ha/role";
 const SECRET_MODE = 0o600;
@@ -103,7 +104,7 @@ function write(path: string, content: string | Buffer, mode: number): void {
 
 function nodesOf(run: ProgramRun): RenderedNode[] {
     return run.resources
-        .filter((r) => r.type === "aws:ec2/instance:Instance" && typeof (r.inputs.tags as Record<string, unknown> | undefined)?.[ROLE_TAG] === "string")
+        .filter((r) => r.type === TYPES.instance && typeof (r.inputs.tags as Record<string, unknown> | undefined)?.[ROLE_TAG] === "string")
         .map((r) => ({
             name: r.name,
             role: String((r.inputs.tags as Record<string, unknown>)[ROLE_TAG]),
@@ -126,7 +127,7 @@ export function renderNodes(run: ProgramRun, dir: string): RenderSummary {
     const kubeconfig = text(run.outputs.kubeconfig?.value);
     if (kubeconfig) put(join(dir, "admin.conf"), kubeconfig, SECRET_MODE);
 
-    const commands = run.resources.filter((r) => r.type === "command:remote:Command");
+    const commands = run.resources.filter((r) => r.type === TYPES.remoteCommand);
     // Longest names first, so that "k8s-cp-1" never claims "k8s-cp-10-join".
     const byLength = [...nodes].sort((a, b) => b.name.length - a.name.length);
     for (const cmd of commands) {

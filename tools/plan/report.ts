@@ -5,6 +5,7 @@ import { createColors } from "picocolors";
 import type { ProgramRun, RecordedResource } from "../harness/program";
 import { unwrapSecrets, isUnknownValue } from "../harness/values";
 import { planSteps, type PlannedStep } from "../../components/bootstrapSteps";
+import { TYPES } from "../../policies/lib/contract";
 
 export interface Violation {
     readonly policy: string;
@@ -56,7 +57,7 @@ export function renderTree(run: ProgramRun, c: Colors, full = false): string {
 
 /** Control planes by zone, and whether losing any one zone keeps etcd quorum. */
 export function renderLayout(run: ProgramRun, c: Colors): string {
-    const nodes = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance" && (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"] === "control-plane");
+    const nodes = run.resources.filter((r) => r.type === TYPES.instance && (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"] === "control-plane");
     if (nodes.length === 0) return c.red("no control-plane instances");
     const ipOf = (n: RecordedResource) => {
         const ip = (n.outputs as Record<string, unknown>).privateIp;
@@ -96,12 +97,12 @@ export function renderLayout(run: ProgramRun, c: Colors): string {
  * order it runs.
  */
 export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undefined {
-    const commands = new Set(run.resources.filter((r) => r.type === "command:remote:Command").map((r) => r.name));
+    const commands = new Set(run.resources.filter((r) => r.type === TYPES.remoteCommand).map((r) => r.name));
     if (commands.size === 0) return undefined;
     const cluster = run.config[`${run.project}:clusterName`];
     const short = (name: string) => (cluster && name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name);
     const role = (r: RecordedResource) => (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"];
-    const instances = run.resources.filter((r) => r.type === "aws:ec2/instance:Instance");
+    const instances = run.resources.filter((r) => r.type === TYPES.instance);
     const nodes = (which: string) => instances.filter((r) => role(r) === which).map((r) => r.name);
     // Only what the program registered (no etcd-backup steps without backups, say).
     const planned = planSteps(nodes("control-plane"), nodes("worker"), { etcdBackup: true }).filter((p) => commands.has(p.name));

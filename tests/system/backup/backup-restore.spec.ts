@@ -30,6 +30,7 @@ import { tlsEmulator } from "../../../tools/harness/tlsEmulator";
 import { unwrapSecrets } from "../../../tools/harness/values";
 import { labTool } from "../../lab/tools";
 import { EtcdCluster, freeLoopbackAddresses, requireBinaries, requireEtcdTools, run, waitFor, type EtcdClusterOptions, type EndpointHealth, type KeyPair } from "../etcd/cluster";
+import { TYPES } from "../../../policies/lib/contract";
 
 const CLUSTER = "k8s-dev";
 const NODE_NAMES = [`${CLUSTER}-cp-0`, `${CLUSTER}-cp-1`, `${CLUSTER}-cp-2`];
@@ -190,9 +191,9 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
 
         // kubeadm's file layout on every node: the etcd CA, the member's server and peer pairs, the
         // health-check client the backup uses. Keys 0600.
-        const SELF = "tls:index/selfSignedCert:SelfSignedCert";
-        const LEAF = "tls:index/locallySignedCert:LocallySignedCert";
-        const KEY = "tls:index/privateKey:PrivateKey";
+        const SELF = TYPES.selfSignedCert;
+        const LEAF = TYPES.locallySignedCert;
+        const KEY = TYPES.privateKey;
         const members = nodes.map((n) => {
             const pki = join(roots[n.name], "etc", "kubernetes", "pki", "etcd");
             write(join(pki, "ca.crt"), pemOf(program, SELF, `${CLUSTER}-etcd-ca`, "certPem"), 0o644);
@@ -252,7 +253,7 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
     });
 
     it("the program installs the very backup script the test runs (only the upload target and endpoint differ)", () => {
-        const installer = program.resources.find((r) => r.type === "command:remote:Command" && r.name === `${nodes[0].name}-etcd-backup`);
+        const installer = program.resources.find((r) => r.type === TYPES.remoteCommand && r.name === `${nodes[0].name}-etcd-backup`);
         assert.ok(installer, "the program has an etcd backup step on node 0");
         const create = String(unwrapSecrets(installer.inputs.create));
         const bucket = String(program.outputs.etcdBackupBucket.value);

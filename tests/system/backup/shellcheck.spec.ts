@@ -16,6 +16,7 @@ import { runProgram } from "../../../tools/harness/program";
 import { unwrapSecrets } from "../../../tools/harness/values";
 import { SAMPLE_CLUSTER, SAMPLE_DAY2_SET, SAMPLE_NODES, renderAllSampleScripts } from "../../../tools/render-scripts";
 import { shellcheck } from "../shellcheck";
+import { TYPES } from "../../../policies/lib/contract";
 
 function assertClean(name: string, text: string): void {
     const lines = text.split("\n");
@@ -64,7 +65,7 @@ describe("shellcheck on rendered day-2 scripts", () => {
             this.timeout(120_000);
             const run = await runProgram({ stack: "dev", preview: false, config: { workerCount: 1 } });
             assert.ifError(run.error);
-            for (const r of run.resources.filter((x) => x.type === "command:remote:Command" && /-(etcd-backup|upgrade|rollout-gate|prepare)$/.test(x.name))) {
+            for (const r of run.resources.filter((x) => x.type === TYPES.remoteCommand && /-(etcd-backup|upgrade|rollout-gate|prepare)$/.test(x.name))) {
                 for (const field of ["create", "update"]) {
                     const raw = unwrapSecrets(r.inputs[field]);
                     if (typeof raw === "string" && raw !== "true") commands.push({ name: r.name, field, text: unwrapRemote(raw) });

@@ -17,12 +17,13 @@ import { unwrapSecrets } from "../../../tools/harness/values";
 import { labTool } from "../../lab/tools";
 import { ETCD_TOOLS, EtcdCluster, freeLoopbackAddresses, requireBinaries, requireEtcdTools, run as runCommand, waitFor, type KeyPair } from "./cluster";
 import { CLIENT_AUTH, SERVER_AUTH, extensions, foreignClient, tls12Handshake, verify } from "./openssl";
+import { TYPES } from "../../../policies/lib/contract";
 
 const CLUSTER = "k8s-dev";
 const NODE_NAMES = [`${CLUSTER}-cp-0`, `${CLUSTER}-cp-1`, `${CLUSTER}-cp-2`];
-const SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert";
-const LOCALLY_SIGNED = "tls:index/locallySignedCert:LocallySignedCert";
-const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
+const SELF_SIGNED = TYPES.selfSignedCert;
+const LOCALLY_SIGNED = TYPES.locallySignedCert;
+const PRIVATE_KEY = TYPES.privateKey;
 
 /** The three CAs and which CA signs which leaf (resource names as components/pki.ts registers them). */
 const CAS = { cluster: `${CLUSTER}-ca`, etcd: `${CLUSTER}-etcd-ca`, frontProxy: `${CLUSTER}-front-proxy-ca` } as const;

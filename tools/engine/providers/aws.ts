@@ -11,6 +11,7 @@
 import { awsModel, resourceId, type CloudInstance, type Ledger } from "../../harness/cloud";
 import { publishedImages } from "../cloudImages";
 import { JsonStore, cloudDir, cloudJournal, nameOfUrn, plain, serve, type Props } from "./serve";
+import { TYPES } from "../../../policies/lib/contract";
 
 interface CloudObject {
     type: string;
@@ -39,7 +40,7 @@ const ledger: Ledger = {
 let region = process.env.AWS_REGION ?? "";
 /** The instances the lookups find: every instance this cloud holds runs (deleted ones are gone). */
 function instances(): CloudInstance[] {
-    return Object.entries(data.objects).filter(([, o]) => o.type === "aws:ec2/instance:Instance").map(([id, o]) => {
+    return Object.entries(data.objects).filter(([, o]) => o.type === TYPES.instance).map(([id, o]) => {
         const i = plain(o.inputs) as Props;
         return { id, ami: String(i.ami), instanceType: String(i.instanceType), tags: (i.tags ?? {}) as Record<string, string>, state: "running" };
     });
@@ -56,9 +57,9 @@ function usersOf(type: string, id: string): string[] {
     const users: string[] = [];
     for (const [otherId, o] of Object.entries(data.objects)) {
         const i = plain(o.inputs) as Props;
-        const uses = (type === "aws:ec2/subnet:Subnet" && (i.subnetId === id || (Array.isArray(i.subnets) && i.subnets.includes(id))))
-            || (type === "aws:ec2/securityGroup:SecurityGroup" && ((Array.isArray(i.vpcSecurityGroupIds) && i.vpcSecurityGroupIds.includes(id)) || (Array.isArray(i.securityGroups) && i.securityGroups.includes(id))))
-            || (type === "aws:ec2/vpc:Vpc" && i.vpcId === id && o.type !== "aws:ec2/internetGateway:InternetGateway");
+        const uses = (type === TYPES.subnet && (i.subnetId === id || (Array.isArray(i.subnets) && i.subnets.includes(id))))
+            || (type === TYPES.securityGroup && ((Array.isArray(i.vpcSecurityGroupIds) && i.vpcSecurityGroupIds.includes(id)) || (Array.isArray(i.securityGroups) && i.securityGroups.includes(id))))
+            || (type === TYPES.vpc && i.vpcId === id && o.type !== TYPES.internetGateway);
         if (uses) users.push(`${otherId} (${nameOfUrn(o.urn)})`);
     }
     return users;
@@ -67,17 +68,17 @@ function usersOf(type: string, id: string): string[] {
 serve({
     name: "aws",
     types: [
-        "aws:ec2/vpc:Vpc", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable",
-        "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway",
-        "aws:ec2/securityGroup:SecurityGroup", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:ec2/keyPair:KeyPair", "aws:ec2/instance:Instance",
-        "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup", "aws:lb/listener:Listener",
-        "aws:lb/targetGroupAttachment:TargetGroupAttachment", "aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile",
-        "aws:iam/rolePolicy:RolePolicy", "aws:s3/bucket:Bucket", "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "aws:s3/bucketPolicy:BucketPolicy",
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:kms/key:Key", "aws:kms/alias:Alias",
-        "aws:route53/record:Record",
+        TYPES.vpc, TYPES.internetGateway, TYPES.subnet, TYPES.routeTable,
+        TYPES.routeTableAssociation, TYPES.eip, TYPES.natGateway,
+        TYPES.securityGroup, TYPES.securityGroupIngressRule,
+        TYPES.securityGroupEgressRule, TYPES.keyPair, TYPES.instance,
+        TYPES.loadBalancer, TYPES.targetGroup, TYPES.listener,
+        TYPES.targetGroupAttachment, TYPES.role, TYPES.instanceProfile,
+        TYPES.rolePolicy, TYPES.bucket, TYPES.bucketOwnershipControls,
+        TYPES.bucketPublicAccessBlock, TYPES.bucketVersioning,
+        TYPES.bucketServerSideEncryption, TYPES.bucketPolicy,
+        TYPES.bucketLifecycle, TYPES.kmsKey, TYPES.kmsAlias,
+        TYPES.route53Record,
     ],
     checkConfig(news) {
         const r = plain(news.region) ?? process.env.AWS_REGION;
@@ -88,7 +89,7 @@ serve({
     },
     extraReplaces(type, olds, news) {
         // An NLB's subnets can be added, not removed (the provider's CustomizeDiff forces a new one).
-        if (type === "aws:lb/loadBalancer:LoadBalancer" && Array.isArray(olds.subnets) && Array.isArray(news.subnets) && plain(news.loadBalancerType) === "network") {
+        if (type === TYPES.loadBalancer && Array.isArray(olds.subnets) && Array.isArray(news.subnets) && plain(news.loadBalancerType) === "network") {
             const after = plain(news.subnets) as unknown[];
             if ((plain(olds.subnets) as unknown[]).some((s) => !after.includes(s))) return ["subnets"];
         }
@@ -123,7 +124,7 @@ serve({
     async delete(type, id, urn) {
         const o = data.objects[id];
         if (!o) return; // already gone: AWS answers NotFound and the provider treats it as deleted
-        if (type === "aws:lb/loadBalancer:LoadBalancer" && plain(o.inputs.enableDeletionProtection) === true) {
+        if (type === TYPES.loadBalancer && plain(o.inputs.enableDeletionProtection) === true) {
             throw new Error(`deleting ${nameOfUrn(urn)}: OperationNotPermitted: Load balancer '${o.outputs.arn}' cannot be deleted because deletion protection is enabled`);
         }
         const users = usersOf(type, id);

@@ -13,6 +13,7 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { hex } from "../../harness/cloud";
 import { cloudDir, nameOfUrn, plain, serve, type Props } from "./serve";
+import { TYPES } from "../../../policies/lib/contract";
 
 const JOURNAL = join(cloudDir(), "command-journal.jsonl");
 // A command is named "<node>-<step>" after the node it runs on ("k8s-dev-cp-1-join"): the node
@@ -78,7 +79,7 @@ async function record(op: JournalEntry["op"], urn: string, props: Props, field: 
 
 serve({
     name: "command",
-    types: ["command:remote:Command"],
+    types: [TYPES.remoteCommand],
     async create(_type, urn, inputs) {
         await record("create", urn, inputs, "create");
         return { id: hex(`${urn}/${Date.now()}/${Math.random()}`, 16), outs: { ...inputs, stdout: "", stderr: "" } };

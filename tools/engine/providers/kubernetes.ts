@@ -8,11 +8,12 @@
 import { parse } from "yaml";
 import { hex } from "../../harness/cloud";
 import { JsonStore, cloudJournal, containsUnknown, nameOfUrn, plain, serve, type Props } from "./serve";
+import { TYPES } from "../../../policies/lib/contract";
 
 const journal = cloudJournal("kubernetes-journal.jsonl");
 
 /** Objects without a namespace: their id is their name. */
-const CLUSTER_SCOPED = new Set(["kubernetes:storage.k8s.io/v1:StorageClass"]);
+const CLUSTER_SCOPED = new Set<string>([TYPES.storageClass]);
 
 const store = new JsonStore<{ objects: Record<string, { type: string; urn: string; inputs: Props }> }>("kubernetes.json", { objects: {} });
 
@@ -29,7 +30,7 @@ function activeCluster(kubeconfig: unknown): unknown {
 
 function status(type: string, urn: string, inputs: Props): Props {
     const i = plain(inputs) as Props;
-    if (type === "kubernetes:helm.sh/v3:Release") {
+    if (type === TYPES.helmRelease) {
         return { status: { name: i.name ?? nameOfUrn(urn), namespace: i.namespace ?? "default", chart: i.chart, version: i.version, status: "deployed", revision: 1, appVersion: i.version } };
     }
     return {};
@@ -37,7 +38,7 @@ function status(type: string, urn: string, inputs: Props): Props {
 
 serve({
     name: "kubernetes",
-    types: ["kubernetes:helm.sh/v3:Release", "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "kubernetes:storage.k8s.io/v1:StorageClass", "kubernetes:apps/v1:DeploymentPatch"],
+    types: [TYPES.helmRelease, TYPES.prometheusRule, TYPES.storageClass, TYPES.deploymentPatch],
     configReplaces(olds, news) {
         if (containsUnknown(news.kubeconfig)) return [];
         const before = activeCluster(plain(olds.kubeconfig));
@@ -46,7 +47,7 @@ serve({
     },
     async create(type, urn, inputs) {
         const name = plain(inputs.metadata)?.name ?? `${nameOfUrn(urn)}-${hex(urn, 8)}`;
-        const id = type === "kubernetes:helm.sh/v3:Release"
+        const id = type === TYPES.helmRelease
             ? `${plain(inputs.namespace) ?? "default"}/${plain(inputs.name) ?? nameOfUrn(urn)}`
             : CLUSTER_SCOPED.has(type) ? name : `${plain(inputs.metadata)?.namespace ?? "default"}/${name}`;
         store.data.objects[id] = { type, urn, inputs };

@@ -4,12 +4,13 @@
 // RandomBytes' base64 and hex are secret outputs as in the real provider.
 import { randomOutputs } from "../../harness/cloud";
 import { JsonStore, nameOfUrn, plain, serve } from "./serve";
+import { TYPES } from "../../../policies/lib/contract";
 
 const store = new JsonStore<{ generations: Record<string, number> }>("random.json", { generations: {} });
 
 serve({
     name: "random",
-    types: ["random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString", "random:index/randomBytes:RandomBytes"],
+    types: [TYPES.randomPassword, TYPES.randomString, TYPES.randomBytes],
     async create(type, urn, inputs) {
         const generation = store.data.generations[urn] ?? 0;
         store.data.generations[urn] = generation + 1;

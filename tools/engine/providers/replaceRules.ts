@@ -15,6 +15,7 @@
 //   kubernetes 4.x https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/
 // A dotted path ("rootBlockDevice.encrypted") is a nested argument; its parent is then listed
 // under `update` for the rest of its fields.
+import { TYPES } from "../../../policies/lib/contract";
 
 export interface ReplaceRule {
     /** Inputs (top-level or dotted nested paths) whose change replaces the resource. */
@@ -27,21 +28,21 @@ const TAGS = ["tags", "tagsAll"];
 
 export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     // --- aws: network
-    "aws:ec2/vpc:Vpc": { replace: ["region", "cidrBlock", "instanceTenancy", "ipv4IpamPoolId", "ipv4NetmaskLength"], update: ["enableDnsHostnames", "enableDnsSupport", "assignGeneratedIpv6CidrBlock", ...TAGS] },
-    "aws:ec2/internetGateway:InternetGateway": { replace: ["region"], update: ["vpcId", ...TAGS] },
-    "aws:ec2/subnet:Subnet": { replace: ["region", "vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId", "outpostArn", "ipv6Native"], update: ["mapPublicIpOnLaunch", "ipv6CidrBlock", ...TAGS] },
-    "aws:ec2/routeTable:RouteTable": { replace: ["region", "vpcId"], update: ["routes", "propagatingVgws", ...TAGS] },
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": { replace: ["region", "subnetId", "gatewayId"], update: ["routeTableId"] },
-    "aws:ec2/eip:Eip": { replace: ["region", "domain", "address", "customerOwnedIpv4Pool", "networkBorderGroup", "publicIpv4Pool", "ipamPoolId"], update: ["instance", "networkInterface", "associateWithPrivateIp", ...TAGS] },
-    "aws:ec2/natGateway:NatGateway": { replace: ["region", "allocationId", "subnetId", "connectivityType", "privateIp"], update: ["secondaryAllocationIds", "secondaryPrivateIpAddresses", "secondaryPrivateIpAddressCount", ...TAGS] },
+    [TYPES.vpc]: { replace: ["region", "cidrBlock", "instanceTenancy", "ipv4IpamPoolId", "ipv4NetmaskLength"], update: ["enableDnsHostnames", "enableDnsSupport", "assignGeneratedIpv6CidrBlock", ...TAGS] },
+    [TYPES.internetGateway]: { replace: ["region"], update: ["vpcId", ...TAGS] },
+    [TYPES.subnet]: { replace: ["region", "vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId", "outpostArn", "ipv6Native"], update: ["mapPublicIpOnLaunch", "ipv6CidrBlock", ...TAGS] },
+    [TYPES.routeTable]: { replace: ["region", "vpcId"], update: ["routes", "propagatingVgws", ...TAGS] },
+    [TYPES.routeTableAssociation]: { replace: ["region", "subnetId", "gatewayId"], update: ["routeTableId"] },
+    [TYPES.eip]: { replace: ["region", "domain", "address", "customerOwnedIpv4Pool", "networkBorderGroup", "publicIpv4Pool", "ipamPoolId"], update: ["instance", "networkInterface", "associateWithPrivateIp", ...TAGS] },
+    [TYPES.natGateway]: { replace: ["region", "allocationId", "subnetId", "connectivityType", "privateIp"], update: ["secondaryAllocationIds", "secondaryPrivateIpAddresses", "secondaryPrivateIpAddressCount", ...TAGS] },
     // --- aws: security
-    "aws:ec2/securityGroup:SecurityGroup": { replace: ["region", "name", "namePrefix", "vpcId", "description"], update: ["ingress", "egress", "revokeRulesOnDelete", ...TAGS] },
+    [TYPES.securityGroup]: { replace: ["region", "name", "namePrefix", "vpcId", "description"], update: ["ingress", "egress", "revokeRulesOnDelete", ...TAGS] },
     // The VPC rule resources modify rules in place (ModifySecurityGroupRules); only the group replaces.
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": { replace: ["region", "securityGroupId"], update: ["cidrIpv4", "cidrIpv6", "description", "fromPort", "toPort", "ipProtocol", "prefixListId", "referencedSecurityGroupId", ...TAGS] },
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": { replace: ["region", "securityGroupId"], update: ["cidrIpv4", "cidrIpv6", "description", "fromPort", "toPort", "ipProtocol", "prefixListId", "referencedSecurityGroupId", ...TAGS] },
+    [TYPES.securityGroupIngressRule]: { replace: ["region", "securityGroupId"], update: ["cidrIpv4", "cidrIpv6", "description", "fromPort", "toPort", "ipProtocol", "prefixListId", "referencedSecurityGroupId", ...TAGS] },
+    [TYPES.securityGroupEgressRule]: { replace: ["region", "securityGroupId"], update: ["cidrIpv4", "cidrIpv6", "description", "fromPort", "toPort", "ipProtocol", "prefixListId", "referencedSecurityGroupId", ...TAGS] },
     // --- aws: compute
-    "aws:ec2/keyPair:KeyPair": { replace: ["region", "keyName", "keyNamePrefix", "publicKey"], update: [...TAGS] },
-    "aws:ec2/instance:Instance": {
+    [TYPES.keyPair]: { replace: ["region", "keyName", "keyNamePrefix", "publicKey"], update: [...TAGS] },
+    [TYPES.instance]: {
         replace: ["region", "ami", "availabilityZone", "subnetId", "associatePublicIpAddress", "keyName", "privateIp", "tenancy", "placementGroup", "hostId",
             "cpuOptions", "hibernation", "launchTemplate", "networkInterfaces", "securityGroups", "ipv6AddressCount", "ipv6Addresses", "ebsBlockDevices",
             "ephemeralBlockDevices", "rootBlockDevice.encrypted", "rootBlockDevice.kmsKeyId", "userDataBase64"],
@@ -52,50 +53,50 @@ export const REPLACE_RULES: Readonly<Record<string, ReplaceRule>> = {
     // --- aws: load balancing
     // An NLB's subnets can be added to but not removed, and a load balancer created with security groups
     // keeps having some: both handled as replacements by the provider's CustomizeDiff (see aws.ts).
-    "aws:lb/loadBalancer:LoadBalancer": { replace: ["region", "name", "namePrefix", "internal", "loadBalancerType", "customerOwnedIpv4Pool", "subnetMappings"], update: ["subnets", "securityGroups", "enableCrossZoneLoadBalancing", "enableDeletionProtection", "ipAddressType", "accessLogs", "idleTimeout", ...TAGS] },
-    "aws:lb/targetGroup:TargetGroup": { replace: ["region", "name", "namePrefix", "port", "protocol", "targetType", "vpcId", "protocolVersion", "ipAddressType"], update: ["healthCheck", "preserveClientIp", "deregistrationDelay", "connectionTermination", "proxyProtocolV2", "stickiness", ...TAGS] },
-    "aws:lb/listener:Listener": { replace: ["region", "loadBalancerArn"], update: ["port", "protocol", "defaultActions", "certificateArn", "sslPolicy", "alpnPolicy", ...TAGS] },
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": { replace: ["region", "targetGroupArn", "targetId", "port", "availabilityZone"], update: [] },
+    [TYPES.loadBalancer]: { replace: ["region", "name", "namePrefix", "internal", "loadBalancerType", "customerOwnedIpv4Pool", "subnetMappings"], update: ["subnets", "securityGroups", "enableCrossZoneLoadBalancing", "enableDeletionProtection", "ipAddressType", "accessLogs", "idleTimeout", ...TAGS] },
+    [TYPES.targetGroup]: { replace: ["region", "name", "namePrefix", "port", "protocol", "targetType", "vpcId", "protocolVersion", "ipAddressType"], update: ["healthCheck", "preserveClientIp", "deregistrationDelay", "connectionTermination", "proxyProtocolV2", "stickiness", ...TAGS] },
+    [TYPES.listener]: { replace: ["region", "loadBalancerArn"], update: ["port", "protocol", "defaultActions", "certificateArn", "sslPolicy", "alpnPolicy", ...TAGS] },
+    [TYPES.targetGroupAttachment]: { replace: ["region", "targetGroupArn", "targetId", "port", "availabilityZone"], update: [] },
     // --- aws: IAM
-    "aws:iam/role:Role": { replace: ["name", "namePrefix", "path"], update: ["assumeRolePolicy", "description", "maxSessionDuration", "permissionsBoundary", "forceDetachPolicies", "inlinePolicies", "managedPolicyArns", ...TAGS] },
-    "aws:iam/instanceProfile:InstanceProfile": { replace: ["name", "namePrefix", "path"], update: ["role", ...TAGS] },
-    "aws:iam/rolePolicy:RolePolicy": { replace: ["name", "namePrefix", "role"], update: ["policy"] },
+    [TYPES.role]: { replace: ["name", "namePrefix", "path"], update: ["assumeRolePolicy", "description", "maxSessionDuration", "permissionsBoundary", "forceDetachPolicies", "inlinePolicies", "managedPolicyArns", ...TAGS] },
+    [TYPES.instanceProfile]: { replace: ["name", "namePrefix", "path"], update: ["role", ...TAGS] },
+    [TYPES.rolePolicy]: { replace: ["name", "namePrefix", "role"], update: ["policy"] },
     // --- aws: S3
-    "aws:s3/bucket:Bucket": { replace: ["region", "bucket", "bucketPrefix", "objectLockEnabled"], update: ["forceDestroy", ...TAGS] },
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": { replace: ["region", "bucket"], update: ["rule"] },
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": { replace: ["region", "bucket"], update: ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets", "skipDestroy"] },
-    "aws:s3/bucketVersioning:BucketVersioning": { replace: ["region", "bucket", "expectedBucketOwner"], update: ["versioningConfiguration", "mfa"] },
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules"] },
-    "aws:s3/bucketPolicy:BucketPolicy": { replace: ["region", "bucket"], update: ["policy"] },
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules", "transitionDefaultMinimumObjectSize", "timeouts"] },
+    [TYPES.bucket]: { replace: ["region", "bucket", "bucketPrefix", "objectLockEnabled"], update: ["forceDestroy", ...TAGS] },
+    [TYPES.bucketOwnershipControls]: { replace: ["region", "bucket"], update: ["rule"] },
+    [TYPES.bucketPublicAccessBlock]: { replace: ["region", "bucket"], update: ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets", "skipDestroy"] },
+    [TYPES.bucketVersioning]: { replace: ["region", "bucket", "expectedBucketOwner"], update: ["versioningConfiguration", "mfa"] },
+    [TYPES.bucketServerSideEncryption]: { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules"] },
+    [TYPES.bucketPolicy]: { replace: ["region", "bucket"], update: ["policy"] },
+    [TYPES.bucketLifecycle]: { replace: ["region", "bucket", "expectedBucketOwner"], update: ["rules", "transitionDefaultMinimumObjectSize", "timeouts"] },
     // --- aws: KMS (registry docs aws.kms.Key / aws.kms.Alias; Terraform's aws_kms_key / aws_kms_alias: ForceNew on
     // the key's spec, usage, multi-Region and custom key store, the alias's name; policy, rotation, description and
     // the deletion window, and the alias's target, change in place)
-    "aws:kms/key:Key": { replace: ["region", "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"], update: ["bypassPolicyLockoutSafetyCheck", "deletionWindowInDays", "description", "enableKeyRotation", "isEnabled", "policy", "rotationPeriodInDays", ...TAGS] },
-    "aws:kms/alias:Alias": { replace: ["region", "name", "namePrefix"], update: ["targetKeyId"] },
+    [TYPES.kmsKey]: { replace: ["region", "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"], update: ["bypassPolicyLockoutSafetyCheck", "deletionWindowInDays", "description", "enableKeyRotation", "isEnabled", "policy", "rotationPeriodInDays", ...TAGS] },
+    [TYPES.kmsAlias]: { replace: ["region", "name", "namePrefix"], update: ["targetKeyId"] },
     // --- aws: Route 53 (https://www.pulumi.com/registry/packages/aws/api-docs/route53/record/; Terraform's
     // aws_route53_record: `name` and `zone_id` are ForceNew, the type, alias and records change in place by UPSERT;
     // a global service: no `region` argument)
-    "aws:route53/record:Record": { replace: ["zoneId", "name"], update: ["type", "aliases", "records", "ttl", "allowOverwrite", "setIdentifier", "healthCheckId"] },
+    [TYPES.route53Record]: { replace: ["zoneId", "name"], update: ["type", "aliases", "records", "ttl", "allowOverwrite", "setIdentifier", "healthCheckId"] },
     // --- tls: every argument replaces
-    "tls:index/privateKey:PrivateKey": { replace: ["algorithm", "rsaBits", "ecdsaCurve"], update: [] },
-    "tls:index/selfSignedCert:SelfSignedCert": { replace: ["privateKeyPem", "subject", "isCaCertificate", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "setSubjectKeyId", "setAuthorityKeyId", "dnsNames", "ipAddresses", "uris"], update: [] },
-    "tls:index/certRequest:CertRequest": { replace: ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "uris"], update: [] },
-    "tls:index/locallySignedCert:LocallySignedCert": { replace: ["certRequestPem", "caPrivateKeyPem", "caCertPem", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "isCaCertificate", "setSubjectKeyId"], update: [] },
+    [TYPES.privateKey]: { replace: ["algorithm", "rsaBits", "ecdsaCurve"], update: [] },
+    [TYPES.selfSignedCert]: { replace: ["privateKeyPem", "subject", "isCaCertificate", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "setSubjectKeyId", "setAuthorityKeyId", "dnsNames", "ipAddresses", "uris"], update: [] },
+    [TYPES.certRequest]: { replace: ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "uris"], update: [] },
+    [TYPES.locallySignedCert]: { replace: ["certRequestPem", "caPrivateKeyPem", "caCertPem", "allowedUses", "validityPeriodHours", "earlyRenewalHours", "isCaCertificate", "setSubjectKeyId"], update: [] },
     // --- random: every argument replaces
-    "random:index/randomPassword:RandomPassword": { replace: ["length", "upper", "lower", "numeric", "special", "number", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"], update: [] },
+    [TYPES.randomPassword]: { replace: ["length", "upper", "lower", "numeric", "special", "number", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"], update: [] },
     // https://www.pulumi.com/registry/packages/random/api-docs/randombytes/ (length and keepers force a new resource)
-    "random:index/randomBytes:RandomBytes": { replace: ["length", "keepers"], update: [] },
+    [TYPES.randomBytes]: { replace: ["length", "keepers"], update: [] },
     // --- command
-    "command:remote:Command": { replace: ["triggers"], update: ["connection", "create", "update", "delete", "stdin", "environment", "logging", "addPreviousOutputInEnv"] },
+    [TYPES.remoteCommand]: { replace: ["triggers"], update: ["connection", "create", "update", "delete", "stdin", "environment", "logging", "addPreviousOutputInEnv"] },
     // --- kubernetes
-    "kubernetes:helm.sh/v3:Release": { replace: ["name", "namespace"], update: ["chart", "version", "repositoryOpts", "createNamespace", "values", "timeout", "maxHistory", "atomic", "cleanupOnFail", "skipAwait", "valueYamlFiles", "lint", "description", "compat"] },
-    "kubernetes:monitoring.coreos.com/v1:PrometheusRule": { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
+    [TYPES.helmRelease]: { replace: ["name", "namespace"], update: ["chart", "version", "repositoryOpts", "createNamespace", "values", "timeout", "maxHistory", "atomic", "cleanupOnFail", "skipAwait", "valueYamlFiles", "lint", "description", "compat"] },
+    [TYPES.prometheusRule]: { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
     // StorageClass: the API refuses changes to parameters, provisioner, reclaimPolicy and
     // volumeBindingMode, so the provider replaces the object (https://kubernetes.io/docs/concepts/storage/storage-classes/).
-    "kubernetes:storage.k8s.io/v1:StorageClass": { replace: ["apiVersion", "kind", "metadata.name", "parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"], update: ["metadata", "allowVolumeExpansion", "mountOptions", "allowedTopologies"] },
+    [TYPES.storageClass]: { replace: ["apiVersion", "kind", "metadata.name", "parameters", "provisioner", "reclaimPolicy", "volumeBindingMode"], update: ["metadata", "allowVolumeExpansion", "mountOptions", "allowedTopologies"] },
     // A server-side-apply patch of an object it does not own (https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/).
-    "kubernetes:apps/v1:DeploymentPatch": { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
+    [TYPES.deploymentPatch]: { replace: ["apiVersion", "kind", "metadata.name", "metadata.namespace"], update: ["metadata", "spec"] },
 };
 
 /** The rule for a type, or a loud failure naming it. */
