@@ -10,9 +10,12 @@ import { overlaps, parseCidr, type Ipv4Cidr } from "./net/cidr";
 import { encryptionKeyNamesProblem } from "./kubeadm/encryption";
 import { KNOWN_REGIONS, zonesOf } from "./net/zones";
 import { PKI_ALGORITHMS, type PkiAlgorithm } from "./pki";
+import { readProject, type ConfigDeclaration, type ProjectFile } from "./projectFile";
 
-/** The Pulumi project name: the namespace of every config key below. */
-export const PROJECT = "k8s-ha-control-plane";
+const project = readProject();
+
+/** The Pulumi project name (Pulumi.yaml's `name`): the namespace of every config key. */
+export const PROJECT = project.name;
 
 /** kubeadm.k8s.io/v1beta4 exists from 1.31; the upper bound is the newest minor the scripts were reviewed against. */
 /**
@@ -93,41 +96,25 @@ export interface ClusterConfig {
 
 type Kind = "string" | "integer" | "boolean" | "string[]" | "object";
 
-/** Every key with its type and default; the defaults must equal Pulumi.yaml's (a test holds them together). */
-export const CONFIG_SCHEMA = {
-    clusterName: { kind: "string", default: "k8s-ha" },
-    kubernetesVersion: { kind: "string", default: "1.35.4" },
-    availabilityZones: { kind: "string[]", default: ["us-east-1a", "us-east-1b", "us-east-1c"] },
-    allowUnknownZones: { kind: "boolean", default: false },
-    controlPlaneCount: { kind: "integer", default: 3 },
-    controlPlaneInstanceType: { kind: "string", default: "m6i.large" },
-    workerCount: { kind: "integer", default: 0 },
-    workerInstanceType: { kind: "string", default: "m6i.large" },
-    bastionInstanceType: { kind: "string", default: "t3.micro" },
-    amiId: { kind: "string", default: "" },
-    rootVolumeSizeGiB: { kind: "integer", default: 50 },
-    vpcCidr: { kind: "string", default: "10.0.0.0/16" },
-    podCidr: { kind: "string", default: "10.244.0.0/16" },
-    serviceCidr: { kind: "string", default: "10.96.0.0/12" },
-    apiAllowedCidrs: { kind: "string[]", default: [] },
-    sshAllowedCidrs: { kind: "string[]", default: [] },
-    natGateways: { kind: "string", default: "single" },
-    internalApi: { kind: "boolean", default: false },
-    existingVpc: { kind: "object", default: {} },
-    protect: { kind: "boolean", default: false },
-    pkiAlgorithm: { kind: "string", default: "RSA" },
-    apiExtraSans: { kind: "string[]", default: [] },
-    apiDnsZoneId: { kind: "string", default: "" },
-    apiDnsName: { kind: "string", default: "" },
-    etcdBackupSchedule: { kind: "string", default: "*-*-* 03:00:00" },
-    etcdBackupRetentionDays: { kind: "integer", default: 7 },
-    etcdBackupRestoreRoleArns: { kind: "string[]", default: [] },
-    nodeReplaceTriggers: { kind: "object", default: {} },
-    alerts: { kind: "boolean", default: false },
-    secretsEncryptionKeys: { kind: "string[]", default: ["key1"] },
-} as const satisfies Record<string, { kind: Kind; default: unknown }>;
+/** Every config key: those of ClusterConfig but the region, which is the aws provider's. */
+export type ConfigKey = Exclude<keyof ClusterConfig, "region">;
 
-export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+function kindOf(key: string, d: ConfigDeclaration): Kind {
+    if (d.type === "array" && d.items?.type === "string") return "string[]";
+    if (d.type === "string" || d.type === "integer" || d.type === "boolean" || d.type === "object") return d.type;
+    throw new Error(`Pulumi.yaml: config key ${key} has type ${JSON.stringify(d.type)}; the program reads string, integer, boolean, object or an array of strings`);
+}
+
+/**
+ * Every key with its type and default, as Pulumi.yaml declares them (the CLI applies the same
+ * defaults; the program needs them where no CLI runs). A spec holds these keys to ClusterConfig's.
+ */
+export const CONFIG_SCHEMA = configSchemaOf(project);
+
+/** Each key's kind and default from a project file. Throws on a type the program cannot read. */
+export function configSchemaOf(p: ProjectFile): Readonly<Record<ConfigKey, { readonly kind: Kind; readonly default: unknown }>> {
+    return Object.fromEntries(Object.entries(p.config).map(([key, d]) => [key, { kind: kindOf(key, d), default: d.default }])) as Record<ConfigKey, { kind: Kind; default: unknown }>;
+}
 
 /** An IAM role ARN: partition, a 12-digit account, no region, `role/` with an optional path. */
 const ROLE_ARN_RE = /^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;

@@ -1,11 +1,13 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CONFIG_SCHEMA, ConfigError, PROJECT, validateConfig } from "../components/config";
+import * as ts from "typescript";
+import { CONFIG_SCHEMA, ConfigError, PROJECT, configSchemaOf, validateConfig } from "../components/config";
 import { renderEtcdBackupUnits } from "../components/kubeadm";
 import { runProgram } from "../tools/harness/program";
 import { readProject } from "../tools/harness/stackConfig";
 import { EXISTING_VPC_CIDR, existingNatGateways } from "../tools/harness/cloud";
+import { renderConfigTable, withConfigTable } from "../tools/config-table";
 
 // An existing VPC in the dev stack's zones (the stand-in cloud knows any well-formed id: tools/harness/cloud.ts).
 const DEV_ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"];
@@ -22,23 +24,34 @@ function existing(extra: Record<string, unknown> = {}) {
 }
 
 describe("config", () => {
-    it("declares every key in Pulumi.yaml with a description, the same default and a matching type", () => {
+    it("Pulumi.yaml declares exactly ClusterConfig's keys (but the region), each with a type the program reads and a description", () => {
         const project = readProject();
         assert.equal(project.name, PROJECT);
-        assert.deepEqual(Object.keys(project.config).sort(), Object.keys(CONFIG_SCHEMA).sort());
-        const yamlType = { string: "string", integer: "integer", boolean: "boolean", "string[]": "array", object: "object" };
-        for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
-            const declared = project.config[key];
+        // ClusterConfig's members, read from the source: the interface is the program's typed view.
+        const source = ts.createSourceFile("config.ts", readFileSync(join(__dirname, "..", "components", "config.ts"), "utf8"), ts.ScriptTarget.ES2022);
+        const iface = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === "ClusterConfig");
+        assert.ok(iface, "components/config.ts has no ClusterConfig interface");
+        const members = iface.members.map((m) => (m.name as ts.Identifier).text).filter((k) => k !== "region");
+        assert.deepEqual(Object.keys(project.config).sort(), members.sort());
+        const kinds = { string: "string", integer: "integer", boolean: "boolean", "string[]": "array", object: "object" };
+        for (const [key, declared] of Object.entries(project.config)) {
             assert.ok(declared.description && declared.description.length > 10, `${key} needs a description`);
-            assert.equal(declared.type, yamlType[spec.kind], `${key} type`);
-            assert.deepEqual(declared.default, spec.default, `${key} default differs between Pulumi.yaml and components/config.ts`);
+            assert.notEqual(declared.default, undefined, `${key} needs a default`);
+            const spec = CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA];
+            assert.equal(kinds[spec.kind], declared.type, `${key} type`);
+            assert.deepEqual(spec.default, declared.default, `${key} default`);
         }
     });
 
-    it("documents every key in the README's configuration table", () => {
+    it("the README's configuration table is the one generated from Pulumi.yaml", () => {
         const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8");
-        const missing = Object.keys(CONFIG_SCHEMA).filter((key) => !new RegExp(`^\\|[^\\n]*\`${key}\``, "m").test(readme));
-        assert.deepEqual(missing, []);
+        assert.equal(readme, withConfigTable(readme, readProject()), "README.md's configuration table is stale: run `npm run readme:config`");
+        for (const key of Object.keys(CONFIG_SCHEMA)) assert.match(renderConfigTable(readProject()), new RegExp(`^\\| \`${key}\` \\|`, "m"));
+    });
+
+    it("a config key of a type the program cannot read is refused with the key and the type", () => {
+        assert.throws(() => configSchemaOf({ name: PROJECT, config: { nodeLabels: { type: "array", items: { type: "integer" }, default: [] } } }),
+            /Pulumi\.yaml: config key nodeLabels has type "array"; the program reads string, integer, boolean, object or an array of strings/);
     });
 
     it("applies the defaults when nothing is set", () => {

@@ -3,17 +3,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { PROJECT_ROOT, readProject } from "../../components/projectFile";
 
-export const ROOT = join(__dirname, "..", "..");
-
-export interface ProjectFile {
-    name: string;
-    config: Record<string, { type: string; default?: unknown; description?: string }>;
-}
-
-export function readProject(root = ROOT): ProjectFile {
-    return parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as ProjectFile;
-}
+export const ROOT = PROJECT_ROOT;
+export { readProject };
 
 /** The stack's config map keyed "<namespace>:<key>", values as the CLI passes them. */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, root = ROOT): Record<string, string> {
