@@ -57,7 +57,8 @@ export interface CurrentInstance {
  * to change an instance's type to another architecture in place). The pool states the image instead
  * of ignoring `ami`, because an ignored `ami` can never ask for that replacement, and so that what a
  * replacement gets does not rest on the engine re-checking the program's raw inputs when it replaces
- * (CLI 3.248 does: pkg/resource/deploy/step_generator.go, continueStepsFromDiff).
+ * (CLI 3.248 does: continueStepsFromDiff in
+ * https://github.com/pulumi/pulumi/blob/v3.248.0/pkg/resource/deploy/step_generator.go).
  * An instance without the trigger tag (created before it existed) keeps its image: adopting the tag
  * must replace nothing. Two live instances with different images (a stray one) are refused.
  */

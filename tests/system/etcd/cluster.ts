@@ -253,8 +253,8 @@ export class EtcdCluster {
             "initial-cluster": this.initialCluster,
             "initial-cluster-state": state,
             "snapshot-count": "10000",
-            // kubeadm 1.35 passes these two for etcd >= 3.6.0 (phases/etcd/local.go), where the
-            // `experimental-` forms 3.4 and 3.5 took are deprecated.
+            // kubeadm 1.35 passes these two for etcd >= 3.6.0 (https://github.com/kubernetes/kubernetes/blob/v1.35.4/cmd/kubeadm/app/phases/etcd/local.go),
+            // where the `experimental-` forms 3.4 and 3.5 took are deprecated.
             "feature-gates": "InitialCorruptCheck=true",
             "watch-progress-notify-interval": "5s",
             // zap JSON, one object a line, is 3.6's only log format; stderr goes to the member's log file.
