@@ -3,6 +3,7 @@
 // Pure: typed data in, text out.
 import { Document, Scalar } from "yaml";
 import { ENCRYPTION_CONFIG_PATH } from "./encryption";
+import type { Arg, ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration, NodeRegistrationOptions } from "./v1beta4";
 import {
     API_PORT,
     AUDIT_LOG_DIR,
@@ -21,8 +22,8 @@ import {
     type NodeSpec,
 } from "./types";
 
-export const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4";
-export const KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1";
+export const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4" as const;
+export const KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1" as const;
 export const AUDIT_API_VERSION = "audit.k8s.io/v1";
 
 /**
@@ -40,11 +41,7 @@ export const BOOTSTRAP_TOKEN_PLACEHOLDER = "k8s-ha-bootstrap-token-from-stdin";
  */
 export const KUBERNETES_VERSION_PLACEHOLDER = "k8s-ha-installed-kubeadm-version";
 
-/** One v1beta4 structured argument (extraArgs / kubeletExtraArgs are lists of these). */
-export interface Arg {
-    readonly name: string;
-    readonly value: string;
-}
+export type { Arg };
 
 function args(record: Readonly<Record<string, string>>): Arg[] {
     return Object.entries(record).map(([name, value]) => ({ name, value }));
@@ -79,8 +76,9 @@ export const ETCD_TUNING: Readonly<Record<string, string>> = {
 };
 
 /**
- * Leader election for kube-controller-manager and kube-scheduler, from 001 (line ~176) and 000:
- * lease 15s, renew deadline 10s, retry 2s. These are also the Kubernetes defaults, set
+ * Leader election for kube-controller-manager and kube-scheduler: lease 15s, renew deadline 10s,
+ * retry 2s, the Kubernetes defaults
+ * (https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/), set
  * explicitly so the failover budget is visible: a dead leader's lease lapses after <= 15 s and a
  * standby retries every 2 s.
  */
@@ -156,7 +154,7 @@ function quoteDoubleAt(doc: Document, path: readonly (string | number)[]): void 
  */
 export const KUBELET_CLOUD_PROVIDER = "external";
 
-function nodeRegistration(node: NodeSpec) {
+function nodeRegistration(node: NodeSpec): NodeRegistrationOptions {
     return {
         name: node.name,
         criSocket: CRI_SOCKET,
@@ -169,7 +167,7 @@ function nodeRegistration(node: NodeSpec) {
  * none of which writes the kubelet's flags: only the node's identity. Kept without the cloud
  * flags so their script text, an input of commands on live clusters, did not change with them.
  */
-function phaseNodeRegistration(node: NodeSpec) {
+function phaseNodeRegistration(node: NodeSpec): NodeRegistrationOptions {
     return { name: node.name, criSocket: CRI_SOCKET, kubeletExtraArgs: args({ "node-ip": node.privateIp }) };
 }
 
@@ -177,7 +175,7 @@ function phaseNodeRegistration(node: NodeSpec) {
  * The ClusterConfiguration object (shared by every node; uploaded by init to kubeadm-config).
  * `kubernetesVersion` defaults to the cluster's; scripts pass KUBERNETES_VERSION_PLACEHOLDER.
  */
-export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: string) {
+export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: string): ClusterConfiguration {
     const c = normalizeCluster(cluster);
     return {
         apiVersion: KUBEADM_API_VERSION,
@@ -230,7 +228,7 @@ export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: s
  * - rotateCertificates true: the kubelet renews its client certificate itself (kubeadm's RBAC
  *   auto-approves selfnodeclient CSRs).
  */
-export function kubeletConfiguration() {
+export function kubeletConfiguration(): KubeletConfiguration {
     return {
         apiVersion: KUBELET_API_VERSION,
         kind: "KubeletConfiguration",
@@ -241,7 +239,7 @@ export function kubeletConfiguration() {
 }
 
 /** InitConfiguration for the first control-plane node. `token` may be the placeholder. */
-export function initConfiguration(cluster: ClusterSpec, node: NodeSpec, token: { token: string; ttl: string } | null) {
+export function initConfiguration(cluster: ClusterSpec, node: NodeSpec, token: { token: string; ttl: string } | null): InitConfiguration {
     normalizeCluster(cluster);
     validateNode(node);
     if (node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, '"control-plane" (kubeadm init runs on a control plane)');
@@ -307,7 +305,7 @@ export interface JoinConfigOptions {
 }
 
 /** The JoinConfiguration object for a control-plane or worker node. */
-export function joinConfiguration(cluster: ClusterSpec, node: NodeSpec, opts: JoinConfigOptions) {
+export function joinConfiguration(cluster: ClusterSpec, node: NodeSpec, opts: JoinConfigOptions): JoinConfiguration {
     normalizeCluster(cluster);
     validateNode(node);
     if (opts.token !== BOOTSTRAP_TOKEN_PLACEHOLDER) validateBootstrapToken(opts.token);
