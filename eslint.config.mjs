@@ -66,5 +66,7 @@ export default tseslint.config(
         languageOptions: {
             globals: { process: "readonly", console: "readonly", require: "readonly", module: "writable", __dirname: "readonly" },
         },
+        // CommonJS files (.mocharc.cjs) import with require().
+        rules: { "@typescript-eslint/no-require-imports": "off" },
     },
 );

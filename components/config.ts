@@ -563,8 +563,10 @@ export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): Cl
  * (instead of waiting for a parent that never registers), so nothing is sent to the engine.
  */
 export function afterChecks(verified: pulumi.Output<pulumi.Resource[]>): pulumi.ResourceTransformation {
+    // The checks next to the resource's own dependsOn, not an Output of it: the SDK walks every
+    // resolved Output value, and a resource reaches the whole tree through its parent.
     return (a) => ({
         props: a.props,
-        opts: { ...a.opts, dependsOn: verified.apply(() => a.opts.dependsOn ?? []) as pulumi.Input<pulumi.Resource[]> },
+        opts: { ...a.opts, dependsOn: [verified, a.opts.dependsOn ?? []] as unknown as pulumi.Input<pulumi.Resource[]> },
     });
 }

@@ -5,6 +5,7 @@ import * as ts from "typescript";
 import { CONFIG_SCHEMA, ConfigError, PROJECT, configSchemaOf, validateConfig } from "../components/config";
 import { renderEtcdBackupUnits } from "../components/kubeadm";
 import { runProgram } from "../tools/harness/program";
+import { sharedRun } from "../tools/harness/sharedRun";
 import { readProject } from "../tools/harness/stackConfig";
 import { EXISTING_VPC_CIDR, existingNatGateways } from "../tools/harness/cloud";
 import { renderConfigTable, withConfigTable } from "../tools/config-table";
@@ -109,16 +110,16 @@ describe("config", () => {
     });
 
     it("accepts Graviton types now that they get the arm64 image, and an existing VPC behind an internal API without NAT ids", async () => {
-        const graviton = await runProgram({ stack: "dev", config: { controlPlaneInstanceType: "m7g.large", bastionInstanceType: "t4g.micro" } });
+        const graviton = await sharedRun({ stack: "dev", config: { controlPlaneInstanceType: "m7g.large", bastionInstanceType: "t4g.micro" } });
         assert.ifError(graviton.error);
-        const internal = await runProgram({ stack: "dev", config: { internalApi: true, existingVpc: existing({ natGatewayIds: [] }) } });
+        const internal = await sharedRun({ stack: "dev", config: { internalApi: true, existingVpc: existing({ natGatewayIds: [] }) } });
         assert.ifError(internal.error);
     });
 
     it("accepts the API's DNS name at the zone's apex, and a private zone with an existing VPC (the stand-in's zones: tools/harness/cloud.ts)", async () => {
-        const apex = await runProgram({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "example.com" } });
+        const apex = await sharedRun({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLECOM", apiDnsName: "example.com" } });
         assert.ifError(apex.error);
-        const privateZone = await runProgram({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLEINTERNAL", apiDnsName: "api.k8s.example.internal", existingVpc: existing() } });
+        const privateZone = await sharedRun({ stack: "dev", config: { apiDnsZoneId: "Z0EXAMPLEINTERNAL", apiDnsName: "api.k8s.example.internal", existingVpc: existing() } });
         assert.ifError(privateZone.error);
     });
 

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { documentProblems, nodeRoleLeastPrivilege, UNSCOPABLE_ACTIONS } from "../../policies/rules/iam";
+import { sharedRun } from "../../tools/harness/sharedRun";
 import { plan } from "../../tools/plan";
 import { expectClean, expectLevel, runStack, Stack, UNKNOWN } from "./helpers";
 import { TYPES } from "../../policies/lib/contract";
@@ -110,7 +111,7 @@ describe("policies: iam", () => {
         for (const stack of ["dev", "prod"]) {
             it(`passes on the program's own graph for ${stack}, in preview and after apply, with nothing undecided`, async () => {
                 for (const preview of [true, false]) {
-                    const p = await plan(stack, {}, { preview });
+                    const p = await plan(stack, {}, { preview, runner: sharedRun });
                     assert.ifError(p.run.error);
                     // not vacuous: the backup upload and the CCM's and EBS CSI driver's policies are there and read (actions known even in preview)
                     const inline = p.run.resources.filter((r) => r.type === IAM.rolePolicy);
@@ -121,7 +122,7 @@ describe("policies: iam", () => {
             });
         }
         it("fails the program's own graph once a wildcard is attached to a node role", async () => {
-            const p = await plan("dev", {});
+            const p = await plan("dev", {}, { runner: sharedRun });
             const s = new Stack();
             for (const r of p.run.resources) {
                 s.resources.push({ urn: r.urn, type: r.type, name: r.name, inputs: r.wireInputs, outputs: r.wireOutputs, parent: r.parent,
