@@ -157,3 +157,20 @@ setup() {
   assert_output --partial "cannot read etcd's member list from any etcd pod"
   assert_equal "$(count_calls ' drain |^kubeadm ')" 0
 }
+
+@test "defect: reset clears the membership markers, so the node's init or join runs again instead of 'already joined'" {
+  # Found on the node sandboxes (tests/nodes/remove-control-plane.spec.ts): cp-2's join after its
+  # reset said "already joined" and did nothing, leaving the node out of the cluster.
+  mkdir -p "$K8S_HA_FSROOT/var/lib/k8s-ha"
+  date >"$K8S_HA_FSROOT/var/lib/k8s-ha/joined"
+  date >"$K8S_HA_FSROOT/var/lib/k8s-ha/initialised"
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined && ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
+  echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
+  date >"$K8S_HA_FSROOT/var/lib/k8s-ha/joined"
+  run bash "$S/reset-worker.sh" </dev/null
+  assert_success
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
+}

@@ -5,20 +5,20 @@
 // cached in .lab/images/, keyed by the reference and the exact binaries that went in.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync, renameSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { run } from "../system/etcd/cluster";
 import { labBin } from "../lab/tools";
 
 /** What goes into an image: binaries from .lab/bin at paths in the image, and its entrypoint. */
 export interface ImageRecipe {
+    /** Path in the image → a binary's name in .lab/bin, or an absolute path on the host. */
     readonly files: Readonly<Record<string, string>>;
     readonly entrypoint?: string;
 }
 
 /**
  * The recipe for one of kubeadm's image references, by its repository's last path element.
- * kube-proxy runs with only its binary here: the sandboxes' first scenario needs no Service
- * routing, and iptables/nft from Debian's packages are not in the image yet.
+ * kube-proxy's image also needs iptables (its default mode): `debianIptables` adds it.
  */
 export function recipeFor(ref: string): ImageRecipe {
     const repo = ref.replace(/:[^/:]+$/, "").split("/").pop()!;
@@ -43,10 +43,11 @@ export function recipeFor(ref: string): ImageRecipe {
 
 /** The archive of one image, built when the cache has none for exactly these binaries. */
 export async function imageArchive(ref: string, cacheDir = resolve(__dirname, "..", "..", ".lab", "images")): Promise<string> {
-    const recipe = recipeFor(ref);
+    const base = recipeFor(ref);
+    const recipe: ImageRecipe = /\/kube-proxy:/.test(ref) ? { ...base, files: { ...base.files, ...(await debianIptables()) } } : base;
     const tool = join(labBin(), "oci-image");
     const sources = Object.entries(recipe.files).map(([dst, name]) => {
-        const src = join(labBin(), name);
+        const src = isAbsolute(name) ? name : join(labBin(), name);
         if (!existsSync(src)) throw new Error(`${src} is missing for image ${ref}: build it with 'npm run lab:tools -- --toolset ${toolsetOf(name)}'`);
         return [realpathSync(src), dst] as const;
     });
@@ -79,4 +80,32 @@ export async function kubeadmImages(version: string): Promise<string[]> {
     const r = await run(join(labBin(), "kubeadm"), ["config", "images", "list", "--kubernetes-version", version], { timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`kubeadm config images list failed: ${r.stderr}`);
     return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
+/** The commands kube-proxy runs in iptables mode (Debian's iptables: one multi-call binary). */
+const IPTABLES_COMMANDS = ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"];
+
+/**
+ * iptables from Debian's package as the host installed it (`dpkg -L iptables`): the nft
+ * multi-call binary under every name kube-proxy calls, its match and target extensions, and the
+ * shared libraries they load (`ldd`, which names them by the paths the loader looks in), with the
+ * loader itself. Debian's iptables (nft backend) is what the host's kubelet uses too.
+ */
+export async function debianIptables(): Promise<Record<string, string>> {
+    const listed = await run("dpkg", ["-L", "iptables"], { timeoutMs: 30_000 });
+    if (listed.code !== 0) throw new Error(`dpkg -L iptables failed: the node sandboxes need Debian's iptables installed (apt-get install iptables): ${listed.stderr}`);
+    const owned = listed.stdout.split("\n").filter((f) => f.trim() !== "");
+    const multi = owned.find((f) => f.endsWith("/xtables-nft-multi"));
+    if (!multi) throw new Error("Debian's iptables package lists no xtables-nft-multi");
+    const extensions = owned.filter((f) => /\/xtables\/[^/]+\.so$/.test(f) && statSync(f).isFile());
+    const files: Record<string, string> = {};
+    for (const c of IPTABLES_COMMANDS) files[`/usr/sbin/${c}`] = multi;
+    for (const e of extensions) files[e] = e;
+    // One ldd over everything: each "name => /path (addr)" and the loader's "/path (addr)" line.
+    const ldd = await run("ldd", [multi, ...extensions], { timeoutMs: 60_000 });
+    if (ldd.code !== 0) throw new Error(`ldd of Debian's iptables failed: ${ldd.stderr}`);
+    for (const m of ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/g)) {
+        files[m[1]] = realpathSync(m[1]);
+    }
+    return files;
 }

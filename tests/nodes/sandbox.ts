@@ -41,6 +41,13 @@ process.on("exit", () => {
     for (const c of live) c.kill("SIGKILL");
 });
 
+/**
+ * The labs with live nodes. Two labs of one stack would put the same addresses on lab0, so a new
+ * lab first ends a lab that said it may be ended (a cluster shared by several spec files, see
+ * cluster.ts), and refuses to start beside any other.
+ */
+const labs = new Map<NodeSandboxes, (() => Promise<void>) | undefined>();
+
 export class NodeSandboxes {
     readonly nodes = new Map<string, NodeSandbox>();
     private lb?: ChildProcess;
@@ -58,8 +65,11 @@ export class NodeSandboxes {
     /** A new node: its network namespace, address and namespaces, PID 1 running. */
     async add(name: string, ip: string): Promise<NodeSandbox> {
         if (!this.wired) {
-            await this.ip("addr", "add", `${BRIDGE_IP}/16`, "dev", "lab0");
-            await this.ip("addr", "add", `${LB_IP}/32`, "dev", "lab0");
+            await endOtherLabs(this);
+            labs.set(this, labs.get(this));
+            // replace: a lab before this one in the same run left them on the bridge.
+            await this.ip("addr", "replace", `${BRIDGE_IP}/16`, "dev", "lab0");
+            await this.ip("addr", "replace", `${LB_IP}/32`, "dev", "lab0");
             this.wired = true;
         }
         const i = this.nodes.size;
@@ -135,8 +145,20 @@ export class NodeSandboxes {
         this.lb = child;
     }
 
-    /** Ends every node (its PID 1, so the kernel ends the rest) and the NLB, and frees the cgroups. */
+    /** Lets a later lab end this one (with this function) instead of refusing to start. */
+    releasable(release: () => Promise<void>): void {
+        labs.set(this, release);
+    }
+
+    /** Ends the NLB stand-in (an NLB with no healthy target refuses too; this one refuses at once). */
+    stopNlb(): void {
+        this.lb?.kill("SIGKILL");
+        this.lb = undefined;
+    }
+
+    /** Ends every node (its PID 1, so the kernel ends the rest) and the NLB, and frees the cgroups and namespaces. */
     async stopAll(): Promise<void> {
+        labs.delete(this);
         this.lb?.kill("SIGKILL");
         for (const n of this.nodes.values()) {
             try {
@@ -148,8 +170,19 @@ export class NodeSandboxes {
         for (const n of this.nodes.values()) {
             await waitFor(`${n.name} to end`, 30_000, async () => (existsSync(`/proc/${n.pid}`) ? undefined : true));
             removeCgroups(n.name);
+            // The namespace's veth pair goes with it, so a later lab can make lab-nI again.
+            await run("ip", ["netns", "del", n.netns]);
         }
         this.nodes.clear();
+    }
+}
+
+async function endOtherLabs(self: NodeSandboxes): Promise<void> {
+    for (const [other, release] of [...labs]) {
+        if (other === self) continue;
+        if (!release) throw new Error("another node lab is running in this process: stop it (stopAll) before starting a new one");
+        await release();
+        labs.delete(other);
     }
 }
 

@@ -12,7 +12,8 @@ mount --make-rprivate /
 
 # The node's own state: each path of the node that kubeadm, the kubelet, containerd or the
 # stack's scripts write is a directory of its own under NODE_DIR/root.
-for path in /etc/kubernetes /etc/containerd /etc/cni/net.d /etc/modules-load.d /etc/sysctl.d \
+# /etc/cni, not /etc/cni/net.d: reset removes net.d, which a mount point would refuse.
+for path in /etc/kubernetes /etc/containerd /etc/cni /etc/modules-load.d /etc/sysctl.d \
   /var/lib/kubelet /var/lib/etcd /var/lib/containerd /var/lib/k8s-ha /var/lib/cni \
   /var/log/pods /var/log/containers /var/log/kubernetes; do
   mkdir -p "$NODE_DIR/root$path" "$path"

@@ -168,7 +168,8 @@ if ((joined)); then
     remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
   clean_network_state
-  rm -f -- "$STATE_DIR/pki-changed"
+  # kubeadm reset undid the init or join: their markers go too, or a later join says "already joined"
+  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
 fi
 if ((last_member)); then
   log "removed $NODE_NAME and with it the cluster"
@@ -188,6 +189,6 @@ fi
 log "kubeadm reset of $NODE_NAME"
 kubeadm reset -f || die "kubeadm reset failed"
 clean_network_state
-rm -f -- "$STATE_DIR/pki-changed"
+rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
 log "reset $NODE_NAME; a control plane deletes its Node next"
 #@endif

@@ -43,5 +43,5 @@ fi
 log "kubeadm reset of $NODE_NAME"
 kubeadm reset -f || die "kubeadm reset failed"
 clean_network_state
-rm -f -- "$STATE_DIR/pki-changed"
+rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
 log "reset $NODE_NAME; a control plane deletes its Node next"

@@ -232,7 +232,8 @@ if ((joined)); then
     remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
   clean_network_state
-  rm -f -- "$STATE_DIR/pki-changed"
+  # kubeadm reset undid the init or join: their markers go too, or a later join says "already joined"
+  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
 fi
 if ((last_member)); then
   log "removed $NODE_NAME and with it the cluster"
