@@ -41,6 +41,30 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.deepEqual(replaces(node), replaces(k8s));
     });
 
+    it("the previous minor's toolset (k8s-prev) is one minor behind the k8s toolset, with its own matching replaces, built under .lab/bin/k8s-prev/", () => {
+        const [, cur] = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"))!;
+        const prev = required("tools/lab/k8s-prev/go.mod", "k8s.io/kubernetes");
+        const m = /^v1\.(\d+)\.(\d+)$/.exec(prev);
+        assert.ok(m, prev);
+        assert.equal(Number(m[1]), Number(cur) - 1);
+        const replaces = [...read("tools/lab/k8s-prev/go.mod").matchAll(/^replace (k8s\.io\/\S+) => (\S+) (\S+)$/gm)];
+        assert.equal(replaces.length, [...read("tools/lab/k8s/go.mod").matchAll(/^replace /gm)].length);
+        for (const [, from, to, version] of replaces) assert.deepEqual([to, version], [from, `v0.${m[1]}.${m[2]}`], from);
+        // Its binaries never take the k8s toolset's names in .lab/bin.
+        const names = [...read("tools/lab/k8s-prev/build.env").matchAll(/^\s+(\S+)=k8s\.io\/kubernetes\/cmd\/(\S+)$/gm)];
+        assert.deepEqual(names.map(([, name, cmd]) => [name, cmd]).sort(), ["kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubeadm", "kubectl", "kubelet"].map((b) => [`k8s-prev/${b}`, b]));
+    });
+
+    it("CoreDNS (coredns) is built from our own main with only the plugins of kubeadm's Corefile and log, each in its directive list, and no cloud SDK", () => {
+        const main = read("tools/lab/coredns/cmd/coredns/main.go");
+        const imported = [...main.matchAll(/_ "github\.com\/coredns\/coredns\/plugin\/(\w+)"/g)].map((x) => (x[1] === "metrics" ? "prometheus" : x[1])).sort();
+        const directives = [.../var directives = \[\]string\{([^}]*)\}/.exec(main)![1].matchAll(/"(\w+)"/g)].map((x) => x[1]);
+        assert.deepEqual(imported, ["cache", "errors", "forward", "health", "kubernetes", "loadbalance", "log", "loop", "prometheus", "ready", "reload"]);
+        assert.deepEqual([...directives].sort(), imported);
+        assert.doesNotMatch(main, /coredns\/core\/plugin"/, "core/plugin imports every plugin");
+        assert.doesNotMatch(read("tools/lab/coredns/go.mod"), /aws-sdk-go|Azure\/azure-sdk|cloud\.google\.com\/go\/compute|google\.golang\.org\/api /);
+    });
+
     it("the Pulumi CLI is the release of the pinned @pulumi/pulumi SDK (package.json)", () => {
         const sdk = JSON.parse(read("package.json")).dependencies["@pulumi/pulumi"];
         assert.equal(required("tools/lab/pulumi/go.mod", "github.com/pulumi/pulumi/pkg/v3"), `v${sdk}`);

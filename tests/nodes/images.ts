@@ -4,7 +4,7 @@
 // (tools/lab/nodes, go-containerregistry) for `ctr -n k8s.io images import`. The archives are
 // cached in .lab/images/, keyed by the reference and the exact binaries that went in.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, realpathSync, renameSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { run } from "../system/etcd/cluster";
 import { labBin } from "../lab/tools";
@@ -23,6 +23,7 @@ export interface ImageRecipe {
 export function recipeFor(ref: string): ImageRecipe {
     const repo = ref.replace(/:[^/:]+$/, "").split("/").pop()!;
     const bin = (name: string) => ({ [`/usr/local/bin/${name}`]: name });
+    const kube = (name: string) => ({ [`/usr/local/bin/${name}`]: kubernetesBinary(ref, name) });
     switch (repo) {
         case "pause":
             return { files: { "/pause": "pause" }, entrypoint: "/pause" };
@@ -32,7 +33,7 @@ export function recipeFor(ref: string): ImageRecipe {
         case "kube-controller-manager":
         case "kube-scheduler":
         case "kube-proxy":
-            return { files: bin(repo) };
+            return { files: kube(repo) };
         case "coredns":
             // CoreDNS's Deployment passes only args: the image's entrypoint is the binary.
             return { files: { "/coredns": "coredns" }, entrypoint: "/coredns" };
@@ -68,16 +69,26 @@ export async function imageArchive(ref: string, cacheDir = resolve(__dirname, ".
     return out;
 }
 
+/**
+ * A Kubernetes binary for an image of that tag: the previous minor's build (toolset k8s-prev, in
+ * .lab/bin/k8s-prev/) for its version, the k8s toolset's otherwise.
+ */
+function kubernetesBinary(ref: string, name: string): string {
+    const prev = /^require k8s\.io\/kubernetes (v\S+)$/m.exec(readFileSync(resolve(__dirname, "..", "..", "tools", "lab", "k8s-prev", "go.mod"), "utf8"))?.[1];
+    return ref.endsWith(`:${prev}`) ? join("k8s-prev", name) : name;
+}
+
 function toolsetOf(binary: string): string {
+    if (binary.includes("/")) return binary.split("/")[0];
     if (binary === "pause") return "nodes";
     if (binary === "coredns") return "coredns";
     if (binary === "kube-proxy") return "k8s-node";
     return binary.startsWith("etcd") ? "etcd" : "k8s";
 }
 
-/** Every image `kubeadm config images list` names for the version, in its order. */
-export async function kubeadmImages(version: string): Promise<string[]> {
-    const r = await run(join(labBin(), "kubeadm"), ["config", "images", "list", "--kubernetes-version", version], { timeoutMs: 30_000 });
+/** Every image `kubeadm config images list` of that kubeadm names for the version, in its order. */
+export async function kubeadmImages(version: string, kubeadm = join(labBin(), "kubeadm")): Promise<string[]> {
+    const r = await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version], { timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`kubeadm config images list failed: ${r.stderr}`);
     return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
 }

@@ -50,6 +50,8 @@ const labs = new Map<NodeSandboxes, (() => Promise<void>) | undefined>();
 
 export class NodeSandboxes {
     readonly nodes = new Map<string, NodeSandbox>();
+    /** Overlay directories first on every node's PATH, in this order (a scenario may add its own). */
+    readonly overlays: string[] = [join(SANDBOX_DIR, "bin")];
     private lb?: ChildProcess;
     private wired = false;
 
@@ -106,7 +108,7 @@ export class NodeSandboxes {
     /** argv inside the node, with a login-like environment: the lab's overlay first on PATH. */
     exec(name: string, argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
         const node = this.node(name);
-        const path = [join(SANDBOX_DIR, "bin"), labBin(), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
+        const path = [...this.overlays, stagedDir(node), labBin(), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
         return run("nsenter", ["-t", String(node.pid), "-n", "-m", "-u", "-p", "--wd=/", "--", "env", "-i", `PATH=${path}`, "HOME=/root", "LANG=C.UTF-8", ...argv], {
             input: options.input,
             timeoutMs: options.timeoutMs ?? 120_000,
@@ -175,6 +177,15 @@ export class NodeSandboxes {
         }
         this.nodes.clear();
     }
+
+}
+
+/**
+ * The node's staged binaries, after the overlays and before the lab's own on its PATH: what a
+ * package install puts in /usr/bin on an instance, when a scenario stages a version of its own.
+ */
+export function stagedDir(node: Pick<NodeSandbox, "dir">): string {
+    return join(node.dir, "staged");
 }
 
 async function endOtherLabs(self: NodeSandboxes): Promise<void> {

@@ -5,12 +5,22 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 func main() {
+	// As upstream's pause.c: any -v prints a version and exits 0. kubeadm's upgrade health check
+	// ("CreateJob") runs the pause image with -v as a Job that must complete.
+	for _, arg := range os.Args[1:] {
+		if strings.EqualFold(arg, "-v") {
+			fmt.Println("pause.c k8s-ha-lab")
+			return
+		}
+	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGCHLD)
 	for s := range signals {
