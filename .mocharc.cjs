@@ -28,7 +28,11 @@ const HEAVY_FIRST = [
 ];
 
 const specs = readdirSync(join(__dirname, "tests"), { recursive: true })
-    .map((f) => relative(__dirname, join(__dirname, "tests", String(f))).split("\\").join("/"))
+    .map((f) =>
+        relative(__dirname, join(__dirname, "tests", String(f)))
+            .split("\\")
+            .join("/"),
+    )
     .filter((f) => f.endsWith(".spec.ts") && !IGNORE.some((d) => f.startsWith(d)))
     .sort();
 // A renamed or removed file must leave the list too, or the order silently rots.

@@ -4,11 +4,10 @@
 // - @pulumi/eslint-plugin's no-output-in-template-literal, which needs the type checker, only
 //   where Pulumi Outputs live (index.ts and components/): an Output in a plain template literal
 //   renders "Calling [toString] on an [Output<T>] is not supported" instead of its value;
-// - a few @stylistic rules that pin the code's layout (4 spaces, double quotes, semicolons)
-//   without reflowing long lines.
+// - no layout rules: Prettier owns the layout (.prettierrc.json: 120 columns, 4 spaces, double
+//   quotes), checked by `npm run lint` and applied by `npm run format`.
 import js from "@eslint/js";
 import pulumi from "@pulumi/eslint-plugin";
-import stylistic from "@stylistic/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -23,26 +22,21 @@ export default tseslint.config(
             ecmaVersion: 2022,
             sourceType: "module",
         },
-        plugins: { "@stylistic": stylistic },
         rules: {
             // Tests and the mock harness poke at loosely typed engine payloads on purpose.
             "@typescript-eslint/no-explicit-any": "off",
             // CommonJS project: lazy `require` after setMocks is how the mock runtime must load a program.
             "@typescript-eslint/no-require-imports": "off",
-            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+            "@typescript-eslint/no-unused-vars": [
+                "error",
+                { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+            ],
             // `this` aliasing in mocha's function () {} callbacks is fine; non-null assertions are deliberate.
             "@typescript-eslint/no-non-null-assertion": "off",
             "no-constant-condition": ["error", { checkLoops: false }],
-            "eqeqeq": ["error", "always", { null: "ignore" }],
+            eqeqeq: ["error", "always", { null: "ignore" }],
             "prefer-const": "error",
             "no-var": "error",
-            "@stylistic/indent": ["error", 4, { SwitchCase: 1, ignoredNodes: ["TemplateLiteral *", "ConditionalExpression *"] }],
-            "@stylistic/quotes": ["error", "double", { avoidEscape: true, allowTemplateLiterals: "always" }],
-            "@stylistic/semi": ["error", "always"],
-            "@stylistic/no-trailing-spaces": "error",
-            "@stylistic/eol-last": "error",
-            "@stylistic/no-multiple-empty-lines": ["error", { max: 2, maxEOF: 0 }],
-            "@stylistic/comma-dangle": ["error", "always-multiline"],
         },
     },
     {
@@ -64,7 +58,13 @@ export default tseslint.config(
     {
         files: ["**/*.mjs", "**/*.js", "**/*.cjs"],
         languageOptions: {
-            globals: { process: "readonly", console: "readonly", require: "readonly", module: "writable", __dirname: "readonly" },
+            globals: {
+                process: "readonly",
+                console: "readonly",
+                require: "readonly",
+                module: "writable",
+                __dirname: "readonly",
+            },
         },
         // CommonJS files (.mocharc.cjs) import with require().
         rules: { "@typescript-eslint/no-require-imports": "off" },

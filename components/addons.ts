@@ -75,14 +75,16 @@ export function calicoValues(podCidr: string): Record<string, unknown> {
             cni: { type: "Calico" },
             calicoNetwork: {
                 bgp: "Disabled",
-                ipPools: [{
-                    name: "default-ipv4-ippool",
-                    cidr: podCidr,
-                    blockSize: 26,
-                    encapsulation: "VXLAN",
-                    natOutgoing: "Enabled",
-                    nodeSelector: "all()",
-                }],
+                ipPools: [
+                    {
+                        name: "default-ipv4-ippool",
+                        cidr: podCidr,
+                        blockSize: 26,
+                        encapsulation: "VXLAN",
+                        natOutgoing: "Enabled",
+                        nodeSelector: "all()",
+                    },
+                ],
             },
         },
         apiServer: { enabled: false },
@@ -99,50 +101,84 @@ export class Addons extends pulumi.ComponentResource {
 
     constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:addons:Addons", name, {}, opts);
-        this.provider = new k8s.Provider(`${args.clusterName}-k8s`, {
-            kubeconfig: pulumi.secret(args.kubeconfig),
-        }, { parent: this, dependsOn: args.controlPlaneReady });
+        this.provider = new k8s.Provider(
+            `${args.clusterName}-k8s`,
+            {
+                kubeconfig: pulumi.secret(args.kubeconfig),
+            },
+            { parent: this, dependsOn: args.controlPlaneReady },
+        );
         const inCluster = { parent: this, provider: this.provider };
 
-        const release = (name: string, pin: ChartPin, values: Record<string, unknown>, opts: pulumi.CustomResourceOptions = {}) =>
-            new k8s.helm.v3.Release(name, {
+        const release = (
+            name: string,
+            pin: ChartPin,
+            values: Record<string, unknown>,
+            opts: pulumi.CustomResourceOptions = {},
+        ) =>
+            new k8s.helm.v3.Release(
                 name,
-                chart: pin.chart,
-                version: pin.version,
-                repositoryOpts: { repo: pin.repo },
-                namespace: pin.namespace,
-                createNamespace: pin.namespace !== "kube-system",
-                values,
-                timeout: 600,
-                maxHistory: 5,
-            }, { ...inCluster, ...opts });
+                {
+                    name,
+                    chart: pin.chart,
+                    version: pin.version,
+                    repositoryOpts: { repo: pin.repo },
+                    namespace: pin.namespace,
+                    createNamespace: pin.namespace !== "kube-system",
+                    values,
+                    timeout: 600,
+                    maxHistory: 5,
+                },
+                { ...inCluster, ...opts },
+            );
 
         this.cni = release("calico", CALICO_CHART, calicoValues(args.podCidr));
         // The CCM initializes the nodes (addresses, zone labels, the uninitialized taint), then the
         // EBS node plugin reads them: the driver waits for the CCM's release to be ready.
-        this.cloudControllerManager = release("aws-cloud-controller-manager", CCM_CHART, ccmValues(args.clusterName, args.kubernetesVersion), { dependsOn: [...args.controlPlaneUpgrades] });
-        this.ebsCsiDriver = release("aws-ebs-csi-driver", EBS_CSI_CHART, ebsCsiValues(args.clusterName, args.region), { dependsOn: [this.cloudControllerManager] });
-        new k8s.apps.v1.DeploymentPatch("ebs-csi-controller-host-network", {
-            metadata: {
-                name: EBS_CSI_CONTROLLER.name,
-                namespace: EBS_CSI_CONTROLLER.namespace,
-                annotations: { "pulumi.com/patchForce": "true" },
+        this.cloudControllerManager = release(
+            "aws-cloud-controller-manager",
+            CCM_CHART,
+            ccmValues(args.clusterName, args.kubernetesVersion),
+            { dependsOn: [...args.controlPlaneUpgrades] },
+        );
+        this.ebsCsiDriver = release("aws-ebs-csi-driver", EBS_CSI_CHART, ebsCsiValues(args.clusterName, args.region), {
+            dependsOn: [this.cloudControllerManager],
+        });
+        new k8s.apps.v1.DeploymentPatch(
+            "ebs-csi-controller-host-network",
+            {
+                metadata: {
+                    name: EBS_CSI_CONTROLLER.name,
+                    namespace: EBS_CSI_CONTROLLER.namespace,
+                    annotations: { "pulumi.com/patchForce": "true" },
+                },
+                spec: ebsCsiControllerHostNetworkSpec(),
             },
-            spec: ebsCsiControllerHostNetworkSpec(),
-        }, { ...inCluster, dependsOn: [this.ebsCsiDriver] });
-        this.defaultStorageClass = new k8s.storage.v1.StorageClass("default-storage-class", defaultStorageClass(), { ...inCluster, dependsOn: [this.ebsCsiDriver] });
+            { ...inCluster, dependsOn: [this.ebsCsiDriver] },
+        );
+        this.defaultStorageClass = new k8s.storage.v1.StorageClass("default-storage-class", defaultStorageClass(), {
+            ...inCluster,
+            dependsOn: [this.ebsCsiDriver],
+        });
 
         if (args.alerts) {
-            this.alertRules = new k8s.apiextensions.CustomResource("control-plane-alerts", {
-                apiVersion: "monitoring.coreos.com/v1",
-                kind: "PrometheusRule",
-                metadata: {
-                    name: `${args.clusterName}-control-plane`,
-                    namespace: "kube-system",
-                    labels: { "app.kubernetes.io/part-of": "k8s-ha", "app.kubernetes.io/component": "control-plane-alerts" },
+            this.alertRules = new k8s.apiextensions.CustomResource(
+                "control-plane-alerts",
+                {
+                    apiVersion: "monitoring.coreos.com/v1",
+                    kind: "PrometheusRule",
+                    metadata: {
+                        name: `${args.clusterName}-control-plane`,
+                        namespace: "kube-system",
+                        labels: {
+                            "app.kubernetes.io/part-of": "k8s-ha",
+                            "app.kubernetes.io/component": "control-plane-alerts",
+                        },
+                    },
+                    spec: { groups: controlPlaneAlertRules(args.controlPlaneCount) },
                 },
-                spec: { groups: controlPlaneAlertRules(args.controlPlaneCount) },
-            }, inCluster);
+                inCluster,
+            );
         }
         this.registerOutputs({});
     }

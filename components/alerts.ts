@@ -26,7 +26,8 @@ export interface RuleGroup {
  *   `absent(up{...} == 1)` fires both when they are down and when nobody scrapes them.
  */
 export function controlPlaneAlertRules(members: number): RuleGroup[] {
-    if (!Number.isInteger(members) || members < 1) throw new Error(`controlPlaneAlertRules: members must be a positive integer, got ${members}`);
+    if (!Number.isInteger(members) || members < 1)
+        throw new Error(`controlPlaneAlertRules: members must be a positive integer, got ${members}`);
     return [
         {
             name: "k8s-ha-control-plane",
@@ -36,63 +37,95 @@ export function controlPlaneAlertRules(members: number): RuleGroup[] {
                     expr: 'up{job="apiserver"} == 0',
                     for: "5m",
                     labels: { severity: "critical" },
-                    annotations: { summary: "API server {{ $labels.instance }} is down", description: "The kube-apiserver at {{ $labels.instance }} has not answered scrapes for 5 minutes; the load balancer sends no traffic to it." },
+                    annotations: {
+                        summary: "API server {{ $labels.instance }} is down",
+                        description:
+                            "The kube-apiserver at {{ $labels.instance }} has not answered scrapes for 5 minutes; the load balancer sends no traffic to it.",
+                    },
                 },
                 {
                     alert: "APIServerLatencyHigh",
                     expr: 'histogram_quantile(0.99, sum(rate(apiserver_request_duration_seconds_bucket{verb!~"WATCH|CONNECT"}[5m])) by (verb, le)) > 1',
                     for: "10m",
                     labels: { severity: "warning" },
-                    annotations: { summary: "API server 99th percentile latency above 1s", description: "99th percentile latency of {{ $labels.verb }} requests is {{ $value }}s." },
+                    annotations: {
+                        summary: "API server 99th percentile latency above 1s",
+                        description: "99th percentile latency of {{ $labels.verb }} requests is {{ $value }}s.",
+                    },
                 },
                 {
                     alert: "EtcdNoLeader",
                     expr: "etcd_server_has_leader == 0",
                     for: "1m",
                     labels: { severity: "critical" },
-                    annotations: { summary: "etcd member {{ $labels.instance }} has no leader", description: "The etcd member at {{ $labels.instance }} has had no leader for 1 minute: it cannot serve writes." },
+                    annotations: {
+                        summary: "etcd member {{ $labels.instance }} has no leader",
+                        description:
+                            "The etcd member at {{ $labels.instance }} has had no leader for 1 minute: it cannot serve writes.",
+                    },
                 },
                 {
                     alert: "EtcdInsufficientMembers",
                     expr: `count(etcd_server_has_leader) < ${members}`,
                     for: "5m",
                     labels: { severity: "critical" },
-                    annotations: { summary: "etcd has fewer than its " + members + " members", description: `Only {{ $value }} of ${members} etcd members report; losing ${Math.floor((members - 1) / 2)} more than the cluster tolerates loses quorum.` },
+                    annotations: {
+                        summary: "etcd has fewer than its " + members + " members",
+                        description: `Only {{ $value }} of ${members} etcd members report; losing ${Math.floor((members - 1) / 2)} more than the cluster tolerates loses quorum.`,
+                    },
                 },
                 {
                     alert: "EtcdHighFsyncDurations",
                     expr: "histogram_quantile(0.99, rate(etcd_disk_wal_fsync_duration_seconds_bucket[5m])) > 0.5",
                     for: "5m",
                     labels: { severity: "warning" },
-                    annotations: { summary: "etcd WAL fsync is slow on {{ $labels.instance }}", description: "99th percentile WAL fsync duration is {{ $value }}s (above 0.5s): the disk is too slow for etcd." },
+                    annotations: {
+                        summary: "etcd WAL fsync is slow on {{ $labels.instance }}",
+                        description:
+                            "99th percentile WAL fsync duration is {{ $value }}s (above 0.5s): the disk is too slow for etcd.",
+                    },
                 },
                 {
                     alert: "EtcdHighCommitDurations",
                     expr: "histogram_quantile(0.99, rate(etcd_disk_backend_commit_duration_seconds_bucket[5m])) > 0.25",
                     for: "10m",
                     labels: { severity: "warning" },
-                    annotations: { summary: "etcd backend commits are slow on {{ $labels.instance }}", description: "99th percentile backend commit duration is {{ $value }}s (above 0.25s)." },
+                    annotations: {
+                        summary: "etcd backend commits are slow on {{ $labels.instance }}",
+                        description: "99th percentile backend commit duration is {{ $value }}s (above 0.25s).",
+                    },
                 },
                 {
                     alert: "ControllerManagerDown",
                     expr: 'absent(up{job="kube-controller-manager"} == 1)',
                     for: "5m",
                     labels: { severity: "critical" },
-                    annotations: { summary: "No kube-controller-manager is up", description: "No kube-controller-manager has been scraped as up for 5 minutes (down, or not scraped: kubeadm binds it to 127.0.0.1:10257)." },
+                    annotations: {
+                        summary: "No kube-controller-manager is up",
+                        description:
+                            "No kube-controller-manager has been scraped as up for 5 minutes (down, or not scraped: kubeadm binds it to 127.0.0.1:10257).",
+                    },
                 },
                 {
                     alert: "SchedulerDown",
                     expr: 'absent(up{job="kube-scheduler"} == 1)',
                     for: "5m",
                     labels: { severity: "critical" },
-                    annotations: { summary: "No kube-scheduler is up", description: "No kube-scheduler has been scraped as up for 5 minutes (down, or not scraped: kubeadm binds it to 127.0.0.1:10259)." },
+                    annotations: {
+                        summary: "No kube-scheduler is up",
+                        description:
+                            "No kube-scheduler has been scraped as up for 5 minutes (down, or not scraped: kubeadm binds it to 127.0.0.1:10259).",
+                    },
                 },
                 {
                     alert: "NodeNotReady",
                     expr: 'kube_node_status_condition{condition="Ready",status="false"} == 1',
                     for: "10m",
                     labels: { severity: "warning" },
-                    annotations: { summary: "Node {{ $labels.node }} is not ready", description: "Node {{ $labels.node }} has been NotReady for more than 10 minutes." },
+                    annotations: {
+                        summary: "Node {{ $labels.node }} is not ready",
+                        description: "Node {{ $labels.node }} has been NotReady for more than 10 minutes.",
+                    },
                 },
             ],
         },

@@ -18,10 +18,10 @@ export const apiEndpointGuardProvider: pulumi.dynamic.ResourceProvider = {
         const shown = (v: string) => (v === "" ? '"" (none: the load balancer\'s own name)' : JSON.stringify(v));
         throw new Error(
             `apiDnsName: ${shown(news.apiDnsName)} is not allowed; expected ${shown(was)}, the value this cluster was created with. ` +
-            "The API's name is set when the cluster is created and never changes: it is kubeadm's controlPlaneEndpoint, which also " +
-            "lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs, so changing, adding or removing it " +
-            "would leave the cluster half on each name. Set apiDnsName and apiDnsZoneId back; for one more name on the certificate, use " +
-            "apiExtraSans and a record of your own (README, \"A DNS name for the API\").",
+                "The API's name is set when the cluster is created and never changes: it is kubeadm's controlPlaneEndpoint, which also " +
+                "lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs, so changing, adding or removing it " +
+                "would leave the cluster half on each name. Set apiDnsName and apiDnsZoneId back; for one more name on the certificate, use " +
+                'apiExtraSans and a record of your own (README, "A DNS name for the API").',
         );
     },
 };
@@ -56,14 +56,18 @@ export type ClusterSpecInput = Omit<ClusterSpec, "apiEndpointHost" | "extraSans"
 
 /** The plain ClusterSpec, once the endpoint's names are known (carrying their dependencies). */
 export function resolveClusterSpec(c: ClusterSpecInput): pulumi.Output<ClusterSpec> {
-    return pulumi.all([c.apiEndpointHost, c.extraSans]).apply(([host, sans]): ClusterSpec => ({ ...c, apiEndpointHost: host, extraSans: [...sans] }));
+    return pulumi
+        .all([c.apiEndpointHost, c.extraSans])
+        .apply(([host, sans]): ClusterSpec => ({ ...c, apiEndpointHost: host, extraSans: [...sans] }));
 }
 
 /** The endpoint host and the extra SANs that follow from the configuration (pure). */
 export function endpointNames(dnsName: string, loadBalancerDnsName: string): { host: string; extraSans: string[] } {
     // With a DNS name the load balancer's own name stays on the certificate: an operator can still
     // reach the API through it while the record is broken.
-    return dnsName === "" ? { host: loadBalancerDnsName, extraSans: [] } : { host: dnsName, extraSans: [loadBalancerDnsName] };
+    return dnsName === ""
+        ? { host: loadBalancerDnsName, extraSans: [] }
+        : { host: dnsName, extraSans: [loadBalancerDnsName] };
 }
 
 /**
@@ -86,15 +90,27 @@ export class ApiEndpoint extends pulumi.ComponentResource {
         const c = args.clusterName;
         const guard = new ApiEndpointGuard(`${c}-api-endpoint`, args.dnsName, { parent: this });
         if (args.dnsName !== "") {
-            this.record = new aws.route53.Record(`${c}-api`, {
-                zoneId: args.dnsZoneId,
-                name: args.dnsName,
-                type: "A",
-                // Health-aware: Route 53 answers with the load balancer's healthy nodes' addresses only.
-                aliases: [{ name: args.loadBalancer.dnsName, zoneId: args.loadBalancer.zoneId, evaluateTargetHealth: true }],
-            }, { parent: this, dependsOn: [guard], protect: args.protect });
+            this.record = new aws.route53.Record(
+                `${c}-api`,
+                {
+                    zoneId: args.dnsZoneId,
+                    name: args.dnsName,
+                    type: "A",
+                    // Health-aware: Route 53 answers with the load balancer's healthy nodes' addresses only.
+                    aliases: [
+                        {
+                            name: args.loadBalancer.dnsName,
+                            zoneId: args.loadBalancer.zoneId,
+                            evaluateTargetHealth: true,
+                        },
+                    ],
+                },
+                { parent: this, dependsOn: [guard], protect: args.protect },
+            );
         }
-        const names = pulumi.all([args.loadBalancer.dnsName, guard.id, this.record?.id ?? ""]).apply(([lb]) => endpointNames(args.dnsName, lb));
+        const names = pulumi
+            .all([args.loadBalancer.dnsName, guard.id, this.record?.id ?? ""])
+            .apply(([lb]) => endpointNames(args.dnsName, lb));
         this.host = names.apply((n) => n.host);
         this.extraSans = names.apply((n) => n.extraSans);
         this.registerOutputs({ host: this.host });

@@ -59,47 +59,65 @@ export class ApiLoadBalancer extends pulumi.ComponentResource {
     constructor(name: string, args: ApiLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:loadbalancer:ApiLoadBalancer", name, {}, opts);
         const c = args.clusterName;
-        const lb = new aws.lb.LoadBalancer(`${c}-api`, {
-            loadBalancerType: "network",
-            internal: args.internal,
-            subnets: args.subnets.map((s) => s.id),
-            securityGroups: [args.securityGroupId],
-            // Each zone's node serves clients of every zone: losing a zone's node loses no zone's clients.
-            enableCrossZoneLoadBalancing: true,
-            enableDeletionProtection: args.protect,
-            tags: roleTags(c, `${c}-api`, "api-lb"),
-        }, { parent: this, protect: args.protect });
+        const lb = new aws.lb.LoadBalancer(
+            `${c}-api`,
+            {
+                loadBalancerType: "network",
+                internal: args.internal,
+                subnets: args.subnets.map((s) => s.id),
+                securityGroups: [args.securityGroupId],
+                // Each zone's node serves clients of every zone: losing a zone's node loses no zone's clients.
+                enableCrossZoneLoadBalancing: true,
+                enableDeletionProtection: args.protect,
+                tags: roleTags(c, `${c}-api`, "api-lb"),
+            },
+            { parent: this, protect: args.protect },
+        );
 
-        const targets = new aws.lb.TargetGroup(`${c}-api`, {
-            port: API_PORT,
-            protocol: "TCP",
-            targetType: "instance",
-            vpcId: args.vpcId,
-            // With client-IP preservation a control plane that dials the endpoint and lands on itself
-            // sees its own address as the source and the connection hangs (NLB hairpinning).
-            preserveClientIp: "false",
-            // Short: a control plane being replaced or rotated leaves rotation quickly.
-            deregistrationDelay: 30,
-            // Close long-lived watches on deregistration so clients reconnect to a healthy apiserver.
-            connectionTermination: true,
-            healthCheck: { ...API_HEALTH_CHECK, enabled: true },
-            tags: roleTags(c, `${c}-api`, "api-lb"),
-        }, { parent: this });
-
-        this.listener = new aws.lb.Listener(`${c}-api`, {
-            loadBalancerArn: lb.arn,
-            port: API_PORT,
-            protocol: "TCP",
-            defaultActions: [{ type: "forward", targetGroupArn: targets.arn }],
-            tags: roleTags(c, `${c}-api`, "api-lb"),
-        }, { parent: this });
-
-        const attachments = args.controlPlanes.map((node) =>
-            new aws.lb.TargetGroupAttachment(`${node.name}-api`, {
-                targetGroupArn: targets.arn,
-                targetId: node.instance.id,
+        const targets = new aws.lb.TargetGroup(
+            `${c}-api`,
+            {
                 port: API_PORT,
-            }, { parent: this }));
+                protocol: "TCP",
+                targetType: "instance",
+                vpcId: args.vpcId,
+                // With client-IP preservation a control plane that dials the endpoint and lands on itself
+                // sees its own address as the source and the connection hangs (NLB hairpinning).
+                preserveClientIp: "false",
+                // Short: a control plane being replaced or rotated leaves rotation quickly.
+                deregistrationDelay: 30,
+                // Close long-lived watches on deregistration so clients reconnect to a healthy apiserver.
+                connectionTermination: true,
+                healthCheck: { ...API_HEALTH_CHECK, enabled: true },
+                tags: roleTags(c, `${c}-api`, "api-lb"),
+            },
+            { parent: this },
+        );
+
+        this.listener = new aws.lb.Listener(
+            `${c}-api`,
+            {
+                loadBalancerArn: lb.arn,
+                port: API_PORT,
+                protocol: "TCP",
+                defaultActions: [{ type: "forward", targetGroupArn: targets.arn }],
+                tags: roleTags(c, `${c}-api`, "api-lb"),
+            },
+            { parent: this },
+        );
+
+        const attachments = args.controlPlanes.map(
+            (node) =>
+                new aws.lb.TargetGroupAttachment(
+                    `${node.name}-api`,
+                    {
+                        targetGroupArn: targets.arn,
+                        targetId: node.instance.id,
+                        port: API_PORT,
+                    },
+                    { parent: this },
+                ),
+        );
         this.apiPath = [lb, targets, this.listener, ...attachments];
 
         this.dnsName = lb.dnsName;

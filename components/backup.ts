@@ -39,11 +39,21 @@ export const BACKUP_KEY_DELETION_WINDOW_DAYS = 30;
  * A document, not JSON text: its actions stay known during preview while the ARNs are computed, so
  * the pack's IAM rule can judge it before anything is created.
  */
-export function uploadPolicy(bucketArn: pulumi.Input<string>, prefix: string, keyArn: pulumi.Input<string>, s3Endpoint: pulumi.Input<string>): aws.iam.PolicyDocument {
+export function uploadPolicy(
+    bucketArn: pulumi.Input<string>,
+    prefix: string,
+    keyArn: pulumi.Input<string>,
+    s3Endpoint: pulumi.Input<string>,
+): aws.iam.PolicyDocument {
     return {
         Version: "2012-10-17",
         Statement: [
-            { Sid: "PutEtcdSnapshots", Effect: "Allow", Action: [...BACKUP_UPLOAD_ACTIONS], Resource: pulumi.interpolate`${bucketArn}/${prefix}/*` },
+            {
+                Sid: "PutEtcdSnapshots",
+                Effect: "Allow",
+                Action: [...BACKUP_UPLOAD_ACTIONS],
+                Resource: pulumi.interpolate`${bucketArn}/${prefix}/*`,
+            },
             {
                 Sid: "EncryptEtcdSnapshots",
                 Effect: "Allow",
@@ -62,13 +72,15 @@ export function uploadPolicy(bucketArn: pulumi.Input<string>, prefix: string, ke
  * grant is an IAM policy. Restore roles named in config may decrypt without an IAM grant on the key.
  */
 export function keyPolicy(partition: string, accountId: string, restoreRoleArns: readonly string[]): string {
-    const statements: object[] = [{
-        Sid: "AccountAdministrators",
-        Effect: "Allow",
-        Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
-        Action: "kms:*",
-        Resource: "*",
-    }];
+    const statements: object[] = [
+        {
+            Sid: "AccountAdministrators",
+            Effect: "Allow",
+            Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
+            Action: "kms:*",
+            Resource: "*",
+        },
+    ];
     if (restoreRoleArns.length > 0) {
         statements.push({
             Sid: "RestoreEtcdSnapshots",
@@ -99,12 +111,25 @@ export function bucketPolicy(bucketArn: string, keyArn: string): string {
                 Resource: [bucketArn, `${bucketArn}/*`],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
-            { Sid: "DenyOtherEncryption", ...puts, Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": BACKUP_SSE } } },
-            { Sid: "DenyOtherKeys", ...puts, Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn } } },
+            {
+                Sid: "DenyOtherEncryption",
+                ...puts,
+                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": BACKUP_SSE } },
+            },
+            {
+                Sid: "DenyOtherKeys",
+                ...puts,
+                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn } },
+            },
             {
                 Sid: "DenyKmsWithoutKeyId",
                 ...puts,
-                Condition: { Null: { "s3:x-amz-server-side-encryption": "false", "s3:x-amz-server-side-encryption-aws-kms-key-id": "true" } },
+                Condition: {
+                    Null: {
+                        "s3:x-amz-server-side-encryption": "false",
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": "true",
+                    },
+                },
             },
         ],
     });
@@ -134,77 +159,126 @@ export class EtcdBackup extends pulumi.ComponentResource {
         const c = args.clusterName;
         const n = `${c}-etcd-backups`;
         const parent = { parent: this };
-        if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1) throw new Error(`etcd backup retention must be a positive number of days, got ${args.retentionDays}`);
+        if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1)
+            throw new Error(`etcd backup retention must be a positive number of days, got ${args.retentionDays}`);
 
         this.prefix = c;
-        this.bucket = new aws.s3.Bucket(n, {
-            bucketPrefix: `${n}-`,
-            // Unprotected (dev) stacks can be destroyed with their snapshots; protected ones cannot.
-            forceDestroy: !args.protect,
-            tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
-        }, { ...parent, protect: args.protect });
+        this.bucket = new aws.s3.Bucket(
+            n,
+            {
+                bucketPrefix: `${n}-`,
+                // Unprotected (dev) stacks can be destroyed with their snapshots; protected ones cannot.
+                forceDestroy: !args.protect,
+                tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
+            },
+            { ...parent, protect: args.protect },
+        );
         const bucket = this.bucket.id;
         this.bucketName = this.bucket.bucket;
 
         // The key outlives a mistake: rotation yearly, 30 days to cancel a deletion, protected with the bucket.
         const identity = aws.getCallerIdentityOutput({}, parent);
         const partition = aws.getPartitionOutput({}, parent);
-        this.key = new aws.kms.Key(n, {
-            description: `etcd snapshots of cluster ${c} (SSE-KMS of the backup bucket)`,
-            enableKeyRotation: true,
-            deletionWindowInDays: BACKUP_KEY_DELETION_WINDOW_DAYS,
-            policy: pulumi.all([partition.partition, identity.accountId]).apply(([p, account]) => keyPolicy(p, account, args.restoreRoleArns)),
-            tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
-        }, { ...parent, protect: args.protect });
+        this.key = new aws.kms.Key(
+            n,
+            {
+                description: `etcd snapshots of cluster ${c} (SSE-KMS of the backup bucket)`,
+                enableKeyRotation: true,
+                deletionWindowInDays: BACKUP_KEY_DELETION_WINDOW_DAYS,
+                policy: pulumi
+                    .all([partition.partition, identity.accountId])
+                    .apply(([p, account]) => keyPolicy(p, account, args.restoreRoleArns)),
+                tags: clusterTags(c, n, { [ROLE_TAG]: "etcd-backups" }),
+            },
+            { ...parent, protect: args.protect },
+        );
         this.keyAlias = new aws.kms.Alias(n, { name: `alias/${n}`, targetKeyId: this.key.keyId }, parent);
 
-        const ownership = new aws.s3.BucketOwnershipControls(n, {
-            bucket,
-            rule: { objectOwnership: "BucketOwnerEnforced" },
-        }, parent);
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(n, {
-            bucket,
-            blockPublicAcls: true,
-            blockPublicPolicy: true,
-            ignorePublicAcls: true,
-            restrictPublicBuckets: true,
-        }, parent);
-        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(n, {
-            bucket,
-            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: BACKUP_SSE, kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }],
-        }, parent);
-        const versioning = new aws.s3.BucketVersioning(n, {
-            bucket,
-            versioningConfiguration: { status: "Enabled" },
-        }, parent);
-        const lifecycle = new aws.s3.BucketLifecycleConfiguration(n, {
-            bucket,
-            rules: [
-                {
-                    id: "expire-etcd-snapshots",
-                    status: "Enabled",
-                    filter: { prefix: `${c}/` },
-                    expiration: { days: args.retentionDays },
-                    noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
-                    abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
-                },
-                {
-                    // Expiring a current version of a versioned object leaves a delete marker.
-                    id: "remove-expired-delete-markers",
-                    status: "Enabled",
-                    filter: { prefix: `${c}/` },
-                    expiration: { expiredObjectDeleteMarker: true },
-                },
-            ],
-        }, { ...parent, dependsOn: [versioning] });
-        const onlyTlsAndTheKey = new aws.s3.BucketPolicy(n, {
-            bucket,
-            policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([arn, key]) => bucketPolicy(arn, key)),
-        }, { ...parent, dependsOn: [publicAccess] });
-        const upload = new aws.iam.RolePolicy(`${c}-etcd-backup-upload`, {
-            role: args.controlPlaneRole.id,
-            policy: uploadPolicy(this.bucket.arn, c, this.key.arn, pulumi.interpolate`s3.${args.region}.${partition.dnsSuffix}`),
-        }, parent);
+        const ownership = new aws.s3.BucketOwnershipControls(
+            n,
+            {
+                bucket,
+                rule: { objectOwnership: "BucketOwnerEnforced" },
+            },
+            parent,
+        );
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(
+            n,
+            {
+                bucket,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            parent,
+        );
+        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
+            n,
+            {
+                bucket,
+                rules: [
+                    {
+                        applyServerSideEncryptionByDefault: { sseAlgorithm: BACKUP_SSE, kmsMasterKeyId: this.key.arn },
+                        bucketKeyEnabled: true,
+                    },
+                ],
+            },
+            parent,
+        );
+        const versioning = new aws.s3.BucketVersioning(
+            n,
+            {
+                bucket,
+                versioningConfiguration: { status: "Enabled" },
+            },
+            parent,
+        );
+        const lifecycle = new aws.s3.BucketLifecycleConfiguration(
+            n,
+            {
+                bucket,
+                rules: [
+                    {
+                        id: "expire-etcd-snapshots",
+                        status: "Enabled",
+                        filter: { prefix: `${c}/` },
+                        expiration: { days: args.retentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+                    },
+                    {
+                        // Expiring a current version of a versioned object leaves a delete marker.
+                        id: "remove-expired-delete-markers",
+                        status: "Enabled",
+                        filter: { prefix: `${c}/` },
+                        expiration: { expiredObjectDeleteMarker: true },
+                    },
+                ],
+            },
+            { ...parent, dependsOn: [versioning] },
+        );
+        const onlyTlsAndTheKey = new aws.s3.BucketPolicy(
+            n,
+            {
+                bucket,
+                policy: pulumi.all([this.bucket.arn, this.key.arn]).apply(([arn, key]) => bucketPolicy(arn, key)),
+            },
+            { ...parent, dependsOn: [publicAccess] },
+        );
+        const upload = new aws.iam.RolePolicy(
+            `${c}-etcd-backup-upload`,
+            {
+                role: args.controlPlaneRole.id,
+                policy: uploadPolicy(
+                    this.bucket.arn,
+                    c,
+                    this.key.arn,
+                    pulumi.interpolate`s3.${args.region}.${partition.dnsSuffix}`,
+                ),
+            },
+            parent,
+        );
 
         this.ready = [ownership, publicAccess, encryption, versioning, lifecycle, onlyTlsAndTheKey, upload];
         this.registerOutputs({ bucketName: this.bucketName, keyArn: this.key.arn });

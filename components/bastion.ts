@@ -37,24 +37,35 @@ export class Bastion extends pulumi.ComponentResource {
         const c = args.clusterName;
         // The tls SDK marks the private-key outputs secret itself (additionalSecretOutputs).
         const key = new tls.PrivateKey(`${c}-ssh`, { algorithm: "ED25519" }, { parent: this });
-        const keyPair = new aws.ec2.KeyPair(`${c}-ssh`, { publicKey: key.publicKeyOpenssh, tags: { Name: `${c}-ssh` } }, { parent: this });
-        const instance = hardenedInstance({
-            clusterName: c,
-            name: `${c}-bastion`,
-            role: "bastion",
-            zone: args.subnet.zone,
-            subnetId: args.subnet.id,
-            securityGroupIds: [args.securityGroupId],
-            instanceType: args.instanceType,
-            ami: args.ami,
-            keyName: keyPair.keyName,
-            rootVolumeSizeGiB: 20,
-            publicIp: true,
-        }, { parent: this });
+        const keyPair = new aws.ec2.KeyPair(
+            `${c}-ssh`,
+            { publicKey: key.publicKeyOpenssh, tags: { Name: `${c}-ssh` } },
+            { parent: this },
+        );
+        const instance = hardenedInstance(
+            {
+                clusterName: c,
+                name: `${c}-bastion`,
+                role: "bastion",
+                zone: args.subnet.zone,
+                subnetId: args.subnet.id,
+                securityGroupIds: [args.securityGroupId],
+                instanceType: args.instanceType,
+                ami: args.ami,
+                keyName: keyPair.keyName,
+                rootVolumeSizeGiB: 20,
+                publicIp: true,
+            },
+            { parent: this },
+        );
 
         // The address is part of every SSH step's connection, and a changed connection re-runs
         // the command: an instance's own public IP changes on every stop/start, an Elastic IP does not.
-        const address = new aws.ec2.Eip(`${c}-bastion`, { domain: "vpc", instance: instance.id, tags: clusterTags(c, `${c}-bastion`) }, { parent: this });
+        const address = new aws.ec2.Eip(
+            `${c}-bastion`,
+            { domain: "vpc", instance: instance.id, tags: clusterTags(c, `${c}-bastion`) },
+            { parent: this },
+        );
 
         this.instance = instance;
         this.address = address;

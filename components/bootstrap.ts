@@ -108,10 +108,17 @@ export class Bootstrap extends pulumi.ComponentResource {
 
     constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:bootstrap:Bootstrap", name, {}, opts);
-        const planned = planSteps(args.controlPlanes.map((n) => n.name), args.workers.map((n) => n.name), { etcdBackup: args.etcdBackup !== undefined });
+        const planned = planSteps(
+            args.controlPlanes.map((n) => n.name),
+            args.workers.map((n) => n.name),
+            { etcdBackup: args.etcdBackup !== undefined },
+        );
         const commands = new Map<string, command.remote.Command>();
         for (const p of planned) commands.set(p.name, this.register(p, args, commands));
-        const of = (action: string, nodes: readonly PoolNode[]) => nodes.map((n) => commands.get(`${n.name}-${action}`)).filter((c): c is command.remote.Command => c !== undefined);
+        const of = (action: string, nodes: readonly PoolNode[]) =>
+            nodes
+                .map((n) => commands.get(`${n.name}-${action}`))
+                .filter((c): c is command.remote.Command => c !== undefined);
         const members = [...of("init", args.controlPlanes.slice(0, 1)), ...of("join", args.controlPlanes.slice(1))];
         this.controlPlaneReady = members[members.length - 1];
         this.steps = [...commands.values()];
@@ -124,7 +131,11 @@ export class Bootstrap extends pulumi.ComponentResource {
     }
 
     /** One step's command, registered after the commands it waits for (planSteps' order). */
-    private register(p: PlannedStep, args: BootstrapArgs, registered: ReadonlyMap<string, command.remote.Command>): command.remote.Command {
+    private register(
+        p: PlannedStep,
+        args: BootstrapArgs,
+        registered: ReadonlyMap<string, command.remote.Command>,
+    ): command.remote.Command {
         const pools = [args.controlPlanes, args.workers];
         const pool = pools.find((nodes) => nodes.some((n) => n.name === p.node))!;
         const index = pool.findIndex((n) => n.name === p.node);
@@ -136,8 +147,13 @@ export class Bootstrap extends pulumi.ComponentResource {
         const o = args.scriptOptions;
         // Every step renders from it, so every step waits for the API's name (its record and guard).
         const spec = resolveClusterSpec(args.cluster);
-        const nodeSpec = (n: PoolNode, r: NodeRole) => pulumi.all([n.instance.privateIp, n.instance.id])
-            .apply(([ip, id]): NodeSpec => ({ name: n.name, privateIp: ip, role: r, providerId: awsProviderId(n.zone, id) }));
+        const nodeSpec = (n: PoolNode, r: NodeRole) =>
+            pulumi.all([n.instance.privateIp, n.instance.id]).apply(([ip, id]): NodeSpec => ({
+                name: n.name,
+                privateIp: ip,
+                role: r,
+                providerId: awsProviderId(n.zone, id),
+            }));
         const kubeconfig = args.pki.adminKubeconfig;
         const withCluster = <T>(extra: pulumi.Input<T>, render: (c: ClusterSpec, n: NodeSpec, x: T) => string) =>
             pulumi.all([spec, nodeSpec(node, role), extra]).apply(([c, n, x]) => asRemoteCommand(render(c, n, x as T)));
@@ -147,13 +163,22 @@ export class Bootstrap extends pulumi.ComponentResource {
             script: (render) => withCluster(undefined, (c, n) => render(c, n)),
             nodeScript: (render) => nodeSpec(node, role).apply((n) => asRemoteCommand(render(n))),
             joinScript: (render) => withCluster(args.pki.discoveryHash, render),
-            firstControlPlaneScript: (render) => withCluster(pulumi.all([args.pki.discoveryHash, pulumi.all(args.controlPlanes.slice(1).map((n) => n.instance.privateIp))]),
-                (c, n, [hash, others]) => render(c, n, hash, others)),
+            firstControlPlaneScript: (render) =>
+                withCluster(
+                    pulumi.all([
+                        args.pki.discoveryHash,
+                        pulumi.all(args.controlPlanes.slice(1).map((n) => n.instance.privateIp)),
+                    ]),
+                    (c, n, [hash, others]) => render(c, n, hash, others),
+                ),
             backupScript: (render) => {
                 const backup = args.etcdBackup!;
                 const members = pulumi.all(args.controlPlanes.map((n) => nodeSpec(n, "control-plane")));
-                return pulumi.all([spec, nodeSpec(node, role), members, backup.uploadTarget(node.name)])
-                    .apply(([c, n, all, target]) => render(c, n, all, target, { schedule: backup.schedule, region: backup.region }));
+                return pulumi
+                    .all([spec, nodeSpec(node, role), members, backup.uploadTarget(node.name)])
+                    .apply(([c, n, all, target]) =>
+                        render(c, n, all, target, { schedule: backup.schedule, region: backup.region }),
+                    );
             },
             certificateFingerprint: () => args.pki.controlPlaneCertFingerprint[node.name],
             adminStdin: () => kubeconfig.apply(adminStdin),
@@ -163,17 +188,27 @@ export class Bootstrap extends pulumi.ComponentResource {
                 // One token per worker, made with its join-token step; its join reads the same.
                 const workerToken = this.workerTokens.get(node.name) ?? newBootstrapToken(node.name, this);
                 this.workerTokens.set(node.name, workerToken);
-                return withKubeconfig ? pulumi.all([workerToken, kubeconfig]).apply(([t, k]) => joinStdin(t, k)) : workerToken.apply(tokenStdin);
+                return withKubeconfig
+                    ? pulumi.all([workerToken, kubeconfig]).apply(([t, k]) => joinStdin(t, k))
+                    : workerToken.apply(tokenStdin);
             },
-            rollout: () => ({ instanceType: args.rollout?.instanceType ?? "unknown.type", replaceTrigger: args.rollout?.replaceTriggers[node.name] }),
+            rollout: () => ({
+                instanceType: args.rollout?.instanceType ?? "unknown.type",
+                replaceTrigger: args.rollout?.replaceTriggers[node.name],
+            }),
         };
         const external = (ref: ExternalRef): pulumi.Resource[] => {
             switch (ref) {
-                case "instance": return [node.instance];
-                case "egressPath": return [...(args.egressPath ?? [])];
-                case "apiListener": return [args.apiListener];
-                case "accessPath": return [...(args.accessPath ?? [])];
-                case "etcdBackup": return [...(args.etcdBackup?.dependsOn ?? [])];
+                case "instance":
+                    return [node.instance];
+                case "egressPath":
+                    return [...(args.egressPath ?? [])];
+                case "apiListener":
+                    return [args.apiListener];
+                case "accessPath":
+                    return [...(args.accessPath ?? [])];
+                case "etcdBackup":
+                    return [...(args.etcdBackup?.dependsOn ?? [])];
             }
         };
         const dependsOn = p.after.flatMap((d) => ("external" in d ? external(d.external) : [registered.get(d.step)!]));
@@ -181,21 +216,25 @@ export class Bootstrap extends pulumi.ComponentResource {
         // Every stdin here carries a secret (kubeconfig, tokens, keys): such a step logs nothing.
         const secret = c.stdin !== undefined;
         const removal = p.step.when.includes("removal");
-        return new command.remote.Command(p.name, {
-            connection: connection(on, args),
-            ...(c.create !== undefined ? { create: c.create } : {}),
-            ...(c.update !== undefined ? { update: c.update } : {}),
-            ...(c.delete !== undefined ? { delete: c.delete } : {}),
-            ...(c.stdin !== undefined ? { stdin: c.stdin } : {}),
-            ...(secret ? { logging: "none" } : {}),
-        }, {
-            parent: this,
-            dependsOn,
-            ...(secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
-            ...(removal ? { deleteBeforeReplace: true } : {}),
-            ...(p.step.goesWithNode ? { replaceWith: [node.instance] } : {}),
-            ...(p.step.protectedWithControlPlanes && args.protectControlPlanes ? { protect: true } : {}),
-        });
+        return new command.remote.Command(
+            p.name,
+            {
+                connection: connection(on, args),
+                ...(c.create !== undefined ? { create: c.create } : {}),
+                ...(c.update !== undefined ? { update: c.update } : {}),
+                ...(c.delete !== undefined ? { delete: c.delete } : {}),
+                ...(c.stdin !== undefined ? { stdin: c.stdin } : {}),
+                ...(secret ? { logging: "none" } : {}),
+            },
+            {
+                parent: this,
+                dependsOn,
+                ...(secret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+                ...(removal ? { deleteBeforeReplace: true } : {}),
+                ...(p.step.goesWithNode ? { replaceWith: [node.instance] } : {}),
+                ...(p.step.protectedWithControlPlanes && args.protectControlPlanes ? { protect: true } : {}),
+            },
+        );
     }
 
     /** Each worker's bootstrap token, shared by its join-token step and its join. */
@@ -214,6 +253,12 @@ function connection(node: PoolNode, args: BootstrapArgs) {
         // wait about 5 minutes (30 waited under 2); dials that time out add 10 s each.
         dialErrorLimit: SSH_DIAL_ERROR_LIMIT,
         perDialTimeout: 10,
-        proxy: { host: args.bastionHost, user: SSH_USER, privateKey: key, dialErrorLimit: SSH_DIAL_ERROR_LIMIT, perDialTimeout: 10 },
+        proxy: {
+            host: args.bastionHost,
+            user: SSH_USER,
+            privateKey: key,
+            dialErrorLimit: SSH_DIAL_ERROR_LIMIT,
+            perDialTimeout: 10,
+        },
     };
 }

@@ -73,9 +73,19 @@ export interface StepContext {
     /** A script from the cluster's and the node's facts and the CA's discovery hash. */
     joinScript(render: (c: ClusterSpec, n: NodeSpec, hash: string) => string): pulumi.Output<string>;
     /** node 0's `init`: also the other control planes' addresses. */
-    firstControlPlaneScript(render: (c: ClusterSpec, n: NodeSpec, hash: string, others: string[]) => string): pulumi.Output<string>;
+    firstControlPlaneScript(
+        render: (c: ClusterSpec, n: NodeSpec, hash: string, others: string[]) => string,
+    ): pulumi.Output<string>;
     /** The etcd backup's install script: also every member and the node's upload target. */
-    backupScript(render: (c: ClusterSpec, n: NodeSpec, members: NodeSpec[], target: string, backup: { schedule: string; region: string }) => string): pulumi.Output<string>;
+    backupScript(
+        render: (
+            c: ClusterSpec,
+            n: NodeSpec,
+            members: NodeSpec[],
+            target: string,
+            backup: { schedule: string; region: string },
+        ) => string,
+    ): pulumi.Output<string>;
     /** The node's certificates' fingerprint (control planes). */
     certificateFingerprint(): pulumi.Output<string>;
     /** The admin kubeconfig, as stdin for node 0's kubectl. */
@@ -125,7 +135,10 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // Every node in parallel: packages, kernel settings, containerd. No Kubernetes version:
     // kubelet/kubeadm/kubectl come from the node's upgrade step. apt waits for the egress path.
     {
-        action: "prepare", nodes: "every node", runsOn: "node", when: ["create"],
+        action: "prepare",
+        nodes: "every node",
+        runsOn: "node",
+        when: ["create"],
         after: [{ external: "instance" }, { external: "egressPath" }],
         commands: (x) => ({ create: x.script((c, n) => renderPrepareScript(c, n, x.options)) }),
     },
@@ -138,15 +151,28 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // steps and nothing else. A node added in the same `pulumi up` as a bump installs after every
     // node before it was upgraded, so it never joins with a kubelet newer than the control plane.
     {
-        action: "upgrade", nodes: "control planes", runsOn: "node", when: ["create", "change"],
+        action: "upgrade",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["create", "change"],
         note: "when kubernetesVersion changes, one node at a time",
-        after: [{ step: "prepare", node: "same" }, { step: "upgrade", node: "previous" }],
-        commands: (x) => ({ create: x.script((c, n) => renderUpgradeScript(c, n, { first: x.node.index === 0 }, x.options)), stdin: x.adminStdin() }),
+        after: [
+            { step: "prepare", node: "same" },
+            { step: "upgrade", node: "previous" },
+        ],
+        commands: (x) => ({
+            create: x.script((c, n) => renderUpgradeScript(c, n, { first: x.node.index === 0 }, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     // Control planes: the PKI files, then init on node 0 and joins strictly one at a time (etcd
     // admits one learner at a time).
     {
-        action: "place-pki", group: "members", nodes: "control planes", runsOn: "node", when: ["create", "change"],
+        action: "place-pki",
+        group: "members",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["create", "change"],
         note: "when a certificate changes",
         after: [{ step: "prepare", node: "same" }],
         commands: (x) => ({ create: asRemoteCommand(renderPlacePkiScript(x.options)), stdin: x.pkiStdin() }),
@@ -156,14 +182,34 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // once (node 0 finds itself initialised). `kubeadm init` waits for the API through the load
     // balancer, so the listener must exist first.
     {
-        action: "init", group: "members", nodes: "node 0", runsOn: "node", when: ["create"],
+        action: "init",
+        group: "members",
+        nodes: "node 0",
+        runsOn: "node",
+        when: ["create"],
         after: [{ step: "place-pki", node: "same" }, { step: "upgrade", node: "same" }, { external: "apiListener" }],
-        commands: (x) => ({ create: x.firstControlPlaneScript((c, n, hash, others) => renderFirstControlPlaneScript(c, n, hash, others, x.options)), stdin: x.joinStdin() }),
+        commands: (x) => ({
+            create: x.firstControlPlaneScript((c, n, hash, others) =>
+                renderFirstControlPlaneScript(c, n, hash, others, x.options),
+            ),
+            stdin: x.joinStdin(),
+        }),
     },
     {
-        action: "join", group: "members", nodes: "control planes after node 0", runsOn: "node", when: ["create"],
-        after: [{ step: "place-pki", node: "same" }, { step: "upgrade", node: "same" }, { step: member, node: "previous" }],
-        commands: (x) => ({ create: x.joinScript((c, n, hash) => renderJoinScript(c, n, hash, x.options)), stdin: x.joinStdin() }),
+        action: "join",
+        group: "members",
+        nodes: "control planes after node 0",
+        runsOn: "node",
+        when: ["create"],
+        after: [
+            { step: "place-pki", node: "same" },
+            { step: "upgrade", node: "same" },
+            { step: member, node: "previous" },
+        ],
+        commands: (x) => ({
+            create: x.joinScript((c, n, hash) => renderJoinScript(c, n, hash, x.options)),
+            stdin: x.joinStdin(),
+        }),
     },
     // When a node's certificates change, place-pki rewrites them (all nodes at once, harmless) and
     // this restarts the node's static pods, one node at a time. The certificates' fingerprint is
@@ -171,19 +217,30 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // `triggers` would not do: the SDK sets replaceOnChanges on them, and a replacement runs only
     // the no-op create.
     {
-        action: "rotate", nodes: "control planes", runsOn: "node", when: ["change"],
+        action: "rotate",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["change"],
         note: "when a certificate changes",
-        after: [{ step: member, node: "last control plane" }, { step: member, node: "same" }, { step: "rotate", node: "previous" }],
+        after: [
+            { step: member, node: "last control plane" },
+            { step: member, node: "same" },
+            { step: "rotate", node: "previous" },
+        ],
         commands: (x) => ({
             create: "true",
-            update: pulumi.all([x.script((c, n) => renderRotateScript(c, n, x.options)), x.certificateFingerprint()])
+            update: pulumi
+                .all([x.script((c, n) => renderRotateScript(c, n, x.options)), x.certificateFingerprint()])
                 .apply(([command, fingerprint]) => `${command} # certificates ${fingerprint}`),
         }),
     },
     // On every control plane once it has joined: a weekly timer that renews kubeadm's own client
     // certificates before they expire, between `pulumi up` runs.
     {
-        action: "cert-renewal", nodes: "control planes", runsOn: "node", when: ["create"],
+        action: "cert-renewal",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["create"],
         after: [{ step: member, node: "same" }],
         commands: (x) => ({ create: x.script((c, n) => renderCertRenewalInstallScript(c, n, x.options)) }),
     },
@@ -191,22 +248,47 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // version changes (at creation they do nothing: "true"); the chain goes on from the last
     // control plane's upgrade.
     {
-        action: "upgrade-drain", group: "worker upgrades", nodes: "workers", runsOn: "node 0", when: ["change"],
+        action: "upgrade-drain",
+        group: "worker upgrades",
+        nodes: "workers",
+        runsOn: "node 0",
+        when: ["change"],
         note: "when kubernetesVersion changes, one node at a time",
-        after: [{ step: "upgrade-uncordon", node: "previous", orElse: { step: "upgrade", node: "last control plane" } }],
-        commands: (x) => ({ create: "true", update: x.script((c, w) => renderWorkerUpgradeDrainScript(c, w, x.options)), stdin: x.adminStdin() }),
+        after: [
+            { step: "upgrade-uncordon", node: "previous", orElse: { step: "upgrade", node: "last control plane" } },
+        ],
+        commands: (x) => ({
+            create: "true",
+            update: x.script((c, w) => renderWorkerUpgradeDrainScript(c, w, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     {
-        action: "upgrade", group: "worker upgrades", nodes: "workers", runsOn: "node", when: ["create", "change"],
+        action: "upgrade",
+        group: "worker upgrades",
+        nodes: "workers",
+        runsOn: "node",
+        when: ["create", "change"],
         note: "when kubernetesVersion changes, one node at a time",
-        after: [{ step: "prepare", node: "same" }, { step: "upgrade-drain", node: "same" }],
+        after: [
+            { step: "prepare", node: "same" },
+            { step: "upgrade-drain", node: "same" },
+        ],
         commands: (x) => ({ create: x.script((c, n) => renderUpgradeScript(c, n, { first: false }, x.options)) }),
     },
     {
-        action: "upgrade-uncordon", group: "worker upgrades", nodes: "workers", runsOn: "node 0", when: ["change"],
+        action: "upgrade-uncordon",
+        group: "worker upgrades",
+        nodes: "workers",
+        runsOn: "node 0",
+        when: ["change"],
         note: "when kubernetesVersion changes, one node at a time",
         after: [{ step: "upgrade", node: "same" }],
-        commands: (x) => ({ create: "true", update: x.script((c, w) => renderWorkerUpgradeUncordonScript(c, w, x.options)), stdin: x.adminStdin() }),
+        commands: (x) => ({
+            create: "true",
+            update: x.script((c, w) => renderWorkerUpgradeUncordonScript(c, w, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     // Workers, after the whole control plane, in parallel with each other. Each joins with its own
     // bootstrap token, which its join-token step makes on node 0 in parallel with the join and
@@ -214,14 +296,35 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // so the next `pulumi up` runs both again and the join gets a fresh token; a replaced worker
     // gets a new join-token step (it goes with the node) and so a fresh token too.
     {
-        action: "join-token", group: "worker joins", nodes: "workers", runsOn: "node 0", when: ["create"], goesWithNode: true,
-        after: [{ step: "upgrade", node: "same" }, { step: member, node: "last control plane" }],
-        commands: (x) => ({ create: x.script((c, w) => renderWorkerJoinTokenScript(c, w, x.options)), stdin: x.workerToken(true) }),
+        action: "join-token",
+        group: "worker joins",
+        nodes: "workers",
+        runsOn: "node 0",
+        when: ["create"],
+        goesWithNode: true,
+        after: [
+            { step: "upgrade", node: "same" },
+            { step: member, node: "last control plane" },
+        ],
+        commands: (x) => ({
+            create: x.script((c, w) => renderWorkerJoinTokenScript(c, w, x.options)),
+            stdin: x.workerToken(true),
+        }),
     },
     {
-        action: "join", group: "worker joins", nodes: "workers", runsOn: "node", when: ["create"],
-        after: [{ step: "upgrade", node: "same" }, { step: member, node: "last control plane" }],
-        commands: (x) => ({ create: x.joinScript((c, n, hash) => renderJoinScript(c, n, hash, x.options)), stdin: x.workerToken(false) }),
+        action: "join",
+        group: "worker joins",
+        nodes: "workers",
+        runsOn: "node",
+        when: ["create"],
+        after: [
+            { step: "upgrade", node: "same" },
+            { step: member, node: "last control plane" },
+        ],
+        commands: (x) => ({
+            create: x.joinScript((c, n, hash) => renderJoinScript(c, n, hash, x.options)),
+            stdin: x.workerToken(false),
+        }),
     },
     // Removal: deleting a node (or replacing it) drains it and runs `kubeadm reset` first, which
     // removes its etcd member; the script refuses when that would break quorum. The hooks depend on
@@ -236,33 +339,68 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // refused delete, and an unprotected hook would remove the node from the cluster before its
     // protected instance's delete is refused (README runbooks).
     {
-        action: "reset", nodes: "control planes", runsOn: "node", when: ["removal"], goesWithNode: true, protectedWithControlPlanes: true,
+        action: "reset",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["removal"],
+        goesWithNode: true,
+        protectedWithControlPlanes: true,
         after: [{ step: member, node: "same" }, { step: "reset", node: "previous" }, accessPath],
-        commands: (x) => ({ create: "true", delete: x.script((c, n) => renderResetScript(c, n, x.options)), stdin: x.adminStdin() }),
+        commands: (x) => ({
+            create: "true",
+            delete: x.script((c, n) => renderResetScript(c, n, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     // A worker goes in three hooks, deleted in this order (each depends on the next): node 0 drains
     // it, the worker resets itself (kubeadm reset stops its kubelet), node 0 deletes its Node.
     {
-        action: "remove-node", group: "worker removal", nodes: "workers", runsOn: "node 0", when: ["removal"], goesWithNode: true,
+        action: "remove-node",
+        group: "worker removal",
+        nodes: "workers",
+        runsOn: "node 0",
+        when: ["removal"],
+        goesWithNode: true,
         after: [{ step: "join", node: "same" }, { step: "reset", node: "every control plane" }, accessPath],
-        commands: (x) => ({ create: "true", delete: x.script((c, w) => renderWorkerRemoveNodeScript(c, w, x.options)), stdin: x.adminStdin() }),
+        commands: (x) => ({
+            create: "true",
+            delete: x.script((c, w) => renderWorkerRemoveNodeScript(c, w, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     {
-        action: "reset", group: "worker removal", nodes: "workers", runsOn: "node", when: ["removal"], goesWithNode: true,
+        action: "reset",
+        group: "worker removal",
+        nodes: "workers",
+        runsOn: "node",
+        when: ["removal"],
+        goesWithNode: true,
         after: [{ step: "remove-node", node: "same" }],
         commands: (x) => ({ create: "true", delete: x.script((c, n) => renderResetScript(c, n, x.options)) }),
     },
     {
-        action: "remove-drain", group: "worker removal", nodes: "workers", runsOn: "node 0", when: ["removal"], goesWithNode: true,
+        action: "remove-drain",
+        group: "worker removal",
+        nodes: "workers",
+        runsOn: "node 0",
+        when: ["removal"],
+        goesWithNode: true,
         after: [{ step: "reset", node: "same" }],
-        commands: (x) => ({ create: "true", delete: x.script((c, w) => renderWorkerRemoveDrainScript(c, w, x.options)), stdin: x.adminStdin() }),
+        commands: (x) => ({
+            create: "true",
+            delete: x.script((c, w) => renderWorkerRemoveDrainScript(c, w, x.options)),
+            stdin: x.adminStdin(),
+        }),
     },
     // Rollout gates (components/rollout.ts): nothing at creation; when a control plane's instance
     // changes (type, replacement), wait until it is joined and healthy again before the next
     // control plane's instance may change (the pool's instances depend on these). Node facts only:
     // the gate (and the next instance, which waits for it) must not wait for the load balancer.
     {
-        action: "rollout-gate", nodes: "control planes", runsOn: "node", when: ["change"],
+        action: "rollout-gate",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["change"],
         note: "when an instance changes, before the next one may",
         after: [{ external: "instance" }],
         commands: (x) => ({ update: x.nodeScript((n) => renderRolloutGateScript(n, x.rollout(), x.options)) }),
@@ -270,27 +408,48 @@ export const BOOTSTRAP_STEPS: readonly BootstrapStep[] = [
     // etcd backups: on every control plane once it has joined, a systemd timer that snapshots the
     // local member and uploads it; the restore script for the runbook goes with it.
     {
-        action: "etcd-backup", nodes: "control planes", runsOn: "node", when: ["create"], only: "etcdBackup",
+        action: "etcd-backup",
+        nodes: "control planes",
+        runsOn: "node",
+        when: ["create"],
+        only: "etcdBackup",
         after: [{ step: member, node: "same" }, { external: "etcdBackup" }],
         commands: (x) => ({
             create: x.backupScript((c, n, all, target, backup) => {
                 const backupScript = renderEtcdBackupScript(c, n, { uploadTarget: target, region: backup.region });
                 const restoreScript = renderEtcdRestoreScript(c, all, n, x.options);
                 const units = renderEtcdBackupUnits(n, backup.schedule, target);
-                return asRemoteCommand(renderEtcdBackupInstallScript(c, n, { backupScript, restoreScript, units, schedule: backup.schedule, uploadTarget: target }));
+                return asRemoteCommand(
+                    renderEtcdBackupInstallScript(c, n, {
+                        backupScript,
+                        restoreScript,
+                        units,
+                        schedule: backup.schedule,
+                        uploadTarget: target,
+                    }),
+                );
             }),
         }),
     },
 ];
 
 /** The names of the nodes a step is about, from the pools' node names in order. */
-export function stepNodes(nodes: StepNodes, controlPlanes: readonly string[], workers: readonly string[]): readonly string[] {
+export function stepNodes(
+    nodes: StepNodes,
+    controlPlanes: readonly string[],
+    workers: readonly string[],
+): readonly string[] {
     switch (nodes) {
-        case "every node": return [...controlPlanes, ...workers];
-        case "control planes": return controlPlanes;
-        case "node 0": return controlPlanes.slice(0, 1);
-        case "control planes after node 0": return controlPlanes.slice(1);
-        case "workers": return workers;
+        case "every node":
+            return [...controlPlanes, ...workers];
+        case "control planes":
+            return controlPlanes;
+        case "node 0":
+            return controlPlanes.slice(0, 1);
+        case "control planes after node 0":
+            return controlPlanes.slice(1);
+        case "workers":
+            return workers;
     }
 }
 
@@ -309,7 +468,11 @@ export interface PlannedStep {
  * The table for these pools: every command in registration order with its dependencies resolved.
  * Pure: the Bootstrap component registers exactly this, and the plan prints it.
  */
-export function planSteps(controlPlanes: readonly string[], workers: readonly string[], enabled: { etcdBackup: boolean }): PlannedStep[] {
+export function planSteps(
+    controlPlanes: readonly string[],
+    workers: readonly string[],
+    enabled: { etcdBackup: boolean },
+): PlannedStep[] {
     const planned: PlannedStep[] = [];
     const byNode = new Map<string, string>(); // "<node>/<action>" -> resource name
     const poolOf = (node: string) => (controlPlanes.includes(node) ? controlPlanes : workers);
@@ -318,9 +481,12 @@ export function planSteps(controlPlanes: readonly string[], workers: readonly st
         const of = (n: string) => actions.map((a) => byNode.get(`${n}/${a}`)).find((x) => x !== undefined);
         const found = (names: (string | undefined)[]) => names.filter((x): x is string => x !== undefined);
         switch (ref.node) {
-            case "same": return found([of(node)]);
-            case "last control plane": return found([of(controlPlanes[controlPlanes.length - 1])]);
-            case "every control plane": return found(controlPlanes.map(of));
+            case "same":
+                return found([of(node)]);
+            case "last control plane":
+                return found([of(controlPlanes[controlPlanes.length - 1])]);
+            case "every control plane":
+                return found(controlPlanes.map(of));
             case "previous": {
                 const pool = poolOf(node);
                 const i = pool.indexOf(node);
@@ -338,7 +504,9 @@ export function planSteps(controlPlanes: readonly string[], workers: readonly st
         for (const node of [...controlPlanes, ...workers]) {
             for (const step of group.filter((s) => nodesOf.get(s)!.includes(node))) {
                 const name = `${node}-${step.action}`;
-                const after = step.after.flatMap((d): PlannedStep["after"][number][] => ("external" in d ? [{ external: d.external }] : resolve(d, node).map((s) => ({ step: s }))));
+                const after = step.after.flatMap((d): PlannedStep["after"][number][] =>
+                    "external" in d ? [{ external: d.external }] : resolve(d, node).map((s) => ({ step: s })),
+                );
                 planned.push({ step, node, name, after });
                 byNode.set(`${node}/${step.action}`, name);
             }

@@ -9,6 +9,10 @@ import * as random from "@pulumi/random";
  */
 export function newBootstrapToken(name: string, parent: pulumi.Resource): pulumi.Output<string> {
     const part = (which: string, length: number) =>
-        new random.RandomPassword(`${name}-token-${which}`, { length, upper: false, special: false, lower: true, numeric: true }, { parent }).result;
+        new random.RandomPassword(
+            `${name}-token-${which}`,
+            { length, upper: false, special: false, lower: true, numeric: true },
+            { parent },
+        ).result;
     return pulumi.secret(pulumi.interpolate`${part("id", 6)}.${part("secret", 16)}`);
 }

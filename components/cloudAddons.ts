@@ -67,7 +67,11 @@ export function ccmImageTag(kubernetesVersion: string): string {
     const { minor } = parseKubernetesVersion(kubernetesVersion);
     const tag = CCM_IMAGE_TAGS[minor];
     if (tag === undefined) {
-        throw new KubeadmInputError("kubernetesVersion", kubernetesVersion, `a minor with a pinned AWS cloud-controller-manager image: 1.${Object.keys(CCM_IMAGE_TAGS).join(", 1.")}`);
+        throw new KubeadmInputError(
+            "kubernetesVersion",
+            kubernetesVersion,
+            `a minor with a pinned AWS cloud-controller-manager image: 1.${Object.keys(CCM_IMAGE_TAGS).join(", 1.")}`,
+        );
     }
     return tag;
 }

@@ -127,11 +127,16 @@ export const EBS_CSI_DESCRIBE_ACTIONS: readonly string[] = [
  * instead of `arn:aws:ec2:*:*:`.
  */
 export function ebsCsiDriverPolicy(scope: AwsScope): aws.iam.PolicyDocument {
-    const arn = (what: string) => pulumi.interpolate`arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:${what}`;
+    const arn = (what: string) =>
+        pulumi.interpolate`arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:${what}`;
     const volumes = arn("volume/*");
     const snapshots = arn("snapshot/*");
-    const allow = (Sid: string, Action: string[], Resource: pulumi.Input<string> | pulumi.Input<string>[], Condition?: Record<string, Record<string, string | string[]>>) =>
-        ({ Sid, Effect: "Allow" as const, Action, Resource, ...(Condition ? { Condition } : {}) });
+    const allow = (
+        Sid: string,
+        Action: string[],
+        Resource: pulumi.Input<string> | pulumi.Input<string>[],
+        Condition?: Record<string, Record<string, string | string[]>>,
+    ) => ({ Sid, Effect: "Allow" as const, Action, Resource, ...(Condition ? { Condition } : {}) });
     const tagged = (op: "StringLike", key: string, value: string) => ({ [op]: { [key]: value } });
     return {
         Version: "2012-10-17",
@@ -141,17 +146,64 @@ export function ebsCsiDriverPolicy(scope: AwsScope): aws.iam.PolicyDocument {
             allow("CopyVolumes", ["ec2:CopyVolumes"], [arn("volume/vol-*")]),
             allow("AttachDetach", ["ec2:AttachVolume", "ec2:DetachVolume"], [volumes, arn("instance/*")]),
             allow("VolumesFromSnapshots", ["ec2:CreateVolume", "ec2:EnableFastSnapshotRestores"], snapshots),
-            allow("TagOnCreate", ["ec2:CreateTags"], [volumes, snapshots], { StringEquals: { "ec2:CreateAction": ["CreateVolume", "CreateSnapshot", "CopyVolumes"] } }),
+            allow("TagOnCreate", ["ec2:CreateTags"], [volumes, snapshots], {
+                StringEquals: { "ec2:CreateAction": ["CreateVolume", "CreateSnapshot", "CopyVolumes"] },
+            }),
             allow("Untag", ["ec2:DeleteTags"], [volumes, snapshots]),
-            allow("CreateClusterVolumes", ["ec2:CreateVolume", "ec2:CopyVolumes"], volumes, tagged("StringLike", "aws:RequestTag/ebs.csi.aws.com/cluster", "true")),
-            allow("CreateNamedVolumes", ["ec2:CreateVolume", "ec2:CopyVolumes"], volumes, tagged("StringLike", "aws:RequestTag/CSIVolumeName", "*")),
-            allow("DeleteClusterVolumes", ["ec2:DeleteVolume"], volumes, tagged("StringLike", "ec2:ResourceTag/ebs.csi.aws.com/cluster", "true")),
-            allow("DeleteNamedVolumes", ["ec2:DeleteVolume"], volumes, tagged("StringLike", "ec2:ResourceTag/CSIVolumeName", "*")),
-            allow("DeletePvcVolumes", ["ec2:DeleteVolume"], volumes, tagged("StringLike", "ec2:ResourceTag/kubernetes.io/created-for/pvc/name", "*")),
-            allow("CreateNamedSnapshots", ["ec2:CreateSnapshot"], snapshots, tagged("StringLike", "aws:RequestTag/CSIVolumeSnapshotName", "*")),
-            allow("CreateClusterSnapshots", ["ec2:CreateSnapshot"], snapshots, tagged("StringLike", "aws:RequestTag/ebs.csi.aws.com/cluster", "true")),
-            allow("DeleteNamedSnapshots", ["ec2:DeleteSnapshot"], snapshots, tagged("StringLike", "ec2:ResourceTag/CSIVolumeSnapshotName", "*")),
-            allow("DeleteClusterSnapshots", ["ec2:DeleteSnapshot"], snapshots, tagged("StringLike", "ec2:ResourceTag/ebs.csi.aws.com/cluster", "true")),
+            allow(
+                "CreateClusterVolumes",
+                ["ec2:CreateVolume", "ec2:CopyVolumes"],
+                volumes,
+                tagged("StringLike", "aws:RequestTag/ebs.csi.aws.com/cluster", "true"),
+            ),
+            allow(
+                "CreateNamedVolumes",
+                ["ec2:CreateVolume", "ec2:CopyVolumes"],
+                volumes,
+                tagged("StringLike", "aws:RequestTag/CSIVolumeName", "*"),
+            ),
+            allow(
+                "DeleteClusterVolumes",
+                ["ec2:DeleteVolume"],
+                volumes,
+                tagged("StringLike", "ec2:ResourceTag/ebs.csi.aws.com/cluster", "true"),
+            ),
+            allow(
+                "DeleteNamedVolumes",
+                ["ec2:DeleteVolume"],
+                volumes,
+                tagged("StringLike", "ec2:ResourceTag/CSIVolumeName", "*"),
+            ),
+            allow(
+                "DeletePvcVolumes",
+                ["ec2:DeleteVolume"],
+                volumes,
+                tagged("StringLike", "ec2:ResourceTag/kubernetes.io/created-for/pvc/name", "*"),
+            ),
+            allow(
+                "CreateNamedSnapshots",
+                ["ec2:CreateSnapshot"],
+                snapshots,
+                tagged("StringLike", "aws:RequestTag/CSIVolumeSnapshotName", "*"),
+            ),
+            allow(
+                "CreateClusterSnapshots",
+                ["ec2:CreateSnapshot"],
+                snapshots,
+                tagged("StringLike", "aws:RequestTag/ebs.csi.aws.com/cluster", "true"),
+            ),
+            allow(
+                "DeleteNamedSnapshots",
+                ["ec2:DeleteSnapshot"],
+                snapshots,
+                tagged("StringLike", "ec2:ResourceTag/CSIVolumeSnapshotName", "*"),
+            ),
+            allow(
+                "DeleteClusterSnapshots",
+                ["ec2:DeleteSnapshot"],
+                snapshots,
+                tagged("StringLike", "ec2:ResourceTag/ebs.csi.aws.com/cluster", "true"),
+            ),
         ],
     };
 }
@@ -181,14 +233,25 @@ export class CloudIntegrationIam extends pulumi.ComponentResource {
         };
         // Documents, not JSON text: their actions stay known during preview while ARNs are computed,
         // so the pack's node-role-least-privilege rule judges them before anything is created.
-        this.cloudControllerManager = new aws.iam.RolePolicy(`${c}-cloud-controller-manager`, {
-            role: args.controlPlaneRole.id,
-            policy: cloudControllerManagerPolicy(scope),
-        }, parent);
-        this.ebsCsiDriver = new aws.iam.RolePolicy(`${c}-ebs-csi-driver`, {
-            role: args.controlPlaneRole.id,
-            policy: ebsCsiDriverPolicy(scope),
-        }, parent);
-        this.registerOutputs({ cloudControllerManager: this.cloudControllerManager.id, ebsCsiDriver: this.ebsCsiDriver.id });
+        this.cloudControllerManager = new aws.iam.RolePolicy(
+            `${c}-cloud-controller-manager`,
+            {
+                role: args.controlPlaneRole.id,
+                policy: cloudControllerManagerPolicy(scope),
+            },
+            parent,
+        );
+        this.ebsCsiDriver = new aws.iam.RolePolicy(
+            `${c}-ebs-csi-driver`,
+            {
+                role: args.controlPlaneRole.id,
+                policy: ebsCsiDriverPolicy(scope),
+            },
+            parent,
+        );
+        this.registerOutputs({
+            cloudControllerManager: this.cloudControllerManager.id,
+            ebsCsiDriver: this.ebsCsiDriver.id,
+        });
     }
 }

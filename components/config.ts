@@ -25,7 +25,8 @@ export const PROJECT = project.name;
 export const SUPPORTED_MINORS = { min: 31, max: 35 } as const;
 
 /** An EC2 instance type's shape: family (m6i, c7gn, u-6tb1, u7i-12tb) '.' size (large, 12xlarge, metal-24xl). */
-export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[1-9][0-9]{0,2}xlarge|xlarge|metal(-[1-9][0-9]?xl)?)$/;
+export const INSTANCE_TYPE =
+    /^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[1-9][0-9]{0,2}xlarge|xlarge|metal(-[1-9][0-9]?xl)?)$/;
 
 export const NAT_GATEWAY_MODES = ["single", "perAz"] as const;
 export type NatGatewayMode = (typeof NAT_GATEWAY_MODES)[number];
@@ -102,7 +103,9 @@ export type ConfigKey = Exclude<keyof ClusterConfig, "region">;
 function kindOf(key: string, d: ConfigDeclaration): Kind {
     if (d.type === "array" && d.items?.type === "string") return "string[]";
     if (d.type === "string" || d.type === "integer" || d.type === "boolean" || d.type === "object") return d.type;
-    throw new Error(`Pulumi.yaml: config key ${key} has type ${JSON.stringify(d.type)}; the program reads string, integer, boolean, object or an array of strings`);
+    throw new Error(
+        `Pulumi.yaml: config key ${key} has type ${JSON.stringify(d.type)}; the program reads string, integer, boolean, object or an array of strings`,
+    );
 }
 
 /**
@@ -112,8 +115,12 @@ function kindOf(key: string, d: ConfigDeclaration): Kind {
 export const CONFIG_SCHEMA = configSchemaOf(project);
 
 /** Each key's kind and default from a project file. Throws on a type the program cannot read. */
-export function configSchemaOf(p: ProjectFile): Readonly<Record<ConfigKey, { readonly kind: Kind; readonly default: unknown }>> {
-    return Object.fromEntries(Object.entries(p.config).map(([key, d]) => [key, { kind: kindOf(key, d), default: d.default }])) as Record<ConfigKey, { kind: Kind; default: unknown }>;
+export function configSchemaOf(
+    p: ProjectFile,
+): Readonly<Record<ConfigKey, { readonly kind: Kind; readonly default: unknown }>> {
+    return Object.fromEntries(
+        Object.entries(p.config).map(([key, d]) => [key, { kind: kindOf(key, d), default: d.default }]),
+    ) as Record<ConfigKey, { kind: Kind; default: unknown }>;
 }
 
 /** An IAM role ARN: partition, a 12-digit account, no region, `role/` with an optional path. */
@@ -136,7 +143,9 @@ export class ConfigError extends Error {
     constructor(readonly problems: readonly ConfigProblem[]) {
         super(
             `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-                problems.map((p) => `  - ${p.key}: ${JSON.stringify(p.value)} is not allowed; expected ${p.allowed}`).join("\n"),
+                problems
+                    .map((p) => `  - ${p.key}: ${JSON.stringify(p.value)} is not allowed; expected ${p.allowed}`)
+                    .join("\n"),
         );
         this.name = "ConfigError";
     }
@@ -151,7 +160,8 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     const bad = (key: string, value: unknown, allowed: string) => problems.push({ key, value, allowed });
 
     for (const key of Object.keys(raw)) {
-        if (!(key in CONFIG_SCHEMA)) bad(key, raw[key], `no such key; known keys are ${Object.keys(CONFIG_SCHEMA).join(", ")}`);
+        if (!(key in CONFIG_SCHEMA))
+            bad(key, raw[key], `no such key; known keys are ${Object.keys(CONFIG_SCHEMA).join(", ")}`);
     }
     const values = {} as Record<ConfigKey, unknown>;
     for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, { kind: Kind; default: unknown }][]) {
@@ -164,14 +174,22 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     const typed = (key: ConfigKey) => v[key] !== undefined;
 
     if (typed("clusterName") && !/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/.test(v.clusterName)) {
-        bad("clusterName", v.clusterName, "3-20 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit");
+        bad(
+            "clusterName",
+            v.clusterName,
+            "3-20 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit",
+        );
     }
     if (typed("kubernetesVersion")) {
         // No leading zeros: "1.035.2" is not a Kubernetes version, and kubeadm would not find it.
         const m = /^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.exec(v.kubernetesVersion);
         const { min, max } = SUPPORTED_MINORS;
         if (!m || Number(m[1]) < min || Number(m[1]) > max) {
-            bad("kubernetesVersion", v.kubernetesVersion, `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4 from 1.${min}; the nodes' containerd 1.7 ends at 1.${max})`);
+            bad(
+                "kubernetesVersion",
+                v.kubernetesVersion,
+                `a version 1.N.P with N from ${min} to ${max} (kubeadm config v1beta4 from 1.${min}; the nodes' containerd 1.7 ends at 1.${max})`,
+            );
         }
     }
     const regionOk = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/.test(region);
@@ -182,18 +200,27 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     const knownZones = zonesOf(region);
     const regionKnown = regionOk && (knownZones !== undefined || unknownOk);
     if (regionOk && !regionKnown) {
-        bad("aws:region", region, `a commercial AWS region the zone table knows (${KNOWN_REGIONS.join(", ")}); for a newer one set allowUnknownZones: true`);
+        bad(
+            "aws:region",
+            region,
+            `a commercial AWS region the zone table knows (${KNOWN_REGIONS.join(", ")}); for a newer one set allowUnknownZones: true`,
+        );
     }
     // Zones are judged only against a region that is one: otherwise every zone would be blamed.
     if (regionKnown && typed("availabilityZones")) {
         const zones: string[] = v.availabilityZones;
         const allowed = `1 to 6 distinct zone names of region ${region}, such as ${region}a`;
         if (zones.length === 0 || zones.length > 6) bad("availabilityZones", zones, allowed);
-        for (const z of zones.filter((z, i) => zones.indexOf(z) !== i)) bad("availabilityZones", z, `${allowed} (duplicate)`);
+        for (const z of zones.filter((z, i) => zones.indexOf(z) !== i))
+            bad("availabilityZones", z, `${allowed} (duplicate)`);
         for (const z of zones.filter((z) => !zonePattern.test(z))) bad("availabilityZones", z, allowed);
         if (knownZones && !unknownOk) {
             for (const z of zones.filter((z) => zonePattern.test(z) && !knownZones.includes(z))) {
-                bad("availabilityZones", z, `${allowed}: ${region} has ${knownZones.join(", ")} (components/net/zones.ts, a snapshot); for a zone it does not know yet set allowUnknownZones: true`);
+                bad(
+                    "availabilityZones",
+                    z,
+                    `${allowed}: ${region} has ${knownZones.join(", ")} (components/net/zones.ts, a snapshot); for a zone it does not know yet set allowUnknownZones: true`,
+                );
             }
         }
     }
@@ -203,8 +230,14 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     for (const key of ["controlPlaneInstanceType", "workerInstanceType", "bastionInstanceType"] as const) {
         // family (letters, a generation digit, attributes) '.' size: what EC2 names look like; whether
         // the family exists is AWS's answer at launch. Graviton types get the arm64 image (cluster.ts).
-        if (typed(key) && !INSTANCE_TYPE.test(v[key])) bad(key, v[key], "an EC2 instance type such as m6i.large or m7g.xlarge (family '.' size: nano, micro, small, medium, large, <n>xlarge or metal)");
-        else if (typed(key) && /^mac/.test(v[key])) bad(key, v[key], "an instance type that boots Ubuntu: mac families run macOS only");
+        if (typed(key) && !INSTANCE_TYPE.test(v[key]))
+            bad(
+                key,
+                v[key],
+                "an EC2 instance type such as m6i.large or m7g.xlarge (family '.' size: nano, micro, small, medium, large, <n>xlarge or metal)",
+            );
+        else if (typed(key) && /^mac/.test(v[key]))
+            bad(key, v[key], "an instance type that boots Ubuntu: mac families run macOS only");
     }
     if (typed("amiId") && v.amiId !== "" && !/^ami-[0-9a-f]{8,17}$/.test(v.amiId)) {
         bad("amiId", v.amiId, "an AMI id such as ami-0123456789abcdef0, or empty for Ubuntu 24.04 LTS");
@@ -224,22 +257,37 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         const list = typed(key) ? (v[key] as string[]) : [];
         list.forEach((c, i) => {
             const parsed = parseCidr(c);
-            if (typeof parsed === "string") bad(key, c, `a list of IPv4 network CIDRs in canonical form such as 203.0.113.0/24; ${parsed}`);
+            if (typeof parsed === "string")
+                bad(key, c, `a list of IPv4 network CIDRs in canonical form such as 203.0.113.0/24; ${parsed}`);
             // AWS refuses a second rule identical to one the group has: it would fail half-way through an up.
-            else if (list.indexOf(c) !== i) bad(key, c, `each CIDR once (entries ${list.indexOf(c)} and ${i} are both ${c})`);
-            else if (key === "apiAllowedCidrs" && vpc && c === v.vpcCidr) bad(key, c, `CIDRs other than vpcCidr (${c}): the stack always admits the VPC to the API (rule api-lb-in-vpc)`);
+            else if (list.indexOf(c) !== i)
+                bad(key, c, `each CIDR once (entries ${list.indexOf(c)} and ${i} are both ${c})`);
+            else if (key === "apiAllowedCidrs" && vpc && c === v.vpcCidr)
+                bad(
+                    key,
+                    c,
+                    `CIDRs other than vpcCidr (${c}): the stack always admits the VPC to the API (rule api-lb-in-vpc)`,
+                );
         });
     }
     // pulumi up reaches every node over SSH through the bastion, which admits only these sources:
     // with none, every bootstrap step would fail at its first dial, after the cloud is built.
     if (typed("sshAllowedCidrs") && (v.sshAllowedCidrs as string[]).length === 0) {
-        bad("sshAllowedCidrs", [], "at least one CIDR: pulumi up reaches every node over SSH through the bastion, which admits only these sources (for example the runner's address as a /32)");
+        bad(
+            "sshAllowedCidrs",
+            [],
+            "at least one CIDR: pulumi up reaches every node over SSH through the bastion, which admits only these sources (for example the runner's address as a /32)",
+        );
     }
     if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
         bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));
     }
     if (typed("pkiAlgorithm") && !PKI_ALGORITHMS.includes(v.pkiAlgorithm)) {
-        bad("pkiAlgorithm", v.pkiAlgorithm, `${PKI_ALGORITHMS.map((a) => `'${a}'`).join(" or ")} (kubeadm rejects ED25519 and P-224)`);
+        bad(
+            "pkiAlgorithm",
+            v.pkiAlgorithm,
+            `${PKI_ALGORITHMS.map((a) => `'${a}'`).join(" or ")} (kubeadm rejects ED25519 and P-224)`,
+        );
     }
     for (const san of typed("apiExtraSans") ? (v.apiExtraSans as string[]) : []) {
         if (!isValidSan(san)) bad("apiExtraSans", san, "a list of DNS names or IP addresses");
@@ -247,7 +295,11 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     if (typed("apiDnsZoneId") && typed("apiDnsName")) checkApiDns(v.apiDnsZoneId, v.apiDnsName);
     const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
     if (typed("etcdBackupSchedule") && !isOnCalendar(v.etcdBackupSchedule)) {
-        bad("etcdBackupSchedule", v.etcdBackupSchedule, 'a systemd OnCalendar expression such as "*-*-* 03:00:00", "daily" or "Mon..Fri 02:30" (see systemd.time(7))');
+        bad(
+            "etcdBackupSchedule",
+            v.etcdBackupSchedule,
+            'a systemd OnCalendar expression such as "*-*-* 03:00:00", "daily" or "Mon..Fri 02:30" (see systemd.time(7))',
+        );
     }
     integerIn("etcdBackupRetentionDays", 1, 3650);
     if (typed("etcdBackupRestoreRoleArns")) checkRestoreRoles(v.etcdBackupRestoreRoleArns);
@@ -272,20 +324,45 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     }
     function checkRestoreRoles(arns: string[]): void {
         // KMS refuses a key policy naming a principal that is not an existing role's ARN, half-way through an up.
-        const allowed = "a list of IAM role ARNs such as arn:aws:iam::123456789012:role/etcd-restore (each once), or []";
+        const allowed =
+            "a list of IAM role ARNs such as arn:aws:iam::123456789012:role/etcd-restore (each once), or []";
         arns.forEach((arn, i) => {
             if (!ROLE_ARN_RE.test(arn)) bad("etcdBackupRestoreRoleArns", arn, allowed);
-            else if (arns.indexOf(arn) !== i) bad("etcdBackupRestoreRoleArns", arn, `${allowed} (entries ${arns.indexOf(arn)} and ${i} are both ${arn})`);
+            else if (arns.indexOf(arn) !== i)
+                bad(
+                    "etcdBackupRestoreRoleArns",
+                    arn,
+                    `${allowed} (entries ${arns.indexOf(arn)} and ${i} are both ${arn})`,
+                );
         });
     }
     function checkApiDns(zoneId: string, name: string): void {
         // Both or neither: a name without its zone has no record, and a zone without a name names nothing.
-        if (zoneId === "" && name !== "") bad("apiDnsZoneId", zoneId, `the id of the Route 53 hosted zone that holds apiDnsName ${name}, such as Z0123456789ABCDEFGHIJ (apiDnsZoneId and apiDnsName are set together, or neither)`);
-        if (zoneId !== "" && name === "") bad("apiDnsName", name, `the API's DNS name inside hosted zone ${zoneId}, such as api.example.com (apiDnsZoneId and apiDnsName are set together, or neither)`);
-        if (zoneId !== "" && !HOSTED_ZONE_ID.test(zoneId)) bad("apiDnsZoneId", zoneId, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z and up to 31 upper-case letters or digits, without /hostedzone/), or empty");
+        if (zoneId === "" && name !== "")
+            bad(
+                "apiDnsZoneId",
+                zoneId,
+                `the id of the Route 53 hosted zone that holds apiDnsName ${name}, such as Z0123456789ABCDEFGHIJ (apiDnsZoneId and apiDnsName are set together, or neither)`,
+            );
+        if (zoneId !== "" && name === "")
+            bad(
+                "apiDnsName",
+                name,
+                `the API's DNS name inside hosted zone ${zoneId}, such as api.example.com (apiDnsZoneId and apiDnsName are set together, or neither)`,
+            );
+        if (zoneId !== "" && !HOSTED_ZONE_ID.test(zoneId))
+            bad(
+                "apiDnsZoneId",
+                zoneId,
+                "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (Z and up to 31 upper-case letters or digits, without /hostedzone/), or empty",
+            );
         // kubeadm takes controlPlaneEndpoint as a lower-case RFC-1123 name; a wildcard or an address is no endpoint.
         if (name !== "" && (!isDnsSubdomain(name) || isIP(name) !== 0 || !name.includes("."))) {
-            bad("apiDnsName", name, "a fully qualified lower-case DNS name such as api.example.com (RFC-1123 labels, no trailing dot, no wildcard, not an address), or empty");
+            bad(
+                "apiDnsName",
+                name,
+                "a fully qualified lower-case DNS name such as api.example.com (RFC-1123 labels, no trailing dot, no wildcard, not an address), or empty",
+            );
         }
     }
     function checkReplaceTriggers(o: Record<string, unknown>): void {
@@ -298,36 +375,78 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         }
         for (const [node, value] of Object.entries(o)) {
             if (!names.has(node)) {
-                bad("nodeReplaceTriggers", node, `node names of this stack as keys (${[...names].join(", ") || "none"})`);
+                bad(
+                    "nodeReplaceTriggers",
+                    node,
+                    `node names of this stack as keys (${[...names].join(", ") || "none"})`,
+                );
             } else if (typeof value !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$/.test(value)) {
-                bad("nodeReplaceTriggers", { [node]: value }, "a value of 1-64 letters, digits or . _ : + - per node, such as a date");
+                bad(
+                    "nodeReplaceTriggers",
+                    { [node]: value },
+                    "a value of 1-64 letters, digits or . _ : + - per node, such as a date",
+                );
             }
         }
     }
     function checkExistingVpc(o: Record<string, unknown>, zones: string[]): ExistingVpc | undefined {
         if (Object.keys(o).length === 0) return undefined;
-        const allowed = "{} or { vpcId: 'vpc-…', publicSubnets: { <zone>: 'subnet-…' }, privateSubnets: { <zone>: 'subnet-…' } } covering every availability zone";
+        const allowed =
+            "{} or { vpcId: 'vpc-…', publicSubnets: { <zone>: 'subnet-…' }, privateSubnets: { <zone>: 'subnet-…' } } covering every availability zone";
         const isSubnetMap = (m: unknown): m is Record<string, string> =>
-            typeof m === "object" && m !== null && !Array.isArray(m) && Object.values(m).every((s) => typeof s === "string" && /^subnet-[0-9a-f]+$/.test(s));
-        const missing = zones.filter((z) => !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || !o.publicSubnets[z] || !o.privateSubnets[z]);
-        if (typeof o.vpcId !== "string" || !/^vpc-[0-9a-f]+$/.test(o.vpcId) || !isSubnetMap(o.publicSubnets) || !isSubnetMap(o.privateSubnets) || missing.length > 0) {
+            typeof m === "object" &&
+            m !== null &&
+            !Array.isArray(m) &&
+            Object.values(m).every((s) => typeof s === "string" && /^subnet-[0-9a-f]+$/.test(s));
+        const missing = zones.filter(
+            (z) =>
+                !isSubnetMap(o.publicSubnets) ||
+                !isSubnetMap(o.privateSubnets) ||
+                !o.publicSubnets[z] ||
+                !o.privateSubnets[z],
+        );
+        if (
+            typeof o.vpcId !== "string" ||
+            !/^vpc-[0-9a-f]+$/.test(o.vpcId) ||
+            !isSubnetMap(o.publicSubnets) ||
+            !isSubnetMap(o.privateSubnets) ||
+            missing.length > 0
+        ) {
             bad("existingVpc", o, missing.length > 0 ? `${allowed} (no subnets for ${missing.join(", ")})` : allowed);
             return undefined;
         }
-        const extra = Object.keys(o).filter((k) => !["vpcId", "publicSubnets", "privateSubnets", "natGatewayIds"].includes(k));
+        const extra = Object.keys(o).filter(
+            (k) => !["vpcId", "publicSubnets", "privateSubnets", "natGatewayIds"].includes(k),
+        );
         if (extra.length > 0) {
-            bad("existingVpc", o, `${allowed}, and natGatewayIds: ['nat-…'] at most (unknown field ${extra.join(", ")})`);
+            bad(
+                "existingVpc",
+                o,
+                `${allowed}, and natGatewayIds: ['nat-…'] at most (unknown field ${extra.join(", ")})`,
+            );
             return undefined;
         }
         const nats = o.natGatewayIds ?? [];
-        if (!Array.isArray(nats) || !nats.every((n, i) => typeof n === "string" && /^nat-[0-9a-f]{8,17}$/.test(n) && nats.indexOf(n) === i)) {
-            bad("existingVpc", o, "natGatewayIds: a list of distinct NAT gateway ids such as nat-0123456789abcdef0 (the VPC's public NAT gateways)");
+        if (
+            !Array.isArray(nats) ||
+            !nats.every((n, i) => typeof n === "string" && /^nat-[0-9a-f]{8,17}$/.test(n) && nats.indexOf(n) === i)
+        ) {
+            bad(
+                "existingVpc",
+                o,
+                "natGatewayIds: a list of distinct NAT gateway ids such as nat-0123456789abcdef0 (the VPC's public NAT gateways)",
+            );
             return undefined;
         }
         // Every subnet once: a subnet both public and private, or shared by two zones, would put
         // nodes where the layout (and the policy pack) believes they are not.
-        const uses = [...Object.entries(o.publicSubnets).map(([z, s]) => [`publicSubnets.${z}`, s]), ...Object.entries(o.privateSubnets).map(([z, s]) => [`privateSubnets.${z}`, s])];
-        const clashes = uses.filter(([, s], i) => uses.findIndex(([, t]) => t === s) !== i).map(([where, s]) => `${s} is also ${uses.find(([, t]) => t === s)![0]} (${where})`);
+        const uses = [
+            ...Object.entries(o.publicSubnets).map(([z, s]) => [`publicSubnets.${z}`, s]),
+            ...Object.entries(o.privateSubnets).map(([z, s]) => [`privateSubnets.${z}`, s]),
+        ];
+        const clashes = uses
+            .filter(([, s], i) => uses.findIndex(([, t]) => t === s) !== i)
+            .map(([where, s]) => `${s} is also ${uses.find(([, t]) => t === s)![0]} (${where})`);
         if (clashes.length > 0) {
             bad("existingVpc", o, `${allowed}, each subnet once: ${clashes.join("; ")}`);
             return undefined;
@@ -358,7 +477,8 @@ export function isOnCalendar(text: string): boolean {
     const m = withTime ?? dateOnly;
     if (!m) return false;
     // Every number within its field's range (systemd refuses 25:00 or month 13).
-    const within = (f: string | undefined, min: number, max: number) => f === undefined || (f.match(/\d+/g) ?? []).every((n) => Number(n) >= min && Number(n) <= max);
+    const within = (f: string | undefined, min: number, max: number) =>
+        f === undefined || (f.match(/\d+/g) ?? []).every((n) => Number(n) >= min && Number(n) <= max);
     const { date: dateText, time: timeText } = m.groups ?? {};
     if (timeText) {
         const [h, mi, se] = timeText.split(":");
@@ -390,7 +510,9 @@ function parseKind(text: string, kind: Kind): { ok: true; value: unknown } | { o
                 ? { ok: true, value }
                 : { ok: false, allowed: "a list of strings" };
         case "object":
-            return typeof value === "object" && value !== null && !Array.isArray(value) ? { ok: true, value } : { ok: false, allowed: "an object" };
+            return typeof value === "object" && value !== null && !Array.isArray(value)
+                ? { ok: true, value }
+                : { ok: false, allowed: "an object" };
     }
 }
 
@@ -433,31 +555,63 @@ export interface ExistingNatGateway {
  * block, an API CIDR that repeats a rule the stack always makes (its block, a NAT address), and
  * natGatewayIds that are not exactly its public NAT gateways (an internet-facing API needs all).
  */
-export function existingVpcProblems(cfg: ClusterConfig, vpcCidr: string, nats: readonly ExistingNatGateway[]): ConfigProblem[] {
+export function existingVpcProblems(
+    cfg: ClusterConfig,
+    vpcCidr: string,
+    nats: readonly ExistingNatGateway[],
+): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     const existing = cfg.existingVpc!;
     const block = parseCidr(vpcCidr);
-    if (typeof block === "string") return [{ key: "existingVpc", value: existing.vpcId, allowed: `a VPC whose block EC2 reports as a CIDR (got ${vpcCidr}: ${block})` }];
+    if (typeof block === "string")
+        return [
+            {
+                key: "existingVpc",
+                value: existing.vpcId,
+                allowed: `a VPC whose block EC2 reports as a CIDR (got ${vpcCidr}: ${block})`,
+            },
+        ];
     for (const key of ["podCidr", "serviceCidr"] as const) {
         const own = parseCidr(cfg[key]);
-        if (typeof own !== "string" && overlaps(own, block)) problems.push({ key, value: cfg[key], allowed: `a CIDR that does not overlap the block ${vpcCidr} of existingVpc ${existing.vpcId}` });
+        if (typeof own !== "string" && overlaps(own, block))
+            problems.push({
+                key,
+                value: cfg[key],
+                allowed: `a CIDR that does not overlap the block ${vpcCidr} of existingVpc ${existing.vpcId}`,
+            });
     }
     const publicNats = nats.filter((n) => n.connectivityType === "public" && n.publicIp !== "");
     const listed = existing.natGatewayIds ?? [];
     const found = publicNats.map((n) => n.id);
     for (const id of listed.filter((id) => !found.includes(id))) {
-        problems.push({ key: "existingVpc", value: id, allowed: `natGatewayIds naming available public NAT gateways of ${existing.vpcId} (it has ${found.join(", ") || "none"})` });
+        problems.push({
+            key: "existingVpc",
+            value: id,
+            allowed: `natGatewayIds naming available public NAT gateways of ${existing.vpcId} (it has ${found.join(", ") || "none"})`,
+        });
     }
     if (!cfg.internalApi) {
         const missing = found.filter((id) => !listed.includes(id));
         if (missing.length > 0) {
-            problems.push({ key: "existingVpc", value: existing, allowed: `natGatewayIds listing every public NAT gateway of ${existing.vpcId} (missing ${missing.join(", ")}): nodes reach an internet-facing API from their addresses; or set internalApi: true` });
+            problems.push({
+                key: "existingVpc",
+                value: existing,
+                allowed: `natGatewayIds listing every public NAT gateway of ${existing.vpcId} (missing ${missing.join(", ")}): nodes reach an internet-facing API from their addresses; or set internalApi: true`,
+            });
         }
     }
     const alwaysMade = new Map<string, string>([[vpcCidr, "api-lb-in-vpc (the VPC's block)"]]);
-    if (!cfg.internalApi) listed.forEach((id, i) => { const nat = publicNats.find((n) => n.id === id); if (nat) alwaysMade.set(`${nat.publicIp}/32`, `api-lb-in-nat-${i} (${id})`); });
+    if (!cfg.internalApi)
+        listed.forEach((id, i) => {
+            const nat = publicNats.find((n) => n.id === id);
+            if (nat) alwaysMade.set(`${nat.publicIp}/32`, `api-lb-in-nat-${i} (${id})`);
+        });
     for (const c of cfg.apiAllowedCidrs.filter((c) => alwaysMade.has(c))) {
-        problems.push({ key: "apiAllowedCidrs", value: c, allowed: `CIDRs other than those the stack always admits to the API: ${c} is rule ${alwaysMade.get(c)}` });
+        problems.push({
+            key: "apiAllowedCidrs",
+            value: c,
+            allowed: `CIDRs other than those the stack always admits to the API: ${c} is rule ${alwaysMade.get(c)}`,
+        });
     }
     return problems;
 }
@@ -477,10 +631,22 @@ export interface HostedZone {
 export function apiDnsProblems(cfg: ClusterConfig, zone: HostedZone): ConfigProblem[] {
     const apex = zone.name.toLowerCase().replace(/\.$/, "");
     if (cfg.apiDnsName !== apex && !cfg.apiDnsName.endsWith(`.${apex}`)) {
-        return [{ key: "apiDnsName", value: cfg.apiDnsName, allowed: `a name inside hosted zone ${cfg.apiDnsZoneId} (${apex}), such as api.${apex}` }];
+        return [
+            {
+                key: "apiDnsName",
+                value: cfg.apiDnsName,
+                allowed: `a name inside hosted zone ${cfg.apiDnsZoneId} (${apex}), such as api.${apex}`,
+            },
+        ];
     }
     if (zone.privateZone && !cfg.existingVpc) {
-        return [{ key: "apiDnsZoneId", value: cfg.apiDnsZoneId, allowed: `a public hosted zone: ${apex} is private, and a private zone cannot be associated with the VPC this stack creates (with existingVpc, a private zone associated with that VPC is accepted)` }];
+        return [
+            {
+                key: "apiDnsZoneId",
+                value: cfg.apiDnsZoneId,
+                allowed: `a public hosted zone: ${apex} is private, and a private zone cannot be associated with the VPC this stack creates (with existingVpc, a private zone associated with that VPC is accepted)`,
+            },
+        ];
     }
     return [];
 }
@@ -490,7 +656,10 @@ export interface CloudFacts {
     /** The image of each instance type (by its config key): amiId, or Ubuntu of the type's architecture. */
     readonly images: Readonly<Record<InstanceTypeKey, pulumi.Output<string>>>;
     /** The existing VPC's own block and its listed NAT gateways' addresses (in natGatewayIds order). */
-    readonly existingVpc?: { readonly cidrBlock: pulumi.Output<string>; readonly natPublicIps: readonly pulumi.Output<string>[] };
+    readonly existingVpc?: {
+        readonly cidrBlock: pulumi.Output<string>;
+        readonly natPublicIps: readonly pulumi.Output<string>[];
+    };
     /**
      * Resolves to no resources once every lookup agrees with the configuration, and fails with a
      * ConfigError naming the keys otherwise: the cluster depends on it, so nothing is built before.
@@ -504,16 +673,26 @@ export interface CloudFacts {
  */
 export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): CloudFacts {
     const checks: Promise<ConfigProblem[]>[] = [];
-    const failed = (key: string, value: unknown, what: string) => (err: unknown): ConfigProblem[] => {
-        const detail = (err instanceof Error ? err.message : String(err)).trim();
-        return [{ key, value, allowed: `${what} (the lookup found none${detail ? `: ${detail}` : ""})` }];
-    };
+    const failed =
+        (key: string, value: unknown, what: string) =>
+        (err: unknown): ConfigProblem[] => {
+            const detail = (err instanceof Error ? err.message : String(err)).trim();
+            return [{ key, value, allowed: `${what} (the lookup found none${detail ? `: ${detail}` : ""})` }];
+        };
 
     const images = {} as Record<InstanceTypeKey, pulumi.Output<string>>;
     if (cfg.amiId !== "") {
         for (const key of INSTANCE_TYPE_KEYS) images[key] = pulumi.output(cfg.amiId);
-        const image = aws.ec2.getAmi({ filters: [{ name: "image-id", values: [cfg.amiId] }], includeDeprecated: true }, opts);
-        checks.push(image.then((i) => imageProblems(cfg, i.architecture), failed("amiId", cfg.amiId, `an AMI this account can launch in ${cfg.region}`)));
+        const image = aws.ec2.getAmi(
+            { filters: [{ name: "image-id", values: [cfg.amiId] }], includeDeprecated: true },
+            opts,
+        );
+        checks.push(
+            image.then(
+                (i) => imageProblems(cfg, i.architecture),
+                failed("amiId", cfg.amiId, `an AMI this account can launch in ${cfg.region}`),
+            ),
+        );
     } else {
         // One lookup per architecture in use: mixed control planes and workers each get their own.
         const byArch = new Map<Architecture, pulumi.Output<string>>();
@@ -526,18 +705,39 @@ export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): Cl
 
     if (cfg.apiDnsZoneId !== "") {
         const zone = aws.route53.getZone({ zoneId: cfg.apiDnsZoneId }, opts);
-        checks.push(zone.then((z) => apiDnsProblems(cfg, { name: z.name, privateZone: z.privateZone ?? false }), failed("apiDnsZoneId", cfg.apiDnsZoneId, "a Route 53 hosted zone this account can read")));
+        checks.push(
+            zone.then(
+                (z) => apiDnsProblems(cfg, { name: z.name, privateZone: z.privateZone ?? false }),
+                failed("apiDnsZoneId", cfg.apiDnsZoneId, "a Route 53 hosted zone this account can read"),
+            ),
+        );
     }
 
     let lookups: Promise<[string, ExistingNatGateway[]]> | undefined;
     if (cfg.existingVpc) {
         const { vpcId } = cfg.existingVpc;
         const vpc = aws.ec2.getVpc({ id: vpcId }, opts);
-        const nats = aws.ec2.getNatGateways({ vpcId, filters: [{ name: "state", values: ["available"] }] }, opts)
+        const nats = aws.ec2
+            .getNatGateways({ vpcId, filters: [{ name: "state", values: ["available"] }] }, opts)
             .then((r) => Promise.all(r.ids.map((id) => aws.ec2.getNatGateway({ id, vpcId }, opts))))
-            .then((all) => all.map((n): ExistingNatGateway => ({ id: n.id, connectivityType: n.connectivityType, publicIp: n.publicIp ?? "" })));
+            .then((all) =>
+                all.map((n): ExistingNatGateway => ({
+                    id: n.id,
+                    connectivityType: n.connectivityType,
+                    publicIp: n.publicIp ?? "",
+                })),
+            );
         lookups = Promise.all([vpc.then((v) => v.cidrBlock), nats]);
-        checks.push(lookups.then(([cidr, n]) => existingVpcProblems(cfg, cidr, n), failed("existingVpc", vpcId, `a VPC of this account in ${cfg.region} whose NAT gateways can be described`)));
+        checks.push(
+            lookups.then(
+                ([cidr, n]) => existingVpcProblems(cfg, cidr, n),
+                failed(
+                    "existingVpc",
+                    vpcId,
+                    `a VPC of this account in ${cfg.region} whose NAT gateways can be described`,
+                ),
+            ),
+        );
     }
 
     const passed = Promise.all(checks).then((all) => {
@@ -551,7 +751,9 @@ export function cloudChecks(cfg: ClusterConfig, opts?: pulumi.InvokeOptions): Cl
         const facts = passed.then(() => lookups);
         existingVpc = {
             cidrBlock: pulumi.output(facts.then(([cidr]) => cidr)),
-            natPublicIps: (cfg.existingVpc.natGatewayIds ?? []).map((id) => pulumi.output(facts.then(([, nats]) => nats.find((n) => n.id === id)!.publicIp))),
+            natPublicIps: (cfg.existingVpc.natGatewayIds ?? []).map((id) =>
+                pulumi.output(facts.then(([, nats]) => nats.find((n) => n.id === id)!.publicIp)),
+            ),
         };
     }
     return { images, existingVpc, verified: pulumi.output(passed) };
@@ -567,6 +769,9 @@ export function afterChecks(verified: pulumi.Output<pulumi.Resource[]>): pulumi.
     // resolved Output value, and a resource reaches the whole tree through its parent.
     return (a) => ({
         props: a.props,
-        opts: { ...a.opts, dependsOn: [verified, a.opts.dependsOn ?? []] as unknown as pulumi.Input<pulumi.Resource[]> },
+        opts: {
+            ...a.opts,
+            dependsOn: [verified, a.opts.dependsOn ?? []] as unknown as pulumi.Input<pulumi.Resource[]>,
+        },
     });
 }

@@ -17,15 +17,25 @@ export class NodeIdentity extends pulumi.ComponentResource {
     constructor(name: string, args: NodeIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:iam:NodeIdentity", name, {}, opts);
         const n = `${args.clusterName}-${args.role}`;
-        this.role = new aws.iam.Role(n, {
-            description: `${args.role} nodes of cluster ${args.clusterName}`,
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
-            tags: clusterTags(args.clusterName, n),
-        }, { parent: this });
-        const profile = new aws.iam.InstanceProfile(n, { role: this.role.name, tags: clusterTags(args.clusterName, n) }, { parent: this });
+        this.role = new aws.iam.Role(
+            n,
+            {
+                description: `${args.role} nodes of cluster ${args.clusterName}`,
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+                    ],
+                }),
+                tags: clusterTags(args.clusterName, n),
+            },
+            { parent: this },
+        );
+        const profile = new aws.iam.InstanceProfile(
+            n,
+            { role: this.role.name, tags: clusterTags(args.clusterName, n) },
+            { parent: this },
+        );
         this.instanceProfileName = profile.name;
         this.registerOutputs({ roleArn: this.role.arn, instanceProfileName: this.instanceProfileName });
     }

@@ -20,12 +20,21 @@ export function architectureOf(instanceType: string): Architecture {
 export const CANONICAL = "099720109477";
 
 /** The lookup of Canonical's newest Ubuntu 24.04 LTS server image for an architecture. */
-export function ubuntuImageQuery(arch: Architecture): { owners: string[]; mostRecent: boolean; filters: { name: string; values: string[] }[] } {
+export function ubuntuImageQuery(arch: Architecture): {
+    owners: string[];
+    mostRecent: boolean;
+    filters: { name: string; values: string[] }[];
+} {
     return {
         owners: [CANONICAL],
         mostRecent: true,
         filters: [
-            { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`] },
+            {
+                name: "name",
+                values: [
+                    `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch === "arm64" ? "arm64" : "amd64"}-server-*`,
+                ],
+            },
             { name: "virtualization-type", values: ["hvm"] },
         ],
     };
@@ -52,28 +61,37 @@ export interface HardenedInstanceArgs {
 }
 
 export function hardenedInstance(args: HardenedInstanceArgs, opts: pulumi.CustomResourceOptions): aws.ec2.Instance {
-    return new aws.ec2.Instance(args.name, {
-        ami: args.ami,
-        instanceType: args.instanceType,
-        availabilityZone: args.zone,
-        subnetId: args.subnetId,
-        vpcSecurityGroupIds: args.securityGroupIds,
-        associatePublicIpAddress: args.publicIp,
-        keyName: args.keyName,
-        iamInstanceProfile: args.instanceProfile,
-        // kubeadm's preflight needs the source/destination check only off for some CNIs; keep AWS's default.
-        // Hop limit 1: the metadata service answers the node itself, not its pods (whose requests
-        // cross one more hop), so no pod can take the node role's credentials.
-        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-        rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGiB, encrypted: true, deleteOnTermination: true },
-        tags: { ...roleTags(args.clusterName, args.name, args.role), ...args.extraTags },
-        volumeTags: roleTags(args.clusterName, args.name, args.role),
-    }, {
-        // A newer AMI or changed user data must never replace every node at once; nodes are
-        // replaced deliberately, one at a time (see the README's runbooks). Node pools override this
-        // for `ami`: they state each node's image themselves (components/nodePool.ts), so that a move
-        // to another architecture can replace a node onto an image that boots it.
-        ignoreChanges: ["ami", "userData"],
-        ...opts,
-    });
+    return new aws.ec2.Instance(
+        args.name,
+        {
+            ami: args.ami,
+            instanceType: args.instanceType,
+            availabilityZone: args.zone,
+            subnetId: args.subnetId,
+            vpcSecurityGroupIds: args.securityGroupIds,
+            associatePublicIpAddress: args.publicIp,
+            keyName: args.keyName,
+            iamInstanceProfile: args.instanceProfile,
+            // kubeadm's preflight needs the source/destination check only off for some CNIs; keep AWS's default.
+            // Hop limit 1: the metadata service answers the node itself, not its pods (whose requests
+            // cross one more hop), so no pod can take the node role's credentials.
+            metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: {
+                volumeType: "gp3",
+                volumeSize: args.rootVolumeSizeGiB,
+                encrypted: true,
+                deleteOnTermination: true,
+            },
+            tags: { ...roleTags(args.clusterName, args.name, args.role), ...args.extraTags },
+            volumeTags: roleTags(args.clusterName, args.name, args.role),
+        },
+        {
+            // A newer AMI or changed user data must never replace every node at once; nodes are
+            // replaced deliberately, one at a time (see the README's runbooks). Node pools override this
+            // for `ami`: they state each node's image themselves (components/nodePool.ts), so that a move
+            // to another architecture can replace a node onto an image that boots it.
+            ignoreChanges: ["ami", "userData"],
+            ...opts,
+        },
+    );
 }

@@ -22,7 +22,10 @@ export interface NetworkArgs {
     /** Build in this VPC and its subnets instead of creating a network. */
     existingVpc?: ExistingVpc;
     /** The existing VPC's block and its NAT gateways' addresses, as looked up (config.ts cloudChecks). */
-    existingVpcFacts?: { readonly cidrBlock: pulumi.Output<string>; readonly natPublicIps: readonly pulumi.Output<string>[] };
+    existingVpcFacts?: {
+        readonly cidrBlock: pulumi.Output<string>;
+        readonly natPublicIps: readonly pulumi.Output<string>[];
+    };
 }
 
 /**
@@ -48,7 +51,8 @@ export class Network extends pulumi.ComponentResource {
 
         if (args.existingVpc) {
             const existing = args.existingVpc;
-            if (!args.existingVpcFacts) throw new Error("Network: an existing VPC needs its looked-up facts (config.ts cloudChecks)");
+            if (!args.existingVpcFacts)
+                throw new Error("Network: an existing VPC needs its looked-up facts (config.ts cloudChecks)");
             this.vpcId = pulumi.output(existing.vpcId);
             this.cidrBlock = args.existingVpcFacts.cidrBlock;
             this.publicSubnets = zones.map((zone) => ({ zone, id: pulumi.output(existing.publicSubnets[zone]) }));
@@ -62,58 +66,103 @@ export class Network extends pulumi.ComponentResource {
         const c = args.clusterName;
         const parent = { parent: this };
         const routing: pulumi.Resource[] = [];
-        const vpc = new aws.ec2.Vpc(`${c}-vpc`, {
-            cidrBlock: args.vpcCidr,
-            enableDnsHostnames: true,
-            enableDnsSupport: true,
-            tags: clusterTags(c, `${c}-vpc`),
-        }, parent);
-        const igw = new aws.ec2.InternetGateway(`${c}-igw`, { vpcId: vpc.id, tags: clusterTags(c, `${c}-igw`) }, parent);
-        const publicRoutes = new aws.ec2.RouteTable(`${c}-public`, {
-            vpcId: vpc.id,
-            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
-            tags: clusterTags(c, `${c}-public`),
-        }, parent);
+        const vpc = new aws.ec2.Vpc(
+            `${c}-vpc`,
+            {
+                cidrBlock: args.vpcCidr,
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                tags: clusterTags(c, `${c}-vpc`),
+            },
+            parent,
+        );
+        const igw = new aws.ec2.InternetGateway(
+            `${c}-igw`,
+            { vpcId: vpc.id, tags: clusterTags(c, `${c}-igw`) },
+            parent,
+        );
+        const publicRoutes = new aws.ec2.RouteTable(
+            `${c}-public`,
+            {
+                vpcId: vpc.id,
+                routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+                tags: clusterTags(c, `${c}-public`),
+            },
+            parent,
+        );
 
         const blocks = planSubnets(args.vpcCidr, zones);
         const publicSubnets = blocks.map((b) => {
-            const subnet = new aws.ec2.Subnet(`${c}-public-${b.zone}`, {
-                vpcId: vpc.id,
-                availabilityZone: b.zone,
-                cidrBlock: b.publicCidr,
-                mapPublicIpOnLaunch: false,
-                tags: clusterTags(c, `${c}-public-${b.zone}`, { "kubernetes.io/role/elb": "1" }),
-            }, parent);
-            routing.push(new aws.ec2.RouteTableAssociation(`${c}-public-${b.zone}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }, parent));
+            const subnet = new aws.ec2.Subnet(
+                `${c}-public-${b.zone}`,
+                {
+                    vpcId: vpc.id,
+                    availabilityZone: b.zone,
+                    cidrBlock: b.publicCidr,
+                    mapPublicIpOnLaunch: false,
+                    tags: clusterTags(c, `${c}-public-${b.zone}`, { "kubernetes.io/role/elb": "1" }),
+                },
+                parent,
+            );
+            routing.push(
+                new aws.ec2.RouteTableAssociation(
+                    `${c}-public-${b.zone}`,
+                    { subnetId: subnet.id, routeTableId: publicRoutes.id },
+                    parent,
+                ),
+            );
             return subnet;
         });
 
         // A NAT gateway lives in a public subnet; with 'single' every zone's private routes use the first.
         const natZones = args.natGateways === "perAz" ? blocks.map((b) => b.zone) : [blocks[0].zone];
         const nats = natZones.map((zone) => {
-            const eip = new aws.ec2.Eip(`${c}-nat-${zone}`, { domain: "vpc", tags: clusterTags(c, `${c}-nat-${zone}`) }, parent);
-            const nat = new aws.ec2.NatGateway(`${c}-nat-${zone}`, {
-                allocationId: eip.id,
-                subnetId: publicSubnets[zones.indexOf(zone)].id,
-                tags: clusterTags(c, `${c}-nat-${zone}`),
-            }, { parent: this, dependsOn: [igw] });
+            const eip = new aws.ec2.Eip(
+                `${c}-nat-${zone}`,
+                { domain: "vpc", tags: clusterTags(c, `${c}-nat-${zone}`) },
+                parent,
+            );
+            const nat = new aws.ec2.NatGateway(
+                `${c}-nat-${zone}`,
+                {
+                    allocationId: eip.id,
+                    subnetId: publicSubnets[zones.indexOf(zone)].id,
+                    tags: clusterTags(c, `${c}-nat-${zone}`),
+                },
+                { parent: this, dependsOn: [igw] },
+            );
             return { zone, eip, nat };
         });
 
         const privateSubnets = blocks.map((b) => {
-            const subnet = new aws.ec2.Subnet(`${c}-private-${b.zone}`, {
-                vpcId: vpc.id,
-                availabilityZone: b.zone,
-                cidrBlock: b.privateCidr,
-                tags: clusterTags(c, `${c}-private-${b.zone}`, { "kubernetes.io/role/internal-elb": "1" }),
-            }, parent);
+            const subnet = new aws.ec2.Subnet(
+                `${c}-private-${b.zone}`,
+                {
+                    vpcId: vpc.id,
+                    availabilityZone: b.zone,
+                    cidrBlock: b.privateCidr,
+                    tags: clusterTags(c, `${c}-private-${b.zone}`, { "kubernetes.io/role/internal-elb": "1" }),
+                },
+                parent,
+            );
             const nat = nats.find((n) => n.zone === b.zone) ?? nats[0];
-            const routes = new aws.ec2.RouteTable(`${c}-private-${b.zone}`, {
-                vpcId: vpc.id,
-                routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.nat.id }],
-                tags: clusterTags(c, `${c}-private-${b.zone}`),
-            }, parent);
-            routing.push(routes, new aws.ec2.RouteTableAssociation(`${c}-private-${b.zone}`, { subnetId: subnet.id, routeTableId: routes.id }, parent));
+            const routes = new aws.ec2.RouteTable(
+                `${c}-private-${b.zone}`,
+                {
+                    vpcId: vpc.id,
+                    routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.nat.id }],
+                    tags: clusterTags(c, `${c}-private-${b.zone}`),
+                },
+                parent,
+            );
+            routing.push(
+                routes,
+                new aws.ec2.RouteTableAssociation(
+                    `${c}-private-${b.zone}`,
+                    { subnetId: subnet.id, routeTableId: routes.id },
+                    parent,
+                ),
+            );
             return subnet;
         });
 

@@ -62,29 +62,52 @@ export interface CurrentInstance {
  * An instance without the trigger tag (created before it existed) keeps its image: adopting the tag
  * must replace nothing. Two live instances with different images (a stray one) are refused.
  */
-export function nodeImage(node: string, latest: string, trigger: string, instanceType: string, current: readonly CurrentInstance[]): string {
-    const staying = current.filter((c) => (c.trigger === undefined || c.trigger === trigger) && architectureOf(c.instanceType) === architectureOf(instanceType));
+export function nodeImage(
+    node: string,
+    latest: string,
+    trigger: string,
+    instanceType: string,
+    current: readonly CurrentInstance[],
+): string {
+    const staying = current.filter(
+        (c) =>
+            (c.trigger === undefined || c.trigger === trigger) &&
+            architectureOf(c.instanceType) === architectureOf(instanceType),
+    );
     const images = [...new Set(staying.map((c) => c.ami))];
     if (images.length > 1) {
-        throw new Error(`node ${node}: ${staying.length} live instances carry its Name tag with different images (${staying.map((c) => `${c.id} runs ${c.ami}`).join(", ")}); `
-            + "expected at most one instance per node: terminate the one that is not in the stack's state (`pulumi stack export` shows its id), then run `pulumi up` again");
+        throw new Error(
+            `node ${node}: ${staying.length} live instances carry its Name tag with different images (${staying.map((c) => `${c.id} runs ${c.ami}`).join(", ")}); ` +
+                "expected at most one instance per node: terminate the one that is not in the stack's state (`pulumi stack export` shows its id), then run `pulumi up` again",
+        );
     }
     return images[0] ?? latest;
 }
 
 /** The live instances (any state but terminated or shutting down) with a node's Name tag in this cluster. */
-function currentInstances(clusterName: string, node: string, opts: pulumi.InvokeOptions): pulumi.Output<CurrentInstance[]> {
-    const found = aws.ec2.getInstancesOutput({
-        filters: [
-            { name: "tag:Name", values: [node] },
-            { name: `tag:kubernetes.io/cluster/${clusterName}`, values: ["owned"] },
-            { name: "instance-state-name", values: ["pending", "running", "stopping", "stopped"] },
-        ],
-    }, opts);
-    return found.ids.apply((ids) => Promise.all(ids.map(async (id) => {
-        const i = await aws.ec2.getInstance({ instanceId: id }, opts);
-        return { id, ami: i.ami, instanceType: i.instanceType, trigger: i.tags[REPLACE_TRIGGER_TAG] };
-    })));
+function currentInstances(
+    clusterName: string,
+    node: string,
+    opts: pulumi.InvokeOptions,
+): pulumi.Output<CurrentInstance[]> {
+    const found = aws.ec2.getInstancesOutput(
+        {
+            filters: [
+                { name: "tag:Name", values: [node] },
+                { name: `tag:kubernetes.io/cluster/${clusterName}`, values: ["owned"] },
+                { name: "instance-state-name", values: ["pending", "running", "stopping", "stopped"] },
+            ],
+        },
+        opts,
+    );
+    return found.ids.apply((ids) =>
+        Promise.all(
+            ids.map(async (id) => {
+                const i = await aws.ec2.getInstance({ instanceId: id }, opts);
+                return { id, ami: i.ami, instanceType: i.instanceType, trigger: i.tags[REPLACE_TRIGGER_TAG] };
+            }),
+        ),
+    );
 }
 
 /** Nodes of one role spread round-robin over the zones' private subnets. */
@@ -103,23 +126,27 @@ export class NodePool extends pulumi.ComponentResource {
             const zone = zoneOf(i, zones);
             const nodeName = `${args.clusterName}-${short}-${i}`;
             const trigger = replaceTriggerOf(args.replaceTriggers, nodeName);
-            const ami = pulumi.all([args.ami, currentInstances(args.clusterName, nodeName, { parent: this })])
+            const ami = pulumi
+                .all([args.ami, currentInstances(args.clusterName, nodeName, { parent: this })])
                 .apply(([latest, current]) => nodeImage(nodeName, latest, trigger, args.instanceType, current));
-            const instance = hardenedInstance({
-                clusterName: args.clusterName,
-                name: nodeName,
-                role: args.role,
-                zone,
-                subnetId: args.privateSubnets[zones.indexOf(zone)].id,
-                securityGroupIds: args.securityGroupIds,
-                instanceType: args.instanceType,
-                ami,
-                keyName: args.keyName,
-                rootVolumeSizeGiB: args.rootVolumeSizeGiB,
-                instanceProfile: args.instanceProfileName,
-                publicIp: false,
-                extraTags: { [REPLACE_TRIGGER_TAG]: trigger },
-            }, { parent: this, protect: args.protect, ignoreChanges: ["userData"] });
+            const instance = hardenedInstance(
+                {
+                    clusterName: args.clusterName,
+                    name: nodeName,
+                    role: args.role,
+                    zone,
+                    subnetId: args.privateSubnets[zones.indexOf(zone)].id,
+                    securityGroupIds: args.securityGroupIds,
+                    instanceType: args.instanceType,
+                    ami,
+                    keyName: args.keyName,
+                    rootVolumeSizeGiB: args.rootVolumeSizeGiB,
+                    instanceProfile: args.instanceProfileName,
+                    publicIp: false,
+                    extraTags: { [REPLACE_TRIGGER_TAG]: trigger },
+                },
+                { parent: this, protect: args.protect, ignoreChanges: ["userData"] },
+            );
             return { name: nodeName, zone, instance };
         });
         this.zones = this.nodes.map((n) => n.zone);

@@ -87,58 +87,82 @@ export class ClusterPki extends pulumi.ComponentResource {
     constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:pki:ClusterPki", name, {}, opts);
         const c = args.cluster.clusterName;
-        const keyArgs: tls.PrivateKeyArgs = args.algorithm === "RSA" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ECDSA", ecdsaCurve: "P256" };
+        const keyArgs: tls.PrivateKeyArgs =
+            args.algorithm === "RSA" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ECDSA", ecdsaCurve: "P256" };
         const protectedOpts = { parent: this, protect: args.protect };
 
         const cas = {} as Record<CaName, Issued>;
         for (const ca of KUBEADM_CAS) {
             const key = new tls.PrivateKey(`${c}-${ca.name}`, keyArgs, protectedOpts);
-            const cert = new tls.SelfSignedCert(`${c}-${ca.name}`, {
-                privateKeyPem: key.privateKeyPem,
-                subject: { commonName: ca.commonName },
-                isCaCertificate: true,
-                allowedUses: [...ca.allowedUses],
-                validityPeriodHours: CA_VALIDITY_HOURS,
-                earlyRenewalHours: 0,
-                setSubjectKeyId: true,
-            }, protectedOpts);
+            const cert = new tls.SelfSignedCert(
+                `${c}-${ca.name}`,
+                {
+                    privateKeyPem: key.privateKeyPem,
+                    subject: { commonName: ca.commonName },
+                    isCaCertificate: true,
+                    allowedUses: [...ca.allowedUses],
+                    validityPeriodHours: CA_VALIDITY_HOURS,
+                    earlyRenewalHours: 0,
+                    setSubjectKeyId: true,
+                },
+                protectedOpts,
+            );
             cas[ca.name] = { key, cert: cert.certPem };
         }
         const saKey = new tls.PrivateKey(`${c}-sa`, keyArgs, protectedOpts);
 
         const spec = resolveClusterSpec(args.cluster);
         const issue = (resourceName: string, leaf: KubeadmLeafCert, node?: PkiNode): Issued => {
-            const request = pulumi.all([spec, node?.privateIp ?? "127.0.0.1"]).apply(([cluster, ip]) =>
-                leafCertRequest(leaf, cluster, node && { name: node.name, privateIp: ip, role: "control-plane" }));
+            const request = pulumi
+                .all([spec, node?.privateIp ?? "127.0.0.1"])
+                .apply(([cluster, ip]) =>
+                    leafCertRequest(leaf, cluster, node && { name: node.name, privateIp: ip, role: "control-plane" }),
+                );
             const key = new tls.PrivateKey(resourceName, keyArgs, { parent: this });
-            const csr = new tls.CertRequest(resourceName, {
-                privateKeyPem: key.privateKeyPem,
-                subject: {
-                    commonName: request.commonName,
-                    // kubeadm's subjects carry at most one organization (a Kubernetes group).
-                    organization: request.organizations.apply((o) => o[0]),
+            const csr = new tls.CertRequest(
+                resourceName,
+                {
+                    privateKeyPem: key.privateKeyPem,
+                    subject: {
+                        commonName: request.commonName,
+                        // kubeadm's subjects carry at most one organization (a Kubernetes group).
+                        organization: request.organizations.apply((o) => o[0]),
+                    },
+                    dnsNames: request.sans.dnsNames.apply((d) => [...d]),
+                    ipAddresses: request.sans.ipAddresses.apply((i) => [...i]),
                 },
-                dnsNames: request.sans.dnsNames.apply((d) => [...d]),
-                ipAddresses: request.sans.ipAddresses.apply((i) => [...i]),
-            }, { parent: this });
+                { parent: this },
+            );
             const ca = cas[leaf.ca];
-            const cert = new tls.LocallySignedCert(resourceName, {
-                certRequestPem: csr.certRequestPem,
-                caPrivateKeyPem: ca.key.privateKeyPem,
-                caCertPem: ca.cert,
-                allowedUses: [...leaf.allowedUses],
-                validityPeriodHours: LEAF_VALIDITY_HOURS,
-                earlyRenewalHours: LEAF_EARLY_RENEWAL_HOURS,
-            }, { parent: this });
+            const cert = new tls.LocallySignedCert(
+                resourceName,
+                {
+                    certRequestPem: csr.certRequestPem,
+                    caPrivateKeyPem: ca.key.privateKeyPem,
+                    caCertPem: ca.cert,
+                    allowedUses: [...leaf.allowedUses],
+                    validityPeriodHours: LEAF_VALIDITY_HOURS,
+                    earlyRenewalHours: LEAF_EARLY_RENEWAL_HOURS,
+                },
+                { parent: this },
+            );
             return { key, cert: cert.certPem };
         };
 
         const shared = {} as Partial<Record<LeafName, Issued>>;
-        for (const leaf of KUBEADM_LEAF_CERTS.filter((l) => !l.perNode)) shared[leaf.name] = issue(`${c}-${leaf.name}`, leaf);
-        const perNode = Object.fromEntries(args.controlPlanes.map((node) => [
-            node.name,
-            Object.fromEntries(KUBEADM_LEAF_CERTS.filter((l) => l.perNode).map((leaf) => [leaf.name, issue(`${node.name}-${leaf.name}`, leaf, node)])),
-        ])) as Record<string, Partial<Record<LeafName, Issued>>>;
+        for (const leaf of KUBEADM_LEAF_CERTS.filter((l) => !l.perNode))
+            shared[leaf.name] = issue(`${c}-${leaf.name}`, leaf);
+        const perNode = Object.fromEntries(
+            args.controlPlanes.map((node) => [
+                node.name,
+                Object.fromEntries(
+                    KUBEADM_LEAF_CERTS.filter((l) => l.perNode).map((leaf) => [
+                        leaf.name,
+                        issue(`${node.name}-${leaf.name}`, leaf, node),
+                    ]),
+                ),
+            ]),
+        ) as Record<string, Partial<Record<LeafName, Issued>>>;
 
         // The control planes' bootstrap token (each worker gets its own: components/bootstrap.ts).
         this.bootstrapToken = newBootstrapToken(c, this);
@@ -147,45 +171,78 @@ export class ClusterPki extends pulumi.ComponentResource {
         // One resource per key name, so reordering the names (a rotation) keeps every key.
         const encryptionKeys = args.encryptionKeys.map((name) => ({
             name,
-            secret: new random.RandomBytes(`${c}-secrets-key-${name}`, { length: ENCRYPTION_KEY_BYTES }, protectedOpts).base64,
+            secret: new random.RandomBytes(`${c}-secrets-key-${name}`, { length: ENCRYPTION_KEY_BYTES }, protectedOpts)
+                .base64,
         }));
-        const encryptionConfig = pulumi.secret(pulumi.all(encryptionKeys.map((k) => k.secret)).apply((secrets) =>
-            renderEncryptionConfig(encryptionKeys.map((k, i) => ({ name: k.name, secret: secrets[i] })))));
+        const encryptionConfig = pulumi.secret(
+            pulumi
+                .all(encryptionKeys.map((k) => k.secret))
+                .apply((secrets) =>
+                    renderEncryptionConfig(encryptionKeys.map((k, i) => ({ name: k.name, secret: secrets[i] }))),
+                ),
+        );
         // Its hash may be public: the file's secrets are 256-bit random keys (encryptionConfigHash).
         const encryptionHash = pulumi.unsecret(encryptionConfig.apply(encryptionConfigHash));
 
         this.caCertPem = cas.ca.cert;
         this.discoveryHash = cas.ca.cert.apply(discoveryHash);
         const admin = shared.admin!;
-        this.adminKubeconfig = pulumi.secret(pulumi.all([spec, cas.ca.cert, admin.cert, admin.key.privateKeyPem]).apply(
-            ([cluster, caCertPem, clientCertPem, clientKeyPem]) => renderAdminKubeconfig(cluster, { caCertPem, clientCertPem, clientKeyPem })));
+        this.adminKubeconfig = pulumi.secret(
+            pulumi
+                .all([spec, cas.ca.cert, admin.cert, admin.key.privateKeyPem])
+                .apply(([cluster, caCertPem, clientCertPem, clientKeyPem]) =>
+                    renderAdminKubeconfig(cluster, { caCertPem, clientCertPem, clientKeyPem }),
+                ),
+        );
 
         const material = (file: PkiFile, node: string): pulumi.Output<string> => {
             const s = file.source;
             const leafOf = (leaf: LeafName) => perNode[node][leaf] ?? shared[leaf]!;
             switch (s.kind) {
-                case "ca-cert": return cas[s.ca].cert;
-                case "ca-key": return cas[s.ca].key.privateKeyPem;
-                case "sa-key": return saKey.privateKeyPem;
-                case "sa-pub": return saKey.publicKeyPem;
-                case "leaf-cert": return leafOf(s.leaf).cert;
-                case "leaf-key": return leafOf(s.leaf).key.privateKeyPem;
-                case "encryption-config": return encryptionConfig;
+                case "ca-cert":
+                    return cas[s.ca].cert;
+                case "ca-key":
+                    return cas[s.ca].key.privateKeyPem;
+                case "sa-key":
+                    return saKey.privateKeyPem;
+                case "sa-pub":
+                    return saKey.publicKeyPem;
+                case "leaf-cert":
+                    return leafOf(s.leaf).cert;
+                case "leaf-key":
+                    return leafOf(s.leaf).key.privateKeyPem;
+                case "encryption-config":
+                    return encryptionConfig;
             }
         };
         const files = pkiFilesFor("control-plane");
-        this.controlPlaneFiles = Object.fromEntries(args.controlPlanes.map((node) => [
-            node.name,
-            pulumi.secret(pulumi.all(files.map((f) => material(f, node.name))).apply((contents) =>
-                files.map((f, i) => ({ path: f.path, mode: f.mode, content: contents[i] })))),
-        ]));
-        this.controlPlaneCertFingerprint = Object.fromEntries(args.controlPlanes.map((node) => [
-            node.name,
-            // A changed encryption configuration restarts the apiservers one node at a time, as
-            // a re-issued certificate does: its hash is part of the fingerprint.
-            pulumi.all([...files.filter((f) => f.source.kind === "leaf-cert" || f.source.kind === "ca-cert").map((f) => material(f, node.name)), encryptionHash])
-                .apply((parts) => createHash("sha256").update(parts.join("")).digest("hex")),
-        ]));
+        this.controlPlaneFiles = Object.fromEntries(
+            args.controlPlanes.map((node) => [
+                node.name,
+                pulumi.secret(
+                    pulumi
+                        .all(files.map((f) => material(f, node.name)))
+                        .apply((contents) =>
+                            files.map((f, i) => ({ path: f.path, mode: f.mode, content: contents[i] })),
+                        ),
+                ),
+            ]),
+        );
+        this.controlPlaneCertFingerprint = Object.fromEntries(
+            args.controlPlanes.map((node) => [
+                node.name,
+                // A changed encryption configuration restarts the apiservers one node at a time, as
+                // a re-issued certificate does: its hash is part of the fingerprint.
+                pulumi
+                    .all([
+                        ...files
+                            .filter((f) => f.source.kind === "leaf-cert" || f.source.kind === "ca-cert")
+                            .map((f) => material(f, node.name)),
+                        encryptionHash,
+                    ])
+                    .apply((parts) => createHash("sha256").update(parts.join("")).digest("hex")),
+            ]),
+        );
         this.registerOutputs({ caCertPem: this.caCertPem, discoveryHash: this.discoveryHash });
     }
 }

@@ -101,7 +101,8 @@ export class Rollout {
     /** The gate of each control plane, in order; called once the bootstrap has made them. */
     bind(gates: readonly pulumi.Resource[]): void {
         if (this.bound) throw new Error("rollout gates are already bound");
-        if (gates.length !== this.gates.length) throw new Error(`expected ${this.gates.length} rollout gates, got ${gates.length}`);
+        if (gates.length !== this.gates.length)
+            throw new Error(`expected ${this.gates.length} rollout gates, got ${gates.length}`);
         this.bound = true;
         gates.forEach((g, i) => this.gates[i].resolve(g));
     }

@@ -43,52 +43,128 @@ export class Security extends pulumi.ComponentResource {
             return r;
         };
         const group = (role: string, description: string) =>
-            new aws.ec2.SecurityGroup(`${c}-${role}`, { vpcId: args.vpcId, description, tags: clusterTags(c, `${c}-${role}`) }, { parent: this });
+            new aws.ec2.SecurityGroup(
+                `${c}-${role}`,
+                { vpcId: args.vpcId, description, tags: clusterTags(c, `${c}-${role}`) },
+                { parent: this },
+            );
         const lb = group("api-lb", "Kubernetes API network load balancer");
         const cp = group("control-plane", "Kubernetes control-plane nodes");
         const worker = group("worker", "Kubernetes worker nodes");
         const bastion = group("bastion", "SSH bastion");
 
-        const ingress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number], from: Source, description: string, protocol: "tcp" | "udp" = "tcp") => keep(
-            new aws.vpc.SecurityGroupIngressRule(`${c}-${rule}`, {
-                securityGroupId: groupId,
-                ipProtocol: protocol,
-                fromPort: ports[0],
-                toPort: ports[1],
-                ...("cidr" in from ? { cidrIpv4: from.cidr } : { referencedSecurityGroupId: from.group }),
-                description,
-                tags: clusterTags(c, `${c}-${rule}`),
-            }, { parent: this }));
-        const egress = (rule: string, groupId: pulumi.Input<string>, ports: [number, number] | "all", to: Source, description: string) => keep(
-            new aws.vpc.SecurityGroupEgressRule(`${c}-${rule}`, {
-                securityGroupId: groupId,
-                ...(ports === "all" ? { ipProtocol: "-1" } : { ipProtocol: "tcp", fromPort: ports[0], toPort: ports[1] }),
-                ...("cidr" in to ? { cidrIpv4: to.cidr } : { referencedSecurityGroupId: to.group }),
-                description,
-                tags: clusterTags(c, `${c}-${rule}`),
-            }, { parent: this }));
+        const ingress = (
+            rule: string,
+            groupId: pulumi.Input<string>,
+            ports: [number, number],
+            from: Source,
+            description: string,
+            protocol: "tcp" | "udp" = "tcp",
+        ) =>
+            keep(
+                new aws.vpc.SecurityGroupIngressRule(
+                    `${c}-${rule}`,
+                    {
+                        securityGroupId: groupId,
+                        ipProtocol: protocol,
+                        fromPort: ports[0],
+                        toPort: ports[1],
+                        ...("cidr" in from ? { cidrIpv4: from.cidr } : { referencedSecurityGroupId: from.group }),
+                        description,
+                        tags: clusterTags(c, `${c}-${rule}`),
+                    },
+                    { parent: this },
+                ),
+            );
+        const egress = (
+            rule: string,
+            groupId: pulumi.Input<string>,
+            ports: [number, number] | "all",
+            to: Source,
+            description: string,
+        ) =>
+            keep(
+                new aws.vpc.SecurityGroupEgressRule(
+                    `${c}-${rule}`,
+                    {
+                        securityGroupId: groupId,
+                        ...(ports === "all"
+                            ? { ipProtocol: "-1" }
+                            : { ipProtocol: "tcp", fromPort: ports[0], toPort: ports[1] }),
+                        ...("cidr" in to ? { cidrIpv4: to.cidr } : { referencedSecurityGroupId: to.group }),
+                        description,
+                        tags: clusterTags(c, `${c}-${rule}`),
+                    },
+                    { parent: this },
+                ),
+            );
         const API: [number, number] = [API_PORT, API_PORT];
         const SSH: [number, number] = [22, 22];
 
         // The API load balancer (NLBs take security groups).
-        args.apiAllowedCidrs.forEach((cidr, i) => ingress(`api-lb-in-client-${i}`, lb.id, API, { cidr }, `Kubernetes API clients from ${cidr}`));
-        ingress("api-lb-in-vpc", lb.id, API, { cidr: args.vpcCidr }, "Kubernetes API from inside the VPC (nodes of an internal load balancer)");
+        args.apiAllowedCidrs.forEach((cidr, i) =>
+            ingress(`api-lb-in-client-${i}`, lb.id, API, { cidr }, `Kubernetes API clients from ${cidr}`),
+        );
+        ingress(
+            "api-lb-in-vpc",
+            lb.id,
+            API,
+            { cidr: args.vpcCidr },
+            "Kubernetes API from inside the VPC (nodes of an internal load balancer)",
+        );
         args.natPublicIps.forEach((ip, i) =>
-            ingress(`api-lb-in-nat-${i}`, lb.id, API, { cidr: pulumi.interpolate`${ip}/32` }, "Kubernetes API from nodes leaving through a NAT gateway"));
-        egress("api-lb-out-control-plane", lb.id, API, { group: cp.id }, "Forward API traffic and health checks to kube-apiserver");
+            ingress(
+                `api-lb-in-nat-${i}`,
+                lb.id,
+                API,
+                { cidr: pulumi.interpolate`${ip}/32` },
+                "Kubernetes API from nodes leaving through a NAT gateway",
+            ),
+        );
+        egress(
+            "api-lb-out-control-plane",
+            lb.id,
+            API,
+            { group: cp.id },
+            "Forward API traffic and health checks to kube-apiserver",
+        );
 
         // Control planes. Client-IP preservation is off on the target group, so API traffic arrives from
         // the load balancer itself: allowing its group is exact and needs no subnet CIDRs.
-        ingress("cp-in-api-lb", cp.id, API, { group: lb.id }, "kube-apiserver from the API load balancer (traffic and health checks)");
+        ingress(
+            "cp-in-api-lb",
+            cp.id,
+            API,
+            { group: lb.id },
+            "kube-apiserver from the API load balancer (traffic and health checks)",
+        );
         ingress("cp-in-api-cp", cp.id, API, { group: cp.id }, "kube-apiserver from control planes");
-        ingress("cp-in-api-worker", cp.id, API, { group: worker.id }, "kube-apiserver from workers (the kubernetes service endpoints)");
-        ingress("cp-in-etcd", cp.id, [2379, 2380], { group: cp.id }, "etcd client and peer traffic between control planes only");
+        ingress(
+            "cp-in-api-worker",
+            cp.id,
+            API,
+            { group: worker.id },
+            "kube-apiserver from workers (the kubernetes service endpoints)",
+        );
+        ingress(
+            "cp-in-etcd",
+            cp.id,
+            [2379, 2380],
+            { group: cp.id },
+            "etcd client and peer traffic between control planes only",
+        );
         ingress("cp-in-kubelet", cp.id, [10250, 10250], { group: cp.id }, "kubelet API from control planes");
         ingress("cp-in-ssh", cp.id, SSH, { group: bastion.id }, "SSH from the bastion only");
         egress("cp-out-all", cp.id, "all", { cidr: "0.0.0.0/0" }, "Packages, container images and AWS APIs");
 
         // Workers.
-        ingress("worker-in-kubelet", worker.id, [10250, 10250], { group: cp.id }, "kubelet API from control planes (logs, exec, metrics)");
+        ingress(
+            "worker-in-kubelet",
+            worker.id,
+            [10250, 10250],
+            { group: cp.id },
+            "kubelet API from control planes (logs, exec, metrics)",
+        );
         ingress("worker-in-ssh", worker.id, SSH, { group: bastion.id }, "SSH from the bastion only");
         egress("worker-out-all", worker.id, "all", { cidr: "0.0.0.0/0" }, "Packages, container images and AWS APIs");
 
@@ -96,15 +172,36 @@ export class Security extends pulumi.ComponentResource {
         // Typha, which every calico-node dials, wherever it runs.
         const VXLAN: [number, number] = [CALICO_PORTS.vxlanUdp, CALICO_PORTS.vxlanUdp];
         const TYPHA: [number, number] = [CALICO_PORTS.typhaTcp, CALICO_PORTS.typhaTcp];
-        for (const [to, toName] of [[cp, "cp"], [worker, "worker"]] as const) {
-            for (const [from, fromName] of [[cp, "cp"], [worker, "worker"]] as const) {
-                ingress(`${toName}-in-vxlan-${fromName}`, to.id, VXLAN, { group: from.id }, `Calico VXLAN (pod traffic) from ${fromName === "cp" ? "control planes" : "workers"}`, "udp");
-                ingress(`${toName}-in-typha-${fromName}`, to.id, TYPHA, { group: from.id }, `Calico Typha from ${fromName === "cp" ? "control planes" : "workers"}`);
+        for (const [to, toName] of [
+            [cp, "cp"],
+            [worker, "worker"],
+        ] as const) {
+            for (const [from, fromName] of [
+                [cp, "cp"],
+                [worker, "worker"],
+            ] as const) {
+                ingress(
+                    `${toName}-in-vxlan-${fromName}`,
+                    to.id,
+                    VXLAN,
+                    { group: from.id },
+                    `Calico VXLAN (pod traffic) from ${fromName === "cp" ? "control planes" : "workers"}`,
+                    "udp",
+                );
+                ingress(
+                    `${toName}-in-typha-${fromName}`,
+                    to.id,
+                    TYPHA,
+                    { group: from.id },
+                    `Calico Typha from ${fromName === "cp" ? "control planes" : "workers"}`,
+                );
             }
         }
 
         // Bastion: the only SSH entry from outside.
-        args.sshAllowedCidrs.forEach((cidr, i) => ingress(`bastion-in-ssh-${i}`, bastion.id, SSH, { cidr }, `SSH from ${cidr}`));
+        args.sshAllowedCidrs.forEach((cidr, i) =>
+            ingress(`bastion-in-ssh-${i}`, bastion.id, SSH, { cidr }, `SSH from ${cidr}`),
+        );
         egress("bastion-out-ssh", bastion.id, SSH, { cidr: args.vpcCidr }, "SSH to nodes inside the VPC");
 
         this.rules = rules;

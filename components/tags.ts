@@ -9,7 +9,11 @@ export { ROLE_TAG };
 export type Role = (typeof ROLES)[keyof typeof ROLES] | "worker" | "bastion";
 
 /** Tags every resource of the cluster carries: ownership for the AWS cloud provider, and a Name. */
-export function clusterTags(clusterName: string, name: string, extra: Record<string, string> = {}): Record<string, string> {
+export function clusterTags(
+    clusterName: string,
+    name: string,
+    extra: Record<string, string> = {},
+): Record<string, string> {
     return { Name: name, [`kubernetes.io/cluster/${clusterName}`]: "owned", ...extra };
 }
 

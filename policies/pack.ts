@@ -15,7 +15,8 @@ import { tlsPolicies } from "./rules/tls";
 
 export const packName = "k8s-ha-control-plane";
 export const packVersion: string = (require("./package.json") as { version: string }).version;
-export const packDescription = "Keeps the Kubernetes control plane highly available (odd count, AZ spread, etcd quorum per AZ, API NLB) and secure (IMDSv2, encryption, no world-open ports, least-privilege node roles, sound PKI).";
+export const packDescription =
+    "Keeps the Kubernetes control plane highly available (odd count, AZ spread, etcd quorum per AZ, API NLB) and secure (IMDSv2, encryption, no world-open ports, least-privilege node roles, sound PKI).";
 
 /** The level of a policy that sets none (PolicyPack's own default); every policy here sets one. */
 export const packEnforcementLevel: EnforcementLevel = "advisory";
@@ -34,7 +35,7 @@ export const policies: Policies = [
 
 /** policy name -> default enforcement level (before any --policy-pack-config). */
 export const defaultEnforcementLevels: Readonly<Record<string, EnforcementLevel>> = Object.freeze(
-    Object.fromEntries(policies.map(p => [p.name, p.enforcementLevel ?? packEnforcementLevel])),
+    Object.fromEntries(policies.map((p) => [p.name, p.enforcementLevel ?? packEnforcementLevel])),
 );
 
 /** The directory of the pack (for `pulumi preview --policy-pack <dir>`). */
@@ -52,5 +53,5 @@ export function policyConfigPath(stack: string): string | undefined {
 /** The parsed --policy-pack-config for a stack; undefined when the stack has none (defaults apply). */
 export function loadPolicyConfig(stack: string): PolicyPackConfig | undefined {
     const p = policyConfigPath(stack);
-    return p === undefined ? undefined : JSON.parse(fs.readFileSync(p, "utf8")) as PolicyPackConfig;
+    return p === undefined ? undefined : (JSON.parse(fs.readFileSync(p, "utf8")) as PolicyPackConfig);
 }

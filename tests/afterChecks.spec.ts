@@ -16,8 +16,17 @@ function fakeResource(name: string): pulumi.Resource {
     return { __pulumiResource: true, name } as unknown as pulumi.Resource;
 }
 
-function transformed(verified: pulumi.Output<pulumi.Resource[]>, dependsOn?: pulumi.ResourceOptions["dependsOn"]): unknown {
-    const result = afterChecks(verified)({ type: "test:index:Thing", name: "thing", props: {}, opts: { dependsOn }, resource: fakeResource("thing") as pulumi.Resource });
+function transformed(
+    verified: pulumi.Output<pulumi.Resource[]>,
+    dependsOn?: pulumi.ResourceOptions["dependsOn"],
+): unknown {
+    const result = afterChecks(verified)({
+        type: "test:index:Thing",
+        name: "thing",
+        props: {},
+        opts: { dependsOn },
+        resource: fakeResource("thing") as pulumi.Resource,
+    });
     assert.ok(result, "the transformation returns the resource's arguments");
     return result.opts.dependsOn;
 }
@@ -48,7 +57,12 @@ describe("afterChecks: every resource waits for the cloud checks", () => {
         ["an Output of a list", pulumi.output([a, b]), [a, b]],
     ] as const) {
         it(`keeps the resource's own dependencies (${title})`, async () => {
-            const deps = await gatherExplicitDependencies(transformed(pulumi.output(Promise.resolve([] as pulumi.Resource[])), dependsOn as pulumi.ResourceOptions["dependsOn"]));
+            const deps = await gatherExplicitDependencies(
+                transformed(
+                    pulumi.output(Promise.resolve([] as pulumi.Resource[])),
+                    dependsOn as pulumi.ResourceOptions["dependsOn"],
+                ),
+            );
             assert.deepEqual(deps, expected);
         });
     }
@@ -56,12 +70,17 @@ describe("afterChecks: every resource waits for the cloud checks", () => {
     it("holds no Output whose value holds resources (the SDK would walk the whole tree for each)", async () => {
         const values = await outputValues(transformed(pulumi.output(Promise.resolve([] as pulumi.Resource[])), [a, b]));
         assert.ok(values.length > 0, "the checks' Output is there");
-        assert.deepEqual(values.filter((v) => holdsResource(v)), []);
+        assert.deepEqual(
+            values.filter((v) => holdsResource(v)),
+            [],
+        );
     });
 
     it("waits for the checks, and fails when they fail", async () => {
         let pass: (r: pulumi.Resource[]) => void = () => undefined;
-        const gathered = gatherExplicitDependencies(transformed(pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (pass = resolve))), [a]));
+        const gathered = gatherExplicitDependencies(
+            transformed(pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (pass = resolve))), [a]),
+        );
         let done = false;
         void gathered.then(() => (done = true));
         await new Promise((resolve) => setTimeout(resolve, 20));

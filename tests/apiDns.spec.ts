@@ -34,7 +34,10 @@ function dnsSans(run: ProgramRun, node: string): string[] {
 }
 
 const controlPlaneEndpoints = (file: string) =>
-    parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS()).filter((d) => d?.kind === "ClusterConfiguration").map((d) => d.controlPlaneEndpoint);
+    parseAllDocuments(readFileSync(file, "utf8"))
+        .map((d) => d.toJS())
+        .filter((d) => d?.kind === "ClusterConfiguration")
+        .map((d) => d.controlPlaneEndpoint);
 
 describe("API DNS name (mock runtime)", function () {
     this.timeout(180_000);
@@ -89,21 +92,32 @@ describe("API DNS name (mock runtime)", function () {
         }
         const worker = parse(readFileSync(join(dir, "k8s-dev-worker-0", "kubeadm", "join-worker.yaml"), "utf8"));
         assert.equal(worker.discovery.bootstrapToken.apiServerEndpoint, `${NAME}:6443`);
-        const certSans = parseAllDocuments(readFileSync(join(dir, "k8s-dev-cp-0", "kubeadm", "init.yaml"), "utf8")).map((d) => d.toJS()).find((d) => d?.kind === "ClusterConfiguration").apiServer.certSANs;
+        const certSans = parseAllDocuments(readFileSync(join(dir, "k8s-dev-cp-0", "kubeadm", "init.yaml"), "utf8"))
+            .map((d) => d.toJS())
+            .find((d) => d?.kind === "ClusterConfiguration").apiServer.certSANs;
         assert.deepEqual(certSans, [NAME, lbDnsName]);
     });
 
     it("serves the admin kubeconfig and the apiEndpoint output at the name", () => {
         const kubeconfig = parse(String(withDns.outputs.kubeconfig.value));
-        assert.deepEqual(kubeconfig.clusters.map((c: { cluster: { server: string } }) => c.cluster.server), [`https://${NAME}:6443`]);
+        assert.deepEqual(
+            kubeconfig.clusters.map((c: { cluster: { server: string } }) => c.cluster.server),
+            [`https://${NAME}:6443`],
+        );
         assert.equal(withDns.outputs.apiEndpoint.value, `https://${NAME}:6443`);
-        assert.equal(parse(String(without.outputs.kubeconfig.value)).clusters[0].cluster.server, `https://${String(one(without, T.lb).outputs.dnsName)}:6443`);
+        assert.equal(
+            parse(String(without.outputs.kubeconfig.value)).clusters[0].cluster.server,
+            `https://${String(one(without, T.lb).outputs.dnsName)}:6443`,
+        );
     });
 
     it("every command and certificate request waits for the record and the guard", () => {
         const record = one(withDns, RECORD);
         const guard = one(withDns, GUARD);
-        const consumers = [...ofType(withDns, TYPES.remoteCommand), ...ofType(withDns, TYPES.certRequest).filter((r) => r.name.endsWith("-apiserver"))];
+        const consumers = [
+            ...ofType(withDns, TYPES.remoteCommand),
+            ...ofType(withDns, TYPES.certRequest).filter((r) => r.name.endsWith("-apiserver")),
+        ];
         assert.ok(consumers.length > 30);
         // Only place-pki (whose files come from certificates that wait for it) and the rollout
         // gates (node facts only) render nothing from the name.
@@ -112,18 +126,25 @@ describe("API DNS name (mock runtime)", function () {
             assert.ok(r.dependencies.includes(guard.urn), `${r.name} does not wait for the guard`);
         }
         assert.ok(record.dependencies.includes(guard.urn), "the record waits for the guard");
-        assert.equal(one(without, GUARD).inputs.apiDnsName, "", "a cluster without the name holds \"\"");
+        assert.equal(one(without, GUARD).inputs.apiDnsName, "", 'a cluster without the name holds ""');
     });
 
     it("without apiDnsName the load balancer's name stays the only endpoint name", () => {
         assert.deepEqual(endpointNames("", "lb.elb.amazonaws.com"), { host: "lb.elb.amazonaws.com", extraSans: [] });
-        assert.deepEqual(endpointNames(NAME, "lb.elb.amazonaws.com"), { host: NAME, extraSans: ["lb.elb.amazonaws.com"] });
-        assert.deepEqual(dnsSans(without, CPS[0]).filter((s) => !s.startsWith("kubernetes") && s !== CPS[0]), [String(one(without, T.lb).outputs.dnsName)]);
+        assert.deepEqual(endpointNames(NAME, "lb.elb.amazonaws.com"), {
+            host: NAME,
+            extraSans: ["lb.elb.amazonaws.com"],
+        });
+        assert.deepEqual(
+            dnsSans(without, CPS[0]).filter((s) => !s.startsWith("kubernetes") && s !== CPS[0]),
+            [String(one(without, T.lb).outputs.dnsName)],
+        );
     });
 });
 
 describe("API DNS name guard (the dynamic provider's diff)", () => {
-    const diff = (olds: string, news: string) => apiEndpointGuardProvider.diff!("api-endpoint", { apiDnsName: olds }, { apiDnsName: news });
+    const diff = (olds: string, news: string) =>
+        apiEndpointGuardProvider.diff!("api-endpoint", { apiDnsName: olds }, { apiDnsName: news });
 
     it("accepts the value the cluster was created with", async () => {
         assert.deepEqual(await diff(NAME, NAME), { changes: false });
@@ -131,14 +152,32 @@ describe("API DNS name guard (the dynamic provider's diff)", () => {
     });
 
     for (const [title, olds, news, text] of [
-        ["another name", NAME, "k8s.dev.example.com", `apiDnsName: "k8s.dev.example.com" is not allowed; expected "${NAME}", the value this cluster was created with`],
-        ["removing it", NAME, "", `apiDnsName: "" (none: the load balancer's own name) is not allowed; expected "${NAME}"`],
-        ["adding it", "", NAME, `apiDnsName: "${NAME}" is not allowed; expected "" (none: the load balancer's own name)`],
+        [
+            "another name",
+            NAME,
+            "k8s.dev.example.com",
+            `apiDnsName: "k8s.dev.example.com" is not allowed; expected "${NAME}", the value this cluster was created with`,
+        ],
+        [
+            "removing it",
+            NAME,
+            "",
+            `apiDnsName: "" (none: the load balancer's own name) is not allowed; expected "${NAME}"`,
+        ],
+        [
+            "adding it",
+            "",
+            NAME,
+            `apiDnsName: "${NAME}" is not allowed; expected "" (none: the load balancer's own name)`,
+        ],
     ] as const) {
         it(`refuses ${title}, naming the key, both values and why`, async () => {
             await assert.rejects(diff(olds, news), (err: Error) => {
                 assert.ok(err.message.includes(text), err.message);
-                assert.match(err.message, /controlPlaneEndpoint, which also lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs/);
+                assert.match(
+                    err.message,
+                    /controlPlaneEndpoint, which also lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs/,
+                );
                 return true;
             });
         });

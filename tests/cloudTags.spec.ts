@@ -32,8 +32,18 @@ for (const stack of ["dev", "prod"] as const) {
             const priv = subnets.filter((s) => s.name.includes("-private-"));
             assert.equal(pub.length + priv.length, subnets.length);
             assert.ok(pub.length >= 3 && priv.length >= 3);
-            for (const s of pub) assert.deepEqual([plain(s).tags["kubernetes.io/role/elb"], plain(s).tags["kubernetes.io/role/internal-elb"]], ["1", undefined], s.name);
-            for (const s of priv) assert.deepEqual([plain(s).tags["kubernetes.io/role/internal-elb"], plain(s).tags["kubernetes.io/role/elb"]], ["1", undefined], s.name);
+            for (const s of pub)
+                assert.deepEqual(
+                    [plain(s).tags["kubernetes.io/role/elb"], plain(s).tags["kubernetes.io/role/internal-elb"]],
+                    ["1", undefined],
+                    s.name,
+                );
+            for (const s of priv)
+                assert.deepEqual(
+                    [plain(s).tags["kubernetes.io/role/internal-elb"], plain(s).tags["kubernetes.io/role/elb"]],
+                    ["1", undefined],
+                    s.name,
+                );
         });
 
         it("every node instance is in exactly one security group that carries the cluster tag", () => {

@@ -13,26 +13,56 @@ const ROOT = join(__dirname, "..");
  * costs seconds); the tokens without one are the engine's own types.
  */
 const SDK_FILES: Partial<Record<keyof typeof TYPES, string>> = {
-    vpc: "aws/ec2/vpc.js", subnet: "aws/ec2/subnet.js", internetGateway: "aws/ec2/internetGateway.js", eip: "aws/ec2/eip.js",
-    natGateway: "aws/ec2/natGateway.js", routeTable: "aws/ec2/routeTable.js", routeTableAssociation: "aws/ec2/routeTableAssociation.js",
-    securityGroup: "aws/ec2/securityGroup.js", securityGroupRule: "aws/ec2/securityGroupRule.js",
-    securityGroupIngressRule: "aws/vpc/securityGroupIngressRule.js", securityGroupEgressRule: "aws/vpc/securityGroupEgressRule.js",
-    keyPair: "aws/ec2/keyPair.js", instance: "aws/ec2/instance.js", launchTemplate: "aws/ec2/launchTemplate.js",
-    loadBalancer: "aws/lb/loadBalancer.js", listener: "aws/lb/listener.js", targetGroup: "aws/lb/targetGroup.js",
-    targetGroupAttachment: "aws/lb/targetGroupAttachment.js", albLoadBalancer: "aws/alb/loadBalancer.js",
-    albListener: "aws/alb/listener.js", albTargetGroup: "aws/alb/targetGroup.js", albTargetGroupAttachment: "aws/alb/targetGroupAttachment.js",
+    vpc: "aws/ec2/vpc.js",
+    subnet: "aws/ec2/subnet.js",
+    internetGateway: "aws/ec2/internetGateway.js",
+    eip: "aws/ec2/eip.js",
+    natGateway: "aws/ec2/natGateway.js",
+    routeTable: "aws/ec2/routeTable.js",
+    routeTableAssociation: "aws/ec2/routeTableAssociation.js",
+    securityGroup: "aws/ec2/securityGroup.js",
+    securityGroupRule: "aws/ec2/securityGroupRule.js",
+    securityGroupIngressRule: "aws/vpc/securityGroupIngressRule.js",
+    securityGroupEgressRule: "aws/vpc/securityGroupEgressRule.js",
+    keyPair: "aws/ec2/keyPair.js",
+    instance: "aws/ec2/instance.js",
+    launchTemplate: "aws/ec2/launchTemplate.js",
+    loadBalancer: "aws/lb/loadBalancer.js",
+    listener: "aws/lb/listener.js",
+    targetGroup: "aws/lb/targetGroup.js",
+    targetGroupAttachment: "aws/lb/targetGroupAttachment.js",
+    albLoadBalancer: "aws/alb/loadBalancer.js",
+    albListener: "aws/alb/listener.js",
+    albTargetGroup: "aws/alb/targetGroup.js",
+    albTargetGroupAttachment: "aws/alb/targetGroupAttachment.js",
     route53Record: "aws/route53/record.js",
-    role: "aws/iam/role.js", rolePolicy: "aws/iam/rolePolicy.js", instanceProfile: "aws/iam/instanceProfile.js", policy: "aws/iam/policy.js",
-    rolePolicyAttachment: "aws/iam/rolePolicyAttachment.js", policyAttachment: "aws/iam/policyAttachment.js",
-    kmsKey: "aws/kms/key.js", kmsAlias: "aws/kms/alias.js", bucket: "aws/s3/bucket.js", bucketV2: "aws/s3/bucketV2.js",
-    bucketVersioning: "aws/s3/bucketVersioning.js", bucketServerSideEncryption: "aws/s3/bucketServerSideEncryptionConfiguration.js",
-    bucketPublicAccessBlock: "aws/s3/bucketPublicAccessBlock.js", bucketOwnershipControls: "aws/s3/bucketOwnershipControls.js",
-    bucketLifecycle: "aws/s3/bucketLifecycleConfiguration.js", bucketPolicy: "aws/s3/bucketPolicy.js",
-    privateKey: "tls/privateKey.js", selfSignedCert: "tls/selfSignedCert.js", certRequest: "tls/certRequest.js",
+    role: "aws/iam/role.js",
+    rolePolicy: "aws/iam/rolePolicy.js",
+    instanceProfile: "aws/iam/instanceProfile.js",
+    policy: "aws/iam/policy.js",
+    rolePolicyAttachment: "aws/iam/rolePolicyAttachment.js",
+    policyAttachment: "aws/iam/policyAttachment.js",
+    kmsKey: "aws/kms/key.js",
+    kmsAlias: "aws/kms/alias.js",
+    bucket: "aws/s3/bucket.js",
+    bucketV2: "aws/s3/bucketV2.js",
+    bucketVersioning: "aws/s3/bucketVersioning.js",
+    bucketServerSideEncryption: "aws/s3/bucketServerSideEncryptionConfiguration.js",
+    bucketPublicAccessBlock: "aws/s3/bucketPublicAccessBlock.js",
+    bucketOwnershipControls: "aws/s3/bucketOwnershipControls.js",
+    bucketLifecycle: "aws/s3/bucketLifecycleConfiguration.js",
+    bucketPolicy: "aws/s3/bucketPolicy.js",
+    privateKey: "tls/privateKey.js",
+    selfSignedCert: "tls/selfSignedCert.js",
+    certRequest: "tls/certRequest.js",
     locallySignedCert: "tls/locallySignedCert.js",
-    randomBytes: "random/randomBytes.js", randomPassword: "random/randomPassword.js", randomString: "random/randomString.js",
-    remoteCommand: "command/remote/command.js", helmRelease: "kubernetes/helm/v3/release.js",
-    storageClass: "kubernetes/storage/v1/storageClass.js", deploymentPatch: "kubernetes/apps/v1/deploymentPatch.js",
+    randomBytes: "random/randomBytes.js",
+    randomPassword: "random/randomPassword.js",
+    randomString: "random/randomString.js",
+    remoteCommand: "command/remote/command.js",
+    helmRelease: "kubernetes/helm/v3/release.js",
+    storageClass: "kubernetes/storage/v1/storageClass.js",
+    deploymentPatch: "kubernetes/apps/v1/deploymentPatch.js",
 };
 
 /** The text of a file of an installed @pulumi package ("aws/ec2/vpc.js"). */
@@ -55,7 +85,12 @@ describe("contract: the facts the program and the pack share", () => {
         // The mock runtime registers no Stack (the engine lane's specs find it by this token), and
         // the alert rule, a CustomResource, is off in dev (tests/day2/addons.spec.ts finds it by
         // this token with alerts on).
-        assert.deepEqual(rest.map(([key]) => key).sort(), ["apiEndpointGuard", "kubernetesProvider", "prometheusRule", "stack"]);
+        assert.deepEqual(rest.map(([key]) => key).sort(), [
+            "apiEndpointGuard",
+            "kubernetesProvider",
+            "prometheusRule",
+            "stack",
+        ]);
         for (const [key, token] of rest.filter(([key]) => key === "apiEndpointGuard" || key === "kubernetesProvider")) {
             assert.ok(graph.includes(`"${token}::`), `TYPES.${key} (${token}) is not in the dev graph`);
         }
@@ -63,9 +98,15 @@ describe("contract: the facts the program and the pack share", () => {
 
     it("every invoke token is the one its SDK function calls", () => {
         const file: Record<keyof typeof INVOKES, string> = {
-            getAmi: "aws/ec2/getAmi.js", getInstance: "aws/ec2/getInstance.js", getInstances: "aws/ec2/getInstances.js",
-            getVpc: "aws/ec2/getVpc.js", getNatGateway: "aws/ec2/getNatGateway.js", getNatGateways: "aws/ec2/getNatGateways.js",
-            getZone: "aws/route53/getZone.js", getCallerIdentity: "aws/getCallerIdentity.js", getPartition: "aws/getPartition.js",
+            getAmi: "aws/ec2/getAmi.js",
+            getInstance: "aws/ec2/getInstance.js",
+            getInstances: "aws/ec2/getInstances.js",
+            getVpc: "aws/ec2/getVpc.js",
+            getNatGateway: "aws/ec2/getNatGateway.js",
+            getNatGateways: "aws/ec2/getNatGateways.js",
+            getZone: "aws/route53/getZone.js",
+            getCallerIdentity: "aws/getCallerIdentity.js",
+            getPartition: "aws/getPartition.js",
             getRegion: "aws/getRegion.js",
         };
         for (const [key, token] of Object.entries(INVOKES)) {
@@ -76,8 +117,12 @@ describe("contract: the facts the program and the pack share", () => {
 
     it("no other source file spells out a token", () => {
         const tokens = [...Object.values(TYPES), ...Object.values(INVOKES)];
-        const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "*.ts", "*.mjs", "*.js"], { cwd: ROOT, encoding: "utf8" })
-            .split("\n").filter((f) => f && f !== "policies/lib/contract.ts" && !f.startsWith("tests/golden/"));
+        const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "*.ts", "*.mjs", "*.js"], {
+            cwd: ROOT,
+            encoding: "utf8",
+        })
+            .split("\n")
+            .filter((f) => f && f !== "policies/lib/contract.ts" && !f.startsWith("tests/golden/"));
         const offenders: string[] = [];
         for (const f of files) {
             const text = readFileSync(join(ROOT, f), "utf8");

@@ -21,9 +21,15 @@ const UPDATE = process.env.UPDATE_GOLDEN === "1";
  * discovery hash, certificate fingerprints, the SSH public key) is replaced by a placeholder
  * first: PEM blocks, then every run of 40 or more base64 or hex characters.
  */
-const digest = (value: unknown) => createHash("sha256").update((JSON.stringify(value) ?? "undefined")
-    .replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----/g, "<pem $1>")
-    .replace(/[A-Za-z0-9+/]{40,}={0,2}/g, "<random>")).digest("hex").slice(0, 16);
+const digest = (value: unknown) =>
+    createHash("sha256")
+        .update(
+            (JSON.stringify(value) ?? "undefined")
+                .replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----/g, "<pem $1>")
+                .replace(/[A-Za-z0-9+/]{40,}={0,2}/g, "<random>"),
+        )
+        .digest("hex")
+        .slice(0, 16);
 
 /** "type::name" of a URN (its stack, project and parent types are the same or kept in parent). */
 const short = (urn: string) => {
@@ -38,7 +44,9 @@ export function graphEntry(r: RecordedResource): Record<string, unknown> {
         urn: short(r.urn),
         parent: r.parent ? short(r.parent) : null,
         dependencies: r.dependencies.map(short),
-        propertyDependencies: Object.fromEntries(Object.entries(r.propertyDependencies).map(([k, urns]) => [k, urns.map(short)])),
+        propertyDependencies: Object.fromEntries(
+            Object.entries(r.propertyDependencies).map(([k, urns]) => [k, urns.map(short)]),
+        ),
         options: {
             protect: r.protect,
             deleteBeforeReplace: r.deleteBeforeReplace,
@@ -49,7 +57,11 @@ export function graphEntry(r: RecordedResource): Record<string, unknown> {
         },
         // A dynamic resource's __provider is its provider's code as serialized by the SDK: its
         // text depends on the TypeScript transpiler that loaded it (ts-node here, sucrase in npm test).
-        inputs: Object.fromEntries(Object.keys(inputs).sort().map((k) => [k, k === "__provider" ? "<serialized dynamic provider>" : digest(inputs[k])])),
+        inputs: Object.fromEntries(
+            Object.keys(inputs)
+                .sort()
+                .map((k) => [k, k === "__provider" ? "<serialized dynamic provider>" : digest(inputs[k])]),
+        ),
     };
 }
 
@@ -65,7 +77,11 @@ describe("the recorded resource graph (tests/golden/graph)", () => {
             const run = await sharedRun({ stack, preview: false });
             assert.ifError(run.error);
             const graph = graphOf(run.resources);
-            assert.equal(new Set(graph.map((e) => e.urn)).size, graph.length, "type and name tell every resource apart");
+            assert.equal(
+                new Set(graph.map((e) => e.urn)).size,
+                graph.length,
+                "type and name tell every resource apart",
+            );
             const file = join(GOLDEN_DIR, `${stack}.json`);
             if (UPDATE) {
                 mkdirSync(GOLDEN_DIR, { recursive: true });
@@ -73,8 +89,16 @@ describe("the recorded resource graph (tests/golden/graph)", () => {
             }
             const golden = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>[];
             const urns = (g: Record<string, unknown>[]) => g.map((e) => String(e.urn));
-            assert.deepEqual(urns(graph).filter((u) => !urns(golden).includes(u)), [], "resources the golden does not have");
-            assert.deepEqual(urns(golden).filter((u) => !urns(graph).includes(u)), [], "resources of the golden no longer registered");
+            assert.deepEqual(
+                urns(graph).filter((u) => !urns(golden).includes(u)),
+                [],
+                "resources the golden does not have",
+            );
+            assert.deepEqual(
+                urns(golden).filter((u) => !urns(graph).includes(u)),
+                [],
+                "resources of the golden no longer registered",
+            );
             // One resource at a time, so that a failure names it.
             golden.forEach((expected, i) => assert.deepEqual(graph[i], expected, String(expected.urn)));
         });

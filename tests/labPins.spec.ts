@@ -36,7 +36,10 @@ describe("the lab's Go modules pin what the stack deploys", () => {
     it("the node sandboxes' kube-proxy (k8s-node) is built from the k8s toolset's k8s.io/kubernetes, with the same replaces", () => {
         const k8s = read("tools/lab/k8s/go.mod");
         const node = read("tools/lab/k8s-node/go.mod");
-        assert.equal(required("tools/lab/k8s-node/go.mod", "k8s.io/kubernetes"), required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"));
+        assert.equal(
+            required("tools/lab/k8s-node/go.mod", "k8s.io/kubernetes"),
+            required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"),
+        );
         const replaces = (text: string) => [...text.matchAll(/^replace .+$/gm)].map((m) => m[0]).sort();
         assert.deepEqual(replaces(node), replaces(k8s));
     });
@@ -49,20 +52,53 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.equal(Number(m[1]), Number(cur) - 1);
         const replaces = [...read("tools/lab/k8s-prev/go.mod").matchAll(/^replace (k8s\.io\/\S+) => (\S+) (\S+)$/gm)];
         assert.equal(replaces.length, [...read("tools/lab/k8s/go.mod").matchAll(/^replace /gm)].length);
-        for (const [, from, to, version] of replaces) assert.deepEqual([to, version], [from, `v0.${m[1]}.${m[2]}`], from);
+        for (const [, from, to, version] of replaces)
+            assert.deepEqual([to, version], [from, `v0.${m[1]}.${m[2]}`], from);
         // Its binaries never take the k8s toolset's names in .lab/bin.
-        const names = [...read("tools/lab/k8s-prev/build.env").matchAll(/^\s+(\S+)=k8s\.io\/kubernetes\/cmd\/(\S+)$/gm)];
-        assert.deepEqual(names.map(([, name, cmd]) => [name, cmd]).sort(), ["kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubeadm", "kubectl", "kubelet"].map((b) => [`k8s-prev/${b}`, b]));
+        const names = [
+            ...read("tools/lab/k8s-prev/build.env").matchAll(/^\s+(\S+)=k8s\.io\/kubernetes\/cmd\/(\S+)$/gm),
+        ];
+        assert.deepEqual(
+            names.map(([, name, cmd]) => [name, cmd]).sort(),
+            [
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-proxy",
+                "kube-scheduler",
+                "kubeadm",
+                "kubectl",
+                "kubelet",
+            ].map((b) => [`k8s-prev/${b}`, b]),
+        );
     });
 
     it("CoreDNS (coredns) is built from our own main with only the plugins of kubeadm's Corefile and log, each in its directive list, and no cloud SDK", () => {
         const main = read("tools/lab/coredns/cmd/coredns/main.go");
-        const imported = [...main.matchAll(/_ "github\.com\/coredns\/coredns\/plugin\/(\w+)"/g)].map((x) => (x[1] === "metrics" ? "prometheus" : x[1])).sort();
-        const directives = [.../var directives = \[\]string\{([^}]*)\}/.exec(main)![1].matchAll(/"(\w+)"/g)].map((x) => x[1]);
-        assert.deepEqual(imported, ["cache", "errors", "forward", "health", "kubernetes", "loadbalance", "log", "loop", "prometheus", "ready", "reload"]);
+        const imported = [...main.matchAll(/_ "github\.com\/coredns\/coredns\/plugin\/(\w+)"/g)]
+            .map((x) => (x[1] === "metrics" ? "prometheus" : x[1]))
+            .sort();
+        const directives = [.../var directives = \[\]string\{([^}]*)\}/.exec(main)![1].matchAll(/"(\w+)"/g)].map(
+            (x) => x[1],
+        );
+        assert.deepEqual(imported, [
+            "cache",
+            "errors",
+            "forward",
+            "health",
+            "kubernetes",
+            "loadbalance",
+            "log",
+            "loop",
+            "prometheus",
+            "ready",
+            "reload",
+        ]);
         assert.deepEqual([...directives].sort(), imported);
         assert.doesNotMatch(main, /coredns\/core\/plugin"/, "core/plugin imports every plugin");
-        assert.doesNotMatch(read("tools/lab/coredns/go.mod"), /aws-sdk-go|Azure\/azure-sdk|cloud\.google\.com\/go\/compute|google\.golang\.org\/api /);
+        assert.doesNotMatch(
+            read("tools/lab/coredns/go.mod"),
+            /aws-sdk-go|Azure\/azure-sdk|cloud\.google\.com\/go\/compute|google\.golang\.org\/api /,
+        );
     });
 
     it("the Pulumi CLI is the release of the pinned @pulumi/pulumi SDK (package.json)", () => {
@@ -82,7 +118,10 @@ describe("the lab's Go modules pin what the stack deploys", () => {
 describe("the lab's bad input", () => {
     it("`npm run lab:tools` without Go says so in one line and exits non-zero", () => {
         // A PATH with bash's basics but no go.
-        const r = spawnSync("/bin/bash", [join(ROOT, "tools/lab/build.sh")], { env: { PATH: "/nonexistent" }, encoding: "utf8" });
+        const r = spawnSync("/bin/bash", [join(ROOT, "tools/lab/build.sh")], {
+            env: { PATH: "/nonexistent" },
+            encoding: "utf8",
+        });
         assert.equal(r.status, 1);
         assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
         assert.match(r.stderr, /Go is not on PATH.*npm run lab:tools/);
@@ -92,8 +131,14 @@ describe("the lab's bad input", () => {
         const saved = process.env.K8S_HA_LAB_BIN;
         process.env.K8S_HA_LAB_BIN = "/nonexistent/k8s-ha-lab-bin";
         try {
-            assert.throws(() => labTool("kubeadm"), /\/nonexistent\/k8s-ha-lab-bin\/kubeadm is missing: build the lab's tools first with 'npm run lab:tools'/);
-            assert.throws(() => requireLabTools(["kubeadm", "etcd"]), /missing lab tools in \/nonexistent\/k8s-ha-lab-bin: kubeadm, etcd; build them with 'npm run lab:tools'/);
+            assert.throws(
+                () => labTool("kubeadm"),
+                /\/nonexistent\/k8s-ha-lab-bin\/kubeadm is missing: build the lab's tools first with 'npm run lab:tools'/,
+            );
+            assert.throws(
+                () => requireLabTools(["kubeadm", "etcd"]),
+                /missing lab tools in \/nonexistent\/k8s-ha-lab-bin: kubeadm, etcd; build them with 'npm run lab:tools'/,
+            );
         } finally {
             if (saved === undefined) delete process.env.K8S_HA_LAB_BIN;
             else process.env.K8S_HA_LAB_BIN = saved;

@@ -24,7 +24,11 @@ const certOf = (run: ProgramRun, name: string) => {
 function opensslDiscoveryHash(caPem: string): string {
     const dir = mkdtempSync(join(tmpdir(), "ca-"));
     writeFileSync(join(dir, "ca.crt"), caPem);
-    const out = execFileSync("bash", ["-c", "openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex"], { cwd: dir, encoding: "utf8" });
+    const out = execFileSync(
+        "bash",
+        ["-c", "openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex"],
+        { cwd: dir, encoding: "utf8" },
+    );
     return `sha256:${out.trim().split(/\s+/).pop()}`;
 }
 
@@ -32,12 +36,20 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
     describe(`cluster PKI (${algorithm})`, () => {
         let run: ProgramRun;
         before(async () => {
-            run = await sharedRun({ stack: "dev", preview: false, config: { pkiAlgorithm: algorithm, apiExtraSans: ["api.k8s-dev.example.com"] } });
+            run = await sharedRun({
+                stack: "dev",
+                preview: false,
+                config: { pkiAlgorithm: algorithm, apiExtraSans: ["api.k8s-dev.example.com"] },
+            });
             assert.ifError(run.error);
         });
 
         it("makes three CAs: CA flag, cert signing, ten years, no early renewal", () => {
-            for (const [name, cn] of [["k8s-dev-ca", "kubernetes"], ["k8s-dev-etcd-ca", "etcd-ca"], ["k8s-dev-front-proxy-ca", "front-proxy-ca"]]) {
+            for (const [name, cn] of [
+                ["k8s-dev-ca", "kubernetes"],
+                ["k8s-dev-etcd-ca", "etcd-ca"],
+                ["k8s-dev-front-proxy-ca", "front-proxy-ca"],
+            ]) {
                 const cert = certOf(run, name);
                 assert.ok(cert.ca, `${name} is a CA`);
                 assert.equal(cert.subject, `CN=${cn}`);
@@ -47,7 +59,11 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 assert.equal(input.earlyRenewalHours, 0);
                 assert.ok((input.allowedUses as string[]).includes("cert_signing"));
             }
-            const keyTypes = new Set(ofType(run, T.privateKey).filter((k) => k.name !== "k8s-dev-ssh").map((k) => `${k.inputs.algorithm}/${k.inputs.rsaBits ?? k.inputs.ecdsaCurve}`));
+            const keyTypes = new Set(
+                ofType(run, T.privateKey)
+                    .filter((k) => k.name !== "k8s-dev-ssh")
+                    .map((k) => `${k.inputs.algorithm}/${k.inputs.rsaBits ?? k.inputs.ecdsaCurve}`),
+            );
             assert.deepEqual([...keyTypes], [algorithm === "RSA" ? "RSA/2048" : "ECDSA/P256"]);
         });
 
@@ -58,11 +74,23 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 const cert = certOf(run, `${node}-apiserver`);
                 assert.equal(cert.subject, "CN=kube-apiserver");
                 const sans = cert.subjectAltName!.split(", ").sort();
-                assert.deepEqual(sans, [
-                    `DNS:${host}`, "DNS:api.k8s-dev.example.com", "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
-                    "DNS:kubernetes.default.svc.cluster.local", `DNS:${node}`, "IP Address:10.96.0.1", `IP Address:${ips[i]}`,
-                ].sort());
-                assert.ok(cert.checkIssued(certOf(run, "k8s-dev-ca")) && cert.verify(certOf(run, "k8s-dev-ca").publicKey));
+                assert.deepEqual(
+                    sans,
+                    [
+                        `DNS:${host}`,
+                        "DNS:api.k8s-dev.example.com",
+                        "DNS:kubernetes",
+                        "DNS:kubernetes.default",
+                        "DNS:kubernetes.default.svc",
+                        "DNS:kubernetes.default.svc.cluster.local",
+                        `DNS:${node}`,
+                        "IP Address:10.96.0.1",
+                        `IP Address:${ips[i]}`,
+                    ].sort(),
+                );
+                assert.ok(
+                    cert.checkIssued(certOf(run, "k8s-dev-ca")) && cert.verify(certOf(run, "k8s-dev-ca").publicKey),
+                );
             });
         });
 
@@ -73,8 +101,16 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                 for (const kind of ["etcd-server", "etcd-peer"]) {
                     const cert = certOf(run, `${node}-${kind}`);
                     assert.equal(cert.subject, `CN=${node}`);
-                    assert.deepEqual(cert.subjectAltName!.split(", ").sort(),
-                        [`DNS:${node}`, "DNS:localhost", `IP Address:${ips[i]}`, "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1"].sort());
+                    assert.deepEqual(
+                        cert.subjectAltName!.split(", ").sort(),
+                        [
+                            `DNS:${node}`,
+                            "DNS:localhost",
+                            `IP Address:${ips[i]}`,
+                            "IP Address:127.0.0.1",
+                            "IP Address:0:0:0:0:0:0:0:1",
+                        ].sort(),
+                    );
                     assert.ok(cert.verify(etcdCa.publicKey), `${node}-${kind} is signed by the etcd CA`);
                 }
             });
@@ -91,7 +127,10 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
             const kc = parse(String(run.outputs.kubeconfig.value));
             assert.equal(kc.clusters[0].cluster.server, run.outputs.apiEndpoint.value);
             const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
-            assert.equal(b64(kc.clusters[0].cluster["certificate-authority-data"]), run.outputs.clusterCaCertificate.value);
+            assert.equal(
+                b64(kc.clusters[0].cluster["certificate-authority-data"]),
+                run.outputs.clusterCaCertificate.value,
+            );
             const cert = new X509Certificate(b64(kc.users[0].user["client-certificate-data"]));
             assert.equal(cert.subject, "O=kubeadm:cluster-admins\nCN=kubernetes-admin");
             const key = createPublicKey(b64(kc.users[0].user["client-key-data"]));
@@ -114,14 +153,18 @@ for (const algorithm of ["RSA", "ECDSA"] as const) {
                     secrets.push((b.outputs[out] as { value: string }).value);
                 }
             }
-            const kubeconfigUser = parse(String(run.outputs.kubeconfig.value)).users[0].user["client-key-data"] as string;
+            const kubeconfigUser = parse(String(run.outputs.kubeconfig.value)).users[0].user[
+                "client-key-data"
+            ] as string;
             secrets.push(kubeconfigUser.slice(0, 40));
             for (const r of run.resources) {
                 const plain = [...plainStrings(r.inputs), ...plainStrings(r.outputs)];
-                for (const s of secrets) assert.ok(!plain.some((p) => p.includes(s)), `${r.name} carries a secret in plain text`);
+                for (const s of secrets)
+                    assert.ok(!plain.some((p) => p.includes(s)), `${r.name} carries a secret in plain text`);
             }
             for (const name of ["kubeconfig", "sshPrivateKey"]) assert.equal(run.outputs[name].secret, true, name);
-            for (const name of ["clusterCaCertificate", "discoveryHash", "apiEndpoint"]) assert.equal(run.outputs[name].secret, false, name);
+            for (const name of ["clusterCaCertificate", "discoveryHash", "apiEndpoint"])
+                assert.equal(run.outputs[name].secret, false, name);
         });
     });
 }
@@ -136,7 +179,9 @@ describe("Secrets encrypted at rest: the key, its file on every control plane, t
         return String(stdin.value);
     };
     const placedConfig = (r: ProgramRun, node: string) => {
-        const f = placedFiles(stdinOf(r, `${node}-place-pki`)).find((x) => x.path === "/etc/kubernetes/pki/encryption-config.yaml");
+        const f = placedFiles(stdinOf(r, `${node}-place-pki`)).find(
+            (x) => x.path === "/etc/kubernetes/pki/encryption-config.yaml",
+        );
         assert.ok(f, `${node}'s place-pki writes the encryption configuration`);
         assert.equal(f.mode, 0o600);
         return parse(f.content.toString("utf8"));
@@ -150,17 +195,29 @@ describe("Secrets encrypted at rest: the key, its file on every control plane, t
 
     before(async () => {
         run = await sharedRun({ stack: "dev", preview: false });
-        rotating = await sharedRun({ stack: "dev", preview: false, config: { secretsEncryptionKeys: ["key2", "key1"], protect: true } });
+        rotating = await sharedRun({
+            stack: "dev",
+            preview: false,
+            config: { secretsEncryptionKeys: ["key2", "key1"], protect: true },
+        });
         assert.ifError(run.error);
         assert.ifError(rotating.error);
     });
 
     it("generates one 32-byte key per name with RandomBytes, protected with the CAs", () => {
         const keys = ofType(run, RANDOM_BYTES);
-        assert.deepEqual(keys.map((k) => k.name), ["k8s-dev-secrets-key-key1"]);
+        assert.deepEqual(
+            keys.map((k) => k.name),
+            ["k8s-dev-secrets-key-key1"],
+        );
         assert.equal(keys[0].inputs.length, 32);
         assert.equal(Buffer.from(keyOf(run, "k8s-dev-secrets-key-key1"), "base64").length, 32);
-        assert.deepEqual(ofType(rotating, RANDOM_BYTES).map((k) => k.name).sort(), ["k8s-dev-secrets-key-key1", "k8s-dev-secrets-key-key2"]);
+        assert.deepEqual(
+            ofType(rotating, RANDOM_BYTES)
+                .map((k) => k.name)
+                .sort(),
+            ["k8s-dev-secrets-key-key1", "k8s-dev-secrets-key-key2"],
+        );
         // Losing a key loses every Secret written with it: protected like the CAs when the stack protects.
         assert.ok(ofType(rotating, RANDOM_BYTES).every((k) => k.protect) && !keys[0].protect);
         assert.ok(rotating.resources.find((r) => r.name === "k8s-dev-ca" && r.type === T.privateKey)!.protect);
@@ -169,14 +226,23 @@ describe("Secrets encrypted at rest: the key, its file on every control plane, t
     it("places the same EncryptionConfiguration on every control plane: secretbox with the stack's key, identity last", () => {
         const key1 = keyOf(run, "k8s-dev-secrets-key-key1");
         for (const node of ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"]) {
-            assert.deepEqual(placedConfig(run, node).resources, [{
-                resources: ["secrets"],
-                providers: [{ secretbox: { keys: [{ name: "key1", secret: key1 }] } }, { identity: {} }],
-            }], node);
+            assert.deepEqual(
+                placedConfig(run, node).resources,
+                [
+                    {
+                        resources: ["secrets"],
+                        providers: [{ secretbox: { keys: [{ name: "key1", secret: key1 }] } }, { identity: {} }],
+                    },
+                ],
+                node,
+            );
         }
         // In the order of the config key: the first name encrypts.
         const providers = placedConfig(rotating, "k8s-dev-cp-1").resources[0].providers;
-        assert.deepEqual(providers[0].secretbox.keys.map((k: { name: string }) => k.name), ["key2", "key1"]);
+        assert.deepEqual(
+            providers[0].secretbox.keys.map((k: { name: string }) => k.name),
+            ["key2", "key1"],
+        );
         assert.equal(providers[0].secretbox.keys[1].secret, keyOf(rotating, "k8s-dev-secrets-key-key1"));
     });
 
@@ -188,11 +254,20 @@ describe("Secrets encrypted at rest: the key, its file on every control plane, t
             assert.ok(!isSecretValue(before) && !isSecretValue(after), `${node} rotate update is not secret`);
             assert.match(String(before), / # certificates [0-9a-f]{64}$/);
             // Same certificates (deterministic mocks), different encryption configuration.
-            assert.notEqual(String(after).slice(-64), String(before).slice(-64), `${node}: a new key list restarts its apiserver`);
-            assert.equal(String(after).slice(0, -64), String(before).slice(0, -64), `${node}: only the fingerprint differs`);
+            assert.notEqual(
+                String(after).slice(-64),
+                String(before).slice(-64),
+                `${node}: a new key list restarts its apiserver`,
+            );
+            assert.equal(
+                String(after).slice(0, -64),
+                String(before).slice(0, -64),
+                `${node}: only the fingerprint differs`,
+            );
             for (const r of [run, rotating]) {
                 for (const k of ofType(r, RANDOM_BYTES)) {
-                    for (const out of ["base64", "hex"]) assert.ok(!String(rotateUpdate(r, node)).includes((k.outputs[out] as { value: string }).value));
+                    for (const out of ["base64", "hex"])
+                        assert.ok(!String(rotateUpdate(r, node)).includes((k.outputs[out] as { value: string }).value));
                 }
             }
         }

@@ -22,7 +22,14 @@ export interface ProcessResult {
 
 export interface PlanJson {
     stack: string;
-    resources: { urn: string; type: string; name: string; parent: string | null; dependencies: string[]; inputs: any }[];
+    resources: {
+        urn: string;
+        type: string;
+        name: string;
+        parent: string | null;
+        dependencies: string[];
+        inputs: any;
+    }[];
     violations: { policy: string; enforcementLevel: string; message: string; urn: string | null }[];
 }
 
@@ -52,11 +59,19 @@ export function planProcess(args: string[]): Promise<ProcessResult> {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
     const [bin, ...pre] = pkg.scripts.plan.split(/\s+/);
     assert.equal(bin, "node", "the plan script runs node");
-    return inLane(() => new Promise((resolve) => {
-        execFile(process.execPath, [...pre, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-            resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
-        });
-    }));
+    return inLane(
+        () =>
+            new Promise((resolve) => {
+                execFile(
+                    process.execPath,
+                    [...pre, ...args],
+                    { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
+                    (err, stdout, stderr) => {
+                        resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+                    },
+                );
+            }),
+    );
 }
 
 let scratch: string | undefined;
@@ -89,11 +104,20 @@ export function planConfiguration(stack: string, config: string[] = []): Promise
             scratch = dir;
         }
         const diagramFile = join(scratch, String(configurations.size), "nested", `${stack}.svg`);
-        run = planInProcess(["--stack", stack, ...config.flatMap((c) => ["--config", c]), "--json", "--diagram", diagramFile]).then((r) => {
+        run = planInProcess([
+            "--stack",
+            stack,
+            ...config.flatMap((c) => ["--config", c]),
+            "--json",
+            "--diagram",
+            diagramFile,
+        ]).then((r) => {
             try {
                 return { ...r, json: JSON.parse(r.stdout) as PlanJson, diagramFile };
             } catch {
-                throw new Error(`exit ${r.code}: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr}`);
+                throw new Error(
+                    `exit ${r.code}: stdout is not one JSON document:\n${r.stdout.slice(0, 500)}\n${r.stderr}`,
+                );
             }
         });
         configurations.set(key, run);

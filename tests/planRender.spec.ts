@@ -9,13 +9,25 @@ import { planInProcess } from "./planCli";
 
 const ROOT = join(__dirname, "..");
 
-const renderArgs = (dir: string, extra: string[]) => ["--stack", "dev", "--config", "pkiAlgorithm=ECDSA", ...extra, "--render", dir];
+const renderArgs = (dir: string, extra: string[]) => [
+    "--stack",
+    "dev",
+    "--config",
+    "pkiAlgorithm=ECDSA",
+    ...extra,
+    "--render",
+    dir,
+];
 
 /**
  * `npm run plan -- --render DIR ...` without npm's own start-up; `inProcess`: the same command
  * line in this process on a shared program run (tests/planCli.ts).
  */
-function renderCli(dir: string, extra: string[] = [], inProcess = false): Promise<{ code: number; stdout: string; stderr: string }> {
+function renderCli(
+    dir: string,
+    extra: string[] = [],
+    inProcess = false,
+): Promise<{ code: number; stdout: string; stderr: string }> {
     if (inProcess) return planInProcess(renderArgs(dir, extra));
     const args = ["-r", "sucrase/register/ts", "tools/plan.ts", ...renderArgs(dir, extra)];
     return new Promise((resolve) => {
@@ -48,15 +60,36 @@ describe("offline plan --render DIR: what every node receives", function () {
     it("exits 0 and writes one directory per node, named after the node, plus nodes.json and admin.conf", () => {
         assert.equal(result.code, 0, result.stderr);
         const nodes = JSON.parse(readFileSync(join(dir, "nodes.json"), "utf8")) as { name: string; role: string }[];
-        assert.deepEqual(nodes.filter((n) => n.role !== "bastion").map((n) => n.name).sort(), ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2", "k8s-dev-worker-0"]);
-        for (const n of nodes.filter((x) => x.role !== "bastion")) assert.ok(statSync(join(dir, n.name)).isDirectory(), n.name);
+        assert.deepEqual(
+            nodes
+                .filter((n) => n.role !== "bastion")
+                .map((n) => n.name)
+                .sort(),
+            ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2", "k8s-dev-worker-0"],
+        );
+        for (const n of nodes.filter((x) => x.role !== "bastion"))
+            assert.ok(statSync(join(dir, n.name)).isDirectory(), n.name);
         assert.match(readFileSync(join(dir, "admin.conf"), "utf8"), /client-key-data: /);
     });
 
     it("a control plane gets its scripts, stdin, kubeadm configuration and /etc/kubernetes/pki", () => {
         const cp1 = join(dir, "k8s-dev-cp-1");
-        assert.deepEqual(readdirSync(join(cp1, "kubeadm")).sort(), ["join-control-plane.yaml", "renew-kubeconfigs.kubeadm-phase-config.yaml", "rotate.kubeadm-phase-config.yaml"]);
-        for (const f of ["ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub", "etcd/ca.crt", "etcd/peer.key"]) assert.ok(existsSync(join(cp1, "etc/kubernetes/pki", f)), f);
+        assert.deepEqual(readdirSync(join(cp1, "kubeadm")).sort(), [
+            "join-control-plane.yaml",
+            "renew-kubeconfigs.kubeadm-phase-config.yaml",
+            "rotate.kubeadm-phase-config.yaml",
+        ]);
+        for (const f of [
+            "ca.crt",
+            "ca.key",
+            "apiserver.crt",
+            "apiserver.key",
+            "sa.key",
+            "sa.pub",
+            "etcd/ca.crt",
+            "etcd/peer.key",
+        ])
+            assert.ok(existsSync(join(cp1, "etc/kubernetes/pki", f)), f);
         assert.ok(readdirSync(join(cp1, "scripts")).includes("join.create.sh"));
         assert.ok(readdirSync(join(cp1, "scripts")).includes("reset.delete.sh"));
         assert.match(readFileSync(join(cp1, "scripts", "join.create.sh"), "utf8"), /^#!\/usr\/bin\/env bash\n/);
@@ -77,7 +110,9 @@ describe("offline plan --render DIR: what every node receives", function () {
 
     it("secrets are 0600 (keys, stdin, kubeadm configuration, admin.conf); scripts hold no secret", () => {
         const files = walk(dir);
-        const secret = files.filter((f) => f.endsWith(".key") || f.includes("/stdin/") || f.includes("/kubeadm/") || f.endsWith("admin.conf"));
+        const secret = files.filter(
+            (f) => f.endsWith(".key") || f.includes("/stdin/") || f.includes("/kubeadm/") || f.endsWith("admin.conf"),
+        );
         assert.ok(secret.length > 30, `${secret.length}`);
         for (const f of secret) assert.equal(mode(f), 0o600, f);
         const token = readFileSync(join(dir, "k8s-dev-cp-1", "stdin", "join"), "utf8").split("\n")[0];
@@ -125,6 +160,9 @@ describe("render helpers read what the script builders write", () => {
         const values = readonlyValues(outer);
         assert.deepEqual(Object.keys(values), ["SCRIPT_NAME", "INIT_SCRIPT", "N"]);
         assert.equal(values.INIT_SCRIPT, inner);
-        assert.equal(readonlyValues(values.INIT_SCRIPT).KUBEADM_CONFIG_TEMPLATE, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: X\n");
+        assert.equal(
+            readonlyValues(values.INIT_SCRIPT).KUBEADM_CONFIG_TEMPLATE,
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: X\n",
+        );
     });
 });

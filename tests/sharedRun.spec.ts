@@ -9,7 +9,11 @@ describe("shared program runs", () => {
         assert.equal(await sharedRun({ config: {}, preview: true, stack: "dev" }), a);
         const bad = await sharedRun({ stack: "dev", config: { controlPlaneCount: "three", workerCount: 1 } });
         assert.notEqual(bad, a);
-        assert.equal(await sharedRun({ stack: "dev", config: { workerCount: 1, controlPlaneCount: "three" } }), bad, "key order does not matter");
+        assert.equal(
+            await sharedRun({ stack: "dev", config: { workerCount: 1, controlPlaneCount: "three" } }),
+            bad,
+            "key order does not matter",
+        );
         assert.match(String(bad.error), /controlPlaneCount/);
     });
 

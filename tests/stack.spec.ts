@@ -36,7 +36,11 @@ describe("stack layout under the mock runtime", () => {
                     assert.equal(i.associatePublicIpAddress, false);
                     assert.equal(i.tags["k8s-ha/role"], "control-plane");
                     assert.equal(i.tags["kubernetes.io/cluster/k8s-dev"], "owned");
-                    assert.deepEqual(cp.ignoreChanges, ["userData"], "the pool chooses each node's image (tests/day2/nodeImage.spec.ts)");
+                    assert.deepEqual(
+                        cp.ignoreChanges,
+                        ["userData"],
+                        "the pool chooses each node's image (tests/day2/nodeImage.spec.ts)",
+                    );
                 }
             });
 
@@ -44,7 +48,12 @@ describe("stack layout under the mock runtime", () => {
                 const attachments = ofType(run, T.attachment);
                 assert.equal(attachments.length, count);
                 const targets = attachments.map((a) => dependedOn(run, a, "targetId")[0].name).sort();
-                assert.deepEqual(targets, controlPlanes(run).map((cp) => cp.name).sort());
+                assert.deepEqual(
+                    targets,
+                    controlPlanes(run)
+                        .map((cp) => cp.name)
+                        .sort(),
+                );
                 for (const a of attachments) {
                     assert.equal(plain(a).port, 6443);
                     assert.equal(dependedOn(run, a, "targetGroupArn")[0].type, T.targetGroup);
@@ -56,7 +65,9 @@ describe("stack layout under the mock runtime", () => {
                 assert.equal(plain(lb).loadBalancerType, "network");
                 assert.equal(plain(lb).enableCrossZoneLoadBalancing, true);
                 assert.equal(plain(lb).tags["k8s-ha/role"], "api-lb");
-                const lbZones = dependedOn(run, lb, "subnets").map((s) => plain(s).availabilityZone).sort();
+                const lbZones = dependedOn(run, lb, "subnets")
+                    .map((s) => plain(s).availabilityZone)
+                    .sort();
                 const cpZones = [...new Set(controlPlanes(run).map((cp) => plain(cp).availabilityZone))].sort();
                 assert.deepEqual(lbZones, cpZones);
                 assert.ok(dependedOn(run, lb, "subnets").every((s) => s.name.startsWith("k8s-dev-public-")));
@@ -80,13 +91,20 @@ describe("stack layout under the mock runtime", () => {
 
         it("targets instances on 6443 without client-IP preservation, checking HTTPS /readyz inside AWS's ranges", () => {
             const tg = plain(one(run, T.targetGroup));
-            assert.deepEqual([tg.port, tg.protocol, tg.targetType, tg.preserveClientIp], [6443, "TCP", "instance", "false"]);
+            assert.deepEqual(
+                [tg.port, tg.protocol, tg.targetType, tg.preserveClientIp],
+                [6443, "TCP", "instance", "false"],
+            );
             const hc = tg.healthCheck;
             assert.deepEqual([hc.protocol, hc.path, hc.port, hc.enabled], ["HTTPS", "/readyz", "6443", true]);
             assert.deepEqual(hc, { ...API_HEALTH_CHECK, enabled: true });
             assert.ok(hc.interval >= 5 && hc.interval <= 300, "interval 5-300 s");
-            assert.ok(hc.timeout >= 2 && hc.timeout <= 120 && hc.timeout < hc.interval, "timeout 2-120 s and below the interval");
-            for (const t of [hc.healthyThreshold, hc.unhealthyThreshold]) assert.ok(t >= 2 && t <= 10, "thresholds 2-10");
+            assert.ok(
+                hc.timeout >= 2 && hc.timeout <= 120 && hc.timeout < hc.interval,
+                "timeout 2-120 s and below the interval",
+            );
+            for (const t of [hc.healthyThreshold, hc.unhealthyThreshold])
+                assert.ok(t >= 2 && t <= 10, "thresholds 2-10");
             assert.ok(tg.deregistrationDelay <= 60, "a short deregistration delay");
         });
     });
@@ -100,41 +118,56 @@ describe("stack layout under the mock runtime", () => {
 
         const describeRule = (run: ProgramRun, r: ReturnType<typeof ofType>[number]) => {
             const i = plain(r);
-            const source = i.cidrIpv4 !== undefined ? (typeof i.cidrIpv4 === "string" ? i.cidrIpv4 : "nat") : `sg:${groupName(run, r, "referencedSecurityGroupId")}`;
+            const source =
+                i.cidrIpv4 !== undefined
+                    ? typeof i.cidrIpv4 === "string"
+                        ? i.cidrIpv4
+                        : "nat"
+                    : `sg:${groupName(run, r, "referencedSecurityGroupId")}`;
             return `${groupName(run, r, "securityGroupId")} ${i.ipProtocol}/${i.fromPort ?? "*"}-${i.toPort ?? "*"} ${source}`;
         };
 
         it("are exactly the intended ingress set, each with a description", () => {
             const rules = ofType(run, T.ingress);
             for (const r of rules) assert.ok(plain(r).description?.length > 10, `${r.name} needs a description`);
-            assert.deepEqual(rules.map((r) => describeRule(run, r)).sort(), [
-                "k8s-dev-api-lb tcp/6443-6443 10.0.0.0/16",
-                "k8s-dev-api-lb tcp/6443-6443 203.0.113.0/24",
-                "k8s-dev-api-lb tcp/6443-6443 nat",
-                "k8s-dev-bastion tcp/22-22 203.0.113.0/24",
-                "k8s-dev-control-plane tcp/10250-10250 sg:k8s-dev-control-plane",
-                "k8s-dev-control-plane tcp/22-22 sg:k8s-dev-bastion",
-                "k8s-dev-control-plane tcp/2379-2380 sg:k8s-dev-control-plane",
-                "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-api-lb",
-                "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-control-plane",
-                "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-worker",
-                "k8s-dev-worker tcp/10250-10250 sg:k8s-dev-control-plane",
-                "k8s-dev-worker tcp/22-22 sg:k8s-dev-bastion",
-                // Calico: VXLAN and Typha between every pair of node groups.
-                ...["control-plane", "worker"].flatMap((to) => ["control-plane", "worker"].flatMap((from) => [
-                    `k8s-dev-${to} udp/4789-4789 sg:k8s-dev-${from}`,
-                    `k8s-dev-${to} tcp/5473-5473 sg:k8s-dev-${from}`,
-                ])),
-            ].sort());
+            assert.deepEqual(
+                rules.map((r) => describeRule(run, r)).sort(),
+                [
+                    "k8s-dev-api-lb tcp/6443-6443 10.0.0.0/16",
+                    "k8s-dev-api-lb tcp/6443-6443 203.0.113.0/24",
+                    "k8s-dev-api-lb tcp/6443-6443 nat",
+                    "k8s-dev-bastion tcp/22-22 203.0.113.0/24",
+                    "k8s-dev-control-plane tcp/10250-10250 sg:k8s-dev-control-plane",
+                    "k8s-dev-control-plane tcp/22-22 sg:k8s-dev-bastion",
+                    "k8s-dev-control-plane tcp/2379-2380 sg:k8s-dev-control-plane",
+                    "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-api-lb",
+                    "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-control-plane",
+                    "k8s-dev-control-plane tcp/6443-6443 sg:k8s-dev-worker",
+                    "k8s-dev-worker tcp/10250-10250 sg:k8s-dev-control-plane",
+                    "k8s-dev-worker tcp/22-22 sg:k8s-dev-bastion",
+                    // Calico: VXLAN and Typha between every pair of node groups.
+                    ...["control-plane", "worker"].flatMap((to) =>
+                        ["control-plane", "worker"].flatMap((from) => [
+                            `k8s-dev-${to} udp/4789-4789 sg:k8s-dev-${from}`,
+                            `k8s-dev-${to} tcp/5473-5473 sg:k8s-dev-${from}`,
+                        ]),
+                    ),
+                ].sort(),
+            );
         });
 
         it("are exactly the intended egress set", () => {
-            assert.deepEqual(ofType(run, T.egress).map((r) => describeRule(run, r)).sort(), [
-                "k8s-dev-api-lb tcp/6443-6443 sg:k8s-dev-control-plane",
-                "k8s-dev-bastion tcp/22-22 10.0.0.0/16",
-                "k8s-dev-control-plane -1/*-* 0.0.0.0/0",
-                "k8s-dev-worker -1/*-* 0.0.0.0/0",
-            ]);
+            assert.deepEqual(
+                ofType(run, T.egress)
+                    .map((r) => describeRule(run, r))
+                    .sort(),
+                [
+                    "k8s-dev-api-lb tcp/6443-6443 sg:k8s-dev-control-plane",
+                    "k8s-dev-bastion tcp/22-22 10.0.0.0/16",
+                    "k8s-dev-control-plane -1/*-* 0.0.0.0/0",
+                    "k8s-dev-worker -1/*-* 0.0.0.0/0",
+                ],
+            );
         });
 
         it("open no sensitive port to the world, even with the widest allowed lists", async () => {
@@ -142,12 +175,27 @@ describe("stack layout under the mock runtime", () => {
             for (const r of ofType(wide, T.ingress)) {
                 const i = plain(r);
                 if (i.cidrIpv4 === "0.0.0.0/0" || i.cidrIpv6 === "::/0") {
-                    assert.deepEqual([i.fromPort, i.toPort], [6443, 6443], `${r.name} opens more than the API to the world`);
+                    assert.deepEqual(
+                        [i.fromPort, i.toPort],
+                        [6443, 6443],
+                        `${r.name} opens more than the API to the world`,
+                    );
                 }
             }
             for (const port of [22, 2379, 2380, 10250, 10257, 10259]) {
-                const open = ofType(wide, T.ingress).filter((r) => plain(r).fromPort <= port && port <= plain(r).toPort && typeof plain(r).cidrIpv4 === "string" && !plain(r).cidrIpv4.startsWith("10.") && !plain(r).cidrIpv4.startsWith("203.0.113."));
-                assert.deepEqual(open.map((r) => r.name), [], `port ${port}`);
+                const open = ofType(wide, T.ingress).filter(
+                    (r) =>
+                        plain(r).fromPort <= port &&
+                        port <= plain(r).toPort &&
+                        typeof plain(r).cidrIpv4 === "string" &&
+                        !plain(r).cidrIpv4.startsWith("10.") &&
+                        !plain(r).cidrIpv4.startsWith("203.0.113."),
+                );
+                assert.deepEqual(
+                    open.map((r) => r.name),
+                    [],
+                    `port ${port}`,
+                );
             }
         });
     });
@@ -171,15 +219,22 @@ describe("stack layout under the mock runtime", () => {
             assert.ok(controlPlanes(prod).every((r) => r.protect));
             assert.ok(one(prod, T.lb).protect);
             assert.equal(plain(one(prod, T.lb)).enableDeletionProtection, true);
-            assert.deepEqual(dev.resources.filter((r) => r.protect).map((r) => r.name), []);
+            assert.deepEqual(
+                dev.resources.filter((r) => r.protect).map((r) => r.name),
+                [],
+            );
         });
 
         it("differ in sizes, counts and region", () => {
-            assert.deepEqual(controlPlanes(dev).map((r) => plain(r).instanceType), ["t3.medium", "t3.medium", "t3.medium"]);
+            assert.deepEqual(
+                controlPlanes(dev).map((r) => plain(r).instanceType),
+                ["t3.medium", "t3.medium", "t3.medium"],
+            );
             assert.equal(controlPlanes(prod).length, 5);
             assert.ok(controlPlanes(prod).every((r) => plain(r).instanceType === "m6i.xlarge"));
             assert.ok(controlPlanes(prod).every((r) => plain(r).availabilityZone.startsWith("us-east-1")));
-            const workers = (run: ProgramRun) => ofType(run, T.instance).filter((r) => plain(r).tags["k8s-ha/role"] === "worker").length;
+            const workers = (run: ProgramRun) =>
+                ofType(run, T.instance).filter((r) => plain(r).tags["k8s-ha/role"] === "worker").length;
             assert.deepEqual([workers(dev), workers(prod)], [1, 3]);
         });
     });
@@ -188,14 +243,16 @@ describe("stack layout under the mock runtime", () => {
         it("the SSH private key is a provider secret and a secret stack output, even while unknown (preview)", async () => {
             const run = await sharedRun({ stack: "dev", preview: true });
             const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
-            for (const field of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"]) assert.ok(key.additionalSecretOutputs.includes(field), field);
+            for (const field of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"])
+                assert.ok(key.additionalSecretOutputs.includes(field), field);
             assert.deepEqual([run.outputs.sshPrivateKey.known, run.outputs.sshPrivateKey.secret], [false, true]);
         });
 
         it("the SSH private key is secret in every recorded input and output (update)", async () => {
             const run = await sharedRun({ stack: "dev", preview: false });
             const key = ofType(run, T.privateKey).find((r) => r.name === "k8s-dev-ssh")!;
-            for (const field of ["privateKeyOpenssh", "privateKeyPem"]) assert.ok(isSecretValue(key.outputs[field]), `${field} output`);
+            for (const field of ["privateKeyOpenssh", "privateKeyPem"])
+                assert.ok(isSecretValue(key.outputs[field]), `${field} output`);
             const secretText = (key.outputs.privateKeyOpenssh as { value: string }).value;
             const body = secretText.trim().split("\n")[1];
             assert.ok(body.length > 20);
@@ -229,24 +286,41 @@ describe("stack layout under the mock runtime", () => {
             const run = await sharedRun({ stack: "dev", config: { existingVpc } });
             assert.ifError(run.error);
             assert.deepEqual(ofType(run, T.subnet), []);
-            assert.deepEqual(controlPlanes(run).map((r) => plain(r).subnetId), ["subnet-0b0", "subnet-0b1", "subnet-0b2"]);
+            assert.deepEqual(
+                controlPlanes(run).map((r) => plain(r).subnetId),
+                ["subnet-0b0", "subnet-0b1", "subnet-0b2"],
+            );
             assert.deepEqual(plain(one(run, T.lb)).subnets, ["subnet-0a0", "subnet-0a1", "subnet-0a2"]);
         });
 
         it("an existing VPC's groups use its looked-up block, not vpcCidr, and admit its NAT addresses to the API", async () => {
             const run = await sharedRun({ stack: "dev", config: { existingVpc, vpcCidr: "10.1.0.0/16" } });
             assert.ifError(run.error);
-            const rule = (name: string) => plain(ofType(run, T.ingress).concat(ofType(run, T.egress)).find((r) => r.name === name)!);
+            const rule = (name: string) =>
+                plain(
+                    ofType(run, T.ingress)
+                        .concat(ofType(run, T.egress))
+                        .find((r) => r.name === name)!,
+                );
             assert.equal(rule("k8s-dev-api-lb-in-vpc").cidrIpv4, EXISTING_VPC_CIDR);
             assert.equal(rule("k8s-dev-bastion-out-ssh").cidrIpv4, EXISTING_VPC_CIDR);
             const natRules = ofType(run, T.ingress).filter((r) => r.name.startsWith("k8s-dev-api-lb-in-nat-"));
-            assert.deepEqual(natRules.map((r) => [plain(r).cidrIpv4, plain(r).fromPort]), nats.map((n) => [`${n.publicIp}/32`, 6443]));
+            assert.deepEqual(
+                natRules.map((r) => [plain(r).cidrIpv4, plain(r).fromPort]),
+                nats.map((n) => [`${n.publicIp}/32`, 6443]),
+            );
         });
 
         it("Graviton control planes get the arm64 Ubuntu image, x86_64 workers and bastion the amd64 one", async () => {
             const run = await sharedRun({ stack: "dev", config: { controlPlaneInstanceType: "m7g.large" } });
             assert.ifError(run.error);
-            const images = (role: string) => [...new Set(ofType(run, T.instance).filter((r) => plain(r).tags["k8s-ha/role"] === role).map((r) => plain(r).ami))];
+            const images = (role: string) => [
+                ...new Set(
+                    ofType(run, T.instance)
+                        .filter((r) => plain(r).tags["k8s-ha/role"] === role)
+                        .map((r) => plain(r).ami),
+                ),
+            ];
             assert.deepEqual(images("control-plane"), [UBUNTU_IMAGES.arm64.id]);
             assert.deepEqual(images("worker"), [UBUNTU_IMAGES.x86_64.id]);
             assert.deepEqual(images("bastion"), [UBUNTU_IMAGES.x86_64.id]);

@@ -14,7 +14,9 @@ function typeOf(d: ConfigDeclaration): string {
 
 function defaultOf(d: ConfigDeclaration): string {
     if (d.default === undefined) return "(none)";
-    return "`" + (typeof d.default === "string" ? (d.default === "" ? '""' : d.default) : JSON.stringify(d.default)) + "`";
+    return (
+        "`" + (typeof d.default === "string" ? (d.default === "" ? '""' : d.default) : JSON.stringify(d.default)) + "`"
+    );
 }
 
 /** One Markdown row per key, in Pulumi.yaml's order. */
@@ -23,14 +25,23 @@ export function renderConfigTable(project: ProjectFile): string {
         const text = (d.description ?? "").replace(/\s+/g, " ").trim().replace(/\|/g, "\\|");
         return `| \`${key}\` | ${typeOf(d)} | ${defaultOf(d)} | ${text} |`;
     });
-    return [TABLE_START, "", "| key | type | default | meaning |", "| --- | --- | --- | --- |", ...rows, "", TABLE_END].join("\n");
+    return [
+        TABLE_START,
+        "",
+        "| key | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+        ...rows,
+        "",
+        TABLE_END,
+    ].join("\n");
 }
 
 /** The README with its table replaced by a fresh render; throws when the markers are missing. */
 export function withConfigTable(readme: string, project: ProjectFile): string {
     const start = readme.indexOf(TABLE_START);
     const end = readme.indexOf(TABLE_END);
-    if (start < 0 || end < start) throw new Error(`README.md: the configuration table's markers are missing (${TABLE_START} ... ${TABLE_END})`);
+    if (start < 0 || end < start)
+        throw new Error(`README.md: the configuration table's markers are missing (${TABLE_START} ... ${TABLE_END})`);
     return readme.slice(0, start) + renderConfigTable(project) + readme.slice(end + TABLE_END.length);
 }
 
@@ -39,5 +50,9 @@ if (require.main === module) {
     const before = readFileSync(file, "utf8");
     const after = withConfigTable(before, readProject());
     if (after !== before) writeFileSync(file, after);
-    console.log(after === before ? "README.md: the configuration table is current" : "README.md: configuration table rewritten from Pulumi.yaml");
+    console.log(
+        after === before
+            ? "README.md: the configuration table is current"
+            : "README.md: configuration table rewritten from Pulumi.yaml",
+    );
 }

@@ -16,7 +16,8 @@ import { architectureOf, renderDiagram } from "./plan/diagram";
 import { assertEmptyTarget, renderNodes } from "./plan/render";
 import { renderBootstrapOrder, renderLayout, renderTree, renderViolations, type Violation } from "./plan/report";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>] [--render <dir>]";
+const USAGE =
+    "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>] [--render <dir>]";
 
 /** `--config` values parse as JSON when they can (lists, numbers, booleans), else stay strings. */
 export function parseConfigFlags(flags: readonly string[]): Record<string, unknown> {
@@ -51,7 +52,12 @@ export interface Plan {
  * (every output computed, real cryptography). Throws only for a bad command line or policy config.
  */
 export async function plan(stack: string, config: Record<string, unknown>, options: PlanOptions = {}): Promise<Plan> {
-    const run = await (options.runner ?? runProgram)({ stack, config, preview: options.preview ?? true, mocks: options.mocks });
+    const run = await (options.runner ?? runProgram)({
+        stack,
+        config,
+        preview: options.preview ?? true,
+        mocks: options.mocks,
+    });
     if (run.error) return { run, violations: [] };
     const resources: PolicyResource[] = run.resources.map((r) => ({
         urn: r.urn,
@@ -63,27 +69,46 @@ export async function plan(stack: string, config: Record<string, unknown>, optio
         dependencies: r.dependencies,
         propertyDependencies: r.propertyDependencies,
         protect: r.protect,
-        opts: { protect: r.protect, ignoreChanges: r.ignoreChanges, additionalSecretOutputs: r.additionalSecretOutputs, deleteBeforeReplace: r.deleteBeforeReplace },
+        opts: {
+            protect: r.protect,
+            ignoreChanges: r.ignoreChanges,
+            additionalSecretOutputs: r.additionalSecretOutputs,
+            deleteBeforeReplace: r.deleteBeforeReplace,
+        },
     }));
     const result = await evaluatePolicies(resources, { config: loadPolicyConfig(stack) });
-    const violations = result.diagnostics.map((d) => ({ policy: d.policyName, enforcementLevel: d.enforcementLevel, message: d.message, urn: d.urn }));
+    const violations = result.diagnostics.map((d) => ({
+        policy: d.policyName,
+        enforcementLevel: d.enforcementLevel,
+        message: d.message,
+        urn: d.urn,
+    }));
     return { run, violations };
 }
 
 export function toJson(p: Plan): string {
-    return JSON.stringify({
-        stack: p.run.stack,
-        resources: p.run.resources.map((r) => ({
-            urn: r.urn,
-            type: r.type,
-            name: r.name,
-            parent: r.parent ?? null,
-            dependencies: r.dependencies,
-            inputs: redact(r.inputs),
-        })),
-        violations: p.violations.map((v) => ({ policy: v.policy, enforcementLevel: v.enforcementLevel, message: v.message, urn: v.urn ?? null })),
-        ...(p.run.error ? { error: p.run.error.message } : {}),
-    }, null, 2);
+    return JSON.stringify(
+        {
+            stack: p.run.stack,
+            resources: p.run.resources.map((r) => ({
+                urn: r.urn,
+                type: r.type,
+                name: r.name,
+                parent: r.parent ?? null,
+                dependencies: r.dependencies,
+                inputs: redact(r.inputs),
+            })),
+            violations: p.violations.map((v) => ({
+                policy: v.policy,
+                enforcementLevel: v.enforcementLevel,
+                message: v.message,
+                urn: v.urn ?? null,
+            })),
+            ...(p.run.error ? { error: p.run.error.message } : {}),
+        },
+        null,
+        2,
+    );
 }
 
 export function toText(p: Plan, color: boolean, full: boolean): string {
@@ -99,8 +124,21 @@ export function toText(p: Plan, color: boolean, full: boolean): string {
         ["Policies", renderViolations(p.violations, c)],
     ];
     const mandatory = p.violations.filter((v) => v.enforcementLevel === "mandatory").length;
-    const verdict = mandatory > 0 ? c.red(c.bold(`✗ ${mandatory} mandatory violation${mandatory === 1 ? "" : "s"}: this plan would be rejected`)) : c.green(c.bold("✓ no mandatory violation"));
-    return [head, ...sections.filter(([, body]) => body).map(([title, body]) => `${c.bold(c.underline(title))}\n${body}`), verdict].join("\n\n") + "\n";
+    const verdict =
+        mandatory > 0
+            ? c.red(
+                  c.bold(
+                      `✗ ${mandatory} mandatory violation${mandatory === 1 ? "" : "s"}: this plan would be rejected`,
+                  ),
+              )
+            : c.green(c.bold("✓ no mandatory violation"));
+    return (
+        [
+            head,
+            ...sections.filter(([, body]) => body).map(([title, body]) => `${c.bold(c.underline(title))}\n${body}`),
+            verdict,
+        ].join("\n\n") + "\n"
+    );
 }
 
 /** Where the command line writes: the process's streams, or in the specs buffers. */
@@ -113,11 +151,25 @@ export interface PlanIo {
 }
 
 /** The command line: writes the plan and returns the exit code (0, 1 or 2). */
-export async function main(argv: string[], io: PlanIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+    argv: string[],
+    io: PlanIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
     const { stdout, stderr } = io;
     let args;
     try {
-        args = parseArgs({ args: argv, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, json: { type: "boolean" }, resources: { type: "boolean" }, diagram: { type: "string" }, render: { type: "string" }, help: { type: "boolean" } } });
+        args = parseArgs({
+            args: argv,
+            options: {
+                stack: { type: "string" },
+                config: { type: "string", multiple: true },
+                json: { type: "boolean" },
+                resources: { type: "boolean" },
+                diagram: { type: "string" },
+                render: { type: "string" },
+                help: { type: "boolean" },
+            },
+        });
     } catch (err) {
         stderr.write(`${(err as Error).message}\n${USAGE}\n`);
         return 2;
@@ -134,7 +186,10 @@ export async function main(argv: string[], io: PlanIo = { stdout: process.stdout
     const renderDir = args.values.render;
     try {
         if (renderDir) assertEmptyTarget(renderDir);
-        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), { preview: !renderDir, runner: io.runner });
+        result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), {
+            preview: !renderDir,
+            runner: io.runner,
+        });
     } catch (err) {
         stderr.write(`${(err as Error).message}\n`);
         return 2;

@@ -10,7 +10,15 @@ import { parseArgs } from "node:util";
 
 const ROOT = join(__dirname, "..");
 /** What the plan loads from npm: the program's SDKs and the policy pack's. */
-export const SDKS = ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/kubernetes", "@pulumi/command", "@pulumi/tls", "@pulumi/random", "@pulumi/policy"];
+export const SDKS = [
+    "@pulumi/pulumi",
+    "@pulumi/aws",
+    "@pulumi/kubernetes",
+    "@pulumi/command",
+    "@pulumi/tls",
+    "@pulumi/random",
+    "@pulumi/policy",
+];
 
 export interface Sample {
     /** Seconds of wall time. */
@@ -47,7 +55,8 @@ function measure(args: string[]): Sample {
     const r = spawnSync(argv[0], argv.slice(1), { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     const wall = Number(process.hrtime.bigint() - start) / 1e9;
     // The plan exits 1 on a mandatory violation: still a complete plan.
-    if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
+    if (r.status !== 0 && r.status !== 1)
+        throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
     if (!timed) return { wall };
     const [, user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
     return { wall, cpu: user + sys };
@@ -78,7 +87,10 @@ export function measureSpeed(rounds: number, stack = "prod"): SpeedReport {
             plan.push(measure(planCommand(stack)));
         }
     }
-    const med = (s: Sample[]): Sample => ({ wall: median(s.map((x) => x.wall)), cpu: s.every((x) => x.cpu !== undefined) ? median(s.map((x) => x.cpu!)) : undefined });
+    const med = (s: Sample[]): Sample => ({
+        wall: median(s.map((x) => x.wall)),
+        cpu: s.every((x) => x.cpu !== undefined) ? median(s.map((x) => x.cpu!)) : undefined,
+    });
     const p = med(plan);
     const k = med(sdk);
     return {
@@ -92,12 +104,21 @@ export function measureSpeed(rounds: number, stack = "prod"): SpeedReport {
 }
 
 if (require.main === module) {
-    const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, stack: { type: "string", default: "prod" }, json: { type: "boolean" } } });
+    const { values } = parseArgs({
+        options: {
+            rounds: { type: "string", default: "5" },
+            stack: { type: "string", default: "prod" },
+            json: { type: "boolean" },
+        },
+    });
     const r = measureSpeed(Number(values.rounds), values.stack);
     const f = (n: number | undefined) => (n === undefined ? "?" : n.toFixed(2));
-    process.stdout.write(values.json ? `${JSON.stringify(r)}\n`
-        : `medians of ${r.rounds} alternated runs (load ${f(r.load[0])} → ${f(r.load[1])}):\n`
-        + `  plan --stack ${values.stack}: ${f(r.plan.wall)} s wall, ${f(r.plan.cpu)} CPU-s\n`
-        + `  SDK load:         ${f(r.sdk.wall)} s wall, ${f(r.sdk.cpu)} CPU-s\n`
-        + `  ratio:            ${f(r.wallRatio)} wall, ${f(r.cpuRatio)} CPU\n`);
+    process.stdout.write(
+        values.json
+            ? `${JSON.stringify(r)}\n`
+            : `medians of ${r.rounds} alternated runs (load ${f(r.load[0])} → ${f(r.load[1])}):\n` +
+                  `  plan --stack ${values.stack}: ${f(r.plan.wall)} s wall, ${f(r.plan.cpu)} CPU-s\n` +
+                  `  SDK load:         ${f(r.sdk.wall)} s wall, ${f(r.sdk.cpu)} CPU-s\n` +
+                  `  ratio:            ${f(r.wallRatio)} wall, ${f(r.cpuRatio)} CPU\n`,
+    );
 }

@@ -5,7 +5,15 @@
 // builders in-process; the bash itself lives in components/kubeadm/scripts/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderDay2ScriptSet, renderScriptSet, renderWorkerAdminScripts, type ClusterSpec, type Day2ScriptSetInput, type NodeSpec, type ScriptSetInput } from "../components/kubeadm";
+import {
+    renderDay2ScriptSet,
+    renderScriptSet,
+    renderWorkerAdminScripts,
+    type ClusterSpec,
+    type Day2ScriptSetInput,
+    type NodeSpec,
+    type ScriptSetInput,
+} from "../components/kubeadm";
 
 export const SAMPLE_CLUSTER: ClusterSpec = {
     clusterName: "k8s-ha-dev",
@@ -17,11 +25,36 @@ export const SAMPLE_CLUSTER: ClusterSpec = {
 };
 
 export const SAMPLE_NODES: readonly NodeSpec[] = [
-    { name: "k8s-ha-dev-cp-0", privateIp: "10.0.16.10", role: "control-plane", providerId: "aws:///us-east-1a/i-50740ee351feefe93" },
-    { name: "k8s-ha-dev-cp-1", privateIp: "10.0.32.10", role: "control-plane", providerId: "aws:///us-east-1b/i-53498b04ab6af053c" },
-    { name: "k8s-ha-dev-cp-2", privateIp: "10.0.48.10", role: "control-plane", providerId: "aws:///us-east-1c/i-2f3aaea82b42ca54d" },
-    { name: "k8s-ha-dev-worker-0", privateIp: "10.0.16.20", role: "worker", providerId: "aws:///us-east-1a/i-896a93317ebeaa54b" },
-    { name: "k8s-ha-dev-worker-1", privateIp: "10.0.32.20", role: "worker", providerId: "aws:///us-east-1b/i-da5b8a4086849cd32" },
+    {
+        name: "k8s-ha-dev-cp-0",
+        privateIp: "10.0.16.10",
+        role: "control-plane",
+        providerId: "aws:///us-east-1a/i-50740ee351feefe93",
+    },
+    {
+        name: "k8s-ha-dev-cp-1",
+        privateIp: "10.0.32.10",
+        role: "control-plane",
+        providerId: "aws:///us-east-1b/i-53498b04ab6af053c",
+    },
+    {
+        name: "k8s-ha-dev-cp-2",
+        privateIp: "10.0.48.10",
+        role: "control-plane",
+        providerId: "aws:///us-east-1c/i-2f3aaea82b42ca54d",
+    },
+    {
+        name: "k8s-ha-dev-worker-0",
+        privateIp: "10.0.16.20",
+        role: "worker",
+        providerId: "aws:///us-east-1a/i-896a93317ebeaa54b",
+    },
+    {
+        name: "k8s-ha-dev-worker-1",
+        privateIp: "10.0.32.20",
+        role: "worker",
+        providerId: "aws:///us-east-1b/i-da5b8a4086849cd32",
+    },
 ];
 
 /** A well-formed discovery hash (the real one is computed from the CA by the PKI component). */
@@ -47,7 +80,11 @@ export const SAMPLE_DAY2_SET: Day2ScriptSetInput = {
 
 /** Every script the project renders for the sample cluster: bootstrap (scripts.ts) and day 2 (day2.ts). */
 export function renderAllSampleScripts(): { fileName: string; text: string }[] {
-    return [...renderScriptSet(SAMPLE_SCRIPT_SET), ...renderDay2ScriptSet(SAMPLE_DAY2_SET), ...renderWorkerAdminScripts(SAMPLE_CLUSTER, SAMPLE_SCRIPT_SET.worker)];
+    return [
+        ...renderScriptSet(SAMPLE_SCRIPT_SET),
+        ...renderDay2ScriptSet(SAMPLE_DAY2_SET),
+        ...renderWorkerAdminScripts(SAMPLE_CLUSTER, SAMPLE_SCRIPT_SET.worker),
+    ];
 }
 
 export function renderSampleScripts(outDir: string): string[] {

@@ -80,7 +80,8 @@ function applyConditionals(file: string, lines: readonly string[], flags: Readon
         const m = DIRECTIVE_RE.exec(text);
         if (!m) fail(file, no, `unknown directive ${JSON.stringify(text)} (#@if <flag>, #@else, #@endif)`);
         if (m[1] === "if") {
-            if (!m[2] || !FLAGS.has(m[2])) fail(file, no, `#@if needs one of ${[...FLAGS].join(", ")}, not ${JSON.stringify(m[2] ?? "")}`);
+            if (!m[2] || !FLAGS.has(m[2]))
+                fail(file, no, `#@if needs one of ${[...FLAGS].join(", ")}, not ${JSON.stringify(m[2] ?? "")}`);
             open.push({ holds: flags.has(m[2]), inElse: false, no });
         } else if (m[2] !== undefined) {
             fail(file, no, `#@${m[1]} takes no argument`);
@@ -101,7 +102,12 @@ function applyConditionals(file: string, lines: readonly string[], flags: Readon
  * its comment block, and the rest with every `source lib/NAME.sh` line replaced by `lib(NAME.sh)`.
  * Pure: loadScript() supplies the files.
  */
-export function parseScript(file: string, raw: string, flags: readonly string[], lib: (name: string) => string): ScriptSource {
+export function parseScript(
+    file: string,
+    raw: string,
+    flags: readonly string[],
+    lib: (name: string) => string,
+): ScriptSource {
     for (const f of flags) if (!FLAGS.has(f)) throw new Error(`${file}: unknown flag ${f}`);
     const lines = applyConditionals(file, raw.split("\n"), new Set(flags));
     if (lines[0]?.text !== "#!/usr/bin/env bash") fail(file, 1, "must start with #!/usr/bin/env bash");
@@ -123,7 +129,8 @@ export function parseScript(file: string, raw: string, flags: readonly string[],
             continue;
         }
         for (const name of value.split(/\s+/).filter(Boolean)) {
-            if (!PARAM_RE.test(name)) fail(file, no, `bad parameter name ${name} in # ${m[1]}: (NAME, or NAME[] for an array)`);
+            if (!PARAM_RE.test(name))
+                fail(file, no, `bad parameter name ${name} in # ${m[1]}: (NAME, or NAME[] for an array)`);
             const bare = name.replace(/\[\]$/, "");
             if (m[1] === "embeds") {
                 if (name !== bare) fail(file, no, `# embeds: names a scalar parameter, not ${name}`);
@@ -136,18 +143,21 @@ export function parseScript(file: string, raw: string, flags: readonly string[],
         }
     }
     if (stdin === undefined) fail(file, undefined, "no # stdin: line in the comment block");
-    for (const e of embeds) if (!params.includes(e)) fail(file, undefined, `# embeds: ${e} is not a declared parameter`);
+    for (const e of embeds)
+        if (!params.includes(e)) fail(file, undefined, `# embeds: ${e} is not a declared parameter`);
 
     const includes: string[] = [];
     let lastInclude = -1;
     const inlined = rest.map(({ text, no }, i) => {
         const m = INCLUDE_RE.exec(text);
         if (!m) {
-            if (/^\s*(source|\.)\s/.test(text)) fail(file, no, `only whole-line "source lib/<name>.sh" includes are allowed: ${text}`);
+            if (/^\s*(source|\.)\s/.test(text))
+                fail(file, no, `only whole-line "source lib/<name>.sh" includes are allowed: ${text}`);
             return text;
         }
         const content = lib(m[1]);
-        if (/^\s*(source|\.)\s|^#@/m.test(content)) fail(`lib/${m[1]}`, undefined, "a lib file holds no includes and no directives");
+        if (/^\s*(source|\.)\s|^#@/m.test(content))
+            fail(`lib/${m[1]}`, undefined, "a lib file holds no includes and no directives");
         includes.push(m[1]);
         lastInclude = i;
         return content.replace(/\n$/, "");
@@ -160,7 +170,10 @@ export function parseScript(file: string, raw: string, flags: readonly string[],
         embeds,
         includes,
         text: inlined.join("\n"),
-        body: rest.slice(lastInclude + 1).map((l) => l.text).join("\n"),
+        body: rest
+            .slice(lastInclude + 1)
+            .map((l) => l.text)
+            .join("\n"),
     };
 }
 
@@ -176,7 +189,10 @@ function expands(text: string, name: string): boolean {
 
 /** Code (not a comment line) names NAME: an expansion, or a bare name in arithmetic such as ((NAME)). */
 function references(text: string, name: string): boolean {
-    const code = text.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+    const code = text
+        .split("\n")
+        .filter((l) => !/^\s*#/.test(l))
+        .join("\n");
     return new RegExp(`(?<![A-Za-z0-9_])${name}(?![A-Za-z0-9_])`).test(code);
 }
 
@@ -208,33 +224,46 @@ export function renderScript(file: string, r: ScriptRender): string {
 export function composeScript(src: ScriptSource, r: ScriptRender): string {
     const file = src.file;
     const arrays = r.arrays ?? {};
-    const problems = [mismatch("parameters", src.params, Object.keys(r.params)), mismatch("array parameters", src.arrays, Object.keys(arrays))].filter(Boolean);
-    if (problems.length) fail(file, undefined, `the builder of "${r.name}" does not match the script's declarations: ${problems.join("; ")}`);
+    const problems = [
+        mismatch("parameters", src.params, Object.keys(r.params)),
+        mismatch("array parameters", src.arrays, Object.keys(arrays)),
+    ].filter(Boolean);
+    if (problems.length)
+        fail(
+            file,
+            undefined,
+            `the builder of "${r.name}" does not match the script's declarations: ${problems.join("; ")}`,
+        );
     const unused = [...src.params, ...src.arrays].filter((n) => !references(src.text, n));
     if (unused.length) fail(file, undefined, `declared but never used: ${unused.join(", ")}`);
 
     const vars: Record<string, string | number> = { SCRIPT_NAME: r.name };
     for (const n of src.params) vars[n] = r.params[n];
     const arrayLines = src.arrays.map((n) => `readonly -a ${n}=${bashArray(arrays[n])}`);
-    return [
-        "#!/usr/bin/env bash",
-        // The script carries other rendered scripts in single-quoted variables: shellcheck lints
-        // each embedded script on its own.
-        ...(src.embeds.length ? ["# shellcheck disable=SC2016"] : []),
-        `# k8s-ha ${r.name}: ${r.title}`,
-        "# Rendered by k8s-ha from typed data; do not edit by hand.",
-        `# stdin: ${src.stdin}`,
-        "# Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);",
-        "# commands are replaced through PATH.",
-        "set -euo pipefail",
-        "umask 077",
-        "",
-        readonlyVars(vars),
-        ...arrayLines,
-        'readonly FSROOT="${K8S_HA_FSROOT:-}"',
-        ...(expands(src.text, "KUBE_DIR") ? ['readonly KUBE_DIR="$FSROOT/etc/kubernetes"'] : []),
-        ...(expands(src.text, "STATE_DIR") ? ['readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"'] : []),
-    ].join("\n") + "\n" + src.text.trimEnd() + "\n";
+    return (
+        [
+            "#!/usr/bin/env bash",
+            // The script carries other rendered scripts in single-quoted variables: shellcheck lints
+            // each embedded script on its own.
+            ...(src.embeds.length ? ["# shellcheck disable=SC2016"] : []),
+            `# k8s-ha ${r.name}: ${r.title}`,
+            "# Rendered by k8s-ha from typed data; do not edit by hand.",
+            `# stdin: ${src.stdin}`,
+            "# Tests only: K8S_HA_FSROOT prefixes every host path (default: empty, the real filesystem);",
+            "# commands are replaced through PATH.",
+            "set -euo pipefail",
+            "umask 077",
+            "",
+            readonlyVars(vars),
+            ...arrayLines,
+            'readonly FSROOT="${K8S_HA_FSROOT:-}"',
+            ...(expands(src.text, "KUBE_DIR") ? ['readonly KUBE_DIR="$FSROOT/etc/kubernetes"'] : []),
+            ...(expands(src.text, "STATE_DIR") ? ['readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"'] : []),
+        ].join("\n") +
+        "\n" +
+        src.text.trimEnd() +
+        "\n"
+    );
 }
 
 export function urlHost(ip: string): string {

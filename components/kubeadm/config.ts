@@ -3,7 +3,14 @@
 // Pure: typed data in, text out.
 import { Document, Scalar } from "yaml";
 import { ENCRYPTION_CONFIG_PATH } from "./encryption";
-import type { Arg, ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration, NodeRegistrationOptions } from "./v1beta4";
+import type {
+    Arg,
+    ClusterConfiguration,
+    InitConfiguration,
+    JoinConfiguration,
+    KubeletConfiguration,
+    NodeRegistrationOptions,
+} from "./v1beta4";
 import {
     API_PORT,
     AUDIT_LOG_DIR,
@@ -158,7 +165,11 @@ function nodeRegistration(node: NodeSpec): NodeRegistrationOptions {
     return {
         name: node.name,
         criSocket: CRI_SOCKET,
-        kubeletExtraArgs: args({ "cloud-provider": KUBELET_CLOUD_PROVIDER, "node-ip": node.privateIp, "provider-id": node.providerId }),
+        kubeletExtraArgs: args({
+            "cloud-provider": KUBELET_CLOUD_PROVIDER,
+            "node-ip": node.privateIp,
+            "provider-id": node.providerId,
+        }),
     };
 }
 
@@ -193,10 +204,27 @@ export function clusterConfiguration(cluster: ClusterSpec, kubernetesVersion?: s
             certSANs: [c.apiEndpointHost, ...c.extraSans.filter((s) => s !== c.apiEndpointHost)],
             // Secrets encrypted at rest (encryption.ts); the file sits in pki/, which kubeadm
             // already mounts into the apiserver's pod, so it needs no extra volume.
-            extraArgs: args({ ...AUDIT_ARGS, profiling: "false", "shutdown-delay-duration": APISERVER_SHUTDOWN_DELAY, "encryption-provider-config": ENCRYPTION_CONFIG_PATH }),
+            extraArgs: args({
+                ...AUDIT_ARGS,
+                profiling: "false",
+                "shutdown-delay-duration": APISERVER_SHUTDOWN_DELAY,
+                "encryption-provider-config": ENCRYPTION_CONFIG_PATH,
+            }),
             extraVolumes: [
-                { name: "audit-policy", hostPath: AUDIT_POLICY_PATH, mountPath: AUDIT_POLICY_PATH, readOnly: true, pathType: "File" },
-                { name: "audit-log", hostPath: AUDIT_LOG_DIR, mountPath: AUDIT_LOG_DIR, readOnly: false, pathType: "DirectoryOrCreate" },
+                {
+                    name: "audit-policy",
+                    hostPath: AUDIT_POLICY_PATH,
+                    mountPath: AUDIT_POLICY_PATH,
+                    readOnly: true,
+                    pathType: "File",
+                },
+                {
+                    name: "audit-log",
+                    hostPath: AUDIT_LOG_DIR,
+                    mountPath: AUDIT_LOG_DIR,
+                    readOnly: false,
+                    pathType: "DirectoryOrCreate",
+                },
             ],
         },
         controllerManager: {
@@ -239,10 +267,19 @@ export function kubeletConfiguration(): KubeletConfiguration {
 }
 
 /** InitConfiguration for the first control-plane node. `token` may be the placeholder. */
-export function initConfiguration(cluster: ClusterSpec, node: NodeSpec, token: { token: string; ttl: string } | null): InitConfiguration {
+export function initConfiguration(
+    cluster: ClusterSpec,
+    node: NodeSpec,
+    token: { token: string; ttl: string } | null,
+): InitConfiguration {
     normalizeCluster(cluster);
     validateNode(node);
-    if (node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, '"control-plane" (kubeadm init runs on a control plane)');
+    if (node.role !== "control-plane")
+        throw new KubeadmInputError(
+            `node ${node.name} role`,
+            node.role,
+            '"control-plane" (kubeadm init runs on a control plane)',
+        );
     return {
         apiVersion: KUBEADM_API_VERSION,
         kind: "InitConfiguration",
@@ -282,17 +319,28 @@ export interface InitConfigOptions {
  */
 export function renderInitConfig(cluster: ClusterSpec, node: NodeSpec, opts: InitConfigOptions): string {
     const ttl = opts.ttl ?? "1h";
-    if (!TTL_RE.test(ttl) || ttl === "") throw new KubeadmInputError("bootstrap token ttl", ttl, 'a Go duration such as "1h" or "30m"');
+    if (!TTL_RE.test(ttl) || ttl === "")
+        throw new KubeadmInputError("bootstrap token ttl", ttl, 'a Go duration such as "1h" or "30m"');
     if (opts.token !== BOOTSTRAP_TOKEN_PLACEHOLDER) validateBootstrapToken(opts.token);
-    const init = toYaml(initConfiguration(cluster, node, { token: opts.token, ttl }), (d) => quoteDoubleAt(d, ["bootstrapTokens", 0, "token"]));
-    return stream([init, toYaml(clusterConfiguration(cluster, opts.kubernetesVersion)), toYaml(kubeletConfiguration())]);
+    const init = toYaml(initConfiguration(cluster, node, { token: opts.token, ttl }), (d) =>
+        quoteDoubleAt(d, ["bootstrapTokens", 0, "token"]),
+    );
+    return stream([
+        init,
+        toYaml(clusterConfiguration(cluster, opts.kubernetesVersion)),
+        toYaml(kubeletConfiguration()),
+    ]);
 }
 
 /**
  * InitConfiguration (without a bootstrap token) + ClusterConfiguration for `kubeadm init phase ...`
  * commands run later on any control plane (the rotate script regenerates kubeconfigs with it).
  */
-export function renderPhaseConfig(cluster: ClusterSpec, node: NodeSpec, opts: { kubernetesVersion?: typeof KUBERNETES_VERSION_PLACEHOLDER } = {}): string {
+export function renderPhaseConfig(
+    cluster: ClusterSpec,
+    node: NodeSpec,
+    opts: { kubernetesVersion?: typeof KUBERNETES_VERSION_PLACEHOLDER } = {},
+): string {
     const init = { ...initConfiguration(cluster, node, null), nodeRegistration: phaseNodeRegistration(node) };
     return stream([toYaml(init), toYaml(clusterConfiguration(cluster, opts.kubernetesVersion))]);
 }
@@ -322,13 +370,17 @@ export function joinConfiguration(cluster: ClusterSpec, node: NodeSpec, opts: Jo
         },
         nodeRegistration: nodeRegistration(node),
         // No certificateKey: Pulumi places every certificate itself (place-pki) before the join.
-        ...(node.role === "control-plane" ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT } } } : {}),
+        ...(node.role === "control-plane"
+            ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.privateIp, bindPort: API_PORT } } }
+            : {}),
         timeouts: { ...KUBEADM_TIMEOUTS },
     };
 }
 
 export function renderJoinConfig(cluster: ClusterSpec, node: NodeSpec, opts: JoinConfigOptions): string {
-    return toYaml(joinConfiguration(cluster, node, opts), (d) => quoteDoubleAt(d, ["discovery", "bootstrapToken", "token"]));
+    return toYaml(joinConfiguration(cluster, node, opts), (d) =>
+        quoteDoubleAt(d, ["discovery", "bootstrapToken", "token"]),
+    );
 }
 
 /**
@@ -349,7 +401,11 @@ export function auditPolicy() {
         omitStages: ["RequestReceived"],
         rules: [
             { level: "None", nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version", "/metrics"] },
-            { level: "None", verbs: ["get", "update"], resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
+            {
+                level: "None",
+                verbs: ["get", "update"],
+                resources: [{ group: "coordination.k8s.io", resources: ["leases"] }],
+            },
             {
                 level: "None",
                 resources: [
@@ -391,23 +447,39 @@ export interface KubeconfigInput {
 /** A client-certificate kubeconfig (one cluster, one user, one current context). SECRET text. */
 export function renderKubeconfig(k: KubeconfigInput): string {
     for (const [field, value] of Object.entries(k)) {
-        if (typeof value !== "string" || value.length === 0) throw new KubeadmInputError(`kubeconfig ${field}`, field.endsWith("Pem") ? "<pem>" : value, "a non-empty string");
+        if (typeof value !== "string" || value.length === 0)
+            throw new KubeadmInputError(
+                `kubeconfig ${field}`,
+                field.endsWith("Pem") ? "<pem>" : value,
+                "a non-empty string",
+            );
     }
-    if (!/^https:\/\/[^/\s]+$/.test(k.server)) throw new KubeadmInputError("kubeconfig server", k.server, '"https://host:port"');
+    if (!/^https:\/\/[^/\s]+$/.test(k.server))
+        throw new KubeadmInputError("kubeconfig server", k.server, '"https://host:port"');
     const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
     const context = `${k.userName}@${k.clusterName}`;
     return toYaml({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: k.clusterName, cluster: { server: k.server, "certificate-authority-data": b64(k.caCertPem) } }],
-        users: [{ name: k.userName, user: { "client-certificate-data": b64(k.clientCertPem), "client-key-data": b64(k.clientKeyPem) } }],
+        clusters: [
+            { name: k.clusterName, cluster: { server: k.server, "certificate-authority-data": b64(k.caCertPem) } },
+        ],
+        users: [
+            {
+                name: k.userName,
+                user: { "client-certificate-data": b64(k.clientCertPem), "client-key-data": b64(k.clientKeyPem) },
+            },
+        ],
         contexts: [{ name: context, context: { cluster: k.clusterName, user: k.userName } }],
         "current-context": context,
     });
 }
 
 /** The admin kubeconfig the join/reset scripts read on stdin, pointing at the NLB. SECRET text. */
-export function renderAdminKubeconfig(cluster: ClusterSpec, pem: { caCertPem: string; clientCertPem: string; clientKeyPem: string }): string {
+export function renderAdminKubeconfig(
+    cluster: ClusterSpec,
+    pem: { caCertPem: string; clientCertPem: string; clientKeyPem: string },
+): string {
     const c = normalizeCluster(cluster);
     return renderKubeconfig({
         clusterName: c.clusterName,

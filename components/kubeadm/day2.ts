@@ -44,7 +44,12 @@ export const ETCD_CLIENT_KEY_PATH = "/etc/kubernetes/pki/etcd/healthcheck-client
 export const ETCD_PEER_PORT = 2380;
 export const ETCD_CLIENT_PORT = 2379;
 /** Static pods a restore stops: etcd and everything that talks to it. */
-export const CONTROL_PLANE_MANIFESTS = ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml", "etcd.yaml"] as const;
+export const CONTROL_PLANE_MANIFESTS = [
+    "kube-apiserver.yaml",
+    "kube-controller-manager.yaml",
+    "kube-scheduler.yaml",
+    "etcd.yaml",
+] as const;
 /** The timer's RandomizedDelaySec: control planes do not all snapshot in the same second. */
 export const ETCD_BACKUP_RANDOM_DELAY = "30min";
 /**
@@ -57,7 +62,8 @@ export const BACKUP_SSE = "aws:kms";
 // etcd backup
 
 /** `s3://<bucket>/<prefix...>` (the real target) or `file:///<dir>` (a local directory standing in for S3). */
-export const UPLOAD_TARGET_RE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._-]+)*|file:\/\/(\/[A-Za-z0-9._-]+)+)$/;
+export const UPLOAD_TARGET_RE =
+    /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._-]+)*|file:\/\/(\/[A-Za-z0-9._-]+)+)$/;
 
 export interface EtcdBackupOptions {
     /**
@@ -104,14 +110,21 @@ export function s3Url(uploadTarget: string, region: string, endpoint?: string): 
 
 function backupVars(cluster: ClusterSpec, node: NodeSpec, o: EtcdBackupOptions) {
     if (!UPLOAD_TARGET_RE.test(o.uploadTarget)) {
-        throw new KubeadmInputError("uploadTarget", o.uploadTarget, "s3://<bucket>/<prefix> or file:///<absolute directory>");
+        throw new KubeadmInputError(
+            "uploadTarget",
+            o.uploadTarget,
+            "s3://<bucket>/<prefix> or file:///<absolute directory>",
+        );
     }
-    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(o.region)) throw new KubeadmInputError("region", o.region, "an AWS region such as us-east-1");
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(o.region))
+        throw new KubeadmInputError("region", o.region, "an AWS region such as us-east-1");
     const endpoint = o.etcdEndpoint ?? `https://127.0.0.1:${ETCD_CLIENT_PORT}`;
-    if (!/^https:\/\/[0-9a-zA-Z.:[\]-]+:\d+$/.test(endpoint)) throw new KubeadmInputError("etcdEndpoint", endpoint, "https://<address>:<port>");
+    if (!/^https:\/\/[0-9a-zA-Z.:[\]-]+:\d+$/.test(endpoint))
+        throw new KubeadmInputError("etcdEndpoint", endpoint, "https://<address>:<port>");
     normalizeCluster(cluster);
     const imds = o.imdsUrl ?? DEFAULT_IMDS_URL;
-    if (!HTTP_BASE_RE.test(imds)) throw new KubeadmInputError("imdsUrl", imds, "http(s)://<host>[:<port>] without a path");
+    if (!HTTP_BASE_RE.test(imds))
+        throw new KubeadmInputError("imdsUrl", imds, "http(s)://<host>[:<port>] without a path");
     if (o.s3Endpoint !== undefined && !HTTP_BASE_RE.test(o.s3Endpoint)) {
         throw new KubeadmInputError("s3Endpoint", o.s3Endpoint, "http(s)://<host>[:<port>] without a path");
     }
@@ -156,9 +169,14 @@ export interface EtcdBackupUnits {
 export function renderEtcdBackupUnits(node: NodeSpec, schedule: string, uploadTarget: string): EtcdBackupUnits {
     validateNode(node);
     if (!/^[A-Za-z0-9*:,./~_+ -]{1,100}$/.test(schedule) || schedule.trim() !== schedule) {
-        throw new KubeadmInputError("etcdBackupSchedule", schedule, "a systemd OnCalendar expression such as *-*-* 03:00:00");
+        throw new KubeadmInputError(
+            "etcdBackupSchedule",
+            schedule,
+            "a systemd OnCalendar expression such as *-*-* 03:00:00",
+        );
     }
-    if (!UPLOAD_TARGET_RE.test(uploadTarget)) throw new KubeadmInputError("uploadTarget", uploadTarget, "s3://<bucket>/<prefix> or file:///<dir>");
+    if (!UPLOAD_TARGET_RE.test(uploadTarget))
+        throw new KubeadmInputError("uploadTarget", uploadTarget, "s3://<bucket>/<prefix> or file:///<dir>");
     const service = [
         "# Rendered by k8s-ha; installed by its etcd backup step.",
         "[Unit]",
@@ -282,16 +300,31 @@ export function etcdInitialCluster(members: readonly NodeSpec[]): string {
  * Refuses to restore while this member's etcd still listens on its peer port or its manifest is
  * still in place. Restoring twice from the same snapshot is a no-op.
  */
-export function renderEtcdRestoreScript(cluster: ClusterSpec, members: readonly NodeSpec[], node: NodeSpec, o: EtcdRestoreOptions = {}): string {
+export function renderEtcdRestoreScript(
+    cluster: ClusterSpec,
+    members: readonly NodeSpec[],
+    node: NodeSpec,
+    o: EtcdRestoreOptions = {},
+): string {
     const c = normalizeCluster(cluster);
     requireRole(node, "control-plane", "etcd runs on control-plane nodes");
     members.forEach((m) => requireRole(m, "control-plane", "every etcd member is a control plane"));
     if (!members.some((m) => m.name === node.name && m.privateIp === node.privateIp)) {
-        throw new KubeadmInputError("restore members", members.map((m) => m.name), `a list that includes ${node.name} with ${node.privateIp}`);
+        throw new KubeadmInputError(
+            "restore members",
+            members.map((m) => m.name),
+            `a list that includes ${node.name} with ${node.privateIp}`,
+        );
     }
-    if (new Set(members.map((m) => m.name)).size !== members.length) throw new KubeadmInputError("restore members", members.map((m) => m.name), "unique names");
+    if (new Set(members.map((m) => m.name)).size !== members.length)
+        throw new KubeadmInputError(
+            "restore members",
+            members.map((m) => m.name),
+            "unique names",
+        );
     const dataDir = o.dataDir ?? ETCD_DATA_DIR;
-    if (!/^\/[A-Za-z0-9._/-]+[^/]$/.test(dataDir) || dataDir.includes("..")) throw new KubeadmInputError("dataDir", dataDir, "an absolute path");
+    if (!/^\/[A-Za-z0-9._/-]+[^/]$/.test(dataDir) || dataDir.includes(".."))
+        throw new KubeadmInputError("dataDir", dataDir, "an absolute path");
     const w = waitParams(o, 300);
     return renderScript("etcd/restore.sh", {
         name: "etcd-restore",
@@ -330,10 +363,20 @@ export function renderEtcdRestoreScript(cluster: ClusterSpec, members: readonly 
  * - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
  *   Ready (and the local apiserver), uncordon.
  */
-export function renderUpgradeScript(cluster: ClusterSpec, node: NodeSpec, how: { first: boolean }, o: UpgradeOptions = {}): string {
+export function renderUpgradeScript(
+    cluster: ClusterSpec,
+    node: NodeSpec,
+    how: { first: boolean },
+    o: UpgradeOptions = {},
+): string {
     const c = normalizeCluster(cluster);
     validateNode(node);
-    if (how.first && node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, '"control-plane" (kubeadm upgrade apply runs on the first control plane)');
+    if (how.first && node.role !== "control-plane")
+        throw new KubeadmInputError(
+            `node ${node.name} role`,
+            node.role,
+            '"control-plane" (kubeadm upgrade apply runs on the first control plane)',
+        );
     parseKubernetesVersion(c.kubernetesVersion);
     const w = waitParams(o, 600);
     const cp = node.role === "control-plane";
@@ -351,7 +394,11 @@ export function renderUpgradeScript(cluster: ClusterSpec, node: NodeSpec, how: {
             // A worker is drained and uncordoned from a control plane (renderWorkerUpgradeDrainScript)
             // and reads nothing on stdin.
             ...(cp
-                ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"), ...w }
+                ? {
+                      LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`,
+                      DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"),
+                      ...w,
+                  }
                 : { WAIT_INTERVAL_SECONDS: w.WAIT_INTERVAL_SECONDS, WAIT_ATTEMPTS: w.WAIT_ATTEMPTS }),
         },
     });
@@ -376,7 +423,8 @@ export interface RolloutGateInput {
  */
 export function renderRolloutGateScript(node: NodeSpec, i: RolloutGateInput, o: WaitOptions = {}): string {
     requireRole(node, "control-plane", "control planes change one at a time");
-    if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(i.instanceType)) throw new KubeadmInputError("instanceType", i.instanceType, "an EC2 instance type");
+    if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(i.instanceType))
+        throw new KubeadmInputError("instanceType", i.instanceType, "an EC2 instance type");
     const w = waitParams(o, 1800);
     return renderScript("rollout/rollout-gate.sh", {
         name: "rollout-gate",
@@ -424,16 +472,65 @@ export function renderDay2ScriptSet(s: Day2ScriptSetInput): RenderedDay2Script[]
     const restoreScript = renderEtcdRestoreScript(s.cluster, s.controlPlanes, first, s.waits);
     const units = renderEtcdBackupUnits(first, s.schedule, s.backup.uploadTarget);
     return [
-        { fileName: "etcd-backup.sh", kind: "etcd-backup", role: "control-plane", node: first.name, text: backupScript },
-        { fileName: "etcd-restore.sh", kind: "etcd-restore", role: "control-plane", node: first.name, text: restoreScript },
         {
-            fileName: "etcd-backup-install.sh", kind: "etcd-backup-install", role: "control-plane", node: first.name,
-            text: renderEtcdBackupInstallScript(s.cluster, first, { backupScript, restoreScript, units, schedule: s.schedule, uploadTarget: s.backup.uploadTarget }),
+            fileName: "etcd-backup.sh",
+            kind: "etcd-backup",
+            role: "control-plane",
+            node: first.name,
+            text: backupScript,
         },
-        { fileName: "upgrade-first-control-plane.sh", kind: "upgrade", role: "control-plane", node: first.name, text: renderUpgradeScript(s.cluster, first, { first: true }, s.waits) },
-        { fileName: "upgrade-control-plane.sh", kind: "upgrade", role: "control-plane", node: second.name, text: renderUpgradeScript(s.cluster, second, { first: false }, s.waits) },
-        { fileName: "upgrade-worker.sh", kind: "upgrade", role: "worker", node: s.worker.name, text: renderUpgradeScript(s.cluster, s.worker, { first: false }, s.waits) },
-        { fileName: "rollout-gate.sh", kind: "rollout-gate", role: "control-plane", node: first.name, text: renderRolloutGateScript(first, { instanceType: s.instanceType, replaceTrigger: "2026-11-22" }, s.waits) },
+        {
+            fileName: "etcd-restore.sh",
+            kind: "etcd-restore",
+            role: "control-plane",
+            node: first.name,
+            text: restoreScript,
+        },
+        {
+            fileName: "etcd-backup-install.sh",
+            kind: "etcd-backup-install",
+            role: "control-plane",
+            node: first.name,
+            text: renderEtcdBackupInstallScript(s.cluster, first, {
+                backupScript,
+                restoreScript,
+                units,
+                schedule: s.schedule,
+                uploadTarget: s.backup.uploadTarget,
+            }),
+        },
+        {
+            fileName: "upgrade-first-control-plane.sh",
+            kind: "upgrade",
+            role: "control-plane",
+            node: first.name,
+            text: renderUpgradeScript(s.cluster, first, { first: true }, s.waits),
+        },
+        {
+            fileName: "upgrade-control-plane.sh",
+            kind: "upgrade",
+            role: "control-plane",
+            node: second.name,
+            text: renderUpgradeScript(s.cluster, second, { first: false }, s.waits),
+        },
+        {
+            fileName: "upgrade-worker.sh",
+            kind: "upgrade",
+            role: "worker",
+            node: s.worker.name,
+            text: renderUpgradeScript(s.cluster, s.worker, { first: false }, s.waits),
+        },
+        {
+            fileName: "rollout-gate.sh",
+            kind: "rollout-gate",
+            role: "control-plane",
+            node: first.name,
+            text: renderRolloutGateScript(
+                first,
+                { instanceType: s.instanceType, replaceTrigger: "2026-11-22" },
+                s.waits,
+            ),
+        },
     ];
 }
 

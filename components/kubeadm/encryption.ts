@@ -48,9 +48,11 @@ export interface EncryptionKey {
  * decrypts): 1 to MAX_ENCRYPTION_KEYS distinct names. Returns a problem text, or undefined.
  */
 export function encryptionKeyNamesProblem(names: readonly unknown[]): string | undefined {
-    if (names.length < 1 || names.length > MAX_ENCRYPTION_KEYS) return `1 to ${MAX_ENCRYPTION_KEYS} key names (the first encrypts, every one decrypts)`;
+    if (names.length < 1 || names.length > MAX_ENCRYPTION_KEYS)
+        return `1 to ${MAX_ENCRYPTION_KEYS} key names (the first encrypts, every one decrypts)`;
     const bad = names.find((n) => typeof n !== "string" || !ENCRYPTION_KEY_NAME_RE.test(n));
-    if (bad !== undefined) return `key names of 1-32 lower-case letters, digits or '-' (${JSON.stringify(bad)} is not one)`;
+    if (bad !== undefined)
+        return `key names of 1-32 lower-case letters, digits or '-' (${JSON.stringify(bad)} is not one)`;
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup !== undefined) return `each key name once (${JSON.stringify(dup)} is repeated)`;
     return undefined;
@@ -59,12 +61,21 @@ export function encryptionKeyNamesProblem(names: readonly unknown[]): string | u
 /** The EncryptionConfiguration object: secretbox with `keys` in order (the first writes), then identity. */
 export function encryptionConfiguration(keys: readonly EncryptionKey[]) {
     const problem = encryptionKeyNamesProblem(keys.map((k) => k.name));
-    if (problem) throw new KubeadmInputError("encryption key names", keys.map((k) => k.name), problem);
+    if (problem)
+        throw new KubeadmInputError(
+            "encryption key names",
+            keys.map((k) => k.name),
+            problem,
+        );
     for (const k of keys) {
         const bytes = Buffer.from(k.secret, "base64");
         if (bytes.length !== ENCRYPTION_KEY_BYTES || bytes.toString("base64") !== k.secret) {
             // Never echo the value: it is a key.
-            throw new KubeadmInputError(`encryption key ${k.name}`, "<secret>", `base64 of exactly ${ENCRYPTION_KEY_BYTES} bytes`);
+            throw new KubeadmInputError(
+                `encryption key ${k.name}`,
+                "<secret>",
+                `base64 of exactly ${ENCRYPTION_KEY_BYTES} bytes`,
+            );
         }
     }
     return {

@@ -51,9 +51,27 @@ export interface KubeadmCa {
 
 /** kubeadm's three CAs. Each needs isCaCertificate, long validity and earlyRenewalHours 0. */
 export const KUBEADM_CAS: readonly KubeadmCa[] = [
-    { name: "ca", commonName: "kubernetes", certPath: `${PKI_DIR}/ca.crt`, keyPath: `${PKI_DIR}/ca.key`, allowedUses: ["cert_signing", "digital_signature", "key_encipherment"] },
-    { name: "etcd-ca", commonName: "etcd-ca", certPath: `${PKI_DIR}/etcd/ca.crt`, keyPath: `${PKI_DIR}/etcd/ca.key`, allowedUses: ["cert_signing", "digital_signature", "key_encipherment"] },
-    { name: "front-proxy-ca", commonName: "front-proxy-ca", certPath: `${PKI_DIR}/front-proxy-ca.crt`, keyPath: `${PKI_DIR}/front-proxy-ca.key`, allowedUses: ["cert_signing", "digital_signature", "key_encipherment"] },
+    {
+        name: "ca",
+        commonName: "kubernetes",
+        certPath: `${PKI_DIR}/ca.crt`,
+        keyPath: `${PKI_DIR}/ca.key`,
+        allowedUses: ["cert_signing", "digital_signature", "key_encipherment"],
+    },
+    {
+        name: "etcd-ca",
+        commonName: "etcd-ca",
+        certPath: `${PKI_DIR}/etcd/ca.crt`,
+        keyPath: `${PKI_DIR}/etcd/ca.key`,
+        allowedUses: ["cert_signing", "digital_signature", "key_encipherment"],
+    },
+    {
+        name: "front-proxy-ca",
+        commonName: "front-proxy-ca",
+        certPath: `${PKI_DIR}/front-proxy-ca.crt`,
+        keyPath: `${PKI_DIR}/front-proxy-ca.key`,
+        allowedUses: ["cert_signing", "digital_signature", "key_encipherment"],
+    },
 ];
 
 export type LeafName =
@@ -201,7 +219,12 @@ function split(names: readonly string[]): SubjectAltNames {
 
 function requireControlPlane(node: MachineSpec, what: string): void {
     validateMachine(node);
-    if (node.role !== "control-plane") throw new KubeadmInputError(`node ${node.name} role`, node.role, `"control-plane" (${what} exists only on control-plane nodes)`);
+    if (node.role !== "control-plane")
+        throw new KubeadmInputError(
+            `node ${node.name} role`,
+            node.role,
+            `"control-plane" (${what} exists only on control-plane nodes)`,
+        );
 }
 
 /** The SANs kubeadm requires on `node`'s apiserver certificate (in kubeadm's order, deduplicated). */
@@ -239,7 +262,12 @@ export function leafCertRequest(
     cluster: ClusterSpec,
     node?: MachineSpec,
 ): { commonName: string; organizations: readonly string[]; sans: SubjectAltNames } {
-    if (leaf.perNode && !node) throw new KubeadmInputError(`${leaf.name} node`, undefined, "a control-plane node (this certificate differs per node)");
+    if (leaf.perNode && !node)
+        throw new KubeadmInputError(
+            `${leaf.name} node`,
+            undefined,
+            "a control-plane node (this certificate differs per node)",
+        );
     const commonName = typeof leaf.commonName === "string" ? leaf.commonName : node!.name;
     let sans: SubjectAltNames = { dnsNames: [], ipAddresses: [] };
     if (leaf.sans === "apiserver") sans = apiServerSans(cluster, node!);

@@ -77,12 +77,13 @@ export function renderPrepareScript(cluster: ClusterSpec, node: NodeSpec, o?: Sc
     };
     // The fingerprint covers everything the script does (the whole rendered text), so a changed
     // script is applied again once; an unchanged one leaves a prepared node alone.
-    const render = (fingerprint: string) => renderScript("packages/prepare.sh", {
-        name: "prepare",
-        title: `prepare ${node.name} (${node.role}) for Kubernetes`,
-        role: node.role,
-        params: { ...params, PREPARE_FINGERPRINT: fingerprint },
-    });
+    const render = (fingerprint: string) =>
+        renderScript("packages/prepare.sh", {
+            name: "prepare",
+            title: `prepare ${node.name} (${node.role}) for Kubernetes`,
+            role: node.role,
+            params: { ...params, PREPARE_FINGERPRINT: fingerprint },
+        });
     return render(createHash("sha256").update(render("")).digest("hex"));
 }
 
@@ -122,7 +123,11 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
             VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
-            KUBEADM_CONFIG_TEMPLATE: renderInitConfig(c, node, { token: BOOTSTRAP_TOKEN_PLACEHOLDER, ttl: "1h", kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER }),
+            KUBEADM_CONFIG_TEMPLATE: renderInitConfig(c, node, {
+                token: BOOTSTRAP_TOKEN_PLACEHOLDER,
+                ttl: "1h",
+                kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER,
+            }),
             STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
             WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
             WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
@@ -140,7 +145,13 @@ export function renderInitScript(cluster: ClusterSpec, node: NodeSpec, o?: Scrip
  * control planes' apiserver or etcd ports, or through the NLB; init runs only when every other
  * control plane refuses the connection. stdin is the join's (token, then the admin kubeconfig).
  */
-export function renderFirstControlPlaneScript(cluster: ClusterSpec, node: NodeSpec, caCertHash: string, otherControlPlanes: readonly string[], o?: ScriptOptions): string {
+export function renderFirstControlPlaneScript(
+    cluster: ClusterSpec,
+    node: NodeSpec,
+    caCertHash: string,
+    otherControlPlanes: readonly string[],
+    o?: ScriptOptions,
+): string {
     const c = normalizeCluster(cluster);
     requireRole(node, "control-plane", "the first control plane");
     for (const ip of otherControlPlanes) {
@@ -193,7 +204,12 @@ export function renderJoinScript(cluster: ClusterSpec, node: NodeSpec, caCertHas
             NODE_ROLE: node.role,
             API_ENDPOINT: controlPlaneEndpoint(c),
             API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-            ...(cp ? { LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`, ETCD_PEER_URL: etcdPeerUrl(node) } : {}),
+            ...(cp
+                ? {
+                      LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`,
+                      ETCD_PEER_URL: etcdPeerUrl(node),
+                  }
+                : {}),
             ...(cp ? {} : { CLUSTER_INFO_URL: clusterInfoUrl(c) }),
             TOKEN_RE,
             TOKEN_PLACEHOLDER: BOOTSTRAP_TOKEN_PLACEHOLDER,
@@ -227,17 +243,18 @@ export function renderResetScript(cluster: ClusterSpec, node: NodeSpec, o?: Scri
         role: node.role,
         // A worker's reset is local only (kubeadm reset, leftovers): it needs no parameter but the
         // header's paths; its drain and Node deletion run on a control plane.
-        params: node.role === "control-plane"
-            ? {
-                NODE_NAME: node.name,
-                API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
-                DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
-                STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
-                ETCD_PEER_URL: etcdPeerUrl(node),
-                WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
-                WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
-            }
-            : { NODE_NAME: node.name },
+        params:
+            node.role === "control-plane"
+                ? {
+                      NODE_NAME: node.name,
+                      API_READYZ_URL: `https://${controlPlaneEndpoint(c)}/readyz`,
+                      DRAIN_TIMEOUT: p.DRAIN_TIMEOUT,
+                      STDIN_TIMEOUT_SECONDS: p.STDIN_TIMEOUT_SECONDS,
+                      ETCD_PEER_URL: etcdPeerUrl(node),
+                      WAIT_INTERVAL_SECONDS: p.WAIT_INTERVAL_SECONDS,
+                      WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
+                  }
+                : { NODE_NAME: node.name },
     });
 }
 
@@ -258,7 +275,12 @@ export const KUBECONFIG_PHASES: ReadonlyArray<readonly [file: string, phase: str
  * rotate renews them (`kubeadm certs renew`) with every rotation, and the weekly renewal timer
  * renews those near expiry. (The kubelet renews its own.)
  */
-export const RENEWED_KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"] as const;
+export const RENEWED_KUBECONFIGS = [
+    "admin.conf",
+    "super-admin.conf",
+    "controller-manager.conf",
+    "scheduler.conf",
+] as const;
 
 /**
  * After place-pki changed a control-plane node's certificates: regenerate kubeconfigs that embed
@@ -283,7 +305,10 @@ export function renderRotateScript(cluster: ClusterSpec, node: NodeSpec, o?: Scr
             WAIT_ATTEMPTS: p.WAIT_ATTEMPTS,
             STOP_TIMEOUT_SECONDS: STATIC_POD_STOP_TIMEOUT_SECONDS,
         },
-        arrays: { KUBECONFIG_PHASES: KUBECONFIG_PHASES.map(([f, ph]) => `${f}:${ph}`), RENEWED_KUBECONFIGS: [...RENEWED_KUBECONFIGS] },
+        arrays: {
+            KUBECONFIG_PHASES: KUBECONFIG_PHASES.map(([f, ph]) => `${f}:${ph}`),
+            RENEWED_KUBECONFIGS: [...RENEWED_KUBECONFIGS],
+        },
     });
 }
 
@@ -405,34 +430,138 @@ export interface ScriptSetInput {
 export function renderScriptSet(s: ScriptSetInput): RenderedScript[] {
     const o = s.options;
     return [
-        { fileName: "prepare-control-plane.sh", kind: "prepare", role: "control-plane", node: s.initNode.name, text: renderPrepareScript(s.cluster, s.initNode, o) },
-        { fileName: "prepare-worker.sh", kind: "prepare", role: "worker", node: s.worker.name, text: renderPrepareScript(s.cluster, s.worker, o) },
+        {
+            fileName: "prepare-control-plane.sh",
+            kind: "prepare",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderPrepareScript(s.cluster, s.initNode, o),
+        },
+        {
+            fileName: "prepare-worker.sh",
+            kind: "prepare",
+            role: "worker",
+            node: s.worker.name,
+            text: renderPrepareScript(s.cluster, s.worker, o),
+        },
         { fileName: "place-pki.sh", kind: "place-pki", text: renderPlacePkiScript(o) },
-        { fileName: "init.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderInitScript(s.cluster, s.initNode, o) },
-        { fileName: "first-control-plane.sh", kind: "init", role: "control-plane", node: s.initNode.name, text: renderFirstControlPlaneScript(s.cluster, s.initNode, s.caCertHash, [s.joinControlPlane.privateIp], o) },
-        { fileName: "join-control-plane.sh", kind: "join", role: "control-plane", node: s.joinControlPlane.name, text: renderJoinScript(s.cluster, s.joinControlPlane, s.caCertHash, o) },
-        { fileName: "join-worker.sh", kind: "join", role: "worker", node: s.worker.name, text: renderJoinScript(s.cluster, s.worker, s.caCertHash, o) },
-        { fileName: "reset-control-plane.sh", kind: "reset", role: "control-plane", node: s.joinControlPlane.name, text: renderResetScript(s.cluster, s.joinControlPlane, o) },
-        { fileName: "reset-worker.sh", kind: "reset", role: "worker", node: s.worker.name, text: renderResetScript(s.cluster, s.worker, o) },
-        { fileName: "rotate.sh", kind: "rotate", role: "control-plane", node: s.initNode.name, text: renderRotateScript(s.cluster, s.initNode, o) },
-        { fileName: "renew-kubeconfigs.sh", kind: "cert-renewal", role: "control-plane", node: s.initNode.name, text: renderRenewKubeconfigsScript(s.cluster, s.initNode, o) },
-        { fileName: "cert-renewal-install.sh", kind: "cert-renewal", role: "control-plane", node: s.initNode.name, text: renderCertRenewalInstallScript(s.cluster, s.initNode, o) },
+        {
+            fileName: "init.sh",
+            kind: "init",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderInitScript(s.cluster, s.initNode, o),
+        },
+        {
+            fileName: "first-control-plane.sh",
+            kind: "init",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderFirstControlPlaneScript(s.cluster, s.initNode, s.caCertHash, [s.joinControlPlane.privateIp], o),
+        },
+        {
+            fileName: "join-control-plane.sh",
+            kind: "join",
+            role: "control-plane",
+            node: s.joinControlPlane.name,
+            text: renderJoinScript(s.cluster, s.joinControlPlane, s.caCertHash, o),
+        },
+        {
+            fileName: "join-worker.sh",
+            kind: "join",
+            role: "worker",
+            node: s.worker.name,
+            text: renderJoinScript(s.cluster, s.worker, s.caCertHash, o),
+        },
+        {
+            fileName: "reset-control-plane.sh",
+            kind: "reset",
+            role: "control-plane",
+            node: s.joinControlPlane.name,
+            text: renderResetScript(s.cluster, s.joinControlPlane, o),
+        },
+        {
+            fileName: "reset-worker.sh",
+            kind: "reset",
+            role: "worker",
+            node: s.worker.name,
+            text: renderResetScript(s.cluster, s.worker, o),
+        },
+        {
+            fileName: "rotate.sh",
+            kind: "rotate",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderRotateScript(s.cluster, s.initNode, o),
+        },
+        {
+            fileName: "renew-kubeconfigs.sh",
+            kind: "cert-renewal",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderRenewKubeconfigsScript(s.cluster, s.initNode, o),
+        },
+        {
+            fileName: "cert-renewal-install.sh",
+            kind: "cert-renewal",
+            role: "control-plane",
+            node: s.initNode.name,
+            text: renderCertRenewalInstallScript(s.cluster, s.initNode, o),
+        },
     ];
 }
 
 /** Every script a given node runs (prepare, join or init, reset, and for control planes rotate). */
-export function renderNodeScripts(cluster: ClusterSpec, node: NodeSpec, how: { isInitNode: boolean; caCertHash: string; options?: ScriptOptions }): RenderedScript[] {
+export function renderNodeScripts(
+    cluster: ClusterSpec,
+    node: NodeSpec,
+    how: { isInitNode: boolean; caCertHash: string; options?: ScriptOptions },
+): RenderedScript[] {
     const o = how.options;
     const role = node.role;
-    const out: RenderedScript[] = [{ fileName: `prepare-${role}.sh`, kind: "prepare", role, node: node.name, text: renderPrepareScript(cluster, node, o) }];
-    if (role === "control-plane") out.push({ fileName: "place-pki.sh", kind: "place-pki", text: renderPlacePkiScript(o) });
+    const out: RenderedScript[] = [
+        {
+            fileName: `prepare-${role}.sh`,
+            kind: "prepare",
+            role,
+            node: node.name,
+            text: renderPrepareScript(cluster, node, o),
+        },
+    ];
+    if (role === "control-plane")
+        out.push({ fileName: "place-pki.sh", kind: "place-pki", text: renderPlacePkiScript(o) });
     if (how.isInitNode) {
-        out.push({ fileName: "init.sh", kind: "init", role, node: node.name, text: renderInitScript(cluster, node, o) });
+        out.push({
+            fileName: "init.sh",
+            kind: "init",
+            role,
+            node: node.name,
+            text: renderInitScript(cluster, node, o),
+        });
     } else {
-        out.push({ fileName: `join-${role}.sh`, kind: "join", role, node: node.name, text: renderJoinScript(cluster, node, how.caCertHash, o) });
+        out.push({
+            fileName: `join-${role}.sh`,
+            kind: "join",
+            role,
+            node: node.name,
+            text: renderJoinScript(cluster, node, how.caCertHash, o),
+        });
     }
-    out.push({ fileName: `reset-${role}.sh`, kind: "reset", role, node: node.name, text: renderResetScript(cluster, node, o) });
-    if (role === "control-plane") out.push({ fileName: "rotate.sh", kind: "rotate", role, node: node.name, text: renderRotateScript(cluster, node, o) });
+    out.push({
+        fileName: `reset-${role}.sh`,
+        kind: "reset",
+        role,
+        node: node.name,
+        text: renderResetScript(cluster, node, o),
+    });
+    if (role === "control-plane")
+        out.push({
+            fileName: "rotate.sh",
+            kind: "rotate",
+            role,
+            node: node.name,
+            text: renderRotateScript(cluster, node, o),
+        });
     return out;
 }
 
@@ -447,13 +576,15 @@ export function tokenStdin(token: string): string {
 /** init, a control plane's join, a worker's join-token step: line 1 = a bootstrap token, then the admin kubeconfig. */
 export function joinStdin(token: string, adminKubeconfig: string): string {
     validateBootstrapToken(token);
-    if (!adminKubeconfig.trim()) throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
+    if (!adminKubeconfig.trim())
+        throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
     return `${token}\n${adminKubeconfig.endsWith("\n") ? adminKubeconfig : `${adminKubeconfig}\n`}`;
 }
 
 /** A control plane's reset and upgrade, the worker steps run on a control plane: the admin kubeconfig. */
 export function adminStdin(adminKubeconfig: string): string {
-    if (!adminKubeconfig.trim()) throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
+    if (!adminKubeconfig.trim())
+        throw new KubeadmInputError("admin kubeconfig", "<empty>", "a kubeconfig with client credentials");
     return adminKubeconfig.endsWith("\n") ? adminKubeconfig : `${adminKubeconfig}\n`;
 }
 
@@ -471,16 +602,31 @@ export function placePkiStdin(files: readonly PlacedFile[]): string {
     const seen = new Set<string>();
     return files
         .map((f) => {
-            if (!/^\/etc\/kubernetes\/[A-Za-z0-9._/-]+$/.test(f.path) || /\/\.{1,2}(\/|$)/.test(f.path) || f.path.includes("//") || f.path.endsWith("/")) {
+            if (
+                !/^\/etc\/kubernetes\/[A-Za-z0-9._/-]+$/.test(f.path) ||
+                /\/\.{1,2}(\/|$)/.test(f.path) ||
+                f.path.includes("//") ||
+                f.path.endsWith("/")
+            ) {
                 throw new KubeadmInputError("place-pki path", f.path, `a plain absolute path under ${KUBE_DIR}/`);
             }
             if (seen.has(f.path)) throw new KubeadmInputError("place-pki path", f.path, "each path once");
             seen.add(f.path);
             if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o777 || (f.mode & 0o022) !== 0) {
-                throw new KubeadmInputError(`place-pki mode of ${f.path}`, f.mode.toString(8), "an octal mode without group/world write, e.g. 0600 or 0644");
+                throw new KubeadmInputError(
+                    `place-pki mode of ${f.path}`,
+                    f.mode.toString(8),
+                    "an octal mode without group/world write, e.g. 0600 or 0644",
+                );
             }
-            if (f.path.endsWith(".key") && f.mode !== 0o600) throw new KubeadmInputError(`place-pki mode of ${f.path}`, f.mode.toString(8), "0600 for a private key");
-            if (!f.content) throw new KubeadmInputError(`place-pki content of ${f.path}`, "<empty>", "non-empty content");
+            if (f.path.endsWith(".key") && f.mode !== 0o600)
+                throw new KubeadmInputError(
+                    `place-pki mode of ${f.path}`,
+                    f.mode.toString(8),
+                    "0600 for a private key",
+                );
+            if (!f.content)
+                throw new KubeadmInputError(`place-pki content of ${f.path}`, "<empty>", "non-empty content");
             return `0${f.mode.toString(8).padStart(3, "0")} ${f.path} ${Buffer.from(f.content, "utf8").toString("base64")}`;
         })
         .join("\n")

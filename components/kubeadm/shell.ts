@@ -35,6 +35,7 @@ export function bashArray(values: readonly string[]): string {
  */
 export function asRemoteCommand(script: string): string {
     // One argv string is limited to 128 KiB on Linux (MAX_ARG_STRLEN).
-    if (Buffer.byteLength(script, "utf8") > 100 * 1024) throw new Error("asRemoteCommand: script too large for one argument");
+    if (Buffer.byteLength(script, "utf8") > 100 * 1024)
+        throw new Error("asRemoteCommand: script too large for one argument");
     return `sudo bash -c ${shellQuote(script)}`;
 }

@@ -102,7 +102,11 @@ export function parseKubernetesVersion(version: string): { minor: number; patch:
     const minor = Number(m[1]);
     const patch = Number(m[2]);
     if (minor < MIN_KUBERNETES_MINOR) {
-        throw new KubeadmInputError("kubernetesVersion", version, `1.${MIN_KUBERNETES_MINOR}.0 or newer (kubeadm.k8s.io/v1beta4)`);
+        throw new KubeadmInputError(
+            "kubernetesVersion",
+            version,
+            `1.${MIN_KUBERNETES_MINOR}.0 or newer (kubeadm.k8s.io/v1beta4)`,
+        );
     }
     return { minor, patch };
 }
@@ -115,7 +119,11 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
     parseKubernetesVersion(c.kubernetesVersion);
     const host = String(c.apiEndpointHost ?? "").toLowerCase();
     if (!isDnsSubdomain(host) || isIP(host) !== 0) {
-        throw new KubeadmInputError("apiEndpointHost", c.apiEndpointHost, "the API's DNS name (the NLB's, or apiDnsName) without scheme or port");
+        throw new KubeadmInputError(
+            "apiEndpointHost",
+            c.apiEndpointHost,
+            "the API's DNS name (the NLB's, or apiDnsName) without scheme or port",
+        );
     }
     parseCidrAny("podCidr", c.podCidr);
     parseCidrAny("serviceCidr", c.serviceCidr);
@@ -125,7 +133,8 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
     ] as const) {
         if (!Array.isArray(list)) throw new KubeadmInputError(field, list, "a list of DNS names or IPs");
         for (const san of list) {
-            if (typeof san !== "string" || !isValidSan(san)) throw new KubeadmInputError(`${field}[]`, san, "an IP address or an RFC-1123 DNS name");
+            if (typeof san !== "string" || !isValidSan(san))
+                throw new KubeadmInputError(`${field}[]`, san, "an IP address or an RFC-1123 DNS name");
         }
     }
     // Every field carries over; only those that need it are normalised, so a field added to
@@ -140,8 +149,10 @@ export function normalizeCluster(c: ClusterSpec): ClusterSpec {
 
 /** Validates a NodeSpec. */
 export function validateMachine<T extends MachineSpec>(n: T): T {
-    if (!isDnsSubdomain(n.name)) throw new KubeadmInputError("node.name", n.name, "an RFC-1123 DNS name in lower case (the Node name)");
-    if (isIP(n.privateIp) === 0) throw new KubeadmInputError(`node ${n.name} privateIp`, n.privateIp, "an IPv4 or IPv6 address");
+    if (!isDnsSubdomain(n.name))
+        throw new KubeadmInputError("node.name", n.name, "an RFC-1123 DNS name in lower case (the Node name)");
+    if (isIP(n.privateIp) === 0)
+        throw new KubeadmInputError(`node ${n.name} privateIp`, n.privateIp, "an IPv4 or IPv6 address");
     if (n.role !== "control-plane" && n.role !== "worker") {
         throw new KubeadmInputError(`node ${n.name} role`, n.role, '"control-plane" or "worker"');
     }
@@ -151,7 +162,11 @@ export function validateMachine<T extends MachineSpec>(n: T): T {
 export function validateNode(n: NodeSpec): NodeSpec {
     validateMachine(n);
     if (typeof n.providerId !== "string" || !PROVIDER_ID_RE.test(n.providerId)) {
-        throw new KubeadmInputError(`node ${n.name} providerId`, String(n.providerId), '"aws:///<availability zone>/<instance id>"');
+        throw new KubeadmInputError(
+            `node ${n.name} providerId`,
+            String(n.providerId),
+            '"aws:///<availability zone>/<instance id>"',
+        );
     }
     return n;
 }
@@ -229,7 +244,8 @@ function parseIpv6(addr: string): bigint {
     const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
     if (v4) {
         const o = v4[1].split(".").map(Number);
-        text = text.slice(0, -v4[1].length) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+        text =
+            text.slice(0, -v4[1].length) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
     }
     const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
     const headGroups = head ? head.split(":") : [];
@@ -245,7 +261,7 @@ function formatIpv6(value: bigint): string {
     // RFC 5952: compress the longest run (length >= 2) of zero groups, the first one on a tie.
     let bestStart = -1;
     let bestLen = 0;
-    for (let i = 0; i < 8; ) {
+    for (let i = 0; i < 8;) {
         if (groups[i] !== 0) {
             i++;
             continue;
@@ -270,7 +286,8 @@ function formatIpv6(value: bigint): string {
 export function firstServiceIp(serviceCidr: string): string {
     const c = parseCidrAny("serviceCidr", serviceCidr);
     const width = c.family === 4 ? 32 : 128;
-    if (c.prefix >= width - 1) throw new KubeadmInputError("serviceCidr", serviceCidr, "a range with room for at least two addresses");
+    if (c.prefix >= width - 1)
+        throw new KubeadmInputError("serviceCidr", serviceCidr, "a range with room for at least two addresses");
     const first = c.network + 1n;
     if (c.family === 4) return [24n, 16n, 8n, 0n].map((s) => String((first >> s) & 255n)).join(".");
     return formatIpv6(first);

@@ -17,7 +17,8 @@ export interface HostPathMount {
     readonly hostPath: string;
     readonly mountPath: string;
     readonly readOnly?: boolean;
-    readonly pathType?: "" | "DirectoryOrCreate" | "Directory" | "FileOrCreate" | "File" | "Socket" | "CharDevice" | "BlockDevice";
+    readonly pathType?:
+        "" | "DirectoryOrCreate" | "Directory" | "FileOrCreate" | "File" | "Socket" | "CharDevice" | "BlockDevice";
 }
 
 export interface ControlPlaneComponent {

@@ -13,7 +13,15 @@ import { renderScript } from "./bash";
 import { BOOTSTRAP_TOKEN_GROUP } from "./config";
 import { TOKEN_RE } from "./scripts";
 import { duration, scriptParams, waitParams, type ScriptOptions, type UpgradeOptions } from "./options";
-import { KubeadmInputError, controlPlaneEndpoint, normalizeCluster, parseKubernetesVersion, validateNode, type ClusterSpec, type NodeSpec } from "./types";
+import {
+    KubeadmInputError,
+    controlPlaneEndpoint,
+    normalizeCluster,
+    parseKubernetesVersion,
+    validateNode,
+    type ClusterSpec,
+    type NodeSpec,
+} from "./types";
 
 /** Marks a Node its upgrade-drain step cordoned, with the version it was drained for. */
 export const DRAINED_ANNOTATION = "k8s-ha/drained-for-upgrade";
@@ -23,7 +31,12 @@ export type WorkerAdminStep = "join-token" | "upgrade-drain" | "upgrade-uncordon
 
 function requireWorker(node: NodeSpec, step: WorkerAdminStep): void {
     validateNode(node);
-    if (node.role !== "worker") throw new KubeadmInputError(`node ${node.name} role`, node.role, `"worker" (${step} runs on a control plane for a worker)`);
+    if (node.role !== "worker")
+        throw new KubeadmInputError(
+            `node ${node.name} role`,
+            node.role,
+            `"worker" (${step} runs on a control plane for a worker)`,
+        );
 }
 
 function apiReadyz(c: ClusterSpec): string {
@@ -82,7 +95,11 @@ export function renderWorkerUpgradeDrainScript(cluster: ClusterSpec, worker: Nod
 }
 
 /** Uncordon a worker once it reports the cluster's version and is Ready, if its upgrade-drain cordoned it. */
-export function renderWorkerUpgradeUncordonScript(cluster: ClusterSpec, worker: NodeSpec, o: UpgradeOptions = {}): string {
+export function renderWorkerUpgradeUncordonScript(
+    cluster: ClusterSpec,
+    worker: NodeSpec,
+    o: UpgradeOptions = {},
+): string {
     const { c, w } = upgradeParams(cluster, worker, "upgrade-uncordon", o);
     return renderScript("workers/upgrade-uncordon.sh", {
         name: "worker-upgrade-uncordon",
@@ -135,12 +152,32 @@ export function renderWorkerRemoveNodeScript(cluster: ClusterSpec, worker: NodeS
 }
 
 /** Every worker-admin script for one worker, for the golden corpus and the bats suite. */
-export function renderWorkerAdminScripts(cluster: ClusterSpec, worker: NodeSpec, o: ScriptOptions = {}): { fileName: string; step: WorkerAdminStep; text: string }[] {
+export function renderWorkerAdminScripts(
+    cluster: ClusterSpec,
+    worker: NodeSpec,
+    o: ScriptOptions = {},
+): { fileName: string; step: WorkerAdminStep; text: string }[] {
     return [
         { fileName: "worker-join-token.sh", step: "join-token", text: renderWorkerJoinTokenScript(cluster, worker, o) },
-        { fileName: "worker-upgrade-drain.sh", step: "upgrade-drain", text: renderWorkerUpgradeDrainScript(cluster, worker, o) },
-        { fileName: "worker-upgrade-uncordon.sh", step: "upgrade-uncordon", text: renderWorkerUpgradeUncordonScript(cluster, worker, o) },
-        { fileName: "worker-remove-drain.sh", step: "remove-drain", text: renderWorkerRemoveDrainScript(cluster, worker, o) },
-        { fileName: "worker-remove-node.sh", step: "remove-node", text: renderWorkerRemoveNodeScript(cluster, worker, o) },
+        {
+            fileName: "worker-upgrade-drain.sh",
+            step: "upgrade-drain",
+            text: renderWorkerUpgradeDrainScript(cluster, worker, o),
+        },
+        {
+            fileName: "worker-upgrade-uncordon.sh",
+            step: "upgrade-uncordon",
+            text: renderWorkerUpgradeUncordonScript(cluster, worker, o),
+        },
+        {
+            fileName: "worker-remove-drain.sh",
+            step: "remove-drain",
+            text: renderWorkerRemoveDrainScript(cluster, worker, o),
+        },
+        {
+            fileName: "worker-remove-node.sh",
+            step: "remove-node",
+            text: renderWorkerRemoveNodeScript(cluster, worker, o),
+        },
     ];
 }

@@ -14,7 +14,9 @@ export function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
 
 /** Whether `inner` lies entirely inside `outer`. */
 export function contains(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
-    return inner.prefix >= outer.prefix && inner.base >= outer.base && inner.base + size(inner) <= outer.base + size(outer);
+    return (
+        inner.prefix >= outer.prefix && inner.base >= outer.base && inner.base + size(inner) <= outer.base + size(outer)
+    );
 }
 
 /** The `index`-th block of `parent` with `newBits` more prefix bits (Terraform's cidrsubnet). */

@@ -32,7 +32,8 @@ export function parseCidr(text: string): Ipv4Cidr | string {
     if (!ipaddr.IPv4.isValidFourPartDecimal(address)) {
         const octets = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address)?.slice(1);
         if (octets?.some((o) => Number(o) > 255)) return "an octet is above 255";
-        if (octets?.some((o) => /^0\d/.test(o))) return "an octet has a leading zero (write 10, not 010: some tools read 010 as octal 8)";
+        if (octets?.some((o) => /^0\d/.test(o)))
+            return "an octet has a leading zero (write 10, not 010: some tools read 010 as octal 8)";
         return "not an IPv4 CIDR of the form a.b.c.d/p";
     }
     if (!/^\d+$/.test(prefixText)) return "not an IPv4 CIDR of the form a.b.c.d/p";
@@ -40,7 +41,8 @@ export function parseCidr(text: string): Ipv4Cidr | string {
     if (!PREFIX_RE.test(prefixText)) return `the prefix has a leading zero (write /${Number(prefixText)})`;
     const prefix = Number(prefixText);
     const base = toNumber(ipaddr.IPv4.networkAddressFromCIDR(text));
-    if (base !== toNumber(ipaddr.IPv4.parse(address))) return `host bits are set (the network address is ${formatIp(base)}/${prefix})`;
+    if (base !== toNumber(ipaddr.IPv4.parse(address)))
+        return `host bits are set (the network address is ${formatIp(base)}/${prefix})`;
     return { base, prefix };
 }
 
@@ -135,7 +137,13 @@ function merge(intervals: Interval[]): Interval[] {
 /** Every IPv4 block ipaddr.js classes as special-use (anything but "unicast"), merged. */
 const SPECIAL_USE: Interval[] = merge(
     // The table behind IPv4#range(); its typings leave it out.
-    Object.values((ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, [ipaddr.IPv4, number] | [ipaddr.IPv4, number][]> }).SpecialRanges)
+    Object.values(
+        (
+            ipaddr.IPv4.prototype as unknown as {
+                SpecialRanges: Record<string, [ipaddr.IPv4, number] | [ipaddr.IPv4, number][]>;
+            }
+        ).SpecialRanges,
+    )
         .flatMap((r) => (Array.isArray(r[0]) ? (r as [ipaddr.IPv4, number][]) : [r as [ipaddr.IPv4, number]]))
         .map(([addr, prefix]) => interval({ base: toNumber(addr), prefix })),
 );

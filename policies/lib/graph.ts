@@ -57,7 +57,7 @@ export class StackView {
     constructor(readonly resources: readonly PolicyResource[]) {}
 
     ofType(types: readonly string[]): PolicyResource[] {
-        return this.resources.filter(r => types.includes(r.type));
+        return this.resources.filter((r) => types.includes(r.type));
     }
 
     /**
@@ -85,7 +85,7 @@ export class StackView {
                     unknownElems++;
                     continue;
                 }
-                const hit = candidates.find(c => {
+                const hit = candidates.find((c) => {
                     const id = read(() => c.props.id);
                     const arn = read(() => c.props.arn);
                     return id === v || arn === v;
@@ -98,7 +98,7 @@ export class StackView {
                 }
             }
             // Dependencies not matched by value stand for the unknown or unmatched elements.
-            const depsOnly = [...found].filter(x => !byValue.has(x)).length;
+            const depsOnly = [...found].filter((x) => !byValue.has(x)).length;
             unmatched = Math.max(0, unknownElems + stray - depsOnly);
         }
         return { resources: [...found], unresolved: unmatched };
@@ -144,7 +144,9 @@ export class StackView {
 
     /** Listeners whose loadBalancerArn refers to `lb`. */
     listenersOf(lb: PolicyResource): PolicyResource[] {
-        return this.ofType(T.listener).filter(l => this.refs(l, "loadBalancerArn", T.loadBalancer).resources.includes(lb));
+        return this.ofType(T.listener).filter((l) =>
+            this.refs(l, "loadBalancerArn", T.loadBalancer).resources.includes(lb),
+        );
     }
 
     /**
@@ -152,13 +154,14 @@ export class StackView {
      * balancer with a listener on 6443.
      */
     apiLoadBalancers(): PolicyResource[] {
-        return this.ofType(T.loadBalancer).filter(lb => {
+        return this.ofType(T.loadBalancer).filter((lb) => {
             if (tagValue(lb.props, ROLE_TAG) === ROLE_API_LB) {
                 return true;
             }
             const type = read(() => lb.props.loadBalancerType);
-            return type === "network" &&
-                this.listenersOf(lb).some(l => asNumber(read(() => l.props.port)) === API_PORT);
+            return (
+                type === "network" && this.listenersOf(lb).some((l) => asNumber(read(() => l.props.port)) === API_PORT)
+            );
         });
     }
 
@@ -179,16 +182,21 @@ export class StackView {
 
     /** The security groups an instance or launch template uses. */
     securityGroupsOf(r: PolicyResource): Refs {
-        const keys = r.type === T.launchTemplate[0]
-            ? ["vpcSecurityGroupIds", "securityGroupNames", "networkInterfaces"]
-            : ["vpcSecurityGroupIds", "securityGroups"];
+        const keys =
+            r.type === T.launchTemplate[0]
+                ? ["vpcSecurityGroupIds", "securityGroupNames", "networkInterfaces"]
+                : ["vpcSecurityGroupIds", "securityGroups"];
         const out = new Set<PolicyResource>();
         let unresolved = 0;
         for (const k of keys) {
-            const refs = k === "networkInterfaces"
-                ? { resources: (r.propertyDependencies?.[k] ?? []).filter(d => isType(d, T.securityGroup)), unresolved: 0 }
-                : this.refs(r, k, T.securityGroup);
-            refs.resources.forEach(x => out.add(x));
+            const refs =
+                k === "networkInterfaces"
+                    ? {
+                          resources: (r.propertyDependencies?.[k] ?? []).filter((d) => isType(d, T.securityGroup)),
+                          unresolved: 0,
+                      }
+                    : this.refs(r, k, T.securityGroup);
+            refs.resources.forEach((x) => out.add(x));
             unresolved += refs.unresolved;
         }
         return { resources: [...out], unresolved };
@@ -201,7 +209,10 @@ export function describeControlPlane(cp: ControlPlane): string {
 }
 
 /** Groups control planes by known AZ; returns the groups and the control planes with unknown AZ. */
-export function groupByAz(cps: readonly ControlPlane[]): { byAz: Map<string, ControlPlane[]>; unknownAz: ControlPlane[] } {
+export function groupByAz(cps: readonly ControlPlane[]): {
+    byAz: Map<string, ControlPlane[]>;
+    unknownAz: ControlPlane[];
+} {
     const byAz = new Map<string, ControlPlane[]>();
     const unknownAz: ControlPlane[] = [];
     for (const cp of cps) {

@@ -10,7 +10,13 @@ export interface InstanceSpec {
 const table = new Map<string, InstanceSpec>();
 
 const burstable: Record<string, [number, number]> = {
-    nano: [2, 0.5], micro: [2, 1], small: [2, 2], medium: [2, 4], large: [2, 8], xlarge: [4, 16], "2xlarge": [8, 32],
+    nano: [2, 0.5],
+    micro: [2, 1],
+    small: [2, 2],
+    medium: [2, 4],
+    large: [2, 8],
+    xlarge: [4, 16],
+    "2xlarge": [8, 32],
 };
 for (const family of ["t3", "t3a", "t4g"]) {
     for (const [size, [vcpus, memoryGiB]] of Object.entries(burstable)) {
@@ -19,7 +25,13 @@ for (const family of ["t3", "t3a", "t4g"]) {
 }
 // t2 differs below large.
 const t2: Record<string, [number, number]> = {
-    nano: [1, 0.5], micro: [1, 1], small: [1, 2], medium: [2, 4], large: [2, 8], xlarge: [4, 16], "2xlarge": [8, 32],
+    nano: [1, 0.5],
+    micro: [1, 1],
+    small: [1, 2],
+    medium: [2, 4],
+    large: [2, 8],
+    xlarge: [4, 16],
+    "2xlarge": [8, 32],
 };
 for (const [size, [vcpus, memoryGiB]] of Object.entries(t2)) {
     table.set(`t2.${size}`, { vcpus, memoryGiB });

@@ -32,7 +32,9 @@ export function validateResourceOfTypes(types: readonly string[], validate: Reso
     const set = new Set(types);
     const fn: ResourceValidation = (args: ResourceValidationArgs, report: ReportViolation) => {
         if (!set.has(args.type)) {
-            return args.notApplicable(`Policy only applies to resources of type ${types.map(t => `'${t}'`).join(" or ")}`);
+            return args.notApplicable(
+                `Policy only applies to resources of type ${types.map((t) => `'${t}'`).join(" or ")}`,
+            );
         }
         return validate(args, report);
     };
@@ -65,8 +67,13 @@ export function stackFromUrn(urn: string): string | undefined {
 
 /** Matches a stack name against a list of names; `*` in an entry matches any run of characters. */
 export function stackMatches(stack: string, patterns: readonly string[]): boolean {
-    return patterns.some(p => {
-        const re = new RegExp(`^${p.split("*").map(s => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    return patterns.some((p) => {
+        const re = new RegExp(
+            `^${p
+                .split("*")
+                .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+                .join(".*")}$`,
+        );
         return re.test(stack);
     });
 }

@@ -24,9 +24,16 @@ export const policyRuntime = policy as unknown as PolicyRuntime;
  */
 const proxyModule = require("@pulumi/policy/proxy") as Record<string, unknown>;
 export const unknownSentinels: ReadonlySet<string> = new Set(
-    ["unknownBooleanValue", "unknownNumberValue", "unknownStringValue", "unknownArrayValue",
-        "unknownAssetValue", "unknownArchiveValue", "unknownObjectValue"]
-        .map(k => proxyModule[k])
+    [
+        "unknownBooleanValue",
+        "unknownNumberValue",
+        "unknownStringValue",
+        "unknownArrayValue",
+        "unknownAssetValue",
+        "unknownArchiveValue",
+        "unknownObjectValue",
+    ]
+        .map((k) => proxyModule[k])
         .filter((v): v is string => typeof v === "string"),
 );
 

@@ -153,15 +153,21 @@ export function documentProblems(doc: unknown): string[] | Unknown {
         const names = (actions ?? []).map(String);
         const wild = names.filter((a) => /[*?]/.test(a));
         if (wild.length > 0) {
-            problems.push(`${label} allows wildcard action${wild.length > 1 ? "s" : ""} ${humanList(wild.map((a) => `"${a}"`))}`);
+            problems.push(
+                `${label} allows wildcard action${wild.length > 1 ? "s" : ""} ${humanList(wild.map((a) => `"${a}"`))}`,
+            );
         }
         // Computed ARNs (unknown during preview) are resources, never the literal "*".
         const resources = readList(() => (st as Record<string, unknown>).Resource as unknown);
-        const everything = prop(st, "NotResource") !== undefined || (!isUnknown(resources) && (resources ?? []).some((r) => r === "*"));
+        const everything =
+            prop(st, "NotResource") !== undefined ||
+            (!isUnknown(resources) && (resources ?? []).some((r) => r === "*"));
         const unscoped = names.filter((a) => !/[*?]/.test(a) && !UNSCOPABLE.has(a.toLowerCase()));
         if (everything && unscoped.length > 0) {
-            problems.push(`${label} allows ${humanList(unscoped)} on every resource ("*"${prop(st, "NotResource") !== undefined ? " by NotResource" : ""}); ` +
-                "scope them to ARNs (only the actions AWS cannot scope may use \"*\")");
+            problems.push(
+                `${label} allows ${humanList(unscoped)} on every resource ("*"${prop(st, "NotResource") !== undefined ? " by NotResource" : ""}); ` +
+                    'scope them to ARNs (only the actions AWS cannot scope may use "*")',
+            );
         }
     });
     return problems.length === 0 && unknown ? UNKNOWN : problems;
@@ -175,7 +181,8 @@ function refersTo(r: PolicyResource, key: string, targets: readonly PolicyResour
         for (const v of values ?? []) {
             if (typeof v !== "string") continue;
             for (const t of targets) {
-                if ([read(() => t.props.id), read(() => t.props.name), read(() => t.props.arn)].includes(v)) found.add(t);
+                if ([read(() => t.props.id), read(() => t.props.name), read(() => t.props.arn)].includes(v))
+                    found.add(t);
             }
         }
     }
@@ -198,7 +205,8 @@ function trustsEc2(role: PolicyResource): boolean {
 
 export const nodeRoleLeastPrivilege: StackValidationPolicy = {
     name: "node-role-least-privilege",
-    description: "Policies attached to node roles allow no wildcard action, and Resource \"*\" only for actions AWS cannot scope to a resource.",
+    description:
+        'Policies attached to node roles allow no wildcard action, and Resource "*" only for actions AWS cannot scope to a resource.',
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -206,7 +214,9 @@ export const nodeRoleLeastPrivilege: StackValidationPolicy = {
         const view = new StackView(args.resources);
         const roles = view.ofType(IAM.role);
         const profiles = view.ofType(IAM.instanceProfile);
-        const nodeRoles = roles.filter((role) => trustsEc2(role) || profiles.some((p) => refersTo(p, "role", [role]).length > 0));
+        const nodeRoles = roles.filter(
+            (role) => trustsEc2(role) || profiles.some((p) => refersTo(p, "role", [role]).length > 0),
+        );
         if (nodeRoles.length === 0) return;
         const undecided: string[] = [];
         const judge = (what: string, doc: unknown, urn: string, roleNames: string[]) => {
@@ -214,8 +224,11 @@ export const nodeRoleLeastPrivilege: StackValidationPolicy = {
             if (isUnknown(problems)) {
                 undecided.push(what);
             } else if (problems.length > 0) {
-                reportViolation(`${what}, attached to node role ${humanList(roleNames)}: ${problems.join("; ")}. A node's credentials reach ` +
-                    `whatever its role allows: name exact actions, and scope every action AWS can scope to the ARNs it needs.`, urn);
+                reportViolation(
+                    `${what}, attached to node role ${humanList(roleNames)}: ${problems.join("; ")}. A node's credentials reach ` +
+                        `whatever its role allows: name exact actions, and scope every action AWS can scope to the ARNs it needs.`,
+                    urn,
+                );
             }
         };
         const names = (rs: PolicyResource[]) => rs.map((r) => r.name);
@@ -224,13 +237,27 @@ export const nodeRoleLeastPrivilege: StackValidationPolicy = {
             const targets = refersTo(r, "policyArn", stackPolicies);
             if (targets.length === 0) {
                 const arn = read(() => r.props.policyArn);
-                undecided.push(`the managed policy ${isUnknown(arn) ? "(unknown ARN)" : String(arn)} of ${r.name}, which the stack does not define`);
+                undecided.push(
+                    `the managed policy ${isUnknown(arn) ? "(unknown ARN)" : String(arn)} of ${r.name}, which the stack does not define`,
+                );
             }
-            for (const p of targets) judge(`policy ${p.name} (by ${r.name})`, read(() => p.props.policy), p.urn, roleNames);
+            for (const p of targets)
+                judge(
+                    `policy ${p.name} (by ${r.name})`,
+                    read(() => p.props.policy),
+                    p.urn,
+                    roleNames,
+                );
         };
         for (const r of view.ofType(IAM.rolePolicy)) {
             const on = refersTo(r, "role", nodeRoles);
-            if (on.length > 0) judge(`inline policy ${r.name}`, read(() => r.props.policy), r.urn, names(on));
+            if (on.length > 0)
+                judge(
+                    `inline policy ${r.name}`,
+                    read(() => r.props.policy),
+                    r.urn,
+                    names(on),
+                );
         }
         for (const r of view.ofType(IAM.rolePolicyAttachment)) {
             const on = refersTo(r, "role", nodeRoles);
@@ -244,24 +271,46 @@ export const nodeRoleLeastPrivilege: StackValidationPolicy = {
             // Both are computed when unset: only values built from other outputs are undecided.
             const inline = readList(() => role.props.inlinePolicies as unknown);
             if (isUnknown(inline)) {
-                if ((role.propertyDependencies?.inlinePolicies ?? []).length > 0) undecided.push(`the inline policies of role ${role.name}`);
+                if ((role.propertyDependencies?.inlinePolicies ?? []).length > 0)
+                    undecided.push(`the inline policies of role ${role.name}`);
             } else {
-                (inline ?? []).forEach((p, i) => judge(`inline policy ${i} of role ${role.name}`, isUnknown(p) ? UNKNOWN : prop(p, "policy"), role.urn, [role.name]));
+                (inline ?? []).forEach((p, i) =>
+                    judge(
+                        `inline policy ${i} of role ${role.name}`,
+                        isUnknown(p) ? UNKNOWN : prop(p, "policy"),
+                        role.urn,
+                        [role.name],
+                    ),
+                );
             }
             const managed = readList(() => role.props.managedPolicyArns as unknown);
             if (isUnknown(managed)) {
-                if ((role.propertyDependencies?.managedPolicyArns ?? []).length > 0) undecided.push(`the managed policies of role ${role.name}`);
+                if ((role.propertyDependencies?.managedPolicyArns ?? []).length > 0)
+                    undecided.push(`the managed policies of role ${role.name}`);
                 continue;
             }
             for (const arn of managed ?? []) {
                 const p = isUnknown(arn) ? undefined : stackPolicies.find((x) => read(() => x.props.arn) === arn);
-                if (p) judge(`policy ${p.name} (managedPolicyArns of ${role.name})`, read(() => p.props.policy), p.urn, [role.name]);
-                else undecided.push(`the managed policy ${isUnknown(arn) ? "(unknown ARN)" : String(arn)} of role ${role.name}`);
+                if (p)
+                    judge(
+                        `policy ${p.name} (managedPolicyArns of ${role.name})`,
+                        read(() => p.props.policy),
+                        p.urn,
+                        [role.name],
+                    );
+                else
+                    undecided.push(
+                        `the managed policy ${isUnknown(arn) ? "(unknown ARN)" : String(arn)} of role ${role.name}`,
+                    );
             }
         }
         if (undecided.length > 0) {
-            reportUndecided(reportViolation, nodeRoleLeastPrivilege.description, `cannot read ${humanList(undecided)}; ` +
-                "the rule judges only policy documents of the stack whose actions are known.");
+            reportUndecided(
+                reportViolation,
+                nodeRoleLeastPrivilege.description,
+                `cannot read ${humanList(undecided)}; ` +
+                    "the rule judges only policy documents of the stack whose actions are known.",
+            );
         }
     },
 };

@@ -18,7 +18,7 @@ function kindOf(type: string): string {
 
 export const imdsv2Required: ResourceValidationPolicy = {
     name: "imdsv2-required",
-    description: "EC2 instances and launch templates require IMDSv2 (metadataOptions.httpTokens = \"required\").",
+    description: 'EC2 instances and launch templates require IMDSv2 (metadataOptions.httpTokens = "required").',
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -31,13 +31,19 @@ export const imdsv2Required: ResourceValidationPolicy = {
             return; // no metadata service at all
         }
         if (isUnknown(tokens)) {
-            reportUndecided(reportViolation, imdsv2Required.description, `metadataOptions of ${kind} ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                imdsv2Required.description,
+                `metadataOptions of ${kind} ${args.name} are unknown during preview.`,
+            );
             return;
         }
         if (tokens !== "required") {
-            reportViolation(`${kind} ${args.name} has metadataOptions.httpTokens ${tokens === undefined ? "unset (IMDSv1 allowed)" : `"${String(tokens)}"`}: ` +
-                `any process or SSRF on the node can read the instance role's credentials without a session token. ` +
-                `Set metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 }.`);
+            reportViolation(
+                `${kind} ${args.name} has metadataOptions.httpTokens ${tokens === undefined ? "unset (IMDSv1 allowed)" : `"${String(tokens)}"`}: ` +
+                    `any process or SSRF on the node can read the instance role's credentials without a session token. ` +
+                    `Set metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 }.`,
+            );
         }
     }),
 };
@@ -46,7 +52,8 @@ export const imdsv2Required: ResourceValidationPolicy = {
 
 export const imdsHopLimitOne: ResourceValidationPolicy = {
     name: "imds-hop-limit-one",
-    description: "EC2 instances and launch templates keep the instance metadata service one hop away (httpPutResponseHopLimit = 1), so pods cannot fetch the node role's credentials.",
+    description:
+        "EC2 instances and launch templates keep the instance metadata service one hop away (httpPutResponseHopLimit = 1), so pods cannot fetch the node role's credentials.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -59,14 +66,20 @@ export const imdsHopLimitOne: ResourceValidationPolicy = {
         }
         const hops = isUnknown(mo) ? mo : prop(mo, "httpPutResponseHopLimit");
         if (isUnknown(hops)) {
-            reportUndecided(reportViolation, imdsHopLimitOne.description, `metadataOptions of ${kind} ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                imdsHopLimitOne.description,
+                `metadataOptions of ${kind} ${args.name} are unknown during preview.`,
+            );
             return;
         }
         if (hops !== 1) {
             // Unset is not safe: an AMI registered for IMDSv2 defaults the limit to 2.
-            reportViolation(`${kind} ${args.name} has metadataOptions.httpPutResponseHopLimit ${hops === undefined ? "unset (an IMDSv2 AMI defaults it to 2)" : String(hops)}: ` +
-                `a pod's request crosses one more hop than the node's own, so any pod can fetch the node role's credentials. ` +
-                `Set httpPutResponseHopLimit: 1, and run what needs the instance role with host networking.`);
+            reportViolation(
+                `${kind} ${args.name} has metadataOptions.httpPutResponseHopLimit ${hops === undefined ? "unset (an IMDSv2 AMI defaults it to 2)" : String(hops)}: ` +
+                    `a pod's request crosses one more hop than the node's own, so any pod can fetch the node role's credentials. ` +
+                    `Set httpPutResponseHopLimit: 1, and run what needs the instance role with host networking.`,
+            );
         }
     }),
 };
@@ -75,7 +88,8 @@ export const imdsHopLimitOne: ResourceValidationPolicy = {
 
 export const encryptedRootVolume: ResourceValidationPolicy = {
     name: "encrypted-root-volume",
-    description: "EC2 instances encrypt their root (and extra EBS) volumes; launch templates encrypt every EBS mapping.",
+    description:
+        "EC2 instances encrypt their root (and extra EBS) volumes; launch templates encrypt every EBS mapping.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -101,7 +115,9 @@ export const encryptedRootVolume: ResourceValidationPolicy = {
                     if (isUnknown(e)) {
                         unknowns.push(`ebsBlockDevices[${i}].encrypted`);
                     } else if (asBool(e) !== true) {
-                        problems.push(`ebsBlockDevices[${i}]${typeof dev === "string" ? ` (${dev})` : ""} is not encrypted`);
+                        problems.push(
+                            `ebsBlockDevices[${i}]${typeof dev === "string" ? ` (${dev})` : ""} is not encrypted`,
+                        );
                     }
                 });
             }
@@ -119,16 +135,24 @@ export const encryptedRootVolume: ResourceValidationPolicy = {
                     if (isUnknown(e)) {
                         unknowns.push(`blockDeviceMappings[${i}].ebs.encrypted`);
                     } else if (asBool(e) !== true) {
-                        problems.push(`blockDeviceMappings[${i}].ebs.encrypted is ${e === undefined ? "unset" : JSON.stringify(e)}`);
+                        problems.push(
+                            `blockDeviceMappings[${i}].ebs.encrypted is ${e === undefined ? "unset" : JSON.stringify(e)}`,
+                        );
                     }
                 });
             }
         }
         if (problems.length > 0) {
-            reportViolation(`${kind} ${args.name}: ${problems.join("; ")}. Control-plane disks hold etcd data and the cluster's private keys; ` +
-                `set ${args.type === T.instance[0] ? "rootBlockDevice: { encrypted: true } (and encrypted: true on every ebsBlockDevices entry)" : "ebs: { encrypted: \"true\" } on every mapping"}.`);
+            reportViolation(
+                `${kind} ${args.name}: ${problems.join("; ")}. Control-plane disks hold etcd data and the cluster's private keys; ` +
+                    `set ${args.type === T.instance[0] ? "rootBlockDevice: { encrypted: true } (and encrypted: true on every ebsBlockDevices entry)" : 'ebs: { encrypted: "true" } on every mapping'}.`,
+            );
         } else if (unknowns.length > 0) {
-            reportUndecided(reportViolation, encryptedRootVolume.description, `${unknowns.join(", ")} of ${kind} ${args.name} unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                encryptedRootVolume.description,
+                `${unknowns.join(", ")} of ${kind} ${args.name} unknown during preview.`,
+            );
         }
     }),
 };
@@ -144,7 +168,11 @@ export const noPublicIpControlPlane: ResourceValidationPolicy = {
     validateResource: validateResourceOfType(aws.ec2.Instance, (_instance, args, reportViolation) => {
         const role = tagValue(args.props, ROLE_TAG);
         if (isUnknown(role)) {
-            reportUndecided(reportViolation, noPublicIpControlPlane.description, `the tags of instance ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                noPublicIpControlPlane.description,
+                `the tags of instance ${args.name} are unknown during preview.`,
+            );
             return;
         }
         if (role !== ROLE_CONTROL_PLANE) {
@@ -152,13 +180,19 @@ export const noPublicIpControlPlane: ResourceValidationPolicy = {
         }
         const pub = read(() => args.props.associatePublicIpAddress);
         if (isUnknown(pub)) {
-            reportUndecided(reportViolation, noPublicIpControlPlane.description, `associatePublicIpAddress of ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                noPublicIpControlPlane.description,
+                `associatePublicIpAddress of ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (asBool(pub) === true) {
-            reportViolation(`control-plane instance ${args.name} sets associatePublicIpAddress: true, exposing etcd, kubelet and SSH ` +
-                `to the internet behind only a security group. Remove it (or set false), place control planes in private subnets, ` +
-                `and reach the API through the load balancer.`);
+            reportViolation(
+                `control-plane instance ${args.name} sets associatePublicIpAddress: true, exposing etcd, kubelet and SSH ` +
+                    `to the internet behind only a security group. Remove it (or set false), place control planes in private subnets, ` +
+                    `and reach the API through the load balancer.`,
+            );
         }
     }),
 };
@@ -172,7 +206,9 @@ interface UserDataKnobs {
 const userDataSchema: PolicyConfigSchema = {
     properties: {
         extraPatterns: {
-            type: "array", items: { type: "string" }, default: [],
+            type: "array",
+            items: { type: "string" },
+            default: [],
             description: "More regular expressions that must not match user data.",
         },
     },
@@ -194,11 +230,11 @@ function decodeBase64(s: string): string | undefined {
 
 /** The secret-looking things in a text, as "what (line N)", never the values themselves. */
 export function findSecrets(text: string, extra: readonly string[] = []): string[] {
-    const patterns = [...secretPatterns, ...extra.map(p => ({ what: `a match of /${p}/`, re: new RegExp(p) }))];
+    const patterns = [...secretPatterns, ...extra.map((p) => ({ what: `a match of /${p}/`, re: new RegExp(p) }))];
     const found: string[] = [];
     const lines = text.split(/\r?\n/);
     for (const { what, re } of patterns) {
-        const line = lines.findIndex(l => re.test(l));
+        const line = lines.findIndex((l) => re.test(l));
         if (line >= 0) {
             found.push(`${what} (line ${line + 1})`);
         } else if (re.test(text)) {
@@ -210,16 +246,21 @@ export function findSecrets(text: string, extra: readonly string[] = []): string
 
 export const noSecretsInUserData: ResourceValidationPolicy = {
     name: "no-secrets-in-user-data",
-    description: "User data of instances and launch templates holds no private keys, bootstrap tokens or AWS access keys.",
+    description:
+        "User data of instances and launch templates holds no private keys, bootstrap tokens or AWS access keys.",
     enforcementLevel: "mandatory",
     severity: "critical",
     configSchema: userDataSchema,
     validateResource: validateResourceOfTypes(instanceOrTemplate, (args, reportViolation) => {
         const k = knobs<UserDataKnobs>(userDataSchema, args);
         const kind = kindOf(args.type);
-        const sources: Array<{ field: string; base64: boolean }> = args.type === T.instance[0]
-            ? [{ field: "userData", base64: false }, { field: "userDataBase64", base64: true }]
-            : [{ field: "userData", base64: true }];
+        const sources: Array<{ field: string; base64: boolean }> =
+            args.type === T.instance[0]
+                ? [
+                      { field: "userData", base64: false },
+                      { field: "userDataBase64", base64: true },
+                  ]
+                : [{ field: "userData", base64: true }];
         const unknowns: string[] = [];
         for (const { field, base64 } of sources) {
             const raw = read(() => args.props[field]);
@@ -234,14 +275,19 @@ export const noSecretsInUserData: ResourceValidationPolicy = {
             const decoded = base64 ? decodeBase64(raw) : undefined;
             const found = findSecrets(decoded ?? raw, k.extraPatterns);
             if (found.length > 0) {
-                reportViolation(`${kind} ${args.name}: ${field} contains ${found.join(", ")}. User data is readable by anyone who can ` +
-                    `describe the instance or reach its metadata service, and is kept in plain text in the state. ` +
-                    `Deliver secrets over SSH (remote.Command with logging "none") or fetch them at boot from Secrets Manager/SSM.`);
+                reportViolation(
+                    `${kind} ${args.name}: ${field} contains ${found.join(", ")}. User data is readable by anyone who can ` +
+                        `describe the instance or reach its metadata service, and is kept in plain text in the state. ` +
+                        `Deliver secrets over SSH (remote.Command with logging "none") or fetch them at boot from Secrets Manager/SSM.`,
+                );
             }
         }
         if (unknowns.length > 0) {
-            reportUndecided(reportViolation, noSecretsInUserData.description,
-                `${unknowns.join(", ")} of ${kind} ${args.name} unknown during preview; checked again on update.`);
+            reportUndecided(
+                reportViolation,
+                noSecretsInUserData.description,
+                `${unknowns.join(", ")} of ${kind} ${args.name} unknown during preview; checked again on update.`,
+            );
         }
     }),
 };
@@ -257,17 +303,33 @@ interface SizeKnobs {
 
 const sizeSchema: PolicyConfigSchema = {
     properties: {
-        minVcpus: { type: "integer", minimum: 1, default: 2, description: "Fewest vCPUs for a control plane (kubeadm requires 2)." },
-        minMemoryGiB: { type: "number", minimum: 0, default: 4, description: "Least memory (GiB) for a control plane." },
-        rejectUnknownTypes: { type: "boolean", default: false, description: "Report instance types missing from the built-in table." },
+        minVcpus: {
+            type: "integer",
+            minimum: 1,
+            default: 2,
+            description: "Fewest vCPUs for a control plane (kubeadm requires 2).",
+        },
+        minMemoryGiB: {
+            type: "number",
+            minimum: 0,
+            default: 4,
+            description: "Least memory (GiB) for a control plane.",
+        },
+        rejectUnknownTypes: {
+            type: "boolean",
+            default: false,
+            description: "Report instance types missing from the built-in table.",
+        },
         extraInstanceTypes: {
-            type: "object", default: {},
+            type: "object",
+            default: {},
             additionalProperties: {
                 type: "object",
                 properties: { vcpus: { type: "integer" }, memoryGiB: { type: "number" } },
                 required: ["vcpus", "memoryGiB"],
             },
-            description: "Instance types to add to the built-in table: { \"x8.large\": { \"vcpus\": 2, \"memoryGiB\": 16 } }.",
+            description:
+                'Instance types to add to the built-in table: { "x8.large": { "vcpus": 2, "memoryGiB": 16 } }.',
         },
     },
 };
@@ -282,7 +344,11 @@ export const controlPlaneInstanceSize: ResourceValidationPolicy = {
         const k = knobs<SizeKnobs>(sizeSchema, args);
         const role = tagValue(args.props, ROLE_TAG);
         if (isUnknown(role)) {
-            reportUndecided(reportViolation, controlPlaneInstanceSize.description, `the tags of instance ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                controlPlaneInstanceSize.description,
+                `the tags of instance ${args.name} are unknown during preview.`,
+            );
             return;
         }
         if (role !== ROLE_CONTROL_PLANE) {
@@ -290,7 +356,11 @@ export const controlPlaneInstanceSize: ResourceValidationPolicy = {
         }
         const type = read(() => args.props.instanceType);
         if (isUnknown(type)) {
-            reportUndecided(reportViolation, controlPlaneInstanceSize.description, `instanceType of ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                controlPlaneInstanceSize.description,
+                `instanceType of ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (typeof type !== "string" || type === "") {
@@ -300,17 +370,28 @@ export const controlPlaneInstanceSize: ResourceValidationPolicy = {
         const spec = lookupInstanceType(type, k.extraInstanceTypes);
         if (!spec) {
             if (k.rejectUnknownTypes) {
-                reportViolation(`control-plane instance ${args.name} uses ${type}, which is not in the policy's instance-type table, so its size ` +
-                    `cannot be checked. Use a listed type (t3/m5/m6i/m7i/c5/c6i/r5/r6i... large and up) or add it under extraInstanceTypes.`);
+                reportViolation(
+                    `control-plane instance ${args.name} uses ${type}, which is not in the policy's instance-type table, so its size ` +
+                        `cannot be checked. Use a listed type (t3/m5/m6i/m7i/c5/c6i/r5/r6i... large and up) or add it under extraInstanceTypes.`,
+                );
             }
             return;
         }
         if (spec.vcpus < k.minVcpus || spec.memoryGiB < k.minMemoryGiB) {
-            reportViolation(`control-plane instance ${args.name} uses ${type} (${spec.vcpus} vCPU, ${spec.memoryGiB} GiB); control planes need at least ` +
-                `${k.minVcpus} vCPU and ${k.minMemoryGiB} GiB (kubeadm preflight requires 2 vCPU; etcd and the apiserver need memory headroom). ` +
-                `Set controlPlaneInstanceType to e.g. ${k.minMemoryGiB <= 4 && k.minVcpus <= 2 ? "t3.medium" : k.minMemoryGiB <= 8 && k.minVcpus <= 2 ? "m6i.large" : "m6i.xlarge"}.`);
+            reportViolation(
+                `control-plane instance ${args.name} uses ${type} (${spec.vcpus} vCPU, ${spec.memoryGiB} GiB); control planes need at least ` +
+                    `${k.minVcpus} vCPU and ${k.minMemoryGiB} GiB (kubeadm preflight requires 2 vCPU; etcd and the apiserver need memory headroom). ` +
+                    `Set controlPlaneInstanceType to e.g. ${k.minMemoryGiB <= 4 && k.minVcpus <= 2 ? "t3.medium" : k.minMemoryGiB <= 8 && k.minVcpus <= 2 ? "m6i.large" : "m6i.xlarge"}.`,
+            );
         }
     }),
 };
 
-export const instancePolicies = [imdsv2Required, imdsHopLimitOne, encryptedRootVolume, noPublicIpControlPlane, noSecretsInUserData, controlPlaneInstanceSize];
+export const instancePolicies = [
+    imdsv2Required,
+    imdsHopLimitOne,
+    encryptedRootVolume,
+    noPublicIpControlPlane,
+    noSecretsInUserData,
+    controlPlaneInstanceSize,
+];

@@ -3,7 +3,16 @@
 // (hairpin), and every control plane registered in it.
 
 import { PolicyConfigSchema, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { API_PORT, ControlPlane, controlPlaneStack, describeControlPlane, ROLE_API_LB, ROLE_TAG, StackView, T } from "../lib/graph";
+import {
+    API_PORT,
+    ControlPlane,
+    controlPlaneStack,
+    describeControlPlane,
+    ROLE_API_LB,
+    ROLE_TAG,
+    StackView,
+    T,
+} from "../lib/graph";
 import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
 import { asBool, asNumber, humanList, isUnknown, prop, read, readList, Unknown } from "../lib/values";
 
@@ -21,7 +30,7 @@ function lbSubnets(view: StackView, lb: PolicyResource): { subnets: PolicyResour
         let stray = 0;
         for (const m of mappings) {
             const id = isUnknown(m) ? m : prop(m, "subnetId");
-            const hit = typeof id === "string" ? subnets.find(s => read(() => s.props.id) === id) : undefined;
+            const hit = typeof id === "string" ? subnets.find((s) => read(() => s.props.id) === id) : undefined;
             if (hit) {
                 mapped.resources.push(hit);
             } else {
@@ -36,7 +45,9 @@ function lbSubnets(view: StackView, lb: PolicyResource): { subnets: PolicyResour
     if (all.size === 0) {
         unresolved = Math.max(1, direct.unresolved + mappingUnresolved);
     } else {
-        unresolved = (direct.resources.length > 0 ? direct.unresolved : 0) + (mapped.resources.length > 0 ? mappingUnresolved : 0);
+        unresolved =
+            (direct.resources.length > 0 ? direct.unresolved : 0) +
+            (mapped.resources.length > 0 ? mappingUnresolved : 0);
     }
     return { subnets: [...all], unresolved };
 }
@@ -51,7 +62,9 @@ export const apiLbCoversControlPlaneAzs: StackValidationPolicy = {
         const { view, controlPlanes } = controlPlaneStack(args);
         const lbs = view.apiLoadBalancers();
         if (lbs.length === 0) {
-            return args.notApplicable(`no API load balancer (${API_LB_HINT}); api-lb-targets-every-control-plane reports that`);
+            return args.notApplicable(
+                `no API load balancer (${API_LB_HINT}); api-lb-targets-every-control-plane reports that`,
+            );
         }
         const cpAzs = new Map<string, ControlPlane[]>();
         const cpUnknown: ControlPlane[] = [];
@@ -74,21 +87,32 @@ export const apiLbCoversControlPlaneAzs: StackValidationPolicy = {
                     lbAzs.add(az);
                 }
             }
-            const missing = [...cpAzs.keys()].filter(az => !lbAzs.has(az)).sort();
+            const missing = [...cpAzs.keys()].filter((az) => !lbAzs.has(az)).sort();
             const uncertain = unresolved > 0 || unknownSubnets.length > 0;
             if (missing.length > 0 && !uncertain) {
-                const where = missing.map(az => `${az} (${humanList(cpAzs.get(az)!.map(c => c.name))})`);
-                reportViolation(`load balancer ${lb.name} has subnets in ${humanList([...lbAzs].sort()) || "no AZ"} but not in ${humanList(where)}: ` +
-                    `the NLB has no node in ${missing.length === 1 ? "that AZ" : "those AZs"}, so the control planes there are reached only across zones ` +
-                    `and the API fails over badly when an AZ goes down. Add a subnet in ${humanList(missing)} to the load balancer's subnets.`, lb.urn);
+                const where = missing.map((az) => `${az} (${humanList(cpAzs.get(az)!.map((c) => c.name))})`);
+                reportViolation(
+                    `load balancer ${lb.name} has subnets in ${humanList([...lbAzs].sort()) || "no AZ"} but not in ${humanList(where)}: ` +
+                        `the NLB has no node in ${missing.length === 1 ? "that AZ" : "those AZs"}, so the control planes there are reached only across zones ` +
+                        `and the API fails over badly when an AZ goes down. Add a subnet in ${humanList(missing)} to the load balancer's subnets.`,
+                    lb.urn,
+                );
             } else if (missing.length > 0 || cpUnknown.length > 0) {
                 const why = [
-                    unresolved > 0 ? `${unresolved} of its subnets are not resources of this stack or cannot be resolved` : "",
+                    unresolved > 0
+                        ? `${unresolved} of its subnets are not resources of this stack or cannot be resolved`
+                        : "",
                     unknownSubnets.length > 0 ? `the AZ of subnet(s) ${humanList(unknownSubnets)} is unknown` : "",
-                    cpUnknown.length > 0 ? `the AZ of ${humanList(cpUnknown.map(describeControlPlane))} is unknown` : "",
+                    cpUnknown.length > 0
+                        ? `the AZ of ${humanList(cpUnknown.map(describeControlPlane))} is unknown`
+                        : "",
                 ].filter(Boolean);
-                reportUndecided(reportViolation, apiLbCoversControlPlaneAzs.description,
-                    `cannot decide whether load balancer ${lb.name} covers every control-plane AZ: ${why.join("; ")}.`, lb.urn);
+                reportUndecided(
+                    reportViolation,
+                    apiLbCoversControlPlaneAzs.description,
+                    `cannot decide whether load balancer ${lb.name} covers every control-plane AZ: ${why.join("; ")}.`,
+                    lb.urn,
+                );
             }
         }
     },
@@ -98,7 +122,8 @@ export const apiLbCoversControlPlaneAzs: StackValidationPolicy = {
 
 export const apiLbTargetsEveryControlPlane: StackValidationPolicy = {
     name: "api-lb-targets-every-control-plane",
-    description: "Every control-plane instance is registered (target group attachment) in the API target group on 6443.",
+    description:
+        "Every control-plane instance is registered (target group attachment) in the API target group on 6443.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -107,20 +132,25 @@ export const apiLbTargetsEveryControlPlane: StackValidationPolicy = {
         const { targetGroups, unknownPort } = view.apiTargetGroups();
         if (targetGroups.length === 0) {
             if (unknownPort.length > 0) {
-                reportUndecided(reportViolation, apiLbTargetsEveryControlPlane.description,
-                    `cannot find the API target group during preview: the port of ${humanList(unknownPort.map(r => r.name))} is unknown.`);
+                reportUndecided(
+                    reportViolation,
+                    apiLbTargetsEveryControlPlane.description,
+                    `cannot find the API target group during preview: the port of ${humanList(unknownPort.map((r) => r.name))} is unknown.`,
+                );
                 return;
             }
-            reportViolation(`no target group on port ${API_PORT} in the stack, so no control plane (${humanList(controlPlanes.map(c => c.name))}) ` +
-                `is behind the API load balancer (${view.apiLoadBalancers().length ? humanList(view.apiLoadBalancers().map(l => l.name)) : "none found either"}). ` +
-                `Create an aws.lb.TargetGroup { port: ${API_PORT}, protocol: "TCP" } behind a TCP listener on ${API_PORT} and attach every control plane.`);
+            reportViolation(
+                `no target group on port ${API_PORT} in the stack, so no control plane (${humanList(controlPlanes.map((c) => c.name))}) ` +
+                    `is behind the API load balancer (${view.apiLoadBalancers().length ? humanList(view.apiLoadBalancers().map((l) => l.name)) : "none found either"}). ` +
+                    `Create an aws.lb.TargetGroup { port: ${API_PORT}, protocol: "TCP" } behind a TCP listener on ${API_PORT} and attach every control plane.`,
+            );
             return;
         }
         const covered = new Set<PolicyResource>();
         let uncertain = 0;
         for (const att of view.ofType(T.targetGroupAttachment)) {
             const tgRefs = view.refs(att, "targetGroupArn", T.targetGroup);
-            const toApi = tgRefs.resources.some(tg => targetGroups.includes(tg));
+            const toApi = tgRefs.resources.some((tg) => targetGroups.includes(tg));
             if (!toApi) {
                 if (tgRefs.resources.length === 0) {
                     uncertain++;
@@ -143,32 +173,41 @@ export const apiLbTargetsEveryControlPlane: StackValidationPolicy = {
             const port = read(() => att.props.port);
             const portNum = asNumber(port);
             for (const t of targets.resources) {
-                const cp = controlPlanes.find(c => c.resource === t);
+                const cp = controlPlanes.find((c) => c.resource === t);
                 if (!cp) {
                     continue;
                 }
                 if (portNum !== undefined && portNum !== API_PORT) {
-                    reportViolation(`target group attachment ${att.name} registers ${describeControlPlane(cp)} on port ${portNum}; ` +
-                        `kube-apiserver listens on ${API_PORT}. Remove the port override (or set it to ${API_PORT}).`, att.urn);
+                    reportViolation(
+                        `target group attachment ${att.name} registers ${describeControlPlane(cp)} on port ${portNum}; ` +
+                            `kube-apiserver listens on ${API_PORT}. Remove the port override (or set it to ${API_PORT}).`,
+                        att.urn,
+                    );
                     continue;
                 }
                 covered.add(t);
             }
         }
-        const missing = controlPlanes.filter(c => !covered.has(c.resource));
+        const missing = controlPlanes.filter((c) => !covered.has(c.resource));
         if (missing.length === 0) {
             return;
         }
         if (uncertain > 0) {
-            reportUndecided(reportViolation, apiLbTargetsEveryControlPlane.description,
+            reportUndecided(
+                reportViolation,
+                apiLbTargetsEveryControlPlane.description,
                 `cannot match ${uncertain} target group attachment(s) to a target group and an instance; ` +
-                `${humanList(missing.map(describeControlPlane))} may be unregistered. Pass targetGroupArn: tg.arn and targetId: instance.id.`);
+                    `${humanList(missing.map(describeControlPlane))} may be unregistered. Pass targetGroupArn: tg.arn and targetId: instance.id.`,
+            );
             return;
         }
         for (const cp of missing) {
-            reportViolation(`control plane ${describeControlPlane(cp)} is not registered in the API target group ` +
-                `${humanList(targetGroups.map(t => t.name))} (port ${API_PORT}): the load balancer never sends it API traffic. ` +
-                `Add an aws.lb.TargetGroupAttachment { targetGroupArn: tg.arn, targetId: instance.id, port: ${API_PORT} } for it.`, cp.urn);
+            reportViolation(
+                `control plane ${describeControlPlane(cp)} is not registered in the API target group ` +
+                    `${humanList(targetGroups.map((t) => t.name))} (port ${API_PORT}): the load balancer never sends it API traffic. ` +
+                    `Add an aws.lb.TargetGroupAttachment { targetGroupArn: tg.arn, targetId: instance.id, port: ${API_PORT} } for it.`,
+                cp.urn,
+            );
         }
     },
 };
@@ -179,7 +218,8 @@ const listenerTypes = [...T.listener, ...T.targetGroup];
 
 export const apiListenerTcp6443: ResourceValidationPolicy = {
     name: "api-listener-tcp-6443",
-    description: "A listener or target group on 6443 uses plain TCP: the load balancer must not terminate or originate TLS for the API.",
+    description:
+        "A listener or target group on 6443 uses plain TCP: the load balancer must not terminate or originate TLS for the API.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -188,7 +228,11 @@ export const apiListenerTcp6443: ResourceValidationPolicy = {
         const kind = isListener ? "listener" : "target group";
         const port = read(() => args.props.port);
         if (isUnknown(port)) {
-            reportUndecided(reportViolation, apiListenerTcp6443.description, `the port of ${kind} ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiListenerTcp6443.description,
+                `the port of ${kind} ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (asNumber(port) !== API_PORT) {
@@ -196,15 +240,21 @@ export const apiListenerTcp6443: ResourceValidationPolicy = {
         }
         const protocol = read(() => args.props.protocol);
         if (isUnknown(protocol)) {
-            reportUndecided(reportViolation, apiListenerTcp6443.description, `the protocol of ${kind} ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiListenerTcp6443.description,
+                `the protocol of ${kind} ${args.name} is unknown during preview.`,
+            );
             return;
         }
         const problems: string[] = [];
         const p = typeof protocol === "string" ? protocol.toUpperCase() : undefined;
         if (p !== "TCP") {
-            problems.push(p === undefined
-                ? `${kind} ${args.name} on ${API_PORT} has no protocol (the provider default is HTTP)`
-                : `${kind} ${args.name} on ${API_PORT} uses protocol ${p}`);
+            problems.push(
+                p === undefined
+                    ? `${kind} ${args.name} on ${API_PORT} has no protocol (the provider default is HTTP)`
+                    : `${kind} ${args.name} on ${API_PORT} uses protocol ${p}`,
+            );
         }
         if (isListener) {
             const cert = read(() => args.props.certificateArn);
@@ -214,8 +264,10 @@ export const apiListenerTcp6443: ResourceValidationPolicy = {
             }
         }
         if (problems.length > 0) {
-            reportViolation(`${problems.join("; ")}. kube-apiserver terminates TLS itself and authenticates clients by certificate, ` +
-                `so the load balancer must pass TCP through: set protocol: "TCP" and no certificate.`);
+            reportViolation(
+                `${problems.join("; ")}. kube-apiserver terminates TLS itself and authenticates clients by certificate, ` +
+                    `so the load balancer must pass TCP through: set protocol: "TCP" and no certificate.`,
+            );
         }
     }),
 };
@@ -229,7 +281,9 @@ interface HealthCheckKnobs {
 const healthCheckSchema: PolicyConfigSchema = {
     properties: {
         httpsPaths: {
-            type: "array", items: { type: "string" }, default: ["/readyz", "/livez"],
+            type: "array",
+            items: { type: "string" },
+            default: ["/readyz", "/livez"],
             description: "Paths an HTTPS health check may probe on kube-apiserver.",
         },
     },
@@ -242,7 +296,8 @@ function inRange(v: unknown, lo: number, hi: number): boolean {
 
 export const apiTargetHealthCheck: ResourceValidationPolicy = {
     name: "api-target-health-check",
-    description: "The target group on 6443 health-checks kube-apiserver with TCP or HTTPS /readyz|/livez on the traffic port, with sane timings.",
+    description:
+        "The target group on 6443 health-checks kube-apiserver with TCP or HTTPS /readyz|/livez on the traffic port, with sane timings.",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: healthCheckSchema,
@@ -250,22 +305,33 @@ export const apiTargetHealthCheck: ResourceValidationPolicy = {
         const k = knobs<HealthCheckKnobs>(healthCheckSchema, args);
         const port = read(() => args.props.port);
         if (isUnknown(port)) {
-            reportUndecided(reportViolation, apiTargetHealthCheck.description, `the port of target group ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiTargetHealthCheck.description,
+                `the port of target group ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (asNumber(port) !== API_PORT) {
             return args.notApplicable(`target group is not on port ${API_PORT}`);
         }
         const hc = read(() => args.props.healthCheck);
-        const example = `healthCheck: { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 } ` +
+        const example =
+            `healthCheck: { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 } ` +
             `(or protocol "HTTPS" with path "/readyz")`;
         if (isUnknown(hc)) {
-            reportUndecided(reportViolation, apiTargetHealthCheck.description, `the health check of target group ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiTargetHealthCheck.description,
+                `the health check of target group ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (hc === undefined || hc === null) {
-            reportViolation(`target group ${args.name} on ${API_PORT} has no explicit health check (the provider default is HTTP on "/", ` +
-                `which kube-apiserver answers with a TLS error). Set ${example}.`);
+            reportViolation(
+                `target group ${args.name} on ${API_PORT} has no explicit health check (the provider default is HTTP on "/", ` +
+                    `which kube-apiserver answers with a TLS error). Set ${example}.`,
+            );
             return;
         }
         const field = (k: string): unknown | Unknown => prop(hc, k);
@@ -287,19 +353,26 @@ export const apiTargetHealthCheck: ResourceValidationPolicy = {
         const path = get("path");
         if (protocol === "HTTPS") {
             if (typeof path !== "string" || !k.httpsPaths.includes(path)) {
-                problems.push(`HTTPS health check path is ${typeof path === "string" ? `"${path}"` : "unset (\"/\")"}, expected one of ${k.httpsPaths.join(", ")}`);
+                problems.push(
+                    `HTTPS health check path is ${typeof path === "string" ? `"${path}"` : 'unset ("/")'}, expected one of ${k.httpsPaths.join(", ")}`,
+                );
             }
         } else if (protocol !== "TCP" && !unknowns.includes("protocol")) {
-            problems.push(protocol === undefined
-                ? "health check protocol is unset (the provider default is HTTP, but kube-apiserver only speaks TLS)"
-                : `health check protocol is ${protocol}; use TCP or HTTPS`);
+            problems.push(
+                protocol === undefined
+                    ? "health check protocol is unset (the provider default is HTTP, but kube-apiserver only speaks TLS)"
+                    : `health check protocol is ${protocol}; use TCP or HTTPS`,
+            );
         }
         const hcPort = get("port");
         if (hcPort !== undefined && hcPort !== null && hcPort !== "traffic-port" && asNumber(hcPort) !== API_PORT) {
             problems.push(`health check port is ${String(hcPort)}; use "traffic-port" or "${API_PORT}"`);
         }
         const ranges: Array<[string, number, number]> = [
-            ["interval", 5, 300], ["timeout", 2, 120], ["healthyThreshold", 2, 10], ["unhealthyThreshold", 2, 10],
+            ["interval", 5, 300],
+            ["timeout", 2, 120],
+            ["healthyThreshold", 2, 10],
+            ["unhealthyThreshold", 2, 10],
         ];
         for (const [name, lo, hi] of ranges) {
             const v = get(name);
@@ -310,8 +383,11 @@ export const apiTargetHealthCheck: ResourceValidationPolicy = {
         if (problems.length > 0) {
             reportViolation(`target group ${args.name} on ${API_PORT}: ${problems.join("; ")}. Set ${example}.`);
         } else if (unknowns.length > 0) {
-            reportUndecided(reportViolation, apiTargetHealthCheck.description,
-                `health check field(s) ${unknowns.join(", ")} of target group ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiTargetHealthCheck.description,
+                `health check field(s) ${unknowns.join(", ")} of target group ${args.name} are unknown during preview.`,
+            );
         }
     }),
 };
@@ -320,14 +396,19 @@ export const apiTargetHealthCheck: ResourceValidationPolicy = {
 
 export const apiTargetNoClientIpPreservation: ResourceValidationPolicy = {
     name: "api-target-no-client-ip-preservation",
-    description: "The instance-type target group on 6443 turns client-IP preservation off, so a control plane can reach the API through the NLB (no hairpin).",
+    description:
+        "The instance-type target group on 6443 turns client-IP preservation off, so a control plane can reach the API through the NLB (no hairpin).",
     enforcementLevel: "advisory",
     severity: "medium",
     configSchema: { properties: {} },
     validateResource: validateResourceOfTypes(T.targetGroup, (args, reportViolation) => {
         const port = read(() => args.props.port);
         if (isUnknown(port)) {
-            reportUndecided(reportViolation, apiTargetNoClientIpPreservation.description, `the port of target group ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiTargetNoClientIpPreservation.description,
+                `the port of target group ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (asNumber(port) !== API_PORT) {
@@ -336,21 +417,26 @@ export const apiTargetNoClientIpPreservation: ResourceValidationPolicy = {
         const targetType = read(() => args.props.targetType);
         const preserve = read(() => args.props.preserveClientIp);
         if (isUnknown(targetType) || isUnknown(preserve)) {
-            reportUndecided(reportViolation, apiTargetNoClientIpPreservation.description,
-                `targetType/preserveClientIp of target group ${args.name} are unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                apiTargetNoClientIpPreservation.description,
+                `targetType/preserveClientIp of target group ${args.name} are unknown during preview.`,
+            );
             return;
         }
         const type = typeof targetType === "string" ? targetType : "instance";
         const value = asBool(preserve);
         // AWS defaults: preservation on for instance targets, off for ip targets (TCP).
-        const effective = value ?? (type === "instance");
+        const effective = value ?? type === "instance";
         if (type !== "instance" && type !== "ip") {
             return args.notApplicable(`targetType ${type}`);
         }
         if (effective) {
-            reportViolation(`target group ${args.name} (${type} targets on ${API_PORT}) ${value === undefined ? "keeps the default" : "sets"} ` +
-                `client-IP preservation on: a control plane that connects to the API through the NLB and is routed to itself sees ` +
-                `its own IP as source and the connection times out (hairpin). Set preserveClientIp: "false".`);
+            reportViolation(
+                `target group ${args.name} (${type} targets on ${API_PORT}) ${value === undefined ? "keeps the default" : "sets"} ` +
+                    `client-IP preservation on: a control plane that connects to the API through the NLB and is routed to itself sees ` +
+                    `its own IP as source and the connection times out (hairpin). Set preserveClientIp: "false".`,
+            );
         }
     }),
 };
@@ -359,14 +445,19 @@ export const apiTargetNoClientIpPreservation: ResourceValidationPolicy = {
 
 export const nlbCrossZone: ResourceValidationPolicy = {
     name: "nlb-cross-zone",
-    description: "Network load balancers enable cross-zone load balancing so every NLB node can reach every control plane.",
+    description:
+        "Network load balancers enable cross-zone load balancing so every NLB node can reach every control plane.",
     enforcementLevel: "advisory",
     severity: "low",
     configSchema: { properties: {} },
     validateResource: validateResourceOfTypes(T.loadBalancer, (args, reportViolation) => {
         const type = read(() => args.props.loadBalancerType);
         if (isUnknown(type)) {
-            reportUndecided(reportViolation, nlbCrossZone.description, `the type of load balancer ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                nlbCrossZone.description,
+                `the type of load balancer ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (type !== "network") {
@@ -374,13 +465,19 @@ export const nlbCrossZone: ResourceValidationPolicy = {
         }
         const cross = read(() => args.props.enableCrossZoneLoadBalancing);
         if (isUnknown(cross)) {
-            reportUndecided(reportViolation, nlbCrossZone.description, `enableCrossZoneLoadBalancing of ${args.name} is unknown during preview.`);
+            reportUndecided(
+                reportViolation,
+                nlbCrossZone.description,
+                `enableCrossZoneLoadBalancing of ${args.name} is unknown during preview.`,
+            );
             return;
         }
         if (asBool(cross) !== true) {
-            reportViolation(`network load balancer ${args.name} has cross-zone load balancing ${cross === undefined ? "at its default (off)" : "off"}: ` +
-                `each NLB node then forwards only to targets in its own AZ, so load follows DNS rather than capacity and clients that ` +
-                `resolved the node of an AZ whose control plane is down fail until DNS drops that node. Set enableCrossZoneLoadBalancing: true.`);
+            reportViolation(
+                `network load balancer ${args.name} has cross-zone load balancing ${cross === undefined ? "at its default (off)" : "off"}: ` +
+                    `each NLB node then forwards only to targets in its own AZ, so load follows DNS rather than capacity and clients that ` +
+                    `resolved the node of an AZ whose control plane is down fail until DNS drops that node. Set enableCrossZoneLoadBalancing: true.`,
+            );
         }
     }),
 };

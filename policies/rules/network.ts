@@ -6,7 +6,11 @@
 // aws.vpc.SecurityGroupIngressRule.
 
 import {
-    PolicyConfigSchema, PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
 } from "@pulumi/policy";
 import { API_PORT, controlPlaneStack, StackView, T } from "../lib/graph";
 import { knobs, reportUndecided } from "../lib/kit";
@@ -23,8 +27,13 @@ const IPV6_MIN_PREFIX = 32;
 const MAX_PUBLIC_V6_ADDRESSES = 1n << BigInt(128 - IPV6_MIN_PREFIX);
 
 const PORT_NAMES: Record<number, string> = {
-    22: "SSH", 2379: "etcd client", 2380: "etcd peer", 6443: "kube-apiserver", 10250: "kubelet",
-    10257: "kube-controller-manager", 10259: "kube-scheduler",
+    22: "SSH",
+    2379: "etcd client",
+    2380: "etcd peer",
+    6443: "kube-apiserver",
+    10250: "kubelet",
+    10257: "kube-controller-manager",
+    10259: "kube-scheduler",
 };
 
 /** One ingress permission, normalised across the three resource shapes. */
@@ -47,14 +56,23 @@ function normProtocol(p: unknown): string | Unknown {
     if (isUnknown(p)) {
         return UNKNOWN;
     }
-    const s = String(p ?? "").trim().toLowerCase();
+    const s = String(p ?? "")
+        .trim()
+        .toLowerCase();
     switch (s) {
-        case "-1": case "all": return "all";
-        case "6": return "tcp";
-        case "17": return "udp";
-        case "1": return "icmp";
-        case "58": return "icmpv6";
-        default: return s;
+        case "-1":
+        case "all":
+            return "all";
+        case "6":
+            return "tcp";
+        case "17":
+            return "udp";
+        case "1":
+            return "icmp";
+        case "58":
+            return "icmpv6";
+        default:
+            return s;
     }
 }
 
@@ -81,7 +99,7 @@ function listOf(bag: unknown, key: string): Array<string | Unknown> {
     if (isUnknown(v)) {
         return [UNKNOWN];
     }
-    return (v ?? []).map(x => (isUnknown(x) ? x : String(x)));
+    return (v ?? []).map((x) => (isUnknown(x) ? x : String(x)));
 }
 
 function one(bag: Record<string, unknown>, key: string): Array<string | Unknown> {
@@ -130,27 +148,39 @@ export function ingressOf(type: string, props: Record<string, unknown>): Ingress
         // sourceSecurityGroupId excludes self and CIDRs, and is computed (unknown among a preview's
         // outputs) when unset: only a rule with no other source has one.
         const sourceGroups = self || cidrs.length > 0 || prefixLists > 0 ? [] : one(props, "sourceSecurityGroupId");
-        return [{
-            label: "rule",
-            protocol,
-            ports: normPorts(protocol, read(() => props.fromPort), read(() => props.toPort)),
-            cidrs,
-            sourceGroups,
-            self,
-            prefixLists,
-        }];
+        return [
+            {
+                label: "rule",
+                protocol,
+                ports: normPorts(
+                    protocol,
+                    read(() => props.fromPort),
+                    read(() => props.toPort),
+                ),
+                cidrs,
+                sourceGroups,
+                self,
+                prefixLists,
+            },
+        ];
     }
     if (type === T.securityGroupIngressRule[0]) {
         const protocol = normProtocol(read(() => props.ipProtocol));
-        return [{
-            label: "rule",
-            protocol,
-            ports: normPorts(protocol, read(() => props.fromPort), read(() => props.toPort)),
-            cidrs: [...one(props, "cidrIpv4"), ...one(props, "cidrIpv6")],
-            sourceGroups: one(props, "referencedSecurityGroupId"),
-            self: false,
-            prefixLists: one(props, "prefixListId").length,
-        }];
+        return [
+            {
+                label: "rule",
+                protocol,
+                ports: normPorts(
+                    protocol,
+                    read(() => props.fromPort),
+                    read(() => props.toPort),
+                ),
+                cidrs: [...one(props, "cidrIpv4"), ...one(props, "cidrIpv6")],
+                sourceGroups: one(props, "referencedSecurityGroupId"),
+                self: false,
+                prefixLists: one(props, "prefixListId").length,
+            },
+        ];
     }
     return undefined;
 }
@@ -211,7 +241,9 @@ export function worldOpenSources(cidrs: readonly string[], maxPublicAddresses = 
 
 /** The known CIDR sources of the permissions that carry TCP to `port` (UNKNOWN ports count as not). */
 function sourcesOnPort(perms: readonly Ingress[], port: number): string[] {
-    return perms.filter((ing) => coversTcpPort(ing, port) === true).flatMap((ing) => ing.cidrs.filter((c): c is string => !isUnknown(c)));
+    return perms
+        .filter((ing) => coversTcpPort(ing, port) === true)
+        .flatMap((ing) => ing.cidrs.filter((c): c is string => !isUnknown(c)));
 }
 
 /** Where a permission is declared, for messages: a rule's name, or "ingress[i] of security group <name>". */
@@ -242,7 +274,10 @@ function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyC
         const k = knobs<WorldKnobs>(schema, args);
         const view = new StackView(args.resources);
         const undecided: string[] = [];
-        const groups = new Map<string, { name: string; urn?: string; members: { r: PolicyResource; ing: Ingress }[] }>();
+        const groups = new Map<
+            string,
+            { name: string; urn?: string; members: { r: PolicyResource; ing: Ingress }[] }
+        >();
         for (const r of view.ofType(ingressTypes)) {
             const rules = ingressOf(r.type, r.props);
             if (rules === undefined) {
@@ -258,7 +293,10 @@ function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyC
             }
             const group = unionGroupOf(view, r);
             for (const ing of rules) {
-                const world = worldOpenSources(ing.cidrs.filter((c): c is string => !isUnknown(c)), k.maxPublicAddresses);
+                const world = worldOpenSources(
+                    ing.cidrs.filter((c): c is string => !isUnknown(c)),
+                    k.maxPublicAddresses,
+                );
                 const unknownCidr = ing.cidrs.some(isUnknown);
                 const hit: number[] = [];
                 let portUnknown = false;
@@ -272,8 +310,11 @@ function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyC
                 }
                 const where = whereOf(r, ing);
                 if (world.length > 0 && hit.length > 0) {
-                    reportViolation(`${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}; ` +
-                        `together those sources cover more than ${k.maxPublicAddresses} public addresses. ${advice}`, r.urn);
+                    reportViolation(
+                        `${where} opens ${describePorts(ing)} to ${humanList(world)}, which includes ${humanList(hit.map(portLabel))}; ` +
+                            `together those sources cover more than ${k.maxPublicAddresses} public addresses. ${advice}`,
+                        r.urn,
+                    );
                     continue;
                 }
                 if ((world.length > 0 && portUnknown) || (unknownCidr && (hit.length > 0 || portUnknown))) {
@@ -287,16 +328,26 @@ function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyC
             }
         }
         for (const g of groups.values()) {
-            for (const u of unionsOpen(g.members.map((m) => m.ing), k)) {
+            for (const u of unionsOpen(
+                g.members.map((m) => m.ing),
+                k,
+            )) {
                 const names = u.perms.map((ing) => whereOf(g.members.find((m) => m.ing === ing)!.r, ing));
-                reportViolation(`${humanList(names)} on security group ${g.name} together open ${humanList(u.ports.map(portLabel))} to ` +
-                    `${humanList(u.world)}: no one of them alone, but together those sources cover more than ${k.maxPublicAddresses} ` +
-                    `public addresses. ${advice}`, g.urn ?? g.members[0].r.urn);
+                reportViolation(
+                    `${humanList(names)} on security group ${g.name} together open ${humanList(u.ports.map(portLabel))} to ` +
+                        `${humanList(u.world)}: no one of them alone, but together those sources cover more than ${k.maxPublicAddresses} ` +
+                        `public addresses. ${advice}`,
+                    g.urn ?? g.members[0].r.urn,
+                );
             }
         }
         if (undecided.length > 0) {
-            reportUndecided(reportViolation, policy.description, `the source CIDR or ports of ${humanList(undecided)} are unknown during preview ` +
-                `(e.g. computed from an Elastic IP); the rule is checked again when they are known.`);
+            reportUndecided(
+                reportViolation,
+                policy.description,
+                `the source CIDR or ports of ${humanList(undecided)} are unknown during preview ` +
+                    `(e.g. computed from an Elastic IP); the rule is checked again when they are known.`,
+            );
         }
     };
 }
@@ -306,7 +357,10 @@ function worldOpenCheck(policyName: () => StackValidationPolicy, schema: PolicyC
  * together, grouped by the permissions and sources involved, so a rule pair opening 2379-2380 is
  * one finding naming both ports.
  */
-function unionsOpen(perms: readonly Ingress[], k: WorldKnobs): { ports: number[]; perms: Ingress[]; world: string[] }[] {
+function unionsOpen(
+    perms: readonly Ingress[],
+    k: WorldKnobs,
+): { ports: number[]; perms: Ingress[]; world: string[] }[] {
     const found = new Map<string, { ports: number[]; perms: Ingress[]; world: string[] }>();
     for (const port of k.ports) {
         const carrying = perms.filter((ing) => coversTcpPort(ing, port) === true);
@@ -322,14 +376,18 @@ function unionsOpen(perms: readonly Ingress[], k: WorldKnobs): { ports: number[]
 }
 
 const MAX_PUBLIC_ADDRESSES_KNOB = {
-    type: "integer" as const, minimum: 0, default: MAX_PUBLIC_ADDRESSES,
-    description: "A rule's sources together may cover at most this many public IPv4 addresses (default a /8's worth: 16777216).",
+    type: "integer" as const,
+    minimum: 0,
+    default: MAX_PUBLIC_ADDRESSES,
+    description:
+        "A rule's sources together may cover at most this many public IPv4 addresses (default a /8's worth: 16777216).",
 };
 
 const sensitiveSchema: PolicyConfigSchema = {
     properties: {
         ports: {
-            type: "array", items: { type: "integer", minimum: 0, maximum: 65535 },
+            type: "array",
+            items: { type: "integer", minimum: 0, maximum: 65535 },
             default: [22, 2379, 2380, 10250, 10257, 10259],
             description: "TCP ports that must never be open to the world (a range including one counts).",
         },
@@ -339,19 +397,25 @@ const sensitiveSchema: PolicyConfigSchema = {
 
 export const noWorldOpenSensitivePorts: StackValidationPolicy = {
     name: "no-world-open-sensitive-ports",
-    description: "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to the world (more public addresses than a /8, however the CIDRs are spelled, alone or with the other rules of its security group).",
+    description:
+        "No ingress opens SSH, etcd, kubelet, controller-manager or scheduler ports to the world (more public addresses than a /8, however the CIDRs are spelled, alone or with the other rules of its security group).",
     enforcementLevel: "mandatory",
     severity: "critical",
     configSchema: sensitiveSchema,
-    validateStack: worldOpenCheck(() => noWorldOpenSensitivePorts, sensitiveSchema,
+    validateStack: worldOpenCheck(
+        () => noWorldOpenSensitivePorts,
+        sensitiveSchema,
         "Restrict the source: SSH to sshAllowedCidrs or a bastion's security group, etcd/kubelet/controller ports to the " +
-        "control-plane and node security groups."),
+            "control-plane and node security groups.",
+    ),
 };
 
 const apiSchema: PolicyConfigSchema = {
     properties: {
         ports: {
-            type: "array", items: { type: "integer", minimum: 0, maximum: 65535 }, default: [API_PORT],
+            type: "array",
+            items: { type: "integer", minimum: 0, maximum: 65535 },
+            default: [API_PORT],
             description: "API ports reported when open to the world.",
         },
         maxPublicAddresses: MAX_PUBLIC_ADDRESSES_KNOB,
@@ -360,12 +424,16 @@ const apiSchema: PolicyConfigSchema = {
 
 export const noWorldOpenApi: StackValidationPolicy = {
     name: "no-world-open-api",
-    description: "The Kubernetes API port (6443) is not open to the world (advisory: some clusters are public by design).",
+    description:
+        "The Kubernetes API port (6443) is not open to the world (advisory: some clusters are public by design).",
     enforcementLevel: "advisory",
     severity: "medium",
     configSchema: apiSchema,
-    validateStack: worldOpenCheck(() => noWorldOpenApi, apiSchema,
-        "Anyone on the internet can reach the apiserver's authentication; set apiAllowedCidrs to the networks that need the API."),
+    validateStack: worldOpenCheck(
+        () => noWorldOpenApi,
+        apiSchema,
+        "Anyone on the internet can reach the apiserver's authentication; set apiAllowedCidrs to the networks that need the API.",
+    ),
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -383,7 +451,8 @@ function targetGroupOf(view: StackView, r: PolicyResource): PolicyResource | Unk
 
 export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
     name: "etcd-ports-control-plane-only",
-    description: "Ingress to etcd (2379-2380) on control-plane security groups comes only from the control-plane security group itself.",
+    description:
+        "Ingress to etcd (2379-2380) on control-plane security groups comes only from the control-plane security group itself.",
     enforcementLevel: "mandatory",
     severity: "critical",
     configSchema: { properties: {} },
@@ -393,19 +462,19 @@ export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
         let cpSgUnresolved = 0;
         for (const cp of controlPlanes) {
             const refs = view.securityGroupsOf(cp.resource);
-            refs.resources.forEach(sg => cpSgs.add(sg));
+            refs.resources.forEach((sg) => cpSgs.add(sg));
             cpSgUnresolved += refs.unresolved;
         }
         // A group also attached to other machines would let them reach etcd: not an allowed source.
         const shared = new Set<PolicyResource>();
-        const cpResources = new Set(controlPlanes.map(c => c.resource));
+        const cpResources = new Set(controlPlanes.map((c) => c.resource));
         for (const r of [...view.ofType(T.instance), ...view.ofType(T.launchTemplate)]) {
             if (!cpResources.has(r)) {
-                view.securityGroupsOf(r).resources.forEach(sg => shared.add(sg));
+                view.securityGroupsOf(r).resources.forEach((sg) => shared.add(sg));
             }
         }
-        const allowed = new Set([...cpSgs].filter(sg => !shared.has(sg)));
-        const allowedNames = humanList([...allowed].map(s => s.name)) || "(none found)";
+        const allowed = new Set([...cpSgs].filter((sg) => !shared.has(sg)));
+        const allowedNames = humanList([...allowed].map((s) => s.name)) || "(none found)";
         const undecided: string[] = [];
         for (const r of view.ofType(ingressTypes)) {
             const rules = ingressOf(r.type, r.props);
@@ -427,8 +496,8 @@ export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
                 continue;
             }
             for (const ing of rules) {
-                const covers = ETCD_PORTS.map(p => coversTcpPort(ing, p));
-                if (covers.every(c => c === false)) {
+                const covers = ETCD_PORTS.map((p) => coversTcpPort(ing, p));
+                if (covers.every((c) => c === false)) {
                     continue;
                 }
                 const portsUnknown = covers.some(isUnknown);
@@ -450,38 +519,51 @@ export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
                 }
                 if (ing.sourceGroups.length > 0) {
                     // Resolve source groups by value, else through the property's dependencies.
-                    const key = r.type === T.securityGroup[0] ? "ingress"
-                        : r.type === T.securityGroupRule[0] ? "sourceSecurityGroupId" : "referencedSecurityGroupId";
-                    const depGroups = (r.propertyDependencies?.[key] ?? []).filter(d => (T.securityGroup as readonly string[]).includes(d.type) && d !== r);
+                    const key =
+                        r.type === T.securityGroup[0]
+                            ? "ingress"
+                            : r.type === T.securityGroupRule[0]
+                              ? "sourceSecurityGroupId"
+                              : "referencedSecurityGroupId";
+                    const depGroups = (r.propertyDependencies?.[key] ?? []).filter(
+                        (d) => (T.securityGroup as readonly string[]).includes(d.type) && d !== r,
+                    );
                     for (const v of ing.sourceGroups) {
-                        const byValue = isUnknown(v) ? undefined
-                            : view.ofType(T.securityGroup).find(sg => read(() => sg.props.id) === v);
+                        const byValue = isUnknown(v)
+                            ? undefined
+                            : view.ofType(T.securityGroup).find((sg) => read(() => sg.props.id) === v);
                         const candidates = byValue ? [byValue] : depGroups;
                         if (candidates.length === 0) {
                             unsure = true;
-                        } else if (candidates.every(c => allowed.has(c))) {
+                        } else if (candidates.every((c) => allowed.has(c))) {
                             // fine
                         } else if (byValue || candidates.length === 1 || r.type !== T.securityGroup[0]) {
-                            bad.push(`security group ${humanList(candidates.filter(c => !allowed.has(c)).map(c => c.name))}`);
+                            bad.push(
+                                `security group ${humanList(candidates.filter((c) => !allowed.has(c)).map((c) => c.name))}`,
+                            );
                         } else {
                             unsure = true;
                         }
                     }
                 }
                 if (bad.length > 0 && !isUnknown(onControlPlane) && !portsUnknown) {
-                    reportViolation(`${where} (${describePorts(ing)}) lets ${humanList(bad)} reach etcd on control-plane security group ` +
-                        `${(target as PolicyResource).name}. etcd holds every secret of the cluster; only control planes may reach 2379-2380. ` +
-                        `Allow those ports only from the control-plane security group (${allowedNames}: sourceSecurityGroupId/referencedSecurityGroupId ` +
-                        `= its id, or self: true), and split broader rules so they exclude 2379-2380.`, r.urn);
+                    reportViolation(
+                        `${where} (${describePorts(ing)}) lets ${humanList(bad)} reach etcd on control-plane security group ` +
+                            `${(target as PolicyResource).name}. etcd holds every secret of the cluster; only control planes may reach 2379-2380. ` +
+                            `Allow those ports only from the control-plane security group (${allowedNames}: sourceSecurityGroupId/referencedSecurityGroupId ` +
+                            `= its id, or self: true), and split broader rules so they exclude 2379-2380.`,
+                        r.urn,
+                    );
                 } else if (bad.length > 0 || unsure) {
                     undecided.push(where);
                 }
             }
         }
         if (undecided.length > 0 || (cpSgs.size === 0 && cpSgUnresolved > 0)) {
-            const what = undecided.length > 0
-                ? `cannot tell whether ${humanList(undecided)} expose etcd (security group, sources or ports unknown)`
-                : "the control planes' security groups cannot be resolved";
+            const what =
+                undecided.length > 0
+                    ? `cannot tell whether ${humanList(undecided)} expose etcd (security group, sources or ports unknown)`
+                    : "the control planes' security groups cannot be resolved";
             reportUndecided(reportViolation, etcdPortsControlPlaneOnly.description, `${what} during preview.`);
         }
     },
@@ -491,7 +573,8 @@ export const etcdPortsControlPlaneOnly: StackValidationPolicy = {
 
 export const controlPlanePrivateSubnet: StackValidationPolicy = {
     name: "control-plane-private-subnet",
-    description: "Control-plane instances are not placed in subnets that auto-assign public IPs (unless associatePublicIpAddress is false).",
+    description:
+        "Control-plane instances are not placed in subnets that auto-assign public IPs (unless associatePublicIpAddress is false).",
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
@@ -507,13 +590,21 @@ export const controlPlanePrivateSubnet: StackValidationPolicy = {
             for (const s of subnets) {
                 const mapPublic = read(() => s.props.mapPublicIpOnLaunch);
                 if (asBool(mapPublic) === true) {
-                    reportViolation(`control plane ${cp.name} is in subnet ${s.name}${isUnknown(cp.az) ? "" : ` (${cp.az})`}, which has ` +
-                        `mapPublicIpOnLaunch: true, so it gets a public IP. Place control planes in the private subnets ` +
-                        `(or set associatePublicIpAddress: false).`, cp.urn);
+                    reportViolation(
+                        `control plane ${cp.name} is in subnet ${s.name}${isUnknown(cp.az) ? "" : ` (${cp.az})`}, which has ` +
+                            `mapPublicIpOnLaunch: true, so it gets a public IP. Place control planes in the private subnets ` +
+                            `(or set associatePublicIpAddress: false).`,
+                        cp.urn,
+                    );
                 }
             }
         }
     },
 };
 
-export const networkPolicies = [noWorldOpenSensitivePorts, noWorldOpenApi, etcdPortsControlPlaneOnly, controlPlanePrivateSubnet];
+export const networkPolicies = [
+    noWorldOpenSensitivePorts,
+    noWorldOpenApi,
+    etcdPortsControlPlaneOnly,
+    controlPlanePrivateSubnet,
+];

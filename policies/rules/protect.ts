@@ -13,23 +13,28 @@ interface ProtectKnobs {
 const protectSchema: PolicyConfigSchema = {
     properties: {
         productionStacks: {
-            type: "array", items: { type: "string" }, default: ["prod", "production"],
-            description: "Stack names (\"*\" wildcards allowed) treated as production.",
+            type: "array",
+            items: { type: "string" },
+            default: ["prod", "production"],
+            description: 'Stack names ("*" wildcards allowed) treated as production.',
         },
     },
 };
 
 export const protectCriticalInProd: StackValidationPolicy = {
     name: "protect-critical-in-prod",
-    description: "In production stacks, control planes, the API load balancer and the CA certificates and keys are protected.",
+    description:
+        "In production stacks, control planes, the API load balancer and the CA certificates and keys are protected.",
     enforcementLevel: "advisory",
     severity: "medium",
     configSchema: protectSchema,
     validateStack: (args, reportViolation) => {
         const k = knobs<ProtectKnobs>(protectSchema, args);
-        const stack = args.resources.map(r => stackFromUrn(r.urn)).find((s): s is string => s !== undefined);
+        const stack = args.resources.map((r) => stackFromUrn(r.urn)).find((s): s is string => s !== undefined);
         if (stack === undefined || !stackMatches(stack, k.productionStacks)) {
-            return args.notApplicable(`stack ${stack ?? "(unknown)"} is not a production stack (${k.productionStacks.join(", ")})`);
+            return args.notApplicable(
+                `stack ${stack ?? "(unknown)"} is not a production stack (${k.productionStacks.join(", ")})`,
+            );
         }
         const view = new StackView(args.resources);
         const critical: Array<[PolicyResource, string]> = [];
@@ -38,7 +43,10 @@ export const protectCriticalInProd: StackValidationPolicy = {
         }
         const lbs = view.apiLoadBalancers();
         for (const lb of lbs) {
-            critical.push([lb, "API load balancer (its DNS name is the controlPlaneEndpoint in every kubeconfig and apiserver certificate)"]);
+            critical.push([
+                lb,
+                "API load balancer (its DNS name is the controlPlaneEndpoint in every kubeconfig and apiserver certificate)",
+            ]);
         }
         for (const cert of view.ofType(T.selfSignedCert)) {
             if (asBool(read(() => cert.props.isCaCertificate)) !== true) {
@@ -58,15 +66,21 @@ export const protectCriticalInProd: StackValidationPolicy = {
             }
             seen.add(r);
             if (!r.opts.protect) {
-                reportViolation(`${r.name} is a ${what} in production stack ${stack} but is not protected. ` +
-                    `Pass { protect: true } (config protect=true) so a mistaken change or destroy cannot delete it.`, r.urn);
+                reportViolation(
+                    `${r.name} is a ${what} in production stack ${stack} but is not protected. ` +
+                        `Pass { protect: true } (config protect=true) so a mistaken change or destroy cannot delete it.`,
+                    r.urn,
+                );
             }
         }
         for (const lb of lbs) {
             const del = read(() => lb.props.enableDeletionProtection);
             if (!isUnknown(del) && asBool(del) !== true) {
-                reportViolation(`API load balancer ${lb.name} in production stack ${stack} has enableDeletionProtection off; ` +
-                    `set enableDeletionProtection: true so AWS refuses to delete it.`, lb.urn);
+                reportViolation(
+                    `API load balancer ${lb.name} in production stack ${stack} has enableDeletionProtection off; ` +
+                        `set enableDeletionProtection: true so AWS refuses to delete it.`,
+                    lb.urn,
+                );
             }
         }
     },

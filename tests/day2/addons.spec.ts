@@ -37,60 +37,121 @@ for (const preview of [true, false]) {
         it("builds one kubernetes provider from the admin kubeconfig, kept secret, created only once the control plane is complete", () => {
             const provider = one(run, PROVIDER);
             // In preview the kubeconfig (it names the load balancer) is not known yet; once known it is secret.
-            assert.ok(isSecretValue(provider.inputs.kubeconfig) || (preview && isUnknownValue(provider.inputs.kubeconfig)), "the kubeconfig input is secret");
+            assert.ok(
+                isSecretValue(provider.inputs.kubeconfig) || (preview && isUnknownValue(provider.inputs.kubeconfig)),
+                "the kubeconfig input is secret",
+            );
             if (!preview) {
                 const kubeconfig = (provider.inputs.kubeconfig as { value: string }).value;
                 assert.equal(kubeconfig, run.outputs.kubeconfig.value, "it is the admin kubeconfig the stack exports");
-                assert.ok(!plainStrings(provider.inputs).some((s) => s.includes("client-key-data")), "the key is never in plain text");
+                assert.ok(
+                    !plainStrings(provider.inputs).some((s) => s.includes("client-key-data")),
+                    "the key is never in plain text",
+                );
             }
             const lastJoin = cmd(run, "k8s-dev-cp-2-join");
-            assert.ok(provider.dependencies.includes(lastJoin.urn), "the provider waits for the last control-plane join");
+            assert.ok(
+                provider.dependencies.includes(lastJoin.urn),
+                "the provider waits for the last control-plane join",
+            );
             // and so, transitively, for every control-plane step before it
-            for (const step of ["k8s-dev-cp-0-init", "k8s-dev-cp-1-join"]) assert.ok(ancestors(run, provider).has(cmd(run, step).urn), step);
+            for (const step of ["k8s-dev-cp-0-init", "k8s-dev-cp-1-join"])
+                assert.ok(ancestors(run, provider).has(cmd(run, step).urn), step);
             // ... and for every control plane's reset hook: a destroy deletes dependents first, so the
             // add-ons go while the API still answers, before any control plane leaves.
-            for (const i of [0, 1, 2]) assert.ok(provider.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-reset`).urn), `the provider depends on k8s-dev-cp-${i}-reset`);
+            for (const i of [0, 1, 2])
+                assert.ok(
+                    provider.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-reset`).urn),
+                    `the provider depends on k8s-dev-cp-${i}-reset`,
+                );
         });
 
         it(`installs Calico through the pinned tigera-operator chart (${CALICO_CHART.version}) on podCidr with VXLAN, through that provider`, () => {
             const release = named(run, RELEASE, "calico");
             assert.equal(providerOf(run, release).urn, one(run, PROVIDER).urn);
             const r = release.inputs as any;
-            assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace, r.createNamespace], ["tigera-operator", "v3.31.3", "https://docs.tigera.io/calico/charts", "tigera-operator", true]);
+            assert.deepEqual(
+                [r.chart, r.version, r.repositoryOpts.repo, r.namespace, r.createNamespace],
+                ["tigera-operator", "v3.31.3", "https://docs.tigera.io/calico/charts", "tigera-operator", true],
+            );
             const pools = r.values.installation.calicoNetwork.ipPools;
-            assert.deepEqual(pools.map((p: any) => [p.cidr, p.encapsulation, p.natOutgoing]), [["10.200.0.0/16", "VXLAN", "Enabled"]]);
+            assert.deepEqual(
+                pools.map((p: any) => [p.cidr, p.encapsulation, p.natOutgoing]),
+                [["10.200.0.0/16", "VXLAN", "Enabled"]],
+            );
             assert.equal(r.values.installation.calicoNetwork.bgp, "Disabled");
-            assert.ok(ancestors(run, release).has(cmd(run, "k8s-dev-cp-2-join").urn), "the chart is installed after the control plane is complete");
+            assert.ok(
+                ancestors(run, release).has(cmd(run, "k8s-dev-cp-2-join").urn),
+                "the chart is installed after the control plane is complete",
+            );
         });
 
         it(`installs the AWS cloud-controller-manager (chart ${CCM_CHART.version}, the image of the cluster's minor) on the control planes, host network, leader-elected, after the last join`, () => {
             const ccm = named(run, RELEASE, "aws-cloud-controller-manager");
             assert.equal(providerOf(run, ccm).urn, one(run, PROVIDER).urn);
             const r = ccm.inputs as any;
-            assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace], ["aws-cloud-controller-manager", CCM_CHART.version, "https://kubernetes.github.io/cloud-provider-aws", "kube-system"]);
+            assert.deepEqual(
+                [r.chart, r.version, r.repositoryOpts.repo, r.namespace],
+                [
+                    "aws-cloud-controller-manager",
+                    CCM_CHART.version,
+                    "https://kubernetes.github.io/cloud-provider-aws",
+                    "kube-system",
+                ],
+            );
             assert.equal(r.values.image.tag, CCM_IMAGE_TAGS[35], "dev runs 1.35: the 1.35 CCM image");
-            assert.equal(r.values.hostNetworking, true, "IMDS hop limit 1: only the host network reaches the instance role");
+            assert.equal(
+                r.values.hostNetworking,
+                true,
+                "IMDS hop limit 1: only the host network reaches the instance role",
+            );
             assert.deepEqual(r.values.nodeSelector, { [CONTROL_PLANE]: "" });
             assert.ok(r.values.args.includes("--cloud-provider=aws") && r.values.args.includes("--leader-elect=true"));
             assert.ok(r.values.args.includes("--cluster-name=k8s-dev"));
             assert.ok(r.values.args.includes("--configure-cloud-routes=false"), "VXLAN pods: no VPC routes");
             const tolerated = r.values.tolerations.map((t: any) => t.key);
-            for (const key of ["node.cloudprovider.kubernetes.io/uninitialized", CONTROL_PLANE, "node.kubernetes.io/not-ready"]) assert.ok(tolerated.includes(key), key);
-            assert.ok(ancestors(run, ccm).has(cmd(run, "k8s-dev-cp-2-join").urn), "installed after the last control-plane join");
+            for (const key of [
+                "node.cloudprovider.kubernetes.io/uninitialized",
+                CONTROL_PLANE,
+                "node.kubernetes.io/not-ready",
+            ])
+                assert.ok(tolerated.includes(key), key);
+            assert.ok(
+                ancestors(run, ccm).has(cmd(run, "k8s-dev-cp-2-join").urn),
+                "installed after the last control-plane join",
+            );
             // A minor bump changes its image: only after every control plane runs the new version.
-            for (const i of [0, 1, 2]) assert.ok(ccm.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-upgrade`).urn), `waits for k8s-dev-cp-${i}-upgrade`);
+            for (const i of [0, 1, 2])
+                assert.ok(
+                    ccm.dependencies.includes(cmd(run, `k8s-dev-cp-${i}-upgrade`).urn),
+                    `waits for k8s-dev-cp-${i}-upgrade`,
+                );
             // Nothing in the bootstrap waits on the add-ons: a node keeps the uninitialized taint until the CCM runs.
             const prodCcm = named(alerting, RELEASE, "aws-cloud-controller-manager");
             const workerJoins = alerting.resources.filter((x) => /-worker-\d+-join(-token)?$/.test(x.name));
             assert.ok(workerJoins.length >= 3, "prod has worker joins");
-            for (const j of workerJoins) assert.ok(!ancestors(alerting, j).has(prodCcm.urn), `${j.name} does not wait for the CCM`);
-            assert.ok(!alerting.resources.some((x) => x.type === TYPES.remoteCommand && ancestors(alerting, x).has(prodCcm.urn)), "no node command waits for the CCM");
+            for (const j of workerJoins)
+                assert.ok(!ancestors(alerting, j).has(prodCcm.urn), `${j.name} does not wait for the CCM`);
+            assert.ok(
+                !alerting.resources.some(
+                    (x) => x.type === TYPES.remoteCommand && ancestors(alerting, x).has(prodCcm.urn),
+                ),
+                "no node command waits for the CCM",
+            );
         });
 
         it(`installs the EBS CSI driver (chart ${EBS_CSI_CHART.version}) after the CCM, its controller on the control planes and moved onto the host network`, () => {
             const ebs = named(run, RELEASE, "aws-ebs-csi-driver");
             const r = ebs.inputs as any;
-            assert.deepEqual([r.chart, r.version, r.repositoryOpts.repo, r.namespace], ["aws-ebs-csi-driver", EBS_CSI_CHART.version, "https://kubernetes-sigs.github.io/aws-ebs-csi-driver", "kube-system"]);
+            assert.deepEqual(
+                [r.chart, r.version, r.repositoryOpts.repo, r.namespace],
+                [
+                    "aws-ebs-csi-driver",
+                    EBS_CSI_CHART.version,
+                    "https://kubernetes-sigs.github.io/aws-ebs-csi-driver",
+                    "kube-system",
+                ],
+            );
             assert.deepEqual(r.values.controller.nodeSelector, { [CONTROL_PLANE]: "" });
             assert.equal(r.values.controller.region, "us-west-2", "the stack's aws:region");
             assert.equal(r.values.controller.k8sTagClusterId, "k8s-dev");
@@ -109,7 +170,10 @@ for (const preview of [true, false]) {
             const sc = one(run, STORAGE_CLASS);
             const r = sc.inputs as any;
             assert.equal(r.metadata.annotations["storageclass.kubernetes.io/is-default-class"], "true");
-            assert.deepEqual([r.provisioner, r.parameters.type, r.parameters.encrypted, r.volumeBindingMode], ["ebs.csi.aws.com", "gp3", "true", "WaitForFirstConsumer"]);
+            assert.deepEqual(
+                [r.provisioner, r.parameters.type, r.parameters.encrypted, r.volumeBindingMode],
+                ["ebs.csi.aws.com", "gp3", "true", "WaitForFirstConsumer"],
+            );
             assert.ok(sc.dependencies.includes(named(run, RELEASE, "aws-ebs-csi-driver").urn));
         });
 
@@ -125,16 +189,43 @@ for (const preview of [true, false]) {
             assert.equal(r.apiVersion, "monitoring.coreos.com/v1");
             assert.equal(r.kind, "PrometheusRule");
             assert.equal(r.metadata.namespace, "kube-system");
-            const rules = r.spec.groups.flatMap((g: any) => g.rules) as { alert: string; expr: string; for: string; labels: { severity: string } }[];
+            const rules = r.spec.groups.flatMap((g: any) => g.rules) as {
+                alert: string;
+                expr: string;
+                for: string;
+                labels: { severity: string };
+            }[];
             const byName = new Map(rules.map((x) => [x.alert, x]));
-            assert.deepEqual([...byName.keys()].sort(), ["APIServerDown", "APIServerLatencyHigh", "ControllerManagerDown", "EtcdHighCommitDurations", "EtcdHighFsyncDurations", "EtcdInsufficientMembers", "EtcdNoLeader", "NodeNotReady", "SchedulerDown"]);
+            assert.deepEqual([...byName.keys()].sort(), [
+                "APIServerDown",
+                "APIServerLatencyHigh",
+                "ControllerManagerDown",
+                "EtcdHighCommitDurations",
+                "EtcdHighFsyncDurations",
+                "EtcdInsufficientMembers",
+                "EtcdNoLeader",
+                "NodeNotReady",
+                "SchedulerDown",
+            ]);
             const expect: Record<string, [string, string, string]> = {
                 APIServerDown: ['up{job="apiserver"} == 0', "5m", "critical"],
-                APIServerLatencyHigh: ['histogram_quantile(0.99, sum(rate(apiserver_request_duration_seconds_bucket{verb!~"WATCH|CONNECT"}[5m])) by (verb, le)) > 1', "10m", "warning"],
+                APIServerLatencyHigh: [
+                    'histogram_quantile(0.99, sum(rate(apiserver_request_duration_seconds_bucket{verb!~"WATCH|CONNECT"}[5m])) by (verb, le)) > 1',
+                    "10m",
+                    "warning",
+                ],
                 EtcdNoLeader: ["etcd_server_has_leader == 0", "1m", "critical"],
                 EtcdInsufficientMembers: ["count(etcd_server_has_leader) < 5", "5m", "critical"],
-                EtcdHighFsyncDurations: ["histogram_quantile(0.99, rate(etcd_disk_wal_fsync_duration_seconds_bucket[5m])) > 0.5", "5m", "warning"],
-                EtcdHighCommitDurations: ["histogram_quantile(0.99, rate(etcd_disk_backend_commit_duration_seconds_bucket[5m])) > 0.25", "10m", "warning"],
+                EtcdHighFsyncDurations: [
+                    "histogram_quantile(0.99, rate(etcd_disk_wal_fsync_duration_seconds_bucket[5m])) > 0.5",
+                    "5m",
+                    "warning",
+                ],
+                EtcdHighCommitDurations: [
+                    "histogram_quantile(0.99, rate(etcd_disk_backend_commit_duration_seconds_bucket[5m])) > 0.25",
+                    "10m",
+                    "warning",
+                ],
                 ControllerManagerDown: ['absent(up{job="kube-controller-manager"} == 1)', "5m", "critical"],
                 SchedulerDown: ['absent(up{job="kube-scheduler"} == 1)', "5m", "critical"],
                 NodeNotReady: ['kube_node_status_condition{condition="Ready",status="false"} == 1', "10m", "warning"],

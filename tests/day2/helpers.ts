@@ -12,7 +12,13 @@ export const INSTANCE = TYPES.instance;
 
 export function cmd(run: ProgramRun, name: string): RecordedResource {
     const r = run.resources.find((x) => x.type === COMMAND && x.name === name);
-    assert.ok(r, `no command ${name} (commands: ${run.resources.filter((x) => x.type === COMMAND).map((x) => x.name).join(", ")})`);
+    assert.ok(
+        r,
+        `no command ${name} (commands: ${run.resources
+            .filter((x) => x.type === COMMAND)
+            .map((x) => x.name)
+            .join(", ")})`,
+    );
     return r;
 }
 
@@ -33,7 +39,11 @@ export function directDeps(r: RecordedResource): string[] {
 
 /** The names of the commands and instances a resource waits for directly. */
 export function waitsFor(run: ProgramRun, r: RecordedResource): string[] {
-    return directDeps(r).map((u) => byUrn(run, u)).filter((d) => d.type === COMMAND || d.type === INSTANCE).map((d) => d.name).sort();
+    return directDeps(r)
+        .map((u) => byUrn(run, u))
+        .filter((d) => d.type === COMMAND || d.type === INSTANCE)
+        .map((d) => d.name)
+        .sort();
 }
 
 /** Every URN a resource waits for, transitively. */
@@ -55,7 +65,10 @@ export function text(r: RecordedResource, field: string): string | undefined {
 /** The script inside `sudo bash -c '<script>'`. */
 export function unwrapRemote(command: string): string {
     const prefix = "sudo bash -c ";
-    assert.ok(command.startsWith(`${prefix}'`) && command.endsWith("'"), `not a rendered remote command: ${command.slice(0, 60)}`);
+    assert.ok(
+        command.startsWith(`${prefix}'`) && command.endsWith("'"),
+        `not a rendered remote command: ${command.slice(0, 60)}`,
+    );
     return command.slice(prefix.length + 1, -1).replace(/'\\''/g, "'");
 }
 
@@ -67,7 +80,9 @@ export function scriptVar(script: string, name: string): string {
 }
 
 /** Runs the program and also records replaceWith and replacementTrigger per resource name. */
-export async function runWithOptions(options: RunOptions): Promise<{ run: ProgramRun; extra: Map<string, ExtraOptions> }> {
+export async function runWithOptions(
+    options: RunOptions,
+): Promise<{ run: ProgramRun; extra: Map<string, ExtraOptions> }> {
     const run = await runProgram({ ...options, program: join(__dirname, "optionsProgram") });
     assert.ifError(run.error);
     const extra = run.outputs.__recorded?.value as Map<string, ExtraOptions> | undefined;

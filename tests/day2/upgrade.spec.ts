@@ -21,11 +21,13 @@ const AROUND_WORKERS = WORKERS.flatMap((n) => [`${n}-upgrade-drain`, `${n}-upgra
  */
 function changedCommands(a: ProgramRun, b: ProgramRun): RecordedResource[] {
     const fields = ["create", "update", "delete"];
-    return b.resources.filter((r) => r.type === COMMAND).filter((r) => {
-        const old = a.resources.find((x) => x.urn === r.urn);
-        assert.ok(old, `${r.name} exists in both runs`);
-        return fields.some((f) => JSON.stringify(old.inputs[f]) !== JSON.stringify(r.inputs[f]));
-    });
+    return b.resources
+        .filter((r) => r.type === COMMAND)
+        .filter((r) => {
+            const old = a.resources.find((x) => x.urn === r.urn);
+            assert.ok(old, `${r.name} exists in both runs`);
+            return fields.some((f) => JSON.stringify(old.inputs[f]) !== JSON.stringify(r.inputs[f]));
+        });
 }
 
 describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 workers)", () => {
@@ -41,7 +43,11 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
     it("creates an upgrade step per node whose one script installs at creation and upgrades on a change; control planes secretly read the admin kubeconfig, workers nothing", () => {
         for (const name of ORDER) {
             const step = cmd(after1354, name);
-            assert.match(unwrapRemote(text(step, "create")!), /has not joined a cluster: installing kubelet, kubeadm and kubectl/, `${name}: installs on a new node`);
+            assert.match(
+                unwrapRemote(text(step, "create")!),
+                /has not joined a cluster: installing kubelet, kubeadm and kubectl/,
+                `${name}: installs on a new node`,
+            );
             assert.equal(step.inputs.update, undefined, `${name}: an update runs the same script`);
             if (name.includes("-cp-")) {
                 assert.ok(isSecretValue(step.inputs.stdin), `${name}: the admin kubeconfig on stdin is secret`);
@@ -71,7 +77,10 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
             assert.equal(scriptVar(script, "IS_CONTROL_PLANE"), i < CPS.length ? "1" : "0", name);
             assert.equal(scriptVar(script, "NODE_NAME"), name.replace(/-upgrade$/, ""));
             // the refusals are in every script
-            assert.ok(script.includes("refusing to skip a minor version") && script.includes("refusing to downgrade"), name);
+            assert.ok(
+                script.includes("refusing to skip a minor version") && script.includes("refusing to downgrade"),
+                name,
+            );
         });
     });
 
@@ -94,27 +103,51 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         const wave = waves(after1354, changed);
         const upgradeWaves = ORDER.map((n) => wave.get(n)!);
         for (let i = 1; i < upgradeWaves.length; i++) {
-            assert.ok(upgradeWaves[i] > upgradeWaves[i - 1], `${ORDER[i]} (wave ${upgradeWaves[i]}) runs after ${ORDER[i - 1]} (wave ${upgradeWaves[i - 1]})`);
+            assert.ok(
+                upgradeWaves[i] > upgradeWaves[i - 1],
+                `${ORDER[i]} (wave ${upgradeWaves[i]}) runs after ${ORDER[i - 1]} (wave ${upgradeWaves[i - 1]})`,
+            );
         }
         // No two upgrades ever share a wave, and each directly waits for its predecessor.
         assert.equal(new Set(upgradeWaves).size, ORDER.length);
         // (a worker through its drain, which waits for the previous node's upgrade or uncordon).
-        const chain = [...CPS.map((n) => `${n}-upgrade`), ...WORKERS.flatMap((n) => [`${n}-upgrade-drain`, `${n}-upgrade`, `${n}-upgrade-uncordon`])];
-        chain.slice(1).forEach((n, i) => assert.ok(waitsFor(after1354, cmd(after1354, n)).includes(chain[i]), `${n} waits for ${chain[i]}`));
+        const chain = [
+            ...CPS.map((n) => `${n}-upgrade`),
+            ...WORKERS.flatMap((n) => [`${n}-upgrade-drain`, `${n}-upgrade`, `${n}-upgrade-uncordon`]),
+        ];
+        chain
+            .slice(1)
+            .forEach((n, i) =>
+                assert.ok(waitsFor(after1354, cmd(after1354, n)).includes(chain[i]), `${n} waits for ${chain[i]}`),
+            );
         // A node installs before it joins; and since the chain runs in order, a node added in the
         // same `pulumi up` as a bump installs the new version only after every node before it was
         // upgraded: no kubelet newer than the control plane ever joins.
         for (const n of [...CPS, ...WORKERS]) {
             const joins = n === CPS[0] ? `${n}-init` : `${n}-join`;
-            assert.ok(waitsFor(after1354, cmd(after1354, joins)).includes(`${n}-upgrade`), `${joins} waits for ${n}-upgrade`);
+            assert.ok(
+                waitsFor(after1354, cmd(after1354, joins)).includes(`${n}-upgrade`),
+                `${joins} waits for ${n}-upgrade`,
+            );
         }
-        assert.ok(waitsFor(after1354, cmd(after1354, `${WORKERS[0]}-upgrade-drain`)).includes(`${CPS[CPS.length - 1]}-upgrade`), "the workers install after the last control plane's upgrade");
+        assert.ok(
+            waitsFor(after1354, cmd(after1354, `${WORKERS[0]}-upgrade-drain`)).includes(
+                `${CPS[CPS.length - 1]}-upgrade`,
+            ),
+            "the workers install after the last control plane's upgrade",
+        );
     });
 
     it("prepare stays parallel and carries no version; init and rotate take the installed kubeadm's", () => {
         for (const n of [...CPS, ...WORKERS]) {
             const prepare = cmd(after1354, `${n}-prepare`);
-            assert.deepEqual(waitsFor(after1354, prepare).filter((w) => w.startsWith("k8s-prod-cp-") || w.startsWith("k8s-prod-worker-")), [n], `${n}-prepare waits only for its instance`);
+            assert.deepEqual(
+                waitsFor(after1354, prepare).filter(
+                    (w) => w.startsWith("k8s-prod-cp-") || w.startsWith("k8s-prod-worker-"),
+                ),
+                [n],
+                `${n}-prepare waits only for its instance`,
+            );
             const script = unwrapRemote(text(prepare, "create")!);
             assert.doesNotMatch(script, /^readonly K8S_VERSION=/m);
             assert.doesNotMatch(script, /1\.35|kubeadm=/);
@@ -122,7 +155,9 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         const init = unwrapRemote(text(cmd(after1354, "k8s-prod-cp-0-init"), "create")!);
         assert.doesNotMatch(init, /v1\.35\.4/);
         assert.match(init, /kubernetesVersion: k8s-ha-installed-kubeadm-version/);
-        const rotate = unwrapRemote(text(cmd(after1354, "k8s-prod-cp-1-rotate"), "update")!.replace(/ # certificates \S+$/, ""));
+        const rotate = unwrapRemote(
+            text(cmd(after1354, "k8s-prod-cp-1-rotate"), "update")!.replace(/ # certificates \S+$/, ""),
+        );
         assert.match(rotate, /kubernetesVersion: k8s-ha-installed-kubeadm-version/);
     });
 
@@ -133,6 +168,9 @@ describe("Kubernetes upgrades under the mock runtime (prod: 5 control planes, 3 
         // a run of its own: the same configuration run twice must give the same commands
         const same = await runProgram({ stack: "prod", preview: false, config: { kubernetesVersion: "1.35.2" } });
         assert.ifError(same.error);
-        assert.deepEqual(changedCommands(before1352, same).map((r) => r.name), []);
+        assert.deepEqual(
+            changedCommands(before1352, same).map((r) => r.name),
+            [],
+        );
     });
 });

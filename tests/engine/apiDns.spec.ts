@@ -20,10 +20,17 @@ async function refused(lab: Lab, config: Record<string, unknown>, extra: string[
     assert.notEqual(r.code, 0, transcript(r));
     const out = r.stdout + r.stderr;
     assert.match(out, wanted, transcript(r));
-    assert.match(out, /controlPlaneEndpoint, which also lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs/, transcript(r));
+    assert.match(
+        out,
+        /controlPlaneEndpoint, which also lives in the kubeadm-config and cluster-info ConfigMaps and in every node's kubeconfigs/,
+        transcript(r),
+    );
     assert.equal(lab.aws().length, aws, "a cloud object was created, updated or deleted");
     assert.equal(lab.commands().length, commands, "a command ran");
-    const guard = (s: string) => JSON.stringify(JSON.parse(s).checkpoint.latest.resources.find((x: { type: string }) => x.type === GUARD)?.outputs);
+    const guard = (s: string) =>
+        JSON.stringify(
+            JSON.parse(s).checkpoint.latest.resources.find((x: { type: string }) => x.type === GUARD)?.outputs,
+        );
     assert.equal(guard(lab.stateFile()), guard(state), "the guard's state changed");
 }
 
@@ -39,20 +46,36 @@ describe("engine: the API's DNS name is set at creation only (real CLI, stand-in
             const record = records[0];
             assert.equal(record.outputs?.fqdn, NAME);
             const lb = lab.resources().find((x) => x.type === TYPES.loadBalancer)!;
-            assert.deepEqual(record.outputs?.aliases, [{ name: lb.outputs?.dnsName, zoneId: lb.outputs?.zoneId, evaluateTargetHealth: true }]);
+            assert.deepEqual(record.outputs?.aliases, [
+                { name: lb.outputs?.dnsName, zoneId: lb.outputs?.zoneId, evaluateTargetHealth: true },
+            ]);
             const created = lab.aws().find((e) => e.type === RECORD && e.op === "create")!;
             const init = lab.commands().find((e) => e.resource === `${C}-cp-0-init` && e.op === "create")!;
-            assert.ok(Date.parse(init.start) >= Date.parse(created.time), `init started ${init.start}, before the record existed (${created.time})`);
+            assert.ok(
+                Date.parse(init.start) >= Date.parse(created.time),
+                `init started ${init.start}, before the record existed (${created.time})`,
+            );
             const guard = lab.resources().find((x) => x.type === GUARD)!;
             assert.equal(guard.outputs?.apiDnsName, NAME);
             const COMMAND = TYPES.remoteCommand;
-            const consumers: [string, string][] = [[COMMAND, `${C}-cp-0-prepare`], [COMMAND, `${C}-cp-0-init`], [COMMAND, `${C}-cp-1-join`], [COMMAND, `${C}-worker-0-join`], [TYPES.certRequest, `${C}-cp-0-apiserver`]];
+            const consumers: [string, string][] = [
+                [COMMAND, `${C}-cp-0-prepare`],
+                [COMMAND, `${C}-cp-0-init`],
+                [COMMAND, `${C}-cp-1-join`],
+                [COMMAND, `${C}-worker-0-join`],
+                [TYPES.certRequest, `${C}-cp-0-apiserver`],
+            ];
             for (const [type, name] of consumers) {
-                const deps = lab.resources().find((x) => x.type === type && x.urn.endsWith(`::${name}`))?.dependencies ?? [];
+                const deps =
+                    lab.resources().find((x) => x.type === type && x.urn.endsWith(`::${name}`))?.dependencies ?? [];
                 assert.ok(deps.includes(record.urn), `${name} does not wait for the record`);
                 assert.ok(deps.includes(guard.urn), `${name} does not wait for the guard`);
             }
-            assert.match(r.stdout, new RegExp(`apiEndpoint\\s*:\\s*"https://${NAME.replace(/\./g, "\\.")}:6443"`), transcript(r));
+            assert.match(
+                r.stdout,
+                new RegExp(`apiEndpoint\\s*:\\s*"https://${NAME.replace(/\./g, "\\.")}:6443"`),
+                transcript(r),
+            );
         });
 
         it("the same configuration again changes nothing (the guard is stable)", async () => {
@@ -60,11 +83,21 @@ describe("engine: the API's DNS name is set at creation only (real CLI, stand-in
         });
 
         it("another name is refused (in the preview), naming the key, the new and the created value", async () => {
-            await refused(lab, { ...WITH_DNS, apiDnsName: "k8s.dev.example.com" }, [], /apiDnsName: "k8s\.dev\.example\.com" is not allowed; expected "api\.dev\.example\.com", the value this cluster was created with/);
+            await refused(
+                lab,
+                { ...WITH_DNS, apiDnsName: "k8s.dev.example.com" },
+                [],
+                /apiDnsName: "k8s\.dev\.example\.com" is not allowed; expected "api\.dev\.example\.com", the value this cluster was created with/,
+            );
         });
 
         it("removing the name is refused, also without a preview (the engine's own diff)", async () => {
-            await refused(lab, {}, ["--skip-preview"], /apiDnsName: "" \(none: the load balancer's own name\) is not allowed; expected "api\.dev\.example\.com"/);
+            await refused(
+                lab,
+                {},
+                ["--skip-preview"],
+                /apiDnsName: "" \(none: the load balancer's own name\) is not allowed; expected "api\.dev\.example\.com"/,
+            );
         });
     });
 
@@ -75,7 +108,12 @@ describe("engine: the API's DNS name is set at creation only (real CLI, stand-in
         it("adding a name later is refused", async () => {
             await lab.ok("up", {}, ["--skip-preview"]);
             assert.equal(lab.resources().filter((x) => x.type === RECORD).length, 0);
-            await refused(lab, WITH_DNS, ["--skip-preview"], /apiDnsName: "api\.dev\.example\.com" is not allowed; expected "" \(none: the load balancer's own name\), the value this cluster was created with/);
+            await refused(
+                lab,
+                WITH_DNS,
+                ["--skip-preview"],
+                /apiDnsName: "api\.dev\.example\.com" is not allowed; expected "" \(none: the load balancer's own name\), the value this cluster was created with/,
+            );
         });
     });
 });

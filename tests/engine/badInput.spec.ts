@@ -10,7 +10,11 @@ import { ROOT } from "../../tools/engine/cli";
 function engine(args: string[], env: NodeJS.ProcessEnv = {}) {
     const state = mkdtempSync(join(tmpdir(), "k8s-ha-engine-bad-"));
     try {
-        const r = spawnSync(process.execPath, ["-r", "sucrase/register/ts", "tools/engine/cli.ts", ...args, "--state", state], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
+        const r = spawnSync(
+            process.execPath,
+            ["-r", "sucrase/register/ts", "tools/engine/cli.ts", ...args, "--state", state],
+            { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" },
+        );
         return { code: r.status, out: `${r.stdout}${r.stderr}` };
     } finally {
         rmSync(state, { recursive: true, force: true });

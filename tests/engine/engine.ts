@@ -33,7 +33,10 @@ export class Lab {
     /** Like run, but fails with the CLI's output unless it exits 0. */
     async ok(command: EngineCommand, config: Record<string, unknown> = {}, extra: string[] = []): Promise<EngineRun> {
         const r = await this.run(command, config, extra);
-        if (r.code !== 0) throw new Error(`pulumi ${command} -s ${this.stack} exited ${r.code}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`);
+        if (r.code !== 0)
+            throw new Error(
+                `pulumi ${command} -s ${this.stack} exited ${r.code}:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`,
+            );
         return r;
     }
 
@@ -52,11 +55,21 @@ export class Lab {
 
     /** The raw checkpoint file of the stack, as the file backend keeps it. */
     stateFile(): string {
-        return readFileSync(join(this.state, "backend", ".pulumi", "stacks", readProject().name, `${this.stack}.json`), "utf8");
+        return readFileSync(
+            join(this.state, "backend", ".pulumi", "stacks", readProject().name, `${this.stack}.json`),
+            "utf8",
+        );
     }
 
     /** Resources in the checkpoint (dependencies: the URNs each waits for). */
-    resources(): { urn: string; type: string; id?: string; protect?: boolean; dependencies?: string[]; outputs?: Record<string, unknown> }[] {
+    resources(): {
+        urn: string;
+        type: string;
+        id?: string;
+        protect?: boolean;
+        dependencies?: string[];
+        outputs?: Record<string, unknown>;
+    }[] {
         return JSON.parse(this.stateFile()).checkpoint.latest?.resources ?? [];
     }
 
@@ -67,7 +80,10 @@ export class Lab {
 
 function jsonLines<T>(file: string): T[] {
     if (!existsSync(file)) return [];
-    return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as T);
+    return readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as T);
 }
 
 /** The output of a CLI run, for assertion messages. */

@@ -24,10 +24,22 @@ const one = (entries: JournalEntry[], resource: string, op?: JournalEntry["op"])
     return found[0];
 };
 const t = (iso: string) => Date.parse(iso);
-const describeEntries = (entries: (JournalEntry | AwsJournalEntry)[]) => entries.map((e) => `${"start" in e ? e.start : e.time} ${e.op} ${e.resource}${"ran" in e ? ` ran=${e.ran} host=${e.host}` : ""}`).join("\n");
+const describeEntries = (entries: (JournalEntry | AwsJournalEntry)[]) =>
+    entries
+        .map(
+            (e) =>
+                `${"start" in e ? e.start : e.time} ${e.op} ${e.resource}${"ran" in e ? ` ran=${e.ran} host=${e.host}` : ""}`,
+        )
+        .join("\n");
 
 /** What the add-ons component creates through the kubernetes provider, by name. */
-const ADDONS = ["aws-cloud-controller-manager", "aws-ebs-csi-driver", "calico", "default-storage-class", "ebs-csi-controller-host-network"];
+const ADDONS = [
+    "aws-cloud-controller-manager",
+    "aws-ebs-csi-driver",
+    "calico",
+    "default-storage-class",
+    "ebs-csi-controller-host-network",
+];
 
 describe("engine: a dev stack's life (real CLI, stand-in providers)", function () {
     const lab = new Lab("dev");
@@ -38,7 +50,8 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         commandsBefore = lab.commands().length;
         awsBefore = lab.aws().length;
     };
-    const ipOf = (node: string) => lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.privateIp as string;
+    const ipOf = (node: string) =>
+        lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.privateIp as string;
 
     after(() => lab.dispose());
 
@@ -46,7 +59,9 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         await lab.ok("up", {}, ["--skip-preview"]);
         const j = lab.commands().filter((e) => e.op === "create");
         const prepares = [...CPS, WORKER].map((n) => one(j, `${n}-prepare`));
-        const overlapping = prepares.some((a) => prepares.some((b) => a !== b && t(a.start) < t(b.end) && t(b.start) < t(a.end)));
+        const overlapping = prepares.some((a) =>
+            prepares.some((b) => a !== b && t(a.start) < t(b.end) && t(b.start) < t(a.end)),
+        );
         assert.ok(overlapping, `no two prepares ran at the same time:\n${describeEntries(prepares)}`);
         const init = one(j, `${C}-cp-0-init`);
         assert.ok(t(init.start) >= t(one(j, `${C}-cp-0-prepare`).end));
@@ -54,7 +69,10 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         let previous = init;
         for (const node of CPS.slice(1)) {
             const join = one(j, `${node}-join`);
-            assert.ok(t(join.start) >= t(previous.end), `${node} joined before ${previous.resource} finished:\n${describeEntries(ran(j))}`);
+            assert.ok(
+                t(join.start) >= t(previous.end),
+                `${node} joined before ${previous.resource} finished:\n${describeEntries(ran(j))}`,
+            );
             previous = join;
         }
         const workerJoin = one(j, `${WORKER}-join`);
@@ -64,9 +82,14 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         const token = one(j, `${WORKER}-join-token`);
         const stateOf = (name: string) => lab.resources().find((r) => r.urn.endsWith(`::${name}`))!;
         const [tokenState, joinState] = [stateOf(`${WORKER}-join-token`), stateOf(`${WORKER}-join`)];
-        assert.ok(!(joinState.dependencies ?? []).includes(tokenState.urn) && !(tokenState.dependencies ?? []).includes(joinState.urn), "the join-token step and the join wait for each other");
+        assert.ok(
+            !(joinState.dependencies ?? []).includes(tokenState.urn) &&
+                !(tokenState.dependencies ?? []).includes(joinState.urn),
+            "the join-token step and the join wait for each other",
+        );
         const install = one(j, `${WORKER}-upgrade`);
-        for (const e of [token, workerJoin]) assert.ok(t(e.start) >= t(install.end), `${e.resource} started before the worker's install ended`);
+        for (const e of [token, workerJoin])
+            assert.ok(t(e.start) >= t(install.end), `${e.resource} started before the worker's install ended`);
         for (const e of ran(j)) {
             const on = FOR_WORKER.has(e.step) ? `${C}-cp-0` : e.node;
             assert.equal(e.host, ipOf(on), `${e.resource} ran against ${e.host}, not ${on}'s address`);
@@ -76,8 +99,15 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
     it("installs the add-ons (Calico, the AWS CCM, the EBS CSI driver, the default StorageClass) after the last control-plane join", () => {
         const created = lab.kubernetes().filter((e) => e.op === "create");
         assert.deepEqual(created.map((e) => e.resource).sort(), ADDONS);
-        const lastJoin = one(lab.commands().filter((e) => e.op === "create"), `${CPS[CPS.length - 1]}-join`);
-        for (const e of created) assert.ok(t(e.time) >= t(lastJoin.end), `${e.resource} was created at ${e.time}, before ${lastJoin.resource} ended at ${lastJoin.end}`);
+        const lastJoin = one(
+            lab.commands().filter((e) => e.op === "create"),
+            `${CPS[CPS.length - 1]}-join`,
+        );
+        for (const e of created)
+            assert.ok(
+                t(e.time) >= t(lastJoin.end),
+                `${e.resource} was created at ${e.time}, before ${lastJoin.resource} ended at ${lastJoin.end}`,
+            );
         const at = (name: string) => t(created.find((e) => e.resource === name)!.time);
         assert.ok(at("aws-ebs-csi-driver") >= at("aws-cloud-controller-manager"), "the EBS CSI driver after the CCM");
         assert.ok(at("default-storage-class") >= at("aws-ebs-csi-driver"), "the StorageClass after the driver");
@@ -88,7 +118,12 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         const onWorker = j.filter((e) => e.host === ipOf(WORKER));
         // (its reset hook's create is the no-op `true`, with no stdin)
         assert.deepEqual(onWorker.map((e) => e.step).sort(), ["join", "prepare", "reset", "upgrade"]);
-        for (const e of onWorker) assert.deepEqual(e.stdinHolds.filter((k) => k !== "bootstrap-token"), [], `${e.resource} received ${e.stdinHolds.join(", ")}`);
+        for (const e of onWorker)
+            assert.deepEqual(
+                e.stdinHolds.filter((k) => k !== "bootstrap-token"),
+                [],
+                `${e.resource} received ${e.stdinHolds.join(", ")}`,
+            );
         assert.deepEqual(one(j, `${WORKER}-join`).stdinHolds, ["bootstrap-token"]);
         assert.deepEqual(one(j, `${WORKER}-join-token`).stdinHolds, ["bootstrap-token", "client-key"]);
     });
@@ -101,11 +136,17 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.doesNotMatch(state, /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, "a bootstrap token in plain text");
         assert.match(state, /"ciphertext"/, "secrets are encrypted");
         // The key that encrypts Secrets at rest: a secret output of RandomBytes, as with the real provider.
-        const key = lab.resources().find((r) => r.type === TYPES.randomBytes && r.urn.endsWith(`::${C}-secrets-key-key1`));
+        const key = lab
+            .resources()
+            .find((r) => r.type === TYPES.randomBytes && r.urn.endsWith(`::${C}-secrets-key-key1`));
         assert.ok(key, "the Secrets' key is in the state");
-        for (const out of ["base64", "hex"]) assert.ok(JSON.stringify(key.outputs?.[out]).includes("ciphertext"), `its ${out} is encrypted`);
+        for (const out of ["base64", "hex"])
+            assert.ok(JSON.stringify(key.outputs?.[out]).includes("ciphertext"), `its ${out} is encrypted`);
         const bytes = randomBytes(`${C}-secrets-key-key1`, 32);
-        assert.ok(!state.includes(bytes.toString("base64")) && !state.includes(bytes.toString("hex")), "the Secrets' key in plain text");
+        assert.ok(
+            !state.includes(bytes.toString("base64")) && !state.includes(bytes.toString("hex")),
+            "the Secrets' key in plain text",
+        );
     });
 
     it("defect: nodeReplaceTriggers set for the first time replaces exactly that node, reset before delete, join after create", async () => {
@@ -114,7 +155,11 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         await lab.ok("up", TRIGGER, ["--skip-preview"]);
         const { commands, aws } = since();
         const instances = aws.filter((e) => e.type === INSTANCE);
-        assert.deepEqual(instances.map((e) => `${e.op} ${e.resource}`), [`delete ${C}-cp-1`, `create ${C}-cp-1`], `instances:\n${describeEntries(aws)}`);
+        assert.deepEqual(
+            instances.map((e) => `${e.op} ${e.resource}`),
+            [`delete ${C}-cp-1`, `create ${C}-cp-1`],
+            `instances:\n${describeEntries(aws)}`,
+        );
         const reset = one(commands, `${C}-cp-1-reset`, "delete");
         assert.equal(reset.ran, "delete");
         assert.equal(reset.host, oldIp, "the reset hook ran against the old instance");
@@ -128,27 +173,57 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         // No other node's command runs, except two that carry every control plane's address, and
         // cp-1's changed: the etcd backup installers (for the restore script) and node 0's init
         // (it probes the others before it would ever initialise); both are no-ops on a live node.
-        const others = ran(commands).filter((e) => e.node !== `${C}-cp-1` && !(e.step === "etcd-backup" && e.node.includes("-cp-")) && e.resource !== `${C}-cp-0-init`);
-        assert.deepEqual(others.map((e) => e.resource), [], "another node's command ran");
+        const others = ran(commands).filter(
+            (e) =>
+                e.node !== `${C}-cp-1` &&
+                !(e.step === "etcd-backup" && e.node.includes("-cp-")) &&
+                e.resource !== `${C}-cp-0-init`,
+        );
+        assert.deepEqual(
+            others.map((e) => e.resource),
+            [],
+            "another node's command ran",
+        );
     });
 
     it("defect: a kubernetesVersion bump updates only the upgrade commands, one node at a time", async () => {
         mark();
         await lab.ok("up", { ...TRIGGER, kubernetesVersion: "1.35.5" }, ["--skip-preview"]);
         const { commands, aws } = since();
-        assert.deepEqual(aws.map((e) => `${e.op} ${e.resource}`), [], "a cloud object changed");
+        assert.deepEqual(
+            aws.map((e) => `${e.op} ${e.resource}`),
+            [],
+            "a cloud object changed",
+        );
         const runs = ran(commands);
         // the worker's upgrade between its drain and uncordon, which node 0 runs
-        const order = [...CPS.map((n) => `${n}-upgrade`), `${WORKER}-upgrade-drain`, `${WORKER}-upgrade`, `${WORKER}-upgrade-uncordon`];
-        assert.deepEqual(runs.map((e) => e.resource).sort(), [...order].sort(), `other commands ran:\n${describeEntries(runs)}`);
+        const order = [
+            ...CPS.map((n) => `${n}-upgrade`),
+            `${WORKER}-upgrade-drain`,
+            `${WORKER}-upgrade`,
+            `${WORKER}-upgrade-uncordon`,
+        ];
+        assert.deepEqual(
+            runs.map((e) => e.resource).sort(),
+            [...order].sort(),
+            `other commands ran:\n${describeEntries(runs)}`,
+        );
         const byStart = [...runs].sort((a, b) => t(a.start) - t(b.start));
-        assert.deepEqual(byStart.map((e) => e.resource), order, "not control planes from node 0, then the worker");
+        assert.deepEqual(
+            byStart.map((e) => e.resource),
+            order,
+            "not control planes from node 0, then the worker",
+        );
         for (let i = 1; i < byStart.length; i++) {
-            assert.ok(t(byStart[i].start) >= t(byStart[i - 1].end), `${byStart[i].resource} started before ${byStart[i - 1].resource} ended`);
+            assert.ok(
+                t(byStart[i].start) >= t(byStart[i - 1].end),
+                `${byStart[i].resource} started before ${byStart[i - 1].resource} ended`,
+            );
         }
         // an upgrade's update runs the create script again (the command provider's rule when no
         // update is set); the drain and uncordon run their update script (their create is a no-op)
-        for (const e of runs) assert.deepEqual([e.op, e.ran], ["update", FOR_WORKER.has(e.step) ? "update" : "create"], e.resource);
+        for (const e of runs)
+            assert.deepEqual([e.op, e.ran], ["update", FOR_WORKER.has(e.step) ? "update" : "create"], e.resource);
     });
 
     it("defect: destroy runs every reset hook before any rule, route, NAT gateway, NLB attachment, listener or the bastion is deleted", async () => {
@@ -160,26 +235,55 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         assert.equal(resets.length, 4, describeEntries(commands));
         for (const r of resets) assert.equal(r.ran, "delete");
         const lastReset = Math.max(...resets.map((r) => t(r.end)));
-        const path = new Set<string>([TYPES.securityGroupIngressRule, TYPES.securityGroupEgressRule,
-            TYPES.routeTable, TYPES.routeTableAssociation, TYPES.natGateway, TYPES.eip,
-            TYPES.internetGateway, TYPES.targetGroupAttachment, TYPES.listener,
-            TYPES.loadBalancer, TYPES.securityGroup]);
+        const path = new Set<string>([
+            TYPES.securityGroupIngressRule,
+            TYPES.securityGroupEgressRule,
+            TYPES.routeTable,
+            TYPES.routeTableAssociation,
+            TYPES.natGateway,
+            TYPES.eip,
+            TYPES.internetGateway,
+            TYPES.targetGroupAttachment,
+            TYPES.listener,
+            TYPES.loadBalancer,
+            TYPES.securityGroup,
+        ]);
         // The add-ons go while the API still answers: before any control plane's reset hook runs
         // (the worker's hooks, which need the API too, may run alongside).
         const addonDeletes = lab.kubernetes().filter((e) => e.op === "delete" && t(e.time) >= t(mark0));
         assert.deepEqual(addonDeletes.map((e) => e.resource).sort(), ADDONS, describeEntries(lab.kubernetes()));
         const firstControlPlaneReset = Math.min(...resets.filter((r) => r.node !== WORKER).map((r) => t(r.start)));
-        for (const e of addonDeletes) assert.ok(t(e.time) <= firstControlPlaneReset, `${e.resource} was deleted at ${e.time}, after a control plane's reset hook started`);
-        const early = aws.filter((e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset);
-        assert.deepEqual(early.map((e) => `${e.time} ${e.resource}`), [], `deleted before the last reset hook ran:\n${describeEntries([...resets, ...aws])}`);
+        for (const e of addonDeletes)
+            assert.ok(
+                t(e.time) <= firstControlPlaneReset,
+                `${e.resource} was deleted at ${e.time}, after a control plane's reset hook started`,
+            );
+        const early = aws.filter(
+            (e) => e.op === "delete" && (path.has(e.type) || e.resource === `${C}-bastion`) && t(e.time) < lastReset,
+        );
+        assert.deepEqual(
+            early.map((e) => `${e.time} ${e.resource}`),
+            [],
+            `deleted before the last reset hook ran:\n${describeEntries([...resets, ...aws])}`,
+        );
         // the worker first (node 0 drains it, it resets itself, node 0 deletes its Node), then
         // control planes from the last to node 0
         const order = [...resets].sort((a, b) => t(a.start) - t(b.start)).map((r) => r.node);
         assert.deepEqual(order, [WORKER, ...[...CPS].reverse()]);
-        const removal = [`${WORKER}-remove-drain`, `${WORKER}-reset`, `${WORKER}-remove-node`, `${CPS[2]}-reset`].map((r) => one(commands, r, "delete"));
-        for (let i = 1; i < removal.length; i++) assert.ok(t(removal[i].start) >= t(removal[i - 1].end), `${removal[i].resource} ran before ${removal[i - 1].resource} ended`);
+        const removal = [`${WORKER}-remove-drain`, `${WORKER}-reset`, `${WORKER}-remove-node`, `${CPS[2]}-reset`].map(
+            (r) => one(commands, r, "delete"),
+        );
+        for (let i = 1; i < removal.length; i++)
+            assert.ok(
+                t(removal[i].start) >= t(removal[i - 1].end),
+                `${removal[i].resource} ran before ${removal[i - 1].resource} ended`,
+            );
         for (const e of removal) assert.equal(e.ran, "delete", e.resource);
-        assert.deepEqual(lab.resources().filter((r) => r.type !== TYPES.stack), [], "destroy left resources");
+        assert.deepEqual(
+            lab.resources().filter((r) => r.type !== TYPES.stack),
+            [],
+            "destroy left resources",
+        );
     });
 });
 
@@ -192,7 +296,11 @@ describe("engine: destroy with protect on (real CLI, stand-in providers)", funct
         const [commands, aws] = [lab.commands().length, lab.aws().length];
         const r = await lab.run("destroy", { protect: true });
         assert.notEqual(r.code, 0, transcript(r));
-        assert.match(r.stdout + r.stderr, /Preview failed: resource "[^"]+" cannot be deleted\s+because it is protected/, transcript(r));
+        assert.match(
+            r.stdout + r.stderr,
+            /Preview failed: resource "[^"]+" cannot be deleted\s+because it is protected/,
+            transcript(r),
+        );
         assert.deepEqual([lab.commands().length, lab.aws().length], [commands, aws], "something ran or was deleted");
     });
 
@@ -202,14 +310,31 @@ describe("engine: destroy with protect on (real CLI, stand-in providers)", funct
         assert.notEqual(r.code, 0, `destroy of protected resources succeeded:\n${transcript(r)}`);
         assert.match(r.stdout + r.stderr, /cannot be deleted\s+because it is protected/, transcript(r));
         const left = new Set(lab.resources().map((r) => r.urn.split("::")[3]));
-        const resetsRun = lab.commands().slice(before).filter((e) => e.step === "reset" && e.op === "delete" && e.node.includes("-cp-"));
-        assert.deepEqual(resetsRun.map((e) => e.resource), [], "a protected control plane's reset hook ran (the node left the cluster)");
+        const resetsRun = lab
+            .commands()
+            .slice(before)
+            .filter((e) => e.step === "reset" && e.op === "delete" && e.node.includes("-cp-"));
+        assert.deepEqual(
+            resetsRun.map((e) => e.resource),
+            [],
+            "a protected control plane's reset hook ran (the node left the cluster)",
+        );
         for (const node of CPS) {
             assert.ok(left.has(node), `${node} was deleted`);
             assert.ok(left.has(`${node}-reset`), `${node}-reset was deleted`);
             assert.ok(left.has(`${node}-api`), `${node}'s load balancer attachment was deleted`);
         }
-        for (const name of [`${C}-bastion`, `${C}-cp-in-ssh`, `${C}-bastion-in-ssh-0`, `${C}-bastion-out-ssh`, `${C}-cp-in-api-lb`, `${C}-api-lb-out-control-plane`, `${C}-api`, `${C}-private-us-west-2a`, `${C}-nat-us-west-2a`]) {
+        for (const name of [
+            `${C}-bastion`,
+            `${C}-cp-in-ssh`,
+            `${C}-bastion-in-ssh-0`,
+            `${C}-bastion-out-ssh`,
+            `${C}-cp-in-api-lb`,
+            `${C}-api-lb-out-control-plane`,
+            `${C}-api`,
+            `${C}-private-us-west-2a`,
+            `${C}-nat-us-west-2a`,
+        ]) {
             assert.ok(left.has(name), `${name} (the protected nodes' network path) was deleted`);
         }
     });
@@ -217,8 +342,12 @@ describe("engine: destroy with protect on (real CLI, stand-in providers)", funct
 
 describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, stand-in providers)", function () {
     const lab = new Lab("dev");
-    const NEWER = { id: "ami-0b1c2d3e4f5061728", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261201" };
-    const amiOf = (node: string) => lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.ami;
+    const NEWER = {
+        id: "ami-0b1c2d3e4f5061728",
+        name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261201",
+    };
+    const amiOf = (node: string) =>
+        lab.resources().find((r) => r.type === INSTANCE && r.urn.endsWith(`::${node}`))?.outputs?.ami;
     let original: unknown;
     after(() => lab.dispose());
 
@@ -229,16 +358,30 @@ describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, st
         publishImage(join(lab.state, "cloud"), "x86_64", NEWER);
         const before = lab.aws().length;
         await lab.ok("up", {}, ["--skip-preview"]);
-        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
-        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), [], "an instance changed");
+        const changed = lab
+            .aws()
+            .slice(before)
+            .filter((e) => e.type === INSTANCE);
+        assert.deepEqual(
+            changed.map((e) => `${e.op} ${e.resource}`),
+            [],
+            "an instance changed",
+        );
         for (const node of [...CPS, WORKER]) assert.equal(amiOf(node), original, node);
     });
 
     it("a node replaced by its trigger comes back on the newer image; the others keep theirs (already so before: the CLI re-checks raw inputs on replace)", async () => {
         const before = lab.aws().length;
         await lab.ok("up", TRIGGER, ["--skip-preview"]);
-        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
-        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), [`delete ${C}-cp-1`, `create ${C}-cp-1`], describeEntries(changed));
+        const changed = lab
+            .aws()
+            .slice(before)
+            .filter((e) => e.type === INSTANCE);
+        assert.deepEqual(
+            changed.map((e) => `${e.op} ${e.resource}`),
+            [`delete ${C}-cp-1`, `create ${C}-cp-1`],
+            describeEntries(changed),
+        );
         assert.equal(amiOf(`${C}-cp-1`), NEWER.id, "the replaced node's image");
         for (const node of [`${C}-cp-0`, `${C}-cp-2`, WORKER]) assert.equal(amiOf(node), original, node);
     });
@@ -246,9 +389,17 @@ describe("engine: a newer Ubuntu image reaches replaced nodes only (real CLI, st
     it("defect: moving the control planes to a Graviton type replaces them, one at a time, onto the arm64 image; the worker stays", async () => {
         const before = lab.aws().length;
         await lab.ok("up", { ...TRIGGER, controlPlaneInstanceType: "t4g.medium" }, ["--skip-preview"]);
-        const changed = lab.aws().slice(before).filter((e) => e.type === INSTANCE);
-        assert.deepEqual(changed.map((e) => `${e.op} ${e.resource}`), CPS.flatMap((n) => [`delete ${n}`, `create ${n}`]), describeEntries(changed));
-        for (const node of CPS) assert.equal(amiOf(node), UBUNTU_IMAGES.arm64.id, `${node} runs an x86_64 image on an arm64 type`);
+        const changed = lab
+            .aws()
+            .slice(before)
+            .filter((e) => e.type === INSTANCE);
+        assert.deepEqual(
+            changed.map((e) => `${e.op} ${e.resource}`),
+            CPS.flatMap((n) => [`delete ${n}`, `create ${n}`]),
+            describeEntries(changed),
+        );
+        for (const node of CPS)
+            assert.equal(amiOf(node), UBUNTU_IMAGES.arm64.id, `${node} runs an x86_64 image on an arm64 type`);
         assert.equal(amiOf(WORKER), original, WORKER);
     });
 });

@@ -74,10 +74,19 @@ describe("kubeadm config rendering (v1beta4)", () => {
             nodeRegistration: {
                 name: CP0.name,
                 criSocket: "unix:///run/containerd/containerd.sock",
-                kubeletExtraArgs: [{ name: "cloud-provider", value: "external" }, { name: "node-ip", value: CP0.privateIp }, { name: "provider-id", value: CP0.providerId }],
+                kubeletExtraArgs: [
+                    { name: "cloud-provider", value: "external" },
+                    { name: "node-ip", value: CP0.privateIp },
+                    { name: "provider-id", value: CP0.providerId },
+                ],
             },
             localAPIEndpoint: { advertiseAddress: CP0.privateIp, bindPort: 6443 },
-            timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
+            timeouts: {
+                controlPlaneComponentHealthCheck: "8m0s",
+                kubernetesAPICall: "10m0s",
+                discovery: "10m0s",
+                tlsBootstrap: "10m0s",
+            },
         });
     });
 
@@ -88,8 +97,15 @@ describe("kubeadm config rendering (v1beta4)", () => {
             return Number(m[1]) + Number(m[2]) / 60;
         };
         const [j] = docs(renderJoinConfig(SAMPLE_CLUSTER, CP1, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH }));
-        for (const [doc, keys] of [[init, ["kubernetesAPICall", "controlPlaneComponentHealthCheck"]], [j, ["kubernetesAPICall", "discovery", "tlsBootstrap", "controlPlaneComponentHealthCheck"]]] as const) {
-            for (const k of keys) assert.ok(minutes(doc.timeouts?.[k] ?? "0m0s") >= 8, `${doc.kind}.timeouts.${k} = ${doc.timeouts?.[k]}`);
+        for (const [doc, keys] of [
+            [init, ["kubernetesAPICall", "controlPlaneComponentHealthCheck"]],
+            [j, ["kubernetesAPICall", "discovery", "tlsBootstrap", "controlPlaneComponentHealthCheck"]],
+        ] as const) {
+            for (const k of keys)
+                assert.ok(
+                    minutes(doc.timeouts?.[k] ?? "0m0s") >= 8,
+                    `${doc.kind}.timeouts.${k} = ${doc.timeouts?.[k]}`,
+                );
         }
     });
 
@@ -116,12 +132,25 @@ describe("kubeadm config rendering (v1beta4)", () => {
         assert.equal(cluster.clusterName, "k8s-ha-dev");
         assert.equal(cluster.kubernetesVersion, "v1.35.2");
         assert.equal(cluster.controlPlaneEndpoint, `${NLB}:6443`);
-        assert.deepEqual(cluster.networking, { podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" });
+        assert.deepEqual(cluster.networking, {
+            podSubnet: "10.244.0.0/16",
+            serviceSubnet: "10.96.0.0/12",
+            dnsDomain: "cluster.local",
+        });
         assert.deepEqual(cluster.apiServer.certSANs, [NLB, "api.k8s-ha-dev.example.com"]);
-        assert.deepEqual(
-            Object.keys(cluster).sort(),
-            ["apiServer", "apiVersion", "certificatesDir", "clusterName", "controlPlaneEndpoint", "controllerManager", "etcd", "kind", "kubernetesVersion", "networking", "scheduler"],
-        );
+        assert.deepEqual(Object.keys(cluster).sort(), [
+            "apiServer",
+            "apiVersion",
+            "certificatesDir",
+            "clusterName",
+            "controlPlaneEndpoint",
+            "controllerManager",
+            "etcd",
+            "kind",
+            "kubernetesVersion",
+            "networking",
+            "scheduler",
+        ]);
     });
 
     it("apiServer: audit logging with the policy mounted, profiling off", () => {
@@ -162,8 +191,12 @@ describe("kubeadm config rendering (v1beta4)", () => {
         }
         // the renew deadline must be shorter than the lease, the retry shorter than the deadline
         const secs = (s: string) => Number(s.replace(/s$/, ""));
-        assert.ok(secs(LEADER_ELECTION["leader-elect-renew-deadline"]) < secs(LEADER_ELECTION["leader-elect-lease-duration"]));
-        assert.ok(secs(LEADER_ELECTION["leader-elect-retry-period"]) < secs(LEADER_ELECTION["leader-elect-renew-deadline"]));
+        assert.ok(
+            secs(LEADER_ELECTION["leader-elect-renew-deadline"]) < secs(LEADER_ELECTION["leader-elect-lease-duration"]),
+        );
+        assert.ok(
+            secs(LEADER_ELECTION["leader-elect-retry-period"]) < secs(LEADER_ELECTION["leader-elect-renew-deadline"]),
+        );
     });
 
     it("etcd: the tuning table's values, as strings", () => {
@@ -184,7 +217,11 @@ describe("kubeadm config rendering (v1beta4)", () => {
     });
 
     it("etcd extra SANs go to serverCertSANs and peerCertSANs", () => {
-        const [, c] = docs(renderInitConfig({ ...SAMPLE_CLUSTER, etcdExtraSans: ["etcd.internal", "10.9.9.9"] }, CP0, { token: TOKEN }));
+        const [, c] = docs(
+            renderInitConfig({ ...SAMPLE_CLUSTER, etcdExtraSans: ["etcd.internal", "10.9.9.9"] }, CP0, {
+                token: TOKEN,
+            }),
+        );
         assert.deepEqual(c.etcd.local.serverCertSANs, ["etcd.internal", "10.9.9.9"]);
         assert.deepEqual(c.etcd.local.peerCertSANs, ["etcd.internal", "10.9.9.9"]);
     });
@@ -200,7 +237,11 @@ describe("kubeadm config rendering (v1beta4)", () => {
     });
 
     it("upper-case NLB names are normalised (kubeadm rejects them in controlPlaneEndpoint)", () => {
-        const [, c] = docs(renderInitConfig({ ...SAMPLE_CLUSTER, apiEndpointHost: "K8s-API-123.ELB.us-east-1.amazonaws.com" }, CP0, { token: TOKEN }));
+        const [, c] = docs(
+            renderInitConfig({ ...SAMPLE_CLUSTER, apiEndpointHost: "K8s-API-123.ELB.us-east-1.amazonaws.com" }, CP0, {
+                token: TOKEN,
+            }),
+        );
         assert.equal(c.controlPlaneEndpoint, "k8s-api-123.elb.us-east-1.amazonaws.com:6443");
     });
 
@@ -217,7 +258,10 @@ describe("kubeadm config rendering (v1beta4)", () => {
 
     it("the phase config (rotate) has no bootstrap token", () => {
         const d = docs(renderPhaseConfig(SAMPLE_CLUSTER, CP0));
-        assert.deepEqual(d.map((x) => x.kind), ["InitConfiguration", "ClusterConfiguration"]);
+        assert.deepEqual(
+            d.map((x) => x.kind),
+            ["InitConfiguration", "ClusterConfiguration"],
+        );
         assert.equal(d[0].bootstrapTokens, undefined);
         assert.equal(d[0].localAPIEndpoint.advertiseAddress, CP0.privateIp);
     });
@@ -233,14 +277,36 @@ describe("kubeadm config rendering (v1beta4)", () => {
             [{ extraSans: ["not a name"] }, /extraSans/],
         ];
         for (const [patch, re] of bad) {
-            assert.throws(() => renderInitConfig({ ...SAMPLE_CLUSTER, ...patch }, CP0, { token: TOKEN }), (e: Error) => e instanceof KubeadmInputError && re.test(e.message));
+            assert.throws(
+                () => renderInitConfig({ ...SAMPLE_CLUSTER, ...patch }, CP0, { token: TOKEN }),
+                (e: Error) => e instanceof KubeadmInputError && re.test(e.message),
+            );
         }
         assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN }), /control-plane/);
-        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: "short.token" }), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("short.token"));
+        assert.throws(
+            () => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: "short.token" }),
+            (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("short.token"),
+        );
         assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, CP0, { token: TOKEN, ttl: "1 hour" }), /ttl/);
-        assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, privateIp: "10.0.0.300" }, { token: TOKEN }), /privateIp/);
-        for (const providerId of ["", "i-0123456789abcdef0", "aws://us-east-1a/i-0123456789abcdef0", "aws:///us-east-1a/", "aws:///us-east-1a/i-1 --v=9"]) {
-            assert.throws(() => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, providerId }, { token: TOKEN }), (e: Error) => e instanceof KubeadmInputError && /providerId/.test(e.message) && /aws:\/\/\/<availability zone>\/<instance id>/.test(e.message), providerId);
+        assert.throws(
+            () => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, privateIp: "10.0.0.300" }, { token: TOKEN }),
+            /privateIp/,
+        );
+        for (const providerId of [
+            "",
+            "i-0123456789abcdef0",
+            "aws://us-east-1a/i-0123456789abcdef0",
+            "aws:///us-east-1a/",
+            "aws:///us-east-1a/i-1 --v=9",
+        ]) {
+            assert.throws(
+                () => renderInitConfig(SAMPLE_CLUSTER, { ...CP0, providerId }, { token: TOKEN }),
+                (e: Error) =>
+                    e instanceof KubeadmInputError &&
+                    /providerId/.test(e.message) &&
+                    /aws:\/\/\/<availability zone>\/<instance id>/.test(e.message),
+                providerId,
+            );
         }
     });
 });
@@ -251,13 +317,24 @@ describe("JoinConfiguration", () => {
         assert.deepEqual(j, {
             apiVersion: "kubeadm.k8s.io/v1beta4",
             kind: "JoinConfiguration",
-            discovery: { bootstrapToken: { apiServerEndpoint: `${NLB}:6443`, token: TOKEN, caCertHashes: [SAMPLE_CA_CERT_HASH] } },
+            discovery: {
+                bootstrapToken: { apiServerEndpoint: `${NLB}:6443`, token: TOKEN, caCertHashes: [SAMPLE_CA_CERT_HASH] },
+            },
             nodeRegistration: {
                 name: WORKER.name,
                 criSocket: "unix:///run/containerd/containerd.sock",
-                kubeletExtraArgs: [{ name: "cloud-provider", value: "external" }, { name: "node-ip", value: WORKER.privateIp }, { name: "provider-id", value: WORKER.providerId }],
+                kubeletExtraArgs: [
+                    { name: "cloud-provider", value: "external" },
+                    { name: "node-ip", value: WORKER.privateIp },
+                    { name: "provider-id", value: WORKER.providerId },
+                ],
             },
-            timeouts: { controlPlaneComponentHealthCheck: "8m0s", kubernetesAPICall: "10m0s", discovery: "10m0s", tlsBootstrap: "10m0s" },
+            timeouts: {
+                controlPlaneComponentHealthCheck: "8m0s",
+                kubernetesAPICall: "10m0s",
+                discovery: "10m0s",
+                tlsBootstrap: "10m0s",
+            },
         });
     });
 
@@ -271,8 +348,18 @@ describe("JoinConfiguration", () => {
     });
 
     it("rejects a malformed CA hash", () => {
-        assert.throws(() => renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: "sha256:abc" }), /caCertHash/);
-        assert.throws(() => renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: SAMPLE_CA_CERT_HASH.toUpperCase() }), /caCertHash/);
+        assert.throws(
+            () => renderJoinConfig(SAMPLE_CLUSTER, WORKER, { token: TOKEN, caCertHash: "sha256:abc" }),
+            /caCertHash/,
+        );
+        assert.throws(
+            () =>
+                renderJoinConfig(SAMPLE_CLUSTER, WORKER, {
+                    token: TOKEN,
+                    caCertHash: SAMPLE_CA_CERT_HASH.toUpperCase(),
+                }),
+            /caCertHash/,
+        );
     });
 });
 
@@ -288,7 +375,9 @@ describe("audit policy", () => {
 
     it("never logs request or response bodies of Secrets or ConfigMaps", () => {
         // first match wins: the first rule that names secrets must be Metadata (or None)
-        const first = (policy.rules as Obj[]).find((r) => (r.resources ?? []).some((g: Obj) => g.group === "" && (g.resources ?? []).includes("secrets")));
+        const first = (policy.rules as Obj[]).find((r) =>
+            (r.resources ?? []).some((g: Obj) => g.group === "" && (g.resources ?? []).includes("secrets")),
+        );
         assert.ok(first, "a rule for secrets");
         assert.equal(first.level, "Metadata");
         const earlier = (policy.rules as Obj[]).slice(0, (policy.rules as Obj[]).indexOf(first));
@@ -296,18 +385,27 @@ describe("audit policy", () => {
     });
 
     it("drops the lease renewals leader election makes every 2 s", () => {
-        const rule = (policy.rules as Obj[]).find((r) => (r.resources ?? []).some((g: Obj) => g.group === "coordination.k8s.io"));
+        const rule = (policy.rules as Obj[]).find((r) =>
+            (r.resources ?? []).some((g: Obj) => g.group === "coordination.k8s.io"),
+        );
         assert.equal(rule?.level, "None");
     });
 });
 
 describe("admin kubeconfig", () => {
     it("points at the NLB and carries the PEMs base64-encoded", () => {
-        const pem = { caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", clientCertPem: "CERT\n", clientKeyPem: "KEY\n" };
+        const pem = {
+            caCertPem: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+            clientCertPem: "CERT\n",
+            clientKeyPem: "KEY\n",
+        };
         const k = parse(renderAdminKubeconfig(SAMPLE_CLUSTER, pem));
         assert.equal(k.kind, "Config");
         assert.equal(k.clusters[0].cluster.server, `https://${NLB}:6443`);
-        assert.equal(Buffer.from(k.clusters[0].cluster["certificate-authority-data"], "base64").toString(), pem.caCertPem);
+        assert.equal(
+            Buffer.from(k.clusters[0].cluster["certificate-authority-data"], "base64").toString(),
+            pem.caCertPem,
+        );
         assert.equal(Buffer.from(k.users[0].user["client-key-data"], "base64").toString(), pem.clientKeyPem);
         assert.equal(k.users[0].name, "kubernetes-admin");
         assert.equal(k["current-context"], `kubernetes-admin@${SAMPLE_CLUSTER.clusterName}`);
@@ -323,7 +421,12 @@ describe("normalizeCluster", () => {
     });
 
     it("normalises what kubeadm needs normalised: the endpoint host lower-cased, SANs deduplicated", () => {
-        const n = normalizeCluster({ ...SAMPLE_CLUSTER, apiEndpointHost: "API.Example.COM", extraSans: ["a.example.com", "a.example.com"], etcdExtraSans: ["e.x", "e.x"] });
+        const n = normalizeCluster({
+            ...SAMPLE_CLUSTER,
+            apiEndpointHost: "API.Example.COM",
+            extraSans: ["a.example.com", "a.example.com"],
+            etcdExtraSans: ["e.x", "e.x"],
+        });
         assert.equal(n.apiEndpointHost, "api.example.com");
         assert.deepEqual(n.extraSans, ["a.example.com"]);
         assert.deepEqual(n.etcdExtraSans, ["e.x"]);

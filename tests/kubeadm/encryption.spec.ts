@@ -28,13 +28,22 @@ describe("EncryptionConfiguration (Secrets at rest)", () => {
         assert.deepEqual(doc, {
             apiVersion: "apiserver.config.k8s.io/v1",
             kind: "EncryptionConfiguration",
-            resources: [{
-                resources: ["secrets"],
-                providers: [
-                    { secretbox: { keys: [{ name: "key2", secret: k2.secret }, { name: "key1", secret: k1.secret }] } },
-                    { identity: {} },
-                ],
-            }],
+            resources: [
+                {
+                    resources: ["secrets"],
+                    providers: [
+                        {
+                            secretbox: {
+                                keys: [
+                                    { name: "key2", secret: k2.secret },
+                                    { name: "key1", secret: k1.secret },
+                                ],
+                            },
+                        },
+                        { identity: {} },
+                    ],
+                },
+            ],
         });
     });
 
@@ -47,19 +56,33 @@ describe("EncryptionConfiguration (Secrets at rest)", () => {
     });
 
     it("refuses a key that is not base64 of 32 bytes, without echoing it", () => {
-        for (const secret of [randomBytes(16).toString("base64"), randomBytes(33).toString("base64"), "not base64 at all!", ""]) {
-            assert.throws(() => renderEncryptionConfig([{ name: "key1", secret }]), (e: Error) => {
-                assert.match(e.message, /encryption key key1.*"<secret>".*base64 of exactly 32 bytes/);
-                if (secret) assert.ok(!e.message.includes(secret), "the message carries no key");
-                return true;
-            });
+        for (const secret of [
+            randomBytes(16).toString("base64"),
+            randomBytes(33).toString("base64"),
+            "not base64 at all!",
+            "",
+        ]) {
+            assert.throws(
+                () => renderEncryptionConfig([{ name: "key1", secret }]),
+                (e: Error) => {
+                    assert.match(e.message, /encryption key key1.*"<secret>".*base64 of exactly 32 bytes/);
+                    if (secret) assert.ok(!e.message.includes(secret), "the message carries no key");
+                    return true;
+                },
+            );
         }
     });
 
     it("refuses no keys, too many, a repeated name and names that cannot sit in a value's prefix", () => {
-        assert.throws(() => encryptionConfiguration([]), /encryption key names: \[\] is invalid; expected 1 to 4 key names/);
+        assert.throws(
+            () => encryptionConfiguration([]),
+            /encryption key names: \[\] is invalid; expected 1 to 4 key names/,
+        );
         assert.throws(() => encryptionConfiguration(["a", "b", "c", "d", "e"].map(key)), /1 to 4 key names/);
-        assert.throws(() => encryptionConfiguration([key("key1"), key("key1")]), /each key name once \("key1" is repeated\)/);
+        assert.throws(
+            () => encryptionConfiguration([key("key1"), key("key1")]),
+            /each key name once \("key1" is repeated\)/,
+        );
         for (const name of ["Key1", "key:1", "-key", "key-", "", "k".repeat(33)]) {
             assert.throws(() => encryptionConfiguration([key(name)]), /key names of 1-32 lower-case letters/, name);
         }
@@ -73,9 +96,15 @@ describe("EncryptionConfiguration (Secrets at rest)", () => {
         const one = encryptionConfigHash(renderEncryptionConfig([k1]));
         assert.match(one, /^[0-9a-f]{64}$/);
         assert.equal(encryptionConfigHash(renderEncryptionConfig([k1])), one, "stable for the same keys");
-        const hashes = [one, encryptionConfigHash(renderEncryptionConfig([k1, k2])), encryptionConfigHash(renderEncryptionConfig([k2, k1])), encryptionConfigHash(renderEncryptionConfig([{ ...k1, secret: k2.secret }]))];
+        const hashes = [
+            one,
+            encryptionConfigHash(renderEncryptionConfig([k1, k2])),
+            encryptionConfigHash(renderEncryptionConfig([k2, k1])),
+            encryptionConfigHash(renderEncryptionConfig([{ ...k1, secret: k2.secret }])),
+        ];
         assert.equal(new Set(hashes).size, hashes.length);
-        for (const h of hashes) for (const k of [k1, k2]) assert.ok(!h.includes(Buffer.from(k.secret, "base64").toString("hex")));
+        for (const h of hashes)
+            for (const k of [k1, k2]) assert.ok(!h.includes(Buffer.from(k.secret, "base64").toString("hex")));
     });
 });
 
@@ -83,17 +112,32 @@ describe("config key secretsEncryptionKeys", () => {
     const base = { sshAllowedCidrs: '["203.0.113.0/24"]' };
     it("defaults to one key and takes a rotation's two names in order", () => {
         assert.deepEqual(validateConfig(base, "us-east-1").secretsEncryptionKeys, ["key1"]);
-        assert.deepEqual(validateConfig({ ...base, secretsEncryptionKeys: '["key2","key1"]' }, "us-east-1").secretsEncryptionKeys, ["key2", "key1"]);
+        assert.deepEqual(
+            validateConfig({ ...base, secretsEncryptionKeys: '["key2","key1"]' }, "us-east-1").secretsEncryptionKeys,
+            ["key2", "key1"],
+        );
     });
 
     it("refuses, before anything is built, no key, a repeated name or a name with ':', naming the key and the value", () => {
-        for (const [value, why] of [["[]", /1 to 4 key names/], ['["key1","key1"]', /each key name once/], ['["key:1"]', /lower-case letters/], ['"key1"', /a list of strings|JSON list/]] as const) {
-            assert.throws(() => validateConfig({ ...base, secretsEncryptionKeys: value }, "us-east-1"), (e: unknown) => {
-                assert.ok(e instanceof ConfigError);
-                assert.deepEqual(e.problems.map((p) => p.key), ["secretsEncryptionKeys"], value);
-                assert.match(e.message, why, value);
-                return true;
-            });
+        for (const [value, why] of [
+            ["[]", /1 to 4 key names/],
+            ['["key1","key1"]', /each key name once/],
+            ['["key:1"]', /lower-case letters/],
+            ['"key1"', /a list of strings|JSON list/],
+        ] as const) {
+            assert.throws(
+                () => validateConfig({ ...base, secretsEncryptionKeys: value }, "us-east-1"),
+                (e: unknown) => {
+                    assert.ok(e instanceof ConfigError);
+                    assert.deepEqual(
+                        e.problems.map((p) => p.key),
+                        ["secretsEncryptionKeys"],
+                        value,
+                    );
+                    assert.match(e.message, why, value);
+                    return true;
+                },
+            );
         }
     });
 });

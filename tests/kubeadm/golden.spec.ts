@@ -29,7 +29,8 @@ function firstDifference(expected: string, actual: string): string {
     const e = expected.split("\n");
     const a = actual.split("\n");
     for (let i = 0; i < Math.max(e.length, a.length); i++) {
-        if (e[i] !== a[i]) return `line ${i + 1}:\n  golden:   ${JSON.stringify(e[i])}\n  rendered: ${JSON.stringify(a[i])}`;
+        if (e[i] !== a[i])
+            return `line ${i + 1}:\n  golden:   ${JSON.stringify(e[i])}\n  rendered: ${JSON.stringify(a[i])}`;
     }
     return "same lines, different bytes";
 }
@@ -55,16 +56,34 @@ describe("golden renders of every node script", () => {
                 writeFileSync(file, f.text);
                 changed++;
             }
-            process.stdout.write(`      UPDATE_GOLDEN=1: ${changed} of ${corpus.length} golden files written under ${relative(process.cwd(), GOLDEN_DIR)}\n`);
+            process.stdout.write(
+                `      UPDATE_GOLDEN=1: ${changed} of ${corpus.length} golden files written under ${relative(process.cwd(), GOLDEN_DIR)}\n`,
+            );
         });
     }
 
     it(`the corpus covers every script kind and both roles (${corpus.length} files)`, () => {
         const names = new Set(corpus.map((f) => f.path.split("/").pop()));
         for (const f of [
-            "prepare-control-plane.sh", "prepare-worker.sh", "place-pki.sh", "init.sh", "first-control-plane.sh", "join-control-plane.sh", "join-worker.sh",
-            "reset-control-plane.sh", "reset-worker.sh", "rotate.sh", "etcd-backup.sh", "etcd-restore.sh", "etcd-backup-install.sh",
-            "upgrade-first-control-plane.sh", "upgrade-control-plane.sh", "upgrade-worker.sh", "rollout-gate.sh", "renew-kubeconfigs.sh", "cert-renewal-install.sh",
+            "prepare-control-plane.sh",
+            "prepare-worker.sh",
+            "place-pki.sh",
+            "init.sh",
+            "first-control-plane.sh",
+            "join-control-plane.sh",
+            "join-worker.sh",
+            "reset-control-plane.sh",
+            "reset-worker.sh",
+            "rotate.sh",
+            "etcd-backup.sh",
+            "etcd-restore.sh",
+            "etcd-backup-install.sh",
+            "upgrade-first-control-plane.sh",
+            "upgrade-control-plane.sh",
+            "upgrade-worker.sh",
+            "rollout-gate.sh",
+            "renew-kubeconfigs.sh",
+            "cert-renewal-install.sh",
         ]) {
             assert.ok(names.has(f), f);
         }
@@ -73,7 +92,12 @@ describe("golden renders of every node script", () => {
 
     it("no golden file is stale (every file under tests/golden/scripts is rendered)", () => {
         const wanted = new Set(corpus.map((f) => f.path));
-        assert.deepEqual(filesUnder(GOLDEN_DIR).filter((p) => !wanted.has(p)).sort(), []);
+        assert.deepEqual(
+            filesUnder(GOLDEN_DIR)
+                .filter((p) => !wanted.has(p))
+                .sort(),
+            [],
+        );
     });
 
     for (const f of corpus) {
@@ -83,10 +107,15 @@ describe("golden renders of every node script", () => {
             try {
                 golden = readFileSync(file);
             } catch {
-                assert.fail(`no golden file ${relative(process.cwd(), file)}: run UPDATE_GOLDEN=1 npx mocha tests/kubeadm/golden.spec.ts (npm run golden:update) and review the diff`);
+                assert.fail(
+                    `no golden file ${relative(process.cwd(), file)}: run UPDATE_GOLDEN=1 npx mocha tests/kubeadm/golden.spec.ts (npm run golden:update) and review the diff`,
+                );
             }
             const rendered = Buffer.from(f.text, "utf8");
-            assert.ok(golden.equals(rendered), `${f.path} differs from its golden file (${golden.length} vs ${rendered.length} bytes), ${firstDifference(golden.toString("utf8"), f.text)}\nIf the change is meant, it re-runs this command on every node: update with npm run golden:update and review the diff.`);
+            assert.ok(
+                golden.equals(rendered),
+                `${f.path} differs from its golden file (${golden.length} vs ${rendered.length} bytes), ${firstDifference(golden.toString("utf8"), f.text)}\nIf the change is meant, it re-runs this command on every node: update with npm run golden:update and review the diff.`,
+            );
         });
     }
 });

@@ -58,7 +58,10 @@ describe("SANs kubeadm requires", () => {
     });
 
     it("apiserver: IP extras land in ipAddresses, duplicates are dropped", () => {
-        const sans = apiServerSans({ ...SAMPLE_CLUSTER, extraSans: ["203.0.113.7", NLB, "10.96.0.1", "api.k8s-ha-dev.example.com"] }, CP0);
+        const sans = apiServerSans(
+            { ...SAMPLE_CLUSTER, extraSans: ["203.0.113.7", NLB, "10.96.0.1", "api.k8s-ha-dev.example.com"] },
+            CP0,
+        );
         assert.deepEqual(sans.ipAddresses, ["10.96.0.1", CP0.privateIp, "203.0.113.7"]);
         assert.equal(sans.dnsNames.filter((n) => n === NLB).length, 1);
     });
@@ -67,7 +70,11 @@ describe("SANs kubeadm requires", () => {
         const expected = { dnsNames: [CP0.name, "localhost"], ipAddresses: [CP0.privateIp, "127.0.0.1", "::1"] };
         assert.deepEqual(etcdServerSans(SAMPLE_CLUSTER, CP0), expected);
         assert.deepEqual(etcdPeerSans(SAMPLE_CLUSTER, CP0), expected);
-        assert.deepEqual(etcdServerSans({ ...SAMPLE_CLUSTER, etcdExtraSans: ["etcd.internal"] }, CP0).dnsNames, [CP0.name, "localhost", "etcd.internal"]);
+        assert.deepEqual(etcdServerSans({ ...SAMPLE_CLUSTER, etcdExtraSans: ["etcd.internal"] }, CP0).dnsNames, [
+            CP0.name,
+            "localhost",
+            "etcd.internal",
+        ]);
     });
 
     it("only control planes have apiserver or etcd certificates", () => {
@@ -79,13 +86,26 @@ describe("SANs kubeadm requires", () => {
 describe("kubeadm certificate table", () => {
     it("lists every leaf kubeadm makes, with kubeadm's subjects (1.29+) and usages", () => {
         const table = Object.fromEntries(
-            KUBEADM_LEAF_CERTS.map((l) => [l.name, { ca: l.ca, cn: l.commonName, o: l.organizations, uses: [...l.allowedUses].sort() }]),
+            KUBEADM_LEAF_CERTS.map((l) => [
+                l.name,
+                { ca: l.ca, cn: l.commonName, o: l.organizations, uses: [...l.allowedUses].sort() },
+            ]),
         );
         const client = ["client_auth", "digital_signature", "key_encipherment"];
         const both = ["client_auth", "digital_signature", "key_encipherment", "server_auth"];
         assert.deepEqual(table, {
-            apiserver: { ca: "ca", cn: "kube-apiserver", o: [], uses: ["digital_signature", "key_encipherment", "server_auth"] },
-            "apiserver-kubelet-client": { ca: "ca", cn: "kube-apiserver-kubelet-client", o: ["kubeadm:cluster-admins"], uses: client },
+            apiserver: {
+                ca: "ca",
+                cn: "kube-apiserver",
+                o: [],
+                uses: ["digital_signature", "key_encipherment", "server_auth"],
+            },
+            "apiserver-kubelet-client": {
+                ca: "ca",
+                cn: "kube-apiserver-kubelet-client",
+                o: ["kubeadm:cluster-admins"],
+                uses: client,
+            },
             "apiserver-etcd-client": { ca: "etcd-ca", cn: "kube-apiserver-etcd-client", o: [], uses: client },
             "front-proxy-client": { ca: "front-proxy-ca", cn: "front-proxy-client", o: [], uses: client },
             "etcd-server": { ca: "etcd-ca", cn: { fromNode: "name" }, o: [], uses: both },
@@ -103,7 +123,12 @@ describe("kubeadm certificate table", () => {
             [
                 ["ca", "kubernetes", "/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.key"],
                 ["etcd-ca", "etcd-ca", "/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/etcd/ca.key"],
-                ["front-proxy-ca", "front-proxy-ca", "/etc/kubernetes/pki/front-proxy-ca.crt", "/etc/kubernetes/pki/front-proxy-ca.key"],
+                [
+                    "front-proxy-ca",
+                    "front-proxy-ca",
+                    "/etc/kubernetes/pki/front-proxy-ca.crt",
+                    "/etc/kubernetes/pki/front-proxy-ca.key",
+                ],
             ],
         );
         for (const c of KUBEADM_CAS) assert.ok(c.allowedUses.includes("cert_signing"));
@@ -116,7 +141,11 @@ describe("kubeadm certificate table", () => {
         const api = leafCertRequest(leafCert("apiserver"), SAMPLE_CLUSTER, CP0);
         assert.ok(api.sans.dnsNames.includes(NLB));
         const kc = leafCertRequest(leafCert("apiserver-kubelet-client"), SAMPLE_CLUSTER);
-        assert.deepEqual(kc, { commonName: "kube-apiserver-kubelet-client", organizations: ["kubeadm:cluster-admins"], sans: { dnsNames: [], ipAddresses: [] } });
+        assert.deepEqual(kc, {
+            commonName: "kube-apiserver-kubelet-client",
+            organizations: ["kubeadm:cluster-admins"],
+            sans: { dnsNames: [], ipAddresses: [] },
+        });
         assert.throws(() => leafCertRequest(leafCert("apiserver"), SAMPLE_CLUSTER), /differs per node/);
     });
 });
@@ -124,26 +153,38 @@ describe("kubeadm certificate table", () => {
 describe("PKI files per role", () => {
     it("a control plane gets the three CAs with keys, the SA pair, every leaf at kubeadm's paths, and the encryption configuration", () => {
         const files = pkiFilesFor("control-plane");
-        assert.deepEqual(
-            files.map((f) => f.path.replace("/etc/kubernetes/pki/", "")).sort(),
-            [
-                "apiserver-etcd-client.crt", "apiserver-etcd-client.key",
-                "apiserver-kubelet-client.crt", "apiserver-kubelet-client.key",
-                "apiserver.crt", "apiserver.key",
-                "ca.crt", "ca.key",
-                "encryption-config.yaml",
-                "etcd/ca.crt", "etcd/ca.key",
-                "etcd/healthcheck-client.crt", "etcd/healthcheck-client.key",
-                "etcd/peer.crt", "etcd/peer.key",
-                "etcd/server.crt", "etcd/server.key",
-                "front-proxy-ca.crt", "front-proxy-ca.key",
-                "front-proxy-client.crt", "front-proxy-client.key",
-                "sa.key", "sa.pub",
-            ],
-        );
+        assert.deepEqual(files.map((f) => f.path.replace("/etc/kubernetes/pki/", "")).sort(), [
+            "apiserver-etcd-client.crt",
+            "apiserver-etcd-client.key",
+            "apiserver-kubelet-client.crt",
+            "apiserver-kubelet-client.key",
+            "apiserver.crt",
+            "apiserver.key",
+            "ca.crt",
+            "ca.key",
+            "encryption-config.yaml",
+            "etcd/ca.crt",
+            "etcd/ca.key",
+            "etcd/healthcheck-client.crt",
+            "etcd/healthcheck-client.key",
+            "etcd/peer.crt",
+            "etcd/peer.key",
+            "etcd/server.crt",
+            "etcd/server.key",
+            "front-proxy-ca.crt",
+            "front-proxy-ca.key",
+            "front-proxy-client.crt",
+            "front-proxy-client.key",
+            "sa.key",
+            "sa.pub",
+        ]);
         for (const f of files) {
             // The encryption configuration holds the Secrets' keys: 0600 like a private key.
-            assert.equal(f.mode, f.path.endsWith(".key") || f.path.endsWith("/encryption-config.yaml") ? 0o600 : 0o644, f.path);
+            assert.equal(
+                f.mode,
+                f.path.endsWith(".key") || f.path.endsWith("/encryption-config.yaml") ? 0o600 : 0o644,
+                f.path,
+            );
         }
         assert.ok(files.some((f) => f.path === SERVICE_ACCOUNT_KEY.keyPath && f.source.kind === "sa-key"));
     });
@@ -162,17 +203,44 @@ describe("discoveryHash", () => {
 
     function makeCa(name: string, keyArgs: string[]): string {
         const crt = join(dir, `${name}.crt`);
-        execFileSync("openssl", ["req", "-x509", ...keyArgs, "-nodes", "-days", "2", "-subj", "/CN=kubernetes", "-keyout", join(dir, `${name}.key`), "-out", crt], {
-            stdio: ["ignore", "ignore", "pipe"],
-        });
+        execFileSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                ...keyArgs,
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=kubernetes",
+                "-keyout",
+                join(dir, `${name}.key`),
+                "-out",
+                crt,
+            ],
+            {
+                stdio: ["ignore", "ignore", "pipe"],
+            },
+        );
         return crt;
     }
 
     /** openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex (stderr kept apart). */
     function opensslHash(crt: string): string {
-        const pubPem = execFileSync("openssl", ["x509", "-pubkey", "-noout", "-in", crt], { stdio: ["ignore", "pipe", "pipe"] });
-        const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "der"], { input: pubPem, stdio: ["pipe", "pipe", "pipe"] });
-        const out = execFileSync("openssl", ["dgst", "-sha256", "-hex"], { input: der, stdio: ["pipe", "pipe", "pipe"] }).toString().trim();
+        const pubPem = execFileSync("openssl", ["x509", "-pubkey", "-noout", "-in", crt], {
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "der"], {
+            input: pubPem,
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+        const out = execFileSync("openssl", ["dgst", "-sha256", "-hex"], {
+            input: der,
+            stdio: ["pipe", "pipe", "pipe"],
+        })
+            .toString()
+            .trim();
         const m = /([0-9a-f]{64})$/.exec(out);
         assert.ok(m, `unexpected openssl dgst output: ${out}`);
         return `sha256:${m[1]}`;
@@ -193,8 +261,12 @@ describe("discoveryHash", () => {
     }
 
     it("differs between CAs and rejects non-certificates", () => {
-        const a = discoveryHash(readFileSync(makeCa("a", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), "utf8"));
-        const b = discoveryHash(readFileSync(makeCa("b", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), "utf8"));
+        const a = discoveryHash(
+            readFileSync(makeCa("a", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), "utf8"),
+        );
+        const b = discoveryHash(
+            readFileSync(makeCa("b", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), "utf8"),
+        );
         assert.notEqual(a, b);
         assert.throws(() => discoveryHash("not a certificate"));
     });

@@ -22,11 +22,14 @@ import {
 import { SAMPLE_CA_CERT_HASH, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SCRIPT_SET } from "../../tools/render-scripts";
 
 const TOKEN = "abcdef.0123456789abcdef";
-const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+const PEM_KEY =
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 
 /** Every script for every sample node, plus the role-generic set. */
 function allScripts() {
-    const perNode = SAMPLE_NODES.flatMap((n, i) => renderNodeScripts(SAMPLE_CLUSTER, n, { isInitNode: i === 0, caCertHash: SAMPLE_CA_CERT_HASH }));
+    const perNode = SAMPLE_NODES.flatMap((n, i) =>
+        renderNodeScripts(SAMPLE_CLUSTER, n, { isInitNode: i === 0, caCertHash: SAMPLE_CA_CERT_HASH }),
+    );
     return [...renderScriptSet(SAMPLE_SCRIPT_SET), ...perNode];
 }
 
@@ -34,20 +37,23 @@ describe("rendered scripts", () => {
     const set = renderScriptSet(SAMPLE_SCRIPT_SET);
 
     it("the set covers every script for every role", () => {
-        assert.deepEqual(set.map((s) => s.fileName), [
-            "prepare-control-plane.sh",
-            "prepare-worker.sh",
-            "place-pki.sh",
-            "init.sh",
-            "first-control-plane.sh",
-            "join-control-plane.sh",
-            "join-worker.sh",
-            "reset-control-plane.sh",
-            "reset-worker.sh",
-            "rotate.sh",
-            "renew-kubeconfigs.sh",
-            "cert-renewal-install.sh",
-        ]);
+        assert.deepEqual(
+            set.map((s) => s.fileName),
+            [
+                "prepare-control-plane.sh",
+                "prepare-worker.sh",
+                "place-pki.sh",
+                "init.sh",
+                "first-control-plane.sh",
+                "join-control-plane.sh",
+                "join-worker.sh",
+                "reset-control-plane.sh",
+                "reset-worker.sh",
+                "rotate.sh",
+                "renew-kubeconfigs.sh",
+                "cert-renewal-install.sh",
+            ],
+        );
     });
 
     it("each starts with the bash shebang and strict mode, and parses (bash -n)", () => {
@@ -67,7 +73,10 @@ describe("rendered scripts", () => {
             "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^kubeadm join --config /m],
             "prepare-worker.sh": [/if \[\[ -f \$MARKER/, /^hostnamectl /m],
             "rotate.sh": [/if \[\[ ! -s \$CHANGED_FILE \]\]/, /^restart_static_pod /m],
-            "renew-kubeconfigs.sh": [/if \[\[ ! -e "\$KUBE_DIR\/manifests\/kube-apiserver\.yaml" \]\]/, /kubeadm certs renew /],
+            "renew-kubeconfigs.sh": [
+                /if \[\[ ! -e "\$KUBE_DIR\/manifests\/kube-apiserver\.yaml" \]\]/,
+                /kubeadm certs renew /,
+            ],
             "reset-control-plane.sh": [/if \(\(!joined\)\) && \[\[ -z \$node_object \]\]/, /^ {2}kube drain /m],
         };
         for (const [file, [guard, action]] of Object.entries(guardBefore)) {
@@ -82,12 +91,19 @@ describe("rendered scripts", () => {
     it("embeds non-secret parameters as shell-quoted readonly variables", () => {
         const join = set.find((s) => s.fileName === "join-control-plane.sh")!.text;
         assert.match(join, /^readonly NODE_NAME='k8s-ha-dev-cp-1'$/m);
-        assert.match(join, new RegExp(`^readonly API_ENDPOINT='${SAMPLE_CLUSTER.apiEndpointHost.replace(/\./g, "\\.")}:6443'$`, "m"));
+        assert.match(
+            join,
+            new RegExp(`^readonly API_ENDPOINT='${SAMPLE_CLUSTER.apiEndpointHost.replace(/\./g, "\\.")}:6443'$`, "m"),
+        );
         assert.match(join, /^readonly LOCAL_READYZ_URL='https:\/\/10\.0\.32\.10:6443\/readyz'$/m);
         assert.ok(join.includes(SAMPLE_CA_CERT_HASH), "the CA hash (not secret) is embedded in the join config");
         const prep = set.find((s) => s.fileName === "prepare-control-plane.sh")!.text;
         assert.match(prep, /^readonly NODE_ROLE='control-plane'$/m);
-        assert.doesNotMatch(prep, /K8S_VERSION|1\.35/, "prepare carries no Kubernetes version (the upgrade step installs)");
+        assert.doesNotMatch(
+            prep,
+            /K8S_VERSION|1\.35/,
+            "prepare carries no Kubernetes version (the upgrade step installs)",
+        );
         const init = set.find((s) => s.fileName === "init.sh")!.text;
         assert.match(init, /^kubernetesVersion: k8s-ha-installed-kubeadm-version$/m);
         assert.match(init, /^readonly VERSION_PLACEHOLDER='k8s-ha-installed-kubeadm-version'$/m);
@@ -96,13 +112,26 @@ describe("rendered scripts", () => {
     });
 
     it("contain no secret: no token, no key material, only the token placeholder", () => {
-        const kubeconfig = renderAdminKubeconfig(SAMPLE_CLUSTER, { caCertPem: "CA", clientCertPem: "CERT", clientKeyPem: PEM_KEY });
+        const kubeconfig = renderAdminKubeconfig(SAMPLE_CLUSTER, {
+            caCertPem: "CA",
+            clientCertPem: "CERT",
+            clientKeyPem: PEM_KEY,
+        });
         const keyB64 = Buffer.from(PEM_KEY).toString("base64");
         for (const s of allScripts()) {
-            assert.ok(!/[a-z0-9]{6}\.[a-z0-9]{16}(?![a-z0-9])/.test(s.text.replace(/k8s-ha-bootstrap-token-from-stdin/g, "")), `${s.fileName}: token-shaped string`);
+            assert.ok(
+                !/[a-z0-9]{6}\.[a-z0-9]{16}(?![a-z0-9])/.test(s.text.replace(/k8s-ha-bootstrap-token-from-stdin/g, "")),
+                `${s.fileName}: token-shaped string`,
+            );
             assert.ok(!s.text.includes("PRIVATE KEY"), `${s.fileName}: key material`);
-            assert.ok(!s.text.includes(keyB64) && !s.text.includes("client-key-data:"), `${s.fileName}: kubeconfig material`);
-            assert.ok(!kubeconfig.split("\n").some((l) => l.includes("client-key-data") && s.text.includes(l.trim())), s.fileName);
+            assert.ok(
+                !s.text.includes(keyB64) && !s.text.includes("client-key-data:"),
+                `${s.fileName}: kubeconfig material`,
+            );
+            assert.ok(
+                !kubeconfig.split("\n").some((l) => l.includes("client-key-data") && s.text.includes(l.trim())),
+                s.fileName,
+            );
         }
         // and the renderers have no parameter through which a secret could enter
         assert.equal(renderInitScript.length, 3);
@@ -110,7 +139,9 @@ describe("rendered scripts", () => {
     });
 
     it("scripts that take secrets read them with bash's read builtin, never from argv or the environment", () => {
-        for (const s of set.filter((x) => ["init", "join", "reset", "place-pki"].includes(x.kind) && !x.text.includes("\n# stdin: nothing\n"))) {
+        for (const s of set.filter(
+            (x) => ["init", "join", "reset", "place-pki"].includes(x.kind) && !x.text.includes("\n# stdin: nothing\n"),
+        )) {
             assert.match(s.text, /IFS= read -r /, s.fileName);
         }
         // the only environment variable a script reads is the test hook K8S_HA_FSROOT
@@ -129,10 +160,16 @@ describe("rendered scripts", () => {
     });
 
     it("bounded waits follow the options", () => {
-        const text = renderInitScript(SAMPLE_CLUSTER, SAMPLE_NODES[0], { waitIntervalSeconds: 10, waitTimeoutSeconds: 300 });
+        const text = renderInitScript(SAMPLE_CLUSTER, SAMPLE_NODES[0], {
+            waitIntervalSeconds: 10,
+            waitTimeoutSeconds: 300,
+        });
         assert.match(text, /^readonly WAIT_INTERVAL_SECONDS='10'$/m);
         assert.match(text, /^readonly WAIT_ATTEMPTS='30'$/m);
-        assert.throws(() => renderInitScript(SAMPLE_CLUSTER, SAMPLE_NODES[0], { waitIntervalSeconds: 0 }), /waitIntervalSeconds/);
+        assert.throws(
+            () => renderInitScript(SAMPLE_CLUSTER, SAMPLE_NODES[0], { waitIntervalSeconds: 0 }),
+            /waitIntervalSeconds/,
+        );
     });
 });
 
@@ -195,7 +232,10 @@ describe("stdin encoders", () => {
         assert.equal(tokenStdin(TOKEN), `${TOKEN}\n`);
         assert.equal(joinStdin(TOKEN, "apiVersion: v1\n"), `${TOKEN}\napiVersion: v1\n`);
         assert.equal(adminStdin("apiVersion: v1"), "apiVersion: v1\n");
-        assert.throws(() => tokenStdin("bad"), (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes("bad\""));
+        assert.throws(
+            () => tokenStdin("bad"),
+            (e: Error) => /bootstrap token/.test(e.message) && !e.message.includes('bad"'),
+        );
         assert.throws(() => joinStdin(TOKEN, "  \n"), /admin kubeconfig/);
     });
 
@@ -208,10 +248,19 @@ describe("stdin encoders", () => {
         assert.equal(lines.length, 2);
         assert.equal(lines[0], `0644 /etc/kubernetes/pki/ca.crt ${Buffer.from("CERT\n").toString("base64")}`);
         assert.equal(Buffer.from(lines[1].split(" ")[2], "base64").toString(), PEM_KEY);
-        assert.throws(() => placePkiStdin([{ path: "/etc/passwd", mode: 0o644, content: "x" }]), /under \/etc\/kubernetes/);
-        assert.throws(() => placePkiStdin([{ path: "/etc/kubernetes/../passwd", mode: 0o644, content: "x" }]), /under \/etc\/kubernetes/);
+        assert.throws(
+            () => placePkiStdin([{ path: "/etc/passwd", mode: 0o644, content: "x" }]),
+            /under \/etc\/kubernetes/,
+        );
+        assert.throws(
+            () => placePkiStdin([{ path: "/etc/kubernetes/../passwd", mode: 0o644, content: "x" }]),
+            /under \/etc\/kubernetes/,
+        );
         assert.throws(() => placePkiStdin([{ path: "/etc/kubernetes/pki/ca.key", mode: 0o644, content: "x" }]), /0600/);
-        assert.throws(() => placePkiStdin([{ path: "/etc/kubernetes/pki/ca.crt", mode: 0o666, content: "x" }]), /write/);
+        assert.throws(
+            () => placePkiStdin([{ path: "/etc/kubernetes/pki/ca.crt", mode: 0o666, content: "x" }]),
+            /write/,
+        );
         assert.throws(() => placePkiStdin([]), /at least one/);
     });
 

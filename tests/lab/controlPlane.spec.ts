@@ -61,12 +61,24 @@ describe("a real HA control plane from the program's render (lab)", function () 
     const report: string[] = [];
 
     before(async function () {
-        requireLabTools(["kubeadm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "etcdctl"]);
+        requireLabTools([
+            "kubeadm",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kubectl",
+            "etcd",
+            "etcdctl",
+        ]);
         render = await renderStack("dev", { pkiAlgorithm: "ECDSA" });
         cp = new LabControlPlane(render, mkdtempSync(join(tmpdir(), "k8s-ha-lab-cp-")));
         const started = Date.now();
         await cp.bringUp();
-        report.push(`bring-up ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(cp.timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join("; ")}`);
+        report.push(
+            `bring-up ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(cp.timings)
+                .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+                .join("; ")}`,
+        );
     });
 
     after(async () => {
@@ -77,7 +89,14 @@ describe("a real HA control plane from the program's render (lab)", function () 
     it("kubeadm's join-side checks accepted each joining node's certificates after discovery through the NLB name", async () => {
         // bringUp ran `kubeadm join phase control-plane-prepare certs` on nodes 1 and 2: discovery
         // with the token and the program's CA hash, then kubeadm's SAN checks on every certificate.
-        const r = await cp.mustKubeadm(cp.node(1), ["join", "phase", "control-plane-prepare", "certs", "--config", "/join-control-plane.yaml"]);
+        const r = await cp.mustKubeadm(cp.node(1), [
+            "join",
+            "phase",
+            "control-plane-prepare",
+            "certs",
+            "--config",
+            "/join-control-plane.yaml",
+        ]);
         assert.match(r, /Using the existing "apiserver" certificate and key/);
         assert.match(r, /Using the existing "etcd\/peer" certificate and key/);
         assert.doesNotMatch(r, /Generating/);
@@ -90,21 +109,65 @@ describe("a real HA control plane from the program's render (lab)", function () 
         const bad: LabNode = { ...node, root };
         const pki = join(root, "etc", "kubernetes", "pki");
         rmSync(join(pki, "apiserver.crt"));
-        const sans = ["DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", `DNS:${node.name}`, "IP:10.96.0.1", `IP:${node.ip}`];
-        const csr = await run("openssl", ["req", "-new", "-key", join(pki, "apiserver.key"), "-subj", "/CN=kube-apiserver", "-out", join(root, "a.csr")]);
+        const sans = [
+            "DNS:kubernetes",
+            "DNS:kubernetes.default",
+            "DNS:kubernetes.default.svc",
+            "DNS:kubernetes.default.svc.cluster.local",
+            `DNS:${node.name}`,
+            "IP:10.96.0.1",
+            `IP:${node.ip}`,
+        ];
+        const csr = await run("openssl", [
+            "req",
+            "-new",
+            "-key",
+            join(pki, "apiserver.key"),
+            "-subj",
+            "/CN=kube-apiserver",
+            "-out",
+            join(root, "a.csr"),
+        ]);
         assert.equal(csr.code, 0, csr.stderr);
         const ext = join(root, "ext.cnf");
-        writeFileSync(ext, `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`);
-        const signed = await run("openssl", ["x509", "-req", "-in", join(root, "a.csr"), "-CA", join(pki, "ca.crt"), "-CAkey", join(pki, "ca.key"), "-days", "30", "-extfile", ext, "-out", join(pki, "apiserver.crt")]);
+        writeFileSync(
+            ext,
+            `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`,
+        );
+        const signed = await run("openssl", [
+            "x509",
+            "-req",
+            "-in",
+            join(root, "a.csr"),
+            "-CA",
+            join(pki, "ca.crt"),
+            "-CAkey",
+            join(pki, "ca.key"),
+            "-days",
+            "30",
+            "-extfile",
+            ext,
+            "-out",
+            join(pki, "apiserver.crt"),
+        ]);
         assert.equal(signed.code, 0, signed.stderr);
-        const r = await cp.kubeadm(bad, ["join", "phase", "control-plane-prepare", "certs", "--config", "/join-control-plane.yaml"]);
+        const r = await cp.kubeadm(bad, [
+            "join",
+            "phase",
+            "control-plane-prepare",
+            "certs",
+            "--config",
+            "/join-control-plane.yaml",
+        ]);
         assert.notEqual(r.code, 0, r.stdout);
         assert.match(r.stderr, new RegExp(`certificate apiserver is invalid.*${render.apiHost.replace(/\./g, "\\.")}`));
     });
 
     it("etcd has three voting members and every component runs on every node", async () => {
         assert.deepEqual(await cp.votingMembers(), CONTROL_PLANES);
-        for (const n of cp.nodes) for (const c of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const) assert.ok(cp.isRunning(n, c), `${n.name} ${c}`);
+        for (const n of cp.nodes)
+            for (const c of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const)
+                assert.ok(cp.isRunning(n, c), `${n.name} ${c}`);
     });
 
     it("the program's admin kubeconfig creates and reads objects through the NLB, verifying its name", async () => {
@@ -115,7 +178,10 @@ describe("a real HA control plane from the program's render (lab)", function () 
         const version = await cp.kubectl(["version", "-o", "json"]);
         assert.equal(JSON.parse(version.stdout).serverVersion.gitVersion, "v1.35.4");
         // The same kubeconfig with a name the certificate does not carry is refused: the check is real.
-        const wrong = readFileSync(cp.adminKubeconfig, "utf8").replace(`tls-server-name: ${render.apiHost}`, "tls-server-name: not-the-nlb.example.com");
+        const wrong = readFileSync(cp.adminKubeconfig, "utf8").replace(
+            `tls-server-name: ${render.apiHost}`,
+            "tls-server-name: not-the-nlb.example.com",
+        );
         const path = join(cp.dir, "wrong.conf");
         writeFileSync(path, wrong, { mode: 0o600 });
         const refused = await run(labTool("kubectl"), [`--kubeconfig=${path}`, "--request-timeout=5s", "get", "ns"]);
@@ -125,7 +191,13 @@ describe("a real HA control plane from the program's render (lab)", function () 
 
     it("stores a Secret encrypted in etcd (k8s:enc:secretbox:v1:key1:) and reads it back in clear; a ConfigMap stays clear", async () => {
         const clear = `s3cr3t-${randomBytes(12).toString("hex")}`;
-        const created = await cp.kubectl(["create", "secret", "generic", "at-rest", `--from-literal=password=${clear}`]);
+        const created = await cp.kubectl([
+            "create",
+            "secret",
+            "generic",
+            "at-rest",
+            `--from-literal=password=${clear}`,
+        ]);
         assert.equal(created.code, 0, created.stderr);
         const cm = await cp.kubectl(["create", "configmap", "at-rest-control", `--from-literal=value=${clear}`]);
         assert.equal(cm.code, 0, cm.stderr);
@@ -147,26 +219,43 @@ describe("a real HA control plane from the program's render (lab)", function () 
 
     it("rotates the key as the README's runbook says: add key2 second, make it first, rewrite the Secrets, drop key1", async () => {
         const clear = `rotated-${randomBytes(12).toString("hex")}`;
-        assert.equal((await cp.kubectl(["create", "secret", "generic", "before-rotation", `--from-literal=v=${clear}`])).code, 0);
+        assert.equal(
+            (await cp.kubectl(["create", "secret", "generic", "before-rotation", `--from-literal=v=${clear}`])).code,
+            0,
+        );
         // Each step: the program's render for that key list on every node, then the apiservers
         // restarted one at a time (what place-pki and rotate do), each back ready before the next.
         const step = async (keys: readonly string[]) => {
             const config = await renderedEncryptionConfig(keys);
             const started = Date.now();
             for (const node of cp.nodes) {
-                writeFileSync(join(node.root, "etc", "kubernetes", "pki", "encryption-config.yaml"), config, { mode: 0o600 });
+                writeFileSync(join(node.root, "etc", "kubernetes", "pki", "encryption-config.yaml"), config, {
+                    mode: 0o600,
+                });
                 await cp.kill(node, "kube-apiserver");
                 await cp.startApiServer(node);
             }
-            report.push(`key rotation step ${JSON.stringify(keys)}: three apiservers restarted one at a time in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            report.push(
+                `key rotation step ${JSON.stringify(keys)}: three apiservers restarted one at a time in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+            );
         };
-        const prefix = async (name: string) => (await rawEtcdValue(cp, cp.node(0), `/registry/secrets/default/${name}`)).subarray(0, 26).toString("latin1");
+        const prefix = async (name: string) =>
+            (await rawEtcdValue(cp, cp.node(0), `/registry/secrets/default/${name}`))
+                .subarray(0, 26)
+                .toString("latin1");
         await step(["key1", "key2"]);
         assert.equal(await prefix("before-rotation"), "k8s:enc:secretbox:v1:key1:", "key1 still encrypts");
         await step(["key2", "key1"]);
-        assert.equal((await cp.kubectl(["create", "secret", "generic", "after-rotation", "--from-literal=v=x"])).code, 0);
+        assert.equal(
+            (await cp.kubectl(["create", "secret", "generic", "after-rotation", "--from-literal=v=x"])).code,
+            0,
+        );
         assert.equal(await prefix("after-rotation"), "k8s:enc:secretbox:v1:key2:", "key2 encrypts new writes");
-        assert.equal(await prefix("before-rotation"), "k8s:enc:secretbox:v1:key1:", "old Secrets keep key1 until rewritten");
+        assert.equal(
+            await prefix("before-rotation"),
+            "k8s:enc:secretbox:v1:key1:",
+            "old Secrets keep key1 until rewritten",
+        );
         const all = await cp.kubectl(["get", "secrets", "-A", "-o", "json"]);
         assert.equal(all.code, 0, all.stderr);
         const replaced = await cp.kubectl(["replace", "-f", "-"], all.stdout, 60_000);
@@ -181,7 +270,11 @@ describe("a real HA control plane from the program's render (lab)", function () 
     it("controller-manager and scheduler hold leader election across the three nodes; a leader's loss moves the lease", async () => {
         for (const lease of ["kube-controller-manager", "kube-scheduler"]) {
             let holder: string | undefined;
-            await cp.waitFor(`a ${lease} leader`, 60_000, async () => (holder = await leaseHolder(cp, lease)) !== undefined);
+            await cp.waitFor(
+                `a ${lease} leader`,
+                60_000,
+                async () => (holder = await leaseHolder(cp, lease)) !== undefined,
+            );
             const leader = cp.nodes.find((n) => n.name === holder)!;
             assert.ok(leader, `${lease} held by ${holder}`);
             const killed = Date.now();
@@ -191,7 +284,9 @@ describe("a real HA control plane from the program's render (lab)", function () 
                 next = await leaseHolder(cp, lease);
                 return next !== undefined && next !== holder;
             });
-            report.push(`${lease} leader failover ${((Date.now() - killed) / 1000).toFixed(1)} s (${holder} -> ${next}; lease 15 s)`);
+            report.push(
+                `${lease} leader failover ${((Date.now() - killed) / 1000).toFixed(1)} s (${holder} -> ${next}; lease 15 s)`,
+            );
             cp.start(leader, lease as "kube-controller-manager" | "kube-scheduler");
         }
     });
@@ -208,31 +303,56 @@ describe("a real HA control plane from the program's render (lab)", function () 
         const after = samples.filter((s) => s.at >= killedAt);
         const failed = after.filter((s) => !s.ok);
         const windowMs = failed.length ? failed[failed.length - 1].at - killedAt : 0;
-        report.push(`apiserver loss: requests through the NLB failed for ${(windowMs / 1000).toFixed(1)} s after the kill (${failed.length}/${after.length} probes, round robin over 3 targets; health check every 1 s, 2 failures; on AWS every 10 s)`);
-        assert.ok(samples.filter((s) => s.at < killedAt).every((s) => s.ok), "all requests succeed before the kill");
+        report.push(
+            `apiserver loss: requests through the NLB failed for ${(windowMs / 1000).toFixed(1)} s after the kill (${failed.length}/${after.length} probes, round robin over 3 targets; health check every 1 s, 2 failures; on AWS every 10 s)`,
+        );
+        assert.ok(
+            samples.filter((s) => s.at < killedAt).every((s) => s.ok),
+            "all requests succeed before the kill",
+        );
         assert.ok(windowMs <= 5_000, `requests still failed ${windowMs} ms after the kill`);
-        assert.ok(after.filter((s) => s.at > killedAt + 5_000).every((s) => s.ok), "every request after the health check's window succeeds");
+        assert.ok(
+            after.filter((s) => s.at > killedAt + 5_000).every((s) => s.ok),
+            "every request after the health check's window succeeds",
+        );
         await cp.startApiServer(cp.node(0));
     });
 
     it("killing one etcd member: writes go on", async () => {
         await cp.kill(cp.node(2), "etcd");
         let ok = false;
-        await cp.waitFor("a write with one etcd member down", 30_000, async () => (ok = (await cp.kubectl(["create", "configmap", "during-one-etcd-loss", "--from-literal=k=v"])).code === 0));
+        await cp.waitFor(
+            "a write with one etcd member down",
+            30_000,
+            async () =>
+                (ok =
+                    (await cp.kubectl(["create", "configmap", "during-one-etcd-loss", "--from-literal=k=v"])).code ===
+                    0),
+        );
         assert.ok(ok);
     });
 
     it("killing a second etcd member: /readyz fails and writes are refused", async () => {
         await cp.kill(cp.node(1), "etcd");
-        await cp.waitFor("every apiserver not ready", 60_000, async () => (await Promise.all(cp.nodes.map((n) => cp.apiStatus(n.ip, "/readyz")))).every((s) => s !== 200));
-        const write = await cp.kubectl(["create", "configmap", "without-quorum", "--from-literal=k=v"], undefined, 30_000);
+        await cp.waitFor("every apiserver not ready", 60_000, async () =>
+            (await Promise.all(cp.nodes.map((n) => cp.apiStatus(n.ip, "/readyz")))).every((s) => s !== 200),
+        );
+        const write = await cp.kubectl(
+            ["create", "configmap", "without-quorum", "--from-literal=k=v"],
+            undefined,
+            30_000,
+        );
         assert.notEqual(write.code, 0, write.stdout);
     });
 
     it("healing: with the members back, every object written before is there", async () => {
         cp.start(cp.node(1), "etcd");
         cp.start(cp.node(2), "etcd");
-        await cp.waitFor("the API ready through the NLB again", 120_000, async () => (await cp.apiStatus(LB_IP, "/readyz", render.apiHost)) === 200);
+        await cp.waitFor(
+            "the API ready through the NLB again",
+            120_000,
+            async () => (await cp.apiStatus(LB_IP, "/readyz", render.apiHost)) === 200,
+        );
         for (const name of ["before-drills", "during-apiserver-loss", "during-one-etcd-loss"]) {
             let r = await cp.kubectl(["get", "configmap", name, "-o", "jsonpath={.data.k}"]);
             for (let i = 0; i < 20 && r.code !== 0; i++) {

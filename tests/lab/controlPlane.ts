@@ -43,14 +43,23 @@ export interface LabNode {
  * node paths (/etc/kubernetes, /var/lib/etcd, /var/log/kubernetes) under the node's root, and for
  * a joining etcd member the initial cluster `kubeadm join` would write. Nothing else changes.
  */
-export function labCommand(component: Component, command: readonly string[], node: Pick<LabNode, "root">, join?: { initialCluster: string }): string[] {
+export function labCommand(
+    component: Component,
+    command: readonly string[],
+    node: Pick<LabNode, "root">,
+    join?: { initialCluster: string },
+): string[] {
     if (command[0] !== component) throw new Error(`${component}'s manifest runs ${command[0]}`);
     const args = command.slice(1).map((arg) => {
         const eq = arg.indexOf("=");
         if (eq < 0) return arg;
         const flag = arg.slice(0, eq);
         let value = arg.slice(eq + 1);
-        for (const p of NODE_PATHS) value = value.split(p).map((part, i) => (i === 0 ? part : `${node.root}${p}${part}`)).join("");
+        for (const p of NODE_PATHS)
+            value = value
+                .split(p)
+                .map((part, i) => (i === 0 ? part : `${node.root}${p}${part}`))
+                .join("");
         if (component === "etcd" && flag === "--initial-cluster" && join) value = join.initialCluster;
         return `${flag}=${value}`;
     });
@@ -76,7 +85,10 @@ export function haproxyConfig(nodes: readonly LabNode[], intervalSeconds = 1): s
         "  http-check send meth GET uri /readyz",
         "  http-check expect status 200",
         // As on AWS, the health check does not verify the target's certificate.
-        ...nodes.map((n) => `  server ${n.name} ${n.ip}:${API_PORT} check check-ssl verify none inter ${intervalSeconds}s fall 2 rise 2`),
+        ...nodes.map(
+            (n) =>
+                `  server ${n.name} ${n.ip}:${API_PORT} check check-ssl verify none inter ${intervalSeconds}s fall 2 rise 2`,
+        ),
         "",
     ].join("\n");
 }
@@ -99,9 +111,17 @@ export class LabControlPlane {
     /** Seconds each step took, for the note and the spec's report. */
     readonly timings: Record<string, number> = {};
 
-    constructor(readonly render: Render, readonly dir: string) {
-        if (process.env.K8S_HA_LAB_NETNS !== "1") throw new Error("the lab's control plane runs in its own network namespaces: run it through 'npm run test:lab' (tools/lab/netns.sh)");
-        this.nodes = render.nodes.filter((n) => n.role === "control-plane").map((n, i) => ({ name: n.name, ip: n.privateIp, netns: `k8s-ha-node-${i}`, root: join(dir, n.name) }));
+    constructor(
+        readonly render: Render,
+        readonly dir: string,
+    ) {
+        if (process.env.K8S_HA_LAB_NETNS !== "1")
+            throw new Error(
+                "the lab's control plane runs in its own network namespaces: run it through 'npm run test:lab' (tools/lab/netns.sh)",
+            );
+        this.nodes = render.nodes
+            .filter((n) => n.role === "control-plane")
+            .map((n, i) => ({ name: n.name, ip: n.privateIp, netns: `k8s-ha-node-${i}`, root: join(dir, n.name) }));
         this.adminKubeconfig = join(dir, "admin.conf");
     }
 
@@ -134,7 +154,20 @@ export class LabControlPlane {
      * namespace of its own), as on an instance: leader election identities carry the hostname.
      */
     private inNode(node: LabNode, argv: readonly string[]): string[] {
-        return ["ip", "netns", "exec", node.netns, "unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', node.name, ...argv];
+        return [
+            "ip",
+            "netns",
+            "exec",
+            node.netns,
+            "unshare",
+            "--uts",
+            "--",
+            "sh",
+            "-c",
+            'hostname "$0" && exec "$@"',
+            node.name,
+            ...argv,
+        ];
     }
 
     /** The node's root with the program's files in place, as place-pki and prepare leave it. */
@@ -159,13 +192,16 @@ export class LabControlPlane {
 
     async mustKubeadm(node: LabNode, args: readonly string[], timeoutMs?: number): Promise<string> {
         const r = await this.kubeadm(node, args, timeoutMs);
-        if (r.code !== 0) throw new Error(`kubeadm ${args.join(" ")} on ${node.name} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+        if (r.code !== 0)
+            throw new Error(`kubeadm ${args.join(" ")} on ${node.name} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
         return r.stdout + r.stderr;
     }
 
     /** A component's command line from the node's static-pod manifest. */
     manifestCommand(node: LabNode, component: Component): string[] {
-        const manifest = parse(readFileSync(join(node.root, "etc", "kubernetes", "manifests", `${component}.yaml`), "utf8"));
+        const manifest = parse(
+            readFileSync(join(node.root, "etc", "kubernetes", "manifests", `${component}.yaml`), "utf8"),
+        );
         return manifest.spec.containers[0].command as string[];
     }
 
@@ -191,17 +227,23 @@ export class LabControlPlane {
         const proc: Proc = {
             child,
             done: false,
-            exited: new Promise((resolve) => child.on("exit", () => {
-                proc.done = true;
-                live.delete(child);
-                resolve();
-            })),
+            exited: new Promise((resolve) =>
+                child.on("exit", () => {
+                    proc.done = true;
+                    live.delete(child);
+                    resolve();
+                }),
+            ),
         };
         this.procs.set(key, proc);
     }
 
     start(node: LabNode, component: Component, join?: { initialCluster: string }): void {
-        this.spawnLogged(this.key(node, component), this.inNode(node, labCommand(component, this.manifestCommand(node, component), node, join)), this.logFile(node, component));
+        this.spawnLogged(
+            this.key(node, component),
+            this.inNode(node, labCommand(component, this.manifestCommand(node, component), node, join)),
+            this.logFile(node, component),
+        );
     }
 
     async kill(node: LabNode, component: Component, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -225,7 +267,19 @@ export class LabControlPlane {
     /** etcdctl 3.6 against one node's member, as the node's healthcheck client. */
     etcdctl(node: LabNode, args: readonly string[], timeoutMs = 20_000): Promise<RunResult> {
         const pki = join(node.root, "etc", "kubernetes", "pki", "etcd");
-        return run(labTool("etcdctl"), [`--endpoints=https://${node.ip}:2379`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/healthcheck-client.crt`, `--key=${pki}/healthcheck-client.key`, "--dial-timeout=2s", "--command-timeout=5s", ...args], { timeoutMs });
+        return run(
+            labTool("etcdctl"),
+            [
+                `--endpoints=https://${node.ip}:2379`,
+                `--cacert=${pki}/ca.crt`,
+                `--cert=${pki}/healthcheck-client.crt`,
+                `--key=${pki}/healthcheck-client.key`,
+                "--dial-timeout=2s",
+                "--command-timeout=5s",
+                ...args,
+            ],
+            { timeoutMs },
+        );
     }
 
     /** GET https://<ip>:6443<path>, trusting the cluster CA: the status code, or 0 when unreachable. */
@@ -233,18 +287,33 @@ export class LabControlPlane {
         const ca = readFileSync(join(this.nodes[0].root, "etc", "kubernetes", "pki", "ca.crt"));
         return new Promise((resolve) => {
             // A new connection each time (Node keeps connections alive by default): each one is balanced anew.
-            const req = request({ host: ip, port: API_PORT, path, ca, servername, timeout: 2_000, agent: false }, (res) => {
-                res.resume();
-                resolve(res.statusCode ?? 0);
-            });
+            const req = request(
+                { host: ip, port: API_PORT, path, ca, servername, timeout: 2_000, agent: false },
+                (res) => {
+                    res.resume();
+                    resolve(res.statusCode ?? 0);
+                },
+            );
             req.on("timeout", () => req.destroy());
             req.on("error", () => resolve(0));
             req.end();
         });
     }
 
-    async waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, node?: LabNode, component?: Component): Promise<void> {
-        await waitFor(what, timeoutMs, async () => ((await probe()) ? true : undefined), () => (node && component ? tail(this.logFile(node, component)) : ""), 250);
+    async waitFor(
+        what: string,
+        timeoutMs: number,
+        probe: () => Promise<boolean>,
+        node?: LabNode,
+        component?: Component,
+    ): Promise<void> {
+        await waitFor(
+            what,
+            timeoutMs,
+            async () => ((await probe()) ? true : undefined),
+            () => (node && component ? tail(this.logFile(node, component)) : ""),
+            250,
+        );
     }
 
     private async timed(step: string, body: () => Promise<void>): Promise<void> {
@@ -264,7 +333,10 @@ export class LabControlPlane {
     }
 
     kubectl(args: readonly string[], input?: string, timeoutMs = 20_000): Promise<RunResult> {
-        return run(labTool("kubectl"), [`--kubeconfig=${this.adminKubeconfig}`, "--request-timeout=5s", ...args], { input, timeoutMs });
+        return run(labTool("kubectl"), [`--kubeconfig=${this.adminKubeconfig}`, "--request-timeout=5s", ...args], {
+            input,
+            timeoutMs,
+        });
     }
 
     /** Node 0 as `kubeadm init` leaves it, then each other node as `kubeadm join --control-plane`. */
@@ -279,13 +351,23 @@ export class LabControlPlane {
         });
         await this.timed("node 0: etcd healthy", async () => {
             this.start(first, "etcd");
-            await this.waitFor(`etcd on ${first.name}`, 60_000, async () => (await this.etcdctl(first, ["endpoint", "health"])).code === 0, first, "etcd");
+            await this.waitFor(
+                `etcd on ${first.name}`,
+                60_000,
+                async () => (await this.etcdctl(first, ["endpoint", "health"])).code === 0,
+                first,
+                "etcd",
+            );
         });
         await this.timed("node 0: apiserver ready", async () => this.startApiServer(first));
         this.startLoadBalancer();
         this.writeAdminKubeconfig();
         await this.timed("load balancer: node 0 healthy", async () => {
-            await this.waitFor("the API through haproxy", 30_000, async () => (await this.apiStatus(LB_IP, "/readyz", this.render.apiHost)) === 200);
+            await this.waitFor(
+                "the API through haproxy",
+                30_000,
+                async () => (await this.apiStatus(LB_IP, "/readyz", this.render.apiHost)) === 200,
+            );
         });
         // What `kubeadm init` does next through controlPlaneEndpoint: kubeadm-config, kubelet-config,
         // the bootstrap token and cluster-info, which every join discovers the cluster from.
@@ -297,12 +379,29 @@ export class LabControlPlane {
         this.start(first, "kube-controller-manager");
         this.start(first, "kube-scheduler");
         for (const [i, node] of others.entries()) {
-            await this.timed(`node ${i + 1}: kubeadm join phases (discovery, certs, kubeconfig, control-plane)`, async () => {
-                for (const phase of ["certs", "kubeconfig", "control-plane"]) {
-                    await this.mustKubeadm(node, ["join", "phase", "control-plane-prepare", phase, "--config", "/join-control-plane.yaml"]);
-                }
-                await this.mustKubeadm(node, ["init", "phase", "etcd", "local", "--config", "/rotate.kubeadm-phase-config.yaml"]);
-            });
+            await this.timed(
+                `node ${i + 1}: kubeadm join phases (discovery, certs, kubeconfig, control-plane)`,
+                async () => {
+                    for (const phase of ["certs", "kubeconfig", "control-plane"]) {
+                        await this.mustKubeadm(node, [
+                            "join",
+                            "phase",
+                            "control-plane-prepare",
+                            phase,
+                            "--config",
+                            "/join-control-plane.yaml",
+                        ]);
+                    }
+                    await this.mustKubeadm(node, [
+                        "init",
+                        "phase",
+                        "etcd",
+                        "local",
+                        "--config",
+                        "/rotate.kubeadm-phase-config.yaml",
+                    ]);
+                },
+            );
             await this.timed(`node ${i + 1}: etcd learner added, started, promoted`, async () => this.joinEtcd(node));
             await this.timed(`node ${i + 1}: apiserver ready`, async () => this.startApiServer(node));
             this.start(node, "kube-controller-manager");
@@ -312,26 +411,52 @@ export class LabControlPlane {
 
     async startApiServer(node: LabNode): Promise<void> {
         this.start(node, "kube-apiserver");
-        await this.waitFor(`kube-apiserver on ${node.name}`, 120_000, async () => (await this.apiStatus(node.ip, "/readyz")) === 200, node, "kube-apiserver");
+        await this.waitFor(
+            `kube-apiserver on ${node.name}`,
+            120_000,
+            async () => (await this.apiStatus(node.ip, "/readyz")) === 200,
+            node,
+            "kube-apiserver",
+        );
     }
 
     /** kubeadm join's etcd step: member add as a learner, start with the existing cluster, promote. */
     async joinEtcd(node: LabNode): Promise<void> {
         const via = this.nodes.find((n) => n !== node && this.isRunning(n, "etcd"))!;
-        const added = await this.etcdctl(via, ["member", "add", node.name, `--peer-urls=https://${node.ip}:2380`, "--learner", "-w", "json"]);
+        const added = await this.etcdctl(via, [
+            "member",
+            "add",
+            node.name,
+            `--peer-urls=https://${node.ip}:2380`,
+            "--learner",
+            "-w",
+            "json",
+        ]);
         if (added.code !== 0) throw new Error(`member add ${node.name}: ${added.stderr}`);
-        const body = JSON.parse(exactIds(added.stdout)) as { member: { ID: number | string }; members: { name?: string; peerURLs: string[] }[] };
+        const body = JSON.parse(exactIds(added.stdout)) as {
+            member: { ID: number | string };
+            members: { name?: string; peerURLs: string[] }[];
+        };
         const initialCluster = body.members.map((m) => `${m.name || node.name}=${m.peerURLs[0]}`).join(",");
         this.start(node, "etcd", { initialCluster });
         const id = BigInt(body.member.ID).toString(16);
-        await this.waitFor(`learner ${node.name} promoted`, 60_000, async () => (await this.etcdctl(via, ["member", "promote", id])).code === 0, node, "etcd");
+        await this.waitFor(
+            `learner ${node.name} promoted`,
+            60_000,
+            async () => (await this.etcdctl(via, ["member", "promote", id])).code === 0,
+            node,
+            "etcd",
+        );
     }
 
     async votingMembers(): Promise<string[]> {
         const via = this.nodes.find((n) => this.isRunning(n, "etcd"))!;
         const r = await this.etcdctl(via, ["member", "list", "-w", "json"]);
         if (r.code !== 0) throw new Error(`member list: ${r.stderr}`);
-        return (JSON.parse(exactIds(r.stdout)).members as { name: string; isLearner?: boolean }[]).filter((m) => !m.isLearner).map((m) => m.name).sort();
+        return (JSON.parse(exactIds(r.stdout)).members as { name: string; isLearner?: boolean }[])
+            .filter((m) => !m.isLearner)
+            .map((m) => m.name)
+            .sort();
     }
 }
 

@@ -20,7 +20,11 @@ export interface Render {
     readonly apiHost: string;
 }
 
-export async function renderStack(stack: string, config: Record<string, unknown> = {}, privateIps?: Record<string, string>): Promise<Render> {
+export async function renderStack(
+    stack: string,
+    config: Record<string, unknown> = {},
+    privateIps?: Record<string, string>,
+): Promise<Render> {
     const result = await plan(stack, config, { preview: false, mocks: privateIps ? { privateIps } : undefined });
     if (result.run.error) throw result.run.error;
     const dir = mkdtempSync(join(tmpdir(), `k8s-ha-render-${stack}-`));

@@ -9,8 +9,16 @@ export function labBin(): string {
 }
 
 export type LabTool =
-    | "kubeadm" | "kubelet" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kubectl"
-    | "etcd" | "etcdutl" | "etcdctl" | "pulumi";
+    | "kubeadm"
+    | "kubelet"
+    | "kube-apiserver"
+    | "kube-controller-manager"
+    | "kube-scheduler"
+    | "kubectl"
+    | "etcd"
+    | "etcdutl"
+    | "etcdctl"
+    | "pulumi";
 
 /** The absolute path of a lab binary; throws when it has not been built. */
 export function labTool(name: LabTool): string {
@@ -33,5 +41,6 @@ export function requireLabTools(names: readonly LabTool[]): void {
             return true;
         }
     });
-    if (missing.length > 0) throw new Error(`missing lab tools in ${labBin()}: ${missing.join(", ")}; build them with 'npm run lab:tools'`);
+    if (missing.length > 0)
+        throw new Error(`missing lab tools in ${labBin()}: ${missing.join(", ")}; build them with 'npm run lab:tools'`);
 }

@@ -26,13 +26,19 @@ describe("node sandboxes: the dev stack brought up by its own scripts (real kube
         await c.stage(c.node0);
         const active = await c.lab.exec(c.node0, ["systemctl", "is-active", "containerd"]);
         assert.equal(active.stdout.trim(), "active", c.lab.logs(c.node0));
-        assert.match(await c.lab.exec(c.node0, ["cat", "/var/lib/k8s-ha/prepared"]).then((r) => r.stdout), /^[0-9a-f]{64}$/m);
+        assert.match(
+            await c.lab.exec(c.node0, ["cat", "/var/lib/k8s-ha/prepared"]).then((r) => r.stdout),
+            /^[0-9a-f]{64}$/m,
+        );
     });
 
     it("initialises the cluster on node 0: kubeadm init, and /readyz answers through the NLB stand-in", async function () {
         const init = await c.init();
         assert.ok(init);
-        assert.match(init.stdout, /no other control plane runs etcd or an apiserver \(2 probed, every connection refused\): a new cluster/);
+        assert.match(
+            init.stdout,
+            /no other control plane runs etcd or an apiserver \(2 probed, every connection refused\): a new cluster/,
+        );
         assert.match(init.stdout, /initialised k8s-dev-cp-0; the API answers at/);
         const readyz = await c.kubectl(["get", "--raw", "/readyz"]);
         assert.equal(readyz.stdout.trim(), "ok", `${readyz.stderr}\n${c.lab.logs(c.node0)}`);
@@ -40,16 +46,50 @@ describe("node sandboxes: the dev stack brought up by its own scripts (real kube
 
     it("runs etcd, kube-apiserver, -controller-manager and -scheduler as the kubelet's static pods in containerd", async function () {
         const containers = await c.lab.exec(c.node0, ["ctr", "-n", "k8s.io", "containers", "ls"]);
-        for (const image of ["etcd:3.6.6-0", "kube-apiserver:v1.35.4", "kube-controller-manager:v1.35.4", "kube-scheduler:v1.35.4"]) {
-            assert.ok(containers.stdout.includes(`registry.k8s.io/${image}`), `no container of ${image} in ${c.node0}'s containerd:\n${containers.stdout}`);
+        for (const image of [
+            "etcd:3.6.6-0",
+            "kube-apiserver:v1.35.4",
+            "kube-controller-manager:v1.35.4",
+            "kube-scheduler:v1.35.4",
+        ]) {
+            assert.ok(
+                containers.stdout.includes(`registry.k8s.io/${image}`),
+                `no container of ${image} in ${c.node0}'s containerd:\n${containers.stdout}`,
+            );
         }
-        const pods = await waitFor("the control plane's mirror pods Running", 120_000, async () => {
-            const r = await c.kubectl(["-n", "kube-system", "get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{\"\\n\"}{end}"]);
-            const running = r.stdout.split("\n").filter((l) => l.endsWith(`${c.node0} Running`)).map((l) => l.split(" ")[0]);
-            return ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"].every((p) => running.includes(`${p}-${c.node0}`)) ? running : undefined;
-        }, undefined, 1_000);
+        const pods = await waitFor(
+            "the control plane's mirror pods Running",
+            120_000,
+            async () => {
+                const r = await c.kubectl([
+                    "-n",
+                    "kube-system",
+                    "get",
+                    "pods",
+                    "-o",
+                    'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\\n"}{end}',
+                ]);
+                const running = r.stdout
+                    .split("\n")
+                    .filter((l) => l.endsWith(`${c.node0} Running`))
+                    .map((l) => l.split(" ")[0]);
+                return ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"].every((p) =>
+                    running.includes(`${p}-${c.node0}`),
+                )
+                    ? running
+                    : undefined;
+            },
+            undefined,
+            1_000,
+        );
         assert.ok(pods.includes(`etcd-${c.node0}`));
-        const node = await c.kubectl(["get", "node", c.node0, "-o", "jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}"]);
+        const node = await c.kubectl([
+            "get",
+            "node",
+            c.node0,
+            "-o",
+            "jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}",
+        ]);
         assert.match(node.stdout, /^v1\.35\.4 containerd:\/\/1\.6\./);
     });
 
@@ -67,7 +107,10 @@ describe("node sandboxes: the dev stack brought up by its own scripts (real kube
             assert.match(joined.stdout, new RegExp(`kubeadm join of ${n} \\(control-plane\\)`));
         }
         const members = await c.etcdMembers();
-        assert.deepEqual(members.map((m) => [m.name, m.isLearner ?? false]).sort(), c.controlPlanes.map((n) => [n, false]));
+        assert.deepEqual(
+            members.map((m) => [m.name, m.isLearner ?? false]).sort(),
+            c.controlPlanes.map((n) => [n, false]),
+        );
         const readyz = await c.kubectl(["get", "--raw", "/readyz"]);
         assert.equal(readyz.stdout.trim(), "ok");
     });
@@ -81,27 +124,84 @@ describe("node sandboxes: the dev stack brought up by its own scripts (real kube
             assert.match(join.stdout, new RegExp(`kubeadm join of ${n}`));
             assert.match(token.stdout, new RegExp(`Node ${n} registered; its bootstrap token is deleted`));
         }
-        const secrets = await c.kubectl(["-n", "kube-system", "get", "secrets", "--field-selector", "type=bootstrap.kubernetes.io/token", "-o", "name"]);
+        const secrets = await c.kubectl([
+            "-n",
+            "kube-system",
+            "get",
+            "secrets",
+            "--field-selector",
+            "type=bootstrap.kubernetes.io/token",
+            "-o",
+            "name",
+        ]);
         assert.doesNotMatch(secrets.stdout, /k8s-ha: join of/);
     });
 
     it("with the lab's CNI every node is Ready, and kube-proxy (iptables from Debian in its image) runs on every node", async function () {
         await c.cni();
         const all = c.nodes;
-        await waitFor("every Node Ready", 180_000, async () => {
-            const r = await c.kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
-            const ready = r.stdout.split("\n").filter((l) => l.endsWith(" True")).map((l) => l.split(" ")[0]);
-            return all.every((n) => ready.includes(n)) && ready.length === all.length ? ready : undefined;
-        }, () => c.lab.logs(c.workers[0]), 2_000);
-        const proxies = await waitFor("kube-proxy Ready on every node", 180_000, async () => {
-            const r = await c.kubectl(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy", "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}{\"\\n\"}{end}"]);
-            const lines = r.stdout.split("\n").filter(Boolean).map((l) => l.split(" "));
-            return lines.length === all.length && lines.every((l) => l[1] === "true") ? lines : undefined;
-        }, undefined, 2_000);
+        await waitFor(
+            "every Node Ready",
+            180_000,
+            async () => {
+                const r = await c.kubectl([
+                    "get",
+                    "nodes",
+                    "-o",
+                    'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+                ]);
+                const ready = r.stdout
+                    .split("\n")
+                    .filter((l) => l.endsWith(" True"))
+                    .map((l) => l.split(" ")[0]);
+                return all.every((n) => ready.includes(n)) && ready.length === all.length ? ready : undefined;
+            },
+            () => c.lab.logs(c.workers[0]),
+            2_000,
+        );
+        const proxies = await waitFor(
+            "kube-proxy Ready on every node",
+            180_000,
+            async () => {
+                const r = await c.kubectl([
+                    "-n",
+                    "kube-system",
+                    "get",
+                    "pods",
+                    "-l",
+                    "k8s-app=kube-proxy",
+                    "-o",
+                    'jsonpath={range .items[*]}{.spec.nodeName} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}{"\\n"}{end}',
+                ]);
+                const lines = r.stdout
+                    .split("\n")
+                    .filter(Boolean)
+                    .map((l) => l.split(" "));
+                return lines.length === all.length && lines.every((l) => l[1] === "true") ? lines : undefined;
+            },
+            undefined,
+            2_000,
+        );
         // Ready and staying up: no restart since (a crash loop restarts within seconds).
         await new Promise((r) => setTimeout(r, 15_000));
-        const again = await c.kubectl(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy", "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}{\"\\n\"}{end}"]);
-        assert.deepEqual(again.stdout.split("\n").filter(Boolean).map((l) => l.split(" ")).sort(), proxies.sort());
+        const again = await c.kubectl([
+            "-n",
+            "kube-system",
+            "get",
+            "pods",
+            "-l",
+            "k8s-app=kube-proxy",
+            "-o",
+            'jsonpath={range .items[*]}{.spec.nodeName} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}{"\\n"}{end}',
+        ]);
+        assert.deepEqual(
+            again.stdout
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => l.split(" "))
+                .sort(),
+            proxies.sort(),
+        );
         // Its rules: the apiserver's Service is programmed into the worker's nat table.
         const nat = await c.lab.exec(c.workers[0], ["iptables-save", "-t", "nat"]);
         assert.match(nat.stdout, /KUBE-SVC-NPX46M4PTMTKRN6Y/);

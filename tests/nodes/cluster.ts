@@ -71,14 +71,42 @@ export class Cluster {
 
     /** kubectl from the host through the NLB stand-in, with the program's admin kubeconfig. */
     kubectl(args: readonly string[], timeoutMs = 30_000, input?: string): Promise<RunResult> {
-        return run(join(labBin(), "kubectl"), ["--kubeconfig", join(this.render.dir, "admin.conf"), "--server", `https://${LB_IP}:6443`, "--tls-server-name", this.render.apiHost, "--request-timeout=10s", ...args], { timeoutMs, input });
+        return run(
+            join(labBin(), "kubectl"),
+            [
+                "--kubeconfig",
+                join(this.render.dir, "admin.conf"),
+                "--server",
+                `https://${LB_IP}:6443`,
+                "--tls-server-name",
+                this.render.apiHost,
+                "--request-timeout=10s",
+                ...args,
+            ],
+            { timeoutMs, input },
+        );
     }
 
     /** etcdctl against the given control planes' etcd, with node 0's health-check client certificate. */
     etcdctl(args: readonly string[], endpoints: readonly string[] = this.controlPlanes): Promise<RunResult> {
         const pki = join(this.render.node(this.node0), "etc", "kubernetes", "pki", "etcd");
         const urls = endpoints.map((n) => `https://${this.lab.node(n).ip}:2379`).join(",");
-        return run(join(labBin(), "etcdctl"), ["--endpoints", urls, "--cacert", join(pki, "ca.crt"), "--cert", join(pki, "healthcheck-client.crt"), "--key", join(pki, "healthcheck-client.key"), "--command-timeout=10s", ...args], { timeoutMs: 30_000 });
+        return run(
+            join(labBin(), "etcdctl"),
+            [
+                "--endpoints",
+                urls,
+                "--cacert",
+                join(pki, "ca.crt"),
+                "--cert",
+                join(pki, "healthcheck-client.crt"),
+                "--key",
+                join(pki, "healthcheck-client.key"),
+                "--command-timeout=10s",
+                ...args,
+            ],
+            { timeoutMs: 30_000 },
+        );
     }
 
     async etcdMembers(endpoints?: readonly string[]): Promise<EtcdMember[]> {
@@ -110,7 +138,8 @@ export class Cluster {
             await this.runScript(node, "prepare.create", "prepare");
             await this.lab.importImages(node, this.archives);
             const upgrade = await this.runScript(node, "upgrade.create", "upgrade");
-            if (!/are installed already/.test(upgrade.stdout)) throw new Error(`upgrade.sh on ${node} did not find the staged packages:\n${upgrade.stdout}`);
+            if (!/are installed already/.test(upgrade.stdout))
+                throw new Error(`upgrade.sh on ${node} did not find the staged packages:\n${upgrade.stdout}`);
             // What the kubelet package's install does on an instance.
             await this.lab.exec(node, ["systemctl", "enable", "kubelet"]);
             if (this.controlPlanes.includes(node)) await this.runScript(node, "place-pki.create", "place-pki");
@@ -128,7 +157,12 @@ export class Cluster {
 
     /** A worker's join: its join-token step on node 0 and its join on the worker, in parallel. */
     joinWorker(node: string): Promise<RunResult[] | undefined> {
-        return this.step(`join ${node}`, () => Promise.all([this.runScript(node, "join-token.create", "join-token", this.node0), this.runScript(node, "join.create", "join")]));
+        return this.step(`join ${node}`, () =>
+            Promise.all([
+                this.runScript(node, "join-token.create", "join-token", this.node0),
+                this.runScript(node, "join.create", "join"),
+            ]),
+        );
     }
 
     /** The lab overlay's cluster settings: its CNI on every node, kube-proxy's conntrack sizing off (cni.ts). */

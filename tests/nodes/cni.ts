@@ -16,7 +16,14 @@ export function labCniConfig(podCidr: string): string {
             cniVersion: "1.0.0",
             name: "k8s-ha-lab",
             plugins: [
-                { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: "0.0.0.0/0" }] } },
+                {
+                    type: "bridge",
+                    bridge: "cni0",
+                    isGateway: true,
+                    ipMasq: true,
+                    hairpinMode: true,
+                    ipam: { type: "host-local", ranges: [[{ subnet: podCidr }]], routes: [{ dst: "0.0.0.0/0" }] },
+                },
                 { type: "portmap", capabilities: { portMappings: true } },
             ],
         },
@@ -27,11 +34,27 @@ export function labCniConfig(podCidr: string): string {
 
 /** Each Node's pod CIDR, once the controller-manager has given every node one. */
 async function podCidrs(cluster: Cluster, nodes: readonly string[]): Promise<Map<string, string>> {
-    return waitFor("every Node's pod CIDR", 120_000, async () => {
-        const r = await cluster.kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{\"\\n\"}{end}"]);
-        const m = new Map(r.stdout.split("\n").filter((l) => l.includes(" ")).map((l) => l.split(" ") as [string, string]));
-        return nodes.every((n) => m.get(n)) ? m : undefined;
-    }, () => "", 2_000);
+    return waitFor(
+        "every Node's pod CIDR",
+        120_000,
+        async () => {
+            const r = await cluster.kubectl([
+                "get",
+                "nodes",
+                "-o",
+                'jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\\n"}{end}',
+            ]);
+            const m = new Map(
+                r.stdout
+                    .split("\n")
+                    .filter((l) => l.includes(" "))
+                    .map((l) => l.split(" ") as [string, string]),
+            );
+            return nodes.every((n) => m.get(n)) ? m : undefined;
+        },
+        () => "",
+        2_000,
+    );
 }
 
 /** Writes the conflist into every node's /etc/cni/net.d and routes the pod CIDRs between nodes. */
@@ -43,7 +66,15 @@ export async function installLabCni(cluster: Cluster, nodes: readonly string[] =
         writeFileSync(join(netd, "10-k8s-ha-lab.conflist"), labCniConfig(cidrs.get(n)!));
         for (const other of nodes) {
             if (other === n) continue;
-            const r = await run("ip", ["-n", cluster.lab.node(n).netns, "route", "replace", cidrs.get(other)!, "via", cluster.lab.node(other).ip]);
+            const r = await run("ip", [
+                "-n",
+                cluster.lab.node(n).netns,
+                "route",
+                "replace",
+                cidrs.get(other)!,
+                "via",
+                cluster.lab.node(other).ip,
+            ]);
             if (r.code !== 0) throw new Error(`route to ${other}'s pods on ${n}: ${r.stderr}`);
         }
     }
@@ -65,6 +96,14 @@ export async function labKubeProxyConfig(cluster: Cluster): Promise<void> {
     cm.data["config.conf"] = stringify(config);
     const put = await cluster.kubectl(["replace", "-f", "-"], 30_000, JSON.stringify(cm));
     if (put.code !== 0) throw new Error(`kubectl replace configmap kube-proxy: ${put.stderr}`);
-    const restarted = await cluster.kubectl(["-n", "kube-system", "delete", "pods", "-l", "k8s-app=kube-proxy", "--wait=false"]);
+    const restarted = await cluster.kubectl([
+        "-n",
+        "kube-system",
+        "delete",
+        "pods",
+        "-l",
+        "k8s-app=kube-proxy",
+        "--wait=false",
+    ]);
     if (restarted.code !== 0) throw new Error(`kubectl delete pods -l k8s-app=kube-proxy: ${restarted.stderr}`);
 }

@@ -19,7 +19,18 @@ import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes } from "./sandbox";
 
 /** The plugins of kubeadm's default Corefile. */
-const KUBEADM_PLUGINS = ["errors", "health", "ready", "kubernetes", "prometheus", "forward", "cache", "loop", "reload", "loadbalance"];
+const KUBEADM_PLUGINS = [
+    "errors",
+    "health",
+    "ready",
+    "kubernetes",
+    "prometheus",
+    "forward",
+    "cache",
+    "loop",
+    "reload",
+    "loadbalance",
+];
 
 /** kubeadm's Corefile as CoreDNS runs it outside a pod (see above). */
 export function corefileOutsidePod(corefile: string, port: number, kubeconfig: string, upstream: string): string {
@@ -27,8 +38,13 @@ export function corefileOutsidePod(corefile: string, port: number, kubeconfig: s
         .replace(/^\.:53 \{/m, `.:${port} {`)
         .replace(/(kubernetes [^{\n]*\{)/, `$1\n       kubeconfig ${kubeconfig}`)
         .replace(/^(\s*forward \. )\/etc\/resolv\.conf/m, `$1${upstream}`);
-    for (const [what, re] of [["port", `^\\.:${port} \\{`], ["kubeconfig", `kubeconfig ${kubeconfig}`], ["upstream", `forward \\. ${upstream}`]] as const) {
-        if (!new RegExp(re, "m").test(out)) throw new Error(`kubeadm's Corefile changed shape: no place for the ${what}:\n${corefile}`);
+    for (const [what, re] of [
+        ["port", `^\\.:${port} \\{`],
+        ["kubeconfig", `kubeconfig ${kubeconfig}`],
+        ["upstream", `forward \\. ${upstream}`],
+    ] as const) {
+        if (!new RegExp(re, "m").test(out))
+            throw new Error(`kubeadm's Corefile changed shape: no place for the ${what}:\n${corefile}`);
     }
     return out;
 }
@@ -41,11 +57,25 @@ describe("node sandboxes: the lab's CoreDNS serves the cluster with kubeadm's Co
     const script = (name: string) => join(render.node(cp0), "scripts", `${name}.sh`);
     const stdin = (name: string) => readFileSync(join(render.node(cp0), "stdin", name), "utf8");
     const kubectl = (args: readonly string[]) =>
-        run(join(labBin(), "kubectl"), ["--kubeconfig", join(render.dir, "admin.conf"), "--server", `https://${LB_IP}:6443`, "--tls-server-name", render.apiHost, "--request-timeout=10s", ...args], { timeoutMs: 30_000 });
+        run(
+            join(labBin(), "kubectl"),
+            [
+                "--kubeconfig",
+                join(render.dir, "admin.conf"),
+                "--server",
+                `https://${LB_IP}:6443`,
+                "--tls-server-name",
+                render.apiHost,
+                "--request-timeout=10s",
+                ...args,
+            ],
+            { timeoutMs: 30_000 },
+        );
 
     before(async function () {
         requireLabTools(["kubeadm", "kubelet", "kubectl"]);
-        if (!existsSync(join(labBin(), "coredns"))) throw new Error(`${labBin()}/coredns is missing: build it with 'npm run lab:tools -- --toolset coredns'`);
+        if (!existsSync(join(labBin(), "coredns")))
+            throw new Error(`${labBin()}/coredns is missing: build it with 'npm run lab:tools -- --toolset coredns'`);
         render = await renderStack("dev");
         const cps = render.nodes.filter((n) => n.role === "control-plane");
         cp0 = cps[0].name;
@@ -69,36 +99,78 @@ describe("node sandboxes: the lab's CoreDNS serves the cluster with kubeadm's Co
     });
 
     it("has every plugin of kubeadm's Corefile compiled in, and no cloud plugin", async function () {
-        const cm = await kubectl(["-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"]);
+        const cm = await kubectl([
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "coredns",
+            "-o",
+            "jsonpath={.data.Corefile}",
+        ]);
         assert.equal(cm.code, 0, cm.stderr);
-        for (const p of KUBEADM_PLUGINS) assert.match(cm.stdout, new RegExp(`^\\s*${p}\\b`, "m"), `kubeadm's Corefile has no ${p} now: update KUBEADM_PLUGINS and tools/lab/coredns/cmd/coredns`);
+        for (const p of KUBEADM_PLUGINS)
+            assert.match(
+                cm.stdout,
+                new RegExp(`^\\s*${p}\\b`, "m"),
+                `kubeadm's Corefile has no ${p} now: update KUBEADM_PLUGINS and tools/lab/coredns/cmd/coredns`,
+            );
         const plugins = (await run(join(labBin(), "coredns"), ["-plugins"])).stdout.split("\n").map((l) => l.trim());
         for (const p of [...KUBEADM_PLUGINS, "log"]) assert.ok(plugins.includes(p), `the lab's CoreDNS lacks ${p}`);
-        for (const p of ["route53", "azure", "clouddns"]) assert.ok(!plugins.includes(p), `the lab's CoreDNS carries ${p}`);
+        for (const p of ["route53", "azure", "clouddns"])
+            assert.ok(!plugins.includes(p), `the lab's CoreDNS carries ${p}`);
     });
 
     it("resolves kubernetes.default.svc.cluster.local to the Service's address, through the API", async function () {
-        const cm = await kubectl(["-n", "kube-system", "get", "configmap", "coredns", "-o", "jsonpath={.data.Corefile}"]);
+        const cm = await kubectl([
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "coredns",
+            "-o",
+            "jsonpath={.data.Corefile}",
+        ]);
         const node = lab.node(cp0);
         // Nothing answers on the node's 127.0.0.1:53: forward has an upstream, and loop finds no loop.
         writeFileSync(join(node.dir, "resolv.upstream"), "nameserver 127.0.0.1\n");
-        writeFileSync(join(node.dir, "Corefile"), corefileOutsidePod(cm.stdout, 1053, "/etc/kubernetes/admin.conf", join(node.dir, "resolv.upstream")));
-        const coredns = spawn("nsenter", ["-t", String(node.pid), "-n", "-m", "--", join(labBin(), "coredns"), "-conf", join(node.dir, "Corefile")], { stdio: ["ignore", "pipe", "pipe"] });
+        writeFileSync(
+            join(node.dir, "Corefile"),
+            corefileOutsidePod(cm.stdout, 1053, "/etc/kubernetes/admin.conf", join(node.dir, "resolv.upstream")),
+        );
+        const coredns = spawn(
+            "nsenter",
+            ["-t", String(node.pid), "-n", "-m", "--", join(labBin(), "coredns"), "-conf", join(node.dir, "Corefile")],
+            { stdio: ["ignore", "pipe", "pipe"] },
+        );
         let out = "";
         coredns.stdout.on("data", (d: Buffer) => (out += d.toString()));
         coredns.stderr.on("data", (d: Buffer) => (out += d.toString()));
         try {
-            const svc = await kubectl(["-n", "default", "get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"]);
+            const svc = await kubectl([
+                "-n",
+                "default",
+                "get",
+                "service",
+                "kubernetes",
+                "-o",
+                "jsonpath={.spec.clusterIP}",
+            ]);
             assert.match(svc.stdout, /^\d+\.\d+\.\d+\.\d+$/);
             const dns = new Resolver({ timeout: 2000, tries: 1 });
             dns.setServers([`${node.ip}:1053`]);
-            const answer = await waitFor("CoreDNS to answer kubernetes.default.svc.cluster.local", 60_000, async () => {
-                try {
-                    return await dns.resolve4("kubernetes.default.svc.cluster.local");
-                } catch {
-                    return undefined;
-                }
-            }, () => out);
+            const answer = await waitFor(
+                "CoreDNS to answer kubernetes.default.svc.cluster.local",
+                60_000,
+                async () => {
+                    try {
+                        return await dns.resolve4("kubernetes.default.svc.cluster.local");
+                    } catch {
+                        return undefined;
+                    }
+                },
+                () => out,
+            );
             assert.deepEqual(answer, [svc.stdout]);
             // A name the cluster does not have: NXDOMAIN from the kubernetes plugin, not a timeout.
             await assert.rejects(dns.resolve4("no-such-service.default.svc.cluster.local"), { code: "ENOTFOUND" });

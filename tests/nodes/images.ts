@@ -21,7 +21,10 @@ export interface ImageRecipe {
  * kube-proxy's image also needs iptables (its default mode): `debianIptables` adds it.
  */
 export function recipeFor(ref: string): ImageRecipe {
-    const repo = ref.replace(/:[^/:]+$/, "").split("/").pop()!;
+    const repo = ref
+        .replace(/:[^/:]+$/, "")
+        .split("/")
+        .pop()!;
     const bin = (name: string) => ({ [`/usr/local/bin/${name}`]: name });
     const kube = (name: string) => ({ [`/usr/local/bin/${name}`]: kubernetesBinary(ref, name) });
     switch (repo) {
@@ -38,31 +41,56 @@ export function recipeFor(ref: string): ImageRecipe {
             // CoreDNS's Deployment passes only args: the image's entrypoint is the binary.
             return { files: { "/coredns": "coredns" }, entrypoint: "/coredns" };
         default:
-            throw new Error(`no recipe for image ${ref}: the node sandboxes build pause, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy and coredns`);
+            throw new Error(
+                `no recipe for image ${ref}: the node sandboxes build pause, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy and coredns`,
+            );
     }
 }
 
 /** The archive of one image, built when the cache has none for exactly these binaries. */
-export async function imageArchive(ref: string, cacheDir = resolve(__dirname, "..", "..", ".lab", "images")): Promise<string> {
+export async function imageArchive(
+    ref: string,
+    cacheDir = resolve(__dirname, "..", "..", ".lab", "images"),
+): Promise<string> {
     const base = recipeFor(ref);
-    const recipe: ImageRecipe = /\/kube-proxy:/.test(ref) ? { ...base, files: { ...base.files, ...(await debianIptables()) } } : base;
+    const recipe: ImageRecipe = /\/kube-proxy:/.test(ref)
+        ? { ...base, files: { ...base.files, ...(await debianIptables()) } }
+        : base;
     const tool = join(labBin(), "oci-image");
     const sources = Object.entries(recipe.files).map(([dst, name]) => {
         const src = isAbsolute(name) ? name : join(labBin(), name);
-        if (!existsSync(src)) throw new Error(`${src} is missing for image ${ref}: build it with 'npm run lab:tools -- --toolset ${toolsetOf(name)}'`);
+        if (!existsSync(src))
+            throw new Error(
+                `${src} is missing for image ${ref}: build it with 'npm run lab:tools -- --toolset ${toolsetOf(name)}'`,
+            );
         return [realpathSync(src), dst] as const;
     });
     if (!existsSync(tool)) throw new Error(`${tool} is missing: build it with 'npm run lab:tools -- --toolset nodes'`);
     // The binaries' real paths name their build (the cache directory carries its hash).
     const key = createHash("sha256")
-        .update(JSON.stringify({ ref, recipe, sources, tool: realpathSync(tool), size: sources.map(([s]) => statSync(s).size) }))
+        .update(
+            JSON.stringify({
+                ref,
+                recipe,
+                sources,
+                tool: realpathSync(tool),
+                size: sources.map(([s]) => statSync(s).size),
+            }),
+        )
         .digest("hex")
         .slice(0, 16);
     const out = join(cacheDir, `${ref.replace(/[^A-Za-z0-9.-]+/g, "_")}-${key}.tar`);
     if (existsSync(out)) return out;
     mkdirSync(cacheDir, { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
-    const args = ["-ref", ref, "-out", tmp, ...(recipe.entrypoint ? ["-entrypoint", recipe.entrypoint] : []), ...sources.map(([src, dst]) => `${src}=${dst}`)];
+    const args = [
+        "-ref",
+        ref,
+        "-out",
+        tmp,
+        ...(recipe.entrypoint ? ["-entrypoint", recipe.entrypoint] : []),
+        ...sources.map(([src, dst]) => `${src}=${dst}`),
+    ];
     const r = await run(tool, args, { timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`oci-image ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
     renameSync(tmp, out);
@@ -74,7 +102,9 @@ export async function imageArchive(ref: string, cacheDir = resolve(__dirname, ".
  * .lab/bin/k8s-prev/) for its version, the k8s toolset's otherwise.
  */
 function kubernetesBinary(ref: string, name: string): string {
-    const prev = /^require k8s\.io\/kubernetes (v\S+)$/m.exec(readFileSync(resolve(__dirname, "..", "..", "tools", "lab", "k8s-prev", "go.mod"), "utf8"))?.[1];
+    const prev = /^require k8s\.io\/kubernetes (v\S+)$/m.exec(
+        readFileSync(resolve(__dirname, "..", "..", "tools", "lab", "k8s-prev", "go.mod"), "utf8"),
+    )?.[1];
     return ref.endsWith(`:${prev}`) ? join("k8s-prev", name) : name;
 }
 
@@ -90,11 +120,21 @@ function toolsetOf(binary: string): string {
 export async function kubeadmImages(version: string, kubeadm = join(labBin(), "kubeadm")): Promise<string[]> {
     const r = await run(kubeadm, ["config", "images", "list", "--kubernetes-version", version], { timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`kubeadm config images list failed: ${r.stderr}`);
-    return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+    return r.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
 }
 
 /** The commands kube-proxy runs in iptables mode (Debian's iptables: one multi-call binary). */
-const IPTABLES_COMMANDS = ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"];
+const IPTABLES_COMMANDS = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
 
 /**
  * iptables from Debian's package as the host installed it (`dpkg -L iptables`): the nft
@@ -104,7 +144,10 @@ const IPTABLES_COMMANDS = ["iptables", "iptables-save", "iptables-restore", "ip6
  */
 export async function debianIptables(): Promise<Record<string, string>> {
     const listed = await run("dpkg", ["-L", "iptables"], { timeoutMs: 30_000 });
-    if (listed.code !== 0) throw new Error(`dpkg -L iptables failed: the node sandboxes need Debian's iptables installed (apt-get install iptables): ${listed.stderr}`);
+    if (listed.code !== 0)
+        throw new Error(
+            `dpkg -L iptables failed: the node sandboxes need Debian's iptables installed (apt-get install iptables): ${listed.stderr}`,
+        );
     const owned = listed.stdout.split("\n").filter((f) => f.trim() !== "");
     const multi = owned.find((f) => f.endsWith("/xtables-nft-multi"));
     if (!multi) throw new Error("Debian's iptables package lists no xtables-nft-multi");

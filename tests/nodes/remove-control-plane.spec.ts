@@ -24,10 +24,18 @@ describe("node sandboxes: remove a control plane (cp-2's reset script), the quor
     /** Each member's health as etcdctl sees it, by client URL. */
     const healthy = async (): Promise<string[]> => {
         const r = await c.etcdctl(["endpoint", "health", "--cluster", "-w", "json"]);
-        return (JSON.parse(r.stdout || "[]") as { endpoint: string; health: boolean }[]).filter((e) => e.health).map((e) => e.endpoint);
+        return (JSON.parse(r.stdout || "[]") as { endpoint: string; health: boolean }[])
+            .filter((e) => e.health)
+            .map((e) => e.endpoint);
     };
     const ready = async (node: string): Promise<boolean> => {
-        const r = await c.kubectl(["get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
+        const r = await c.kubectl([
+            "get",
+            "node",
+            node,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
         return r.stdout.trim() === "True";
     };
 
@@ -46,10 +54,24 @@ describe("node sandboxes: remove a control plane (cp-2's reset script), the quor
         // cp-1's etcd stops as a failed member would: the kubelet ends its static pod.
         assert.equal((await c.lab.exec(cp1, ["mv", manifest, parked])).code, 0);
         try {
-            await waitFor("cp-1's etcd down", 120_000, async () => ((await healthy()).length === 2 ? true : undefined), undefined, 2_000);
-            const r = await timed("refused reset", () => c.lab.exec(cp2, ["bash", c.script(cp2, "reset.delete")], { input: c.stdin(cp2, "reset"), timeoutMs: 600_000 }));
+            await waitFor(
+                "cp-1's etcd down",
+                120_000,
+                async () => ((await healthy()).length === 2 ? true : undefined),
+                undefined,
+                2_000,
+            );
+            const r = await timed("refused reset", () =>
+                c.lab.exec(cp2, ["bash", c.script(cp2, "reset.delete")], {
+                    input: c.stdin(cp2, "reset"),
+                    timeoutMs: 600_000,
+                }),
+            );
             assert.notEqual(r.code, 0, r.stdout);
-            assert.match(r.stderr, /refusing to remove k8s-dev-cp-2: etcd would keep 1 healthy of 2 members, below the quorum of 2/);
+            assert.match(
+                r.stderr,
+                /refusing to remove k8s-dev-cp-2: etcd would keep 1 healthy of 2 members, below the quorum of 2/,
+            );
             assert.doesNotMatch(r.stdout, /draining|kubeadm reset/);
             assert.equal((await c.etcdMembers()).length, 3);
             const cordoned = await c.kubectl(["get", "node", cp2, "-o", "jsonpath={.spec.unschedulable}"]);
@@ -58,7 +80,15 @@ describe("node sandboxes: remove a control plane (cp-2's reset script), the quor
         } finally {
             await c.lab.exec(cp1, ["mv", parked, manifest]);
         }
-        await timed("cp-1's etcd back", () => waitFor("three healthy members", 180_000, async () => ((await healthy()).length === 3 ? true : undefined), undefined, 2_000));
+        await timed("cp-1's etcd back", () =>
+            waitFor(
+                "three healthy members",
+                180_000,
+                async () => ((await healthy()).length === 3 ? true : undefined),
+                undefined,
+                2_000,
+            ),
+        );
     });
 
     it("resets cp-2: drained, kubeadm reset, its etcd member and Node gone; two voting members and the API answers", async function () {
@@ -66,10 +96,17 @@ describe("node sandboxes: remove a control plane (cp-2's reset script), the quor
         assert.match(r.stdout, /etcd quorum check passed: 3\/3 healthy now, 2\/2 after removing k8s-dev-cp-2/);
         assert.match(r.stdout, /removed k8s-dev-cp-2$/m);
         const members = await c.etcdMembers(c.controlPlanes.slice(0, 2));
-        assert.deepEqual(members.map((m) => [m.name, m.isLearner ?? false]).sort(), [[c.node0, false], [cp1, false]]);
+        assert.deepEqual(members.map((m) => [m.name, m.isLearner ?? false]).sort(), [
+            [c.node0, false],
+            [cp1, false],
+        ]);
         const node = await c.kubectl(["get", "node", cp2, "--ignore-not-found", "-o", "name"]);
         assert.equal(node.stdout.trim(), "");
-        assert.equal((await c.lab.exec(cp2, ["test", "-e", "/etc/kubernetes/kubelet.conf"])).code, 1, "kubeadm reset left kubelet.conf");
+        assert.equal(
+            (await c.lab.exec(cp2, ["test", "-e", "/etc/kubernetes/kubelet.conf"])).code,
+            1,
+            "kubeadm reset left kubelet.conf",
+        );
         assert.equal((await c.kubectl(["get", "--raw", "/readyz"])).stdout.trim(), "ok");
     });
 
@@ -86,8 +123,13 @@ describe("node sandboxes: remove a control plane (cp-2's reset script), the quor
         await installLabCni(c);
         await c.lab.exec(cp2, ["systemctl", "restart", "containerd"]);
         const members = await c.etcdMembers();
-        assert.deepEqual(members.map((m) => [m.name, m.isLearner ?? false]).sort(), c.controlPlanes.map((n) => [n, false]));
-        await timed("cp-2 Ready", () => waitFor("cp-2 Ready", 180_000, async () => ((await ready(cp2)) ? true : undefined), undefined, 2_000));
+        assert.deepEqual(
+            members.map((m) => [m.name, m.isLearner ?? false]).sort(),
+            c.controlPlanes.map((n) => [n, false]),
+        );
+        await timed("cp-2 Ready", () =>
+            waitFor("cp-2 Ready", 180_000, async () => ((await ready(cp2)) ? true : undefined), undefined, 2_000),
+        );
         for (const n of c.nodes) assert.ok(await ready(n), `${n} is not Ready`);
     });
 });

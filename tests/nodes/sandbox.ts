@@ -55,8 +55,14 @@ export class NodeSandboxes {
     private lb?: ChildProcess;
     private wired = false;
 
-    constructor(readonly dir: string, readonly apiHost: string) {
-        if (process.env.K8S_HA_LAB_NETNS !== "1") throw new Error("the node sandboxes need network namespaces of their own: run them through 'npm run test:nodes' (tools/lab/netns.sh)");
+    constructor(
+        readonly dir: string,
+        readonly apiHost: string,
+    ) {
+        if (process.env.K8S_HA_LAB_NETNS !== "1")
+            throw new Error(
+                "the node sandboxes need network namespaces of their own: run them through 'npm run test:nodes' (tools/lab/netns.sh)",
+            );
     }
 
     private async ip(...args: string[]): Promise<void> {
@@ -87,8 +93,26 @@ export class NodeSandboxes {
         await this.ip("-n", netns, "addr", "add", `${ip}/16`, "dev", "eth0");
         await this.ip("-n", netns, "link", "set", "eth0", "up");
         await this.ip("-n", netns, "route", "add", "default", "via", BRIDGE_IP);
-        const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
-            "bash", join(SANDBOX_DIR, "boot.sh"), name, dir, join(labBin(), "pause")], { stdio: ["ignore", "inherit", "inherit"] });
+        const child = spawn(
+            "nsenter",
+            [
+                `--net=/run/netns/${netns}`,
+                "unshare",
+                "--mount",
+                "--uts",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--",
+                "bash",
+                join(SANDBOX_DIR, "boot.sh"),
+                name,
+                dir,
+                join(labBin(), "pause"),
+            ],
+            { stdio: ["ignore", "inherit", "inherit"] },
+        );
         live.add(child);
         child.on("exit", () => live.delete(child));
         await waitFor(`${name}'s PID 1`, 20_000, async () => (existsSync(join(dir, "ready")) ? true : undefined));
@@ -106,19 +130,55 @@ export class NodeSandboxes {
     }
 
     /** argv inside the node, with a login-like environment: the lab's overlay first on PATH. */
-    exec(name: string, argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    exec(
+        name: string,
+        argv: readonly string[],
+        options: { input?: string; timeoutMs?: number } = {},
+    ): Promise<RunResult> {
         const node = this.node(name);
-        const path = [...this.overlays, stagedDir(node), labBin(), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":");
-        return run("nsenter", ["-t", String(node.pid), "-n", "-m", "-u", "-p", "--wd=/", "--", "env", "-i", `PATH=${path}`, "HOME=/root", "LANG=C.UTF-8", ...argv], {
-            input: options.input,
-            timeoutMs: options.timeoutMs ?? 120_000,
-        });
+        const path = [
+            ...this.overlays,
+            stagedDir(node),
+            labBin(),
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ].join(":");
+        return run(
+            "nsenter",
+            [
+                "-t",
+                String(node.pid),
+                "-n",
+                "-m",
+                "-u",
+                "-p",
+                "--wd=/",
+                "--",
+                "env",
+                "-i",
+                `PATH=${path}`,
+                "HOME=/root",
+                "LANG=C.UTF-8",
+                ...argv,
+            ],
+            {
+                input: options.input,
+                timeoutMs: options.timeoutMs ?? 120_000,
+            },
+        );
     }
 
     /** A rendered script run as remote.Command runs it: bash with its stdin; fails loudly. */
     async script(name: string, script: string, stdin = "", timeoutMs = 600_000): Promise<RunResult> {
         const r = await this.exec(name, ["bash", script], { input: stdin, timeoutMs });
-        if (r.code !== 0) throw new Error(`${script} on ${name} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}):\n${r.stdout}\n${r.stderr}\n${this.logs(name)}`);
+        if (r.code !== 0)
+            throw new Error(
+                `${script} on ${name} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}):\n${r.stdout}\n${r.stderr}\n${this.logs(name)}`,
+            );
         return r;
     }
 
@@ -126,12 +186,23 @@ export class NodeSandboxes {
     logs(name: string, lines = 15): string {
         const dir = join(this.node(name).dir, "logs");
         if (!existsSync(dir)) return "";
-        return readdirSync(dir).map((f) => `--- ${name} ${f} (last ${lines} lines)\n${readFileSync(join(dir, f), "utf8").trimEnd().split("\n").slice(-lines).join("\n")}`).join("\n");
+        return readdirSync(dir)
+            .map(
+                (f) =>
+                    `--- ${name} ${f} (last ${lines} lines)\n${readFileSync(join(dir, f), "utf8").trimEnd().split("\n").slice(-lines).join("\n")}`,
+            )
+            .join("\n");
     }
 
     /** Image archives into the node's containerd, in the namespace the kubelet uses. */
     async importImages(name: string, archives: readonly string[]): Promise<void> {
-        await waitFor(`${name}'s containerd`, 60_000, async () => ((await this.exec(name, ["ctr", "version"], { timeoutMs: 10_000 })).code === 0 ? true : undefined), () => this.logs(name));
+        await waitFor(
+            `${name}'s containerd`,
+            60_000,
+            async () =>
+                (await this.exec(name, ["ctr", "version"], { timeoutMs: 10_000 })).code === 0 ? true : undefined,
+            () => this.logs(name),
+        );
         for (const a of archives) {
             const r = await this.exec(name, ["ctr", "-n", "k8s.io", "images", "import", a], { timeoutMs: 300_000 });
             if (r.code !== 0) throw new Error(`ctr images import ${a} on ${name} failed: ${r.stderr}`);
@@ -177,7 +248,6 @@ export class NodeSandboxes {
         }
         this.nodes.clear();
     }
-
 }
 
 /**
@@ -191,7 +261,8 @@ export function stagedDir(node: Pick<NodeSandbox, "dir">): string {
 async function endOtherLabs(self: NodeSandboxes): Promise<void> {
     for (const [other, release] of [...labs]) {
         if (other === self) continue;
-        if (!release) throw new Error("another node lab is running in this process: stop it (stopAll) before starting a new one");
+        if (!release)
+            throw new Error("another node lab is running in this process: stop it (stopAll) before starting a new one");
         await release();
         labs.delete(other);
     }

@@ -22,7 +22,10 @@ import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
 
 /** The k8s.io/kubernetes a toolset builds, as 1.N.P (tools/lab/NAME/go.mod). */
-const toolsetVersion = (name: string) => /^require k8s\.io\/kubernetes v(1\.\d+\.\d+)$/m.exec(readFileSync(resolve(__dirname, "..", "..", "tools", "lab", name, "go.mod"), "utf8"))![1];
+const toolsetVersion = (name: string) =>
+    /^require k8s\.io\/kubernetes v(1\.\d+\.\d+)$/m.exec(
+        readFileSync(resolve(__dirname, "..", "..", "tools", "lab", name, "go.mod"), "utf8"),
+    )![1];
 /** The previous minor (toolset k8s-prev) and the stack's default, the k8s toolset's (tests/labPins.spec.ts). */
 const PREV = toolsetVersion("k8s-prev");
 const TARGET = toolsetVersion("k8s");
@@ -43,7 +46,11 @@ interface Poll {
  * Polls https://NLB/readyz with the cluster's admin credentials (the render's admin kubeconfig)
  * every intervalMs until stopped; each answer or failure is recorded.
  */
-export function pollReadyz(adminKubeconfig: string, servername: string, intervalMs = 500): { polls: Poll[]; stop: () => Promise<void> } {
+export function pollReadyz(
+    adminKubeconfig: string,
+    servername: string,
+    intervalMs = 500,
+): { polls: Poll[]; stop: () => Promise<void> } {
     const kc = parse(readFileSync(adminKubeconfig, "utf8"));
     const b64 = (s: string) => Buffer.from(s, "base64");
     const tls = {
@@ -56,11 +63,20 @@ export function pollReadyz(adminKubeconfig: string, servername: string, interval
     const once = () =>
         new Promise<Poll>((done) => {
             const at = Date.now();
-            const req = request({ host: LB_IP, port: 6443, path: "/readyz", servername, ...tls, timeout: 2000 }, (res) => {
-                let body = "";
-                res.on("data", (d: Buffer) => (body += d.toString()));
-                res.on("end", () => done({ at, ok: res.statusCode === 200 && body.trim() === "ok", detail: `${res.statusCode} ${body.trim().split("\n").pop()}` }));
-            });
+            const req = request(
+                { host: LB_IP, port: 6443, path: "/readyz", servername, ...tls, timeout: 2000 },
+                (res) => {
+                    let body = "";
+                    res.on("data", (d: Buffer) => (body += d.toString()));
+                    res.on("end", () =>
+                        done({
+                            at,
+                            ok: res.statusCode === 200 && body.trim() === "ok",
+                            detail: `${res.statusCode} ${body.trim().split("\n").pop()}`,
+                        }),
+                    );
+                },
+            );
             req.on("timeout", () => req.destroy(new Error("timed out after 2 s")));
             req.on("error", (e) => done({ at, ok: false, detail: e.message }));
             req.end();
@@ -89,7 +105,12 @@ export function gaps(polls: readonly Poll[]): { from: number; seconds: number; f
         if (failed && start < 0) start = i;
         if (!failed && start >= 0) {
             const end = i < polls.length ? polls[i].at : polls[i - 1].at;
-            out.push({ from: polls[start].at, seconds: (end - polls[start].at) / 1000, failures: i - start, first: polls[start].detail });
+            out.push({
+                from: polls[start].at,
+                seconds: (end - polls[start].at) / 1000,
+                failures: i - start,
+                first: polls[start].detail,
+            });
             start = -1;
         }
     }
@@ -108,7 +129,13 @@ function writeCni(nodeDir: string, podSubnet: string, index: number): void {
         cniVersion: "0.4.0",
         name: "k8s-ha-lab",
         plugins: [
-            { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }] } },
+            {
+                type: "bridge",
+                bridge: "cni0",
+                isGateway: true,
+                ipMasq: false,
+                ipam: { type: "host-local", ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }] },
+            },
             { type: "portmap", capabilities: { portMappings: true } },
         ],
     };
@@ -135,16 +162,42 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
     const stdin = (r: Render, node: string, name: string) => readFileSync(join(r.node(node), "stdin", name), "utf8");
     /** kubectl from the host through the NLB stand-in, with the cluster's admin kubeconfig. */
     const kubectl = (args: readonly string[]) =>
-        run(join(labBin(), "kubectl"), ["--kubeconfig", join(prev.dir, "admin.conf"), "--server", `https://${LB_IP}:6443`, "--tls-server-name", prev.apiHost, "--request-timeout=10s", ...args], { timeoutMs: 30_000 });
+        run(
+            join(labBin(), "kubectl"),
+            [
+                "--kubeconfig",
+                join(prev.dir, "admin.conf"),
+                "--server",
+                `https://${LB_IP}:6443`,
+                "--tls-server-name",
+                prev.apiHost,
+                "--request-timeout=10s",
+                ...args,
+            ],
+            { timeoutMs: 30_000 },
+        );
     const kubeletVersions = async () => {
-        const r = await kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion}{\"\\n\"}{end}"]);
+        const r = await kubectl([
+            "get",
+            "nodes",
+            "-o",
+            'jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion}{"\\n"}{end}',
+        ]);
         assert.equal(r.code, 0, r.stderr);
-        return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=")));
+        return Object.fromEntries(
+            r.stdout
+                .trim()
+                .split("\n")
+                .map((l) => l.split("=")),
+        );
     };
 
     before(async function () {
         requireLabTools(["kubeadm", "kubelet", "kubectl"]);
-        if (!existsSync(join(PREV_BIN, "kubeadm"))) throw new Error(`${PREV_BIN}/kubeadm is missing: build the previous minor with 'npm run lab:tools -- --toolset k8s-prev'`);
+        if (!existsSync(join(PREV_BIN, "kubeadm")))
+            throw new Error(
+                `${PREV_BIN}/kubeadm is missing: build the previous minor with 'npm run lab:tools -- --toolset k8s-prev'`,
+            );
         // One after the other: a plan run holds the Pulumi runtime's global state.
         prev = await timed(`render (${PREV})`, () => renderStack("dev", { kubernetesVersion: PREV }));
         target = await timed(`render (${TARGET})`, () => renderStack("dev"));
@@ -152,7 +205,10 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         archives = await timed("images (build or cache)", async () => {
             const prevRefs = await kubeadmImages(`v${PREV}`, join(PREV_BIN, "kubeadm"));
             const targetRefs = await kubeadmImages(`v${TARGET}`);
-            const all = [...prevRefs.map((ref) => imageArchive(ref)), ...targetRefs.filter((r) => !prevRefs.includes(r)).map((ref) => imageArchive(ref))];
+            const all = [
+                ...prevRefs.map((ref) => imageArchive(ref)),
+                ...targetRefs.filter((r) => !prevRefs.includes(r)).map((ref) => imageArchive(ref)),
+            ];
             return Promise.all(all);
         });
         dir = mkdtempSync(join(tmpdir(), "k8s-ha-upgrade-"));
@@ -161,7 +217,9 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         // upgrade's kubeadm flags after it (the lab's kubeadm calls the next kubeadm on PATH).
         lab.overlays.unshift(PACKAGES_DIR);
         lab.overlays.push(join(SANDBOX_DIR, "upgrade"));
-        const podSubnet = /^ {2}podSubnet: (.+)$/m.exec(readFileSync(join(prev.node(cps[0]), "kubeadm", "init.yaml"), "utf8"))?.[1];
+        const podSubnet = /^ {2}podSubnet: (.+)$/m.exec(
+            readFileSync(join(prev.node(cps[0]), "kubeadm", "init.yaml"), "utf8"),
+        )?.[1];
         assert.ok(podSubnet, "the init configuration has no podSubnet");
         await timed("sandboxes", async () => {
             for (const [i, name] of cps.entries()) {
@@ -189,7 +247,11 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
     it("renders the version bump into the upgrade scripts' title and version parameters alone; prepare, place-pki and the rollout gate stay as they were", function () {
         for (const n of cps) {
             for (const s of ["prepare.create", "place-pki.create", "rollout-gate.update"]) {
-                assert.equal(readFileSync(script(target, n, s), "utf8"), readFileSync(script(prev, n, s), "utf8"), `${n}'s ${s} differs between ${PREV} and ${TARGET}`);
+                assert.equal(
+                    readFileSync(script(target, n, s), "utf8"),
+                    readFileSync(script(prev, n, s), "utf8"),
+                    `${n}'s ${s} differs between ${PREV} and ${TARGET}`,
+                );
             }
             const before = readFileSync(script(prev, n, "upgrade.create"), "utf8").split("\n");
             const after = readFileSync(script(target, n, "upgrade.create"), "utf8").split("\n");
@@ -207,41 +269,71 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         for (const [i, n] of cps.entries()) {
             await timed(`prepare (${n})`, () => lab.script(n, script(prev, n, "prepare.create")));
             await timed(`image import (${n})`, () => lab.importImages(n, archives));
-            const install = await timed(`first install (${n})`, () => lab.script(n, script(prev, n, "upgrade.create"), stdin(prev, n, "upgrade")));
-            assert.match(install.stdout, new RegExp(`installed kubelet/kubeadm/kubectl ${PREV}-1\\.1 on ${n} \\(held\\)`));
+            const install = await timed(`first install (${n})`, () =>
+                lab.script(n, script(prev, n, "upgrade.create"), stdin(prev, n, "upgrade")),
+            );
+            assert.match(
+                install.stdout,
+                new RegExp(`installed kubelet/kubeadm/kubectl ${PREV}-1\\.1 on ${n} \\(held\\)`),
+            );
             await lab.script(n, script(prev, n, "place-pki.create"), stdin(prev, n, "place-pki"));
             if (i === 0) {
-                const init = await timed(`init (${n})`, () => lab.script(n, script(prev, n, "init.create"), stdin(prev, n, "init"), 900_000));
+                const init = await timed(`init (${n})`, () =>
+                    lab.script(n, script(prev, n, "init.create"), stdin(prev, n, "init"), 900_000),
+                );
                 assert.match(init.stdout, /: a new cluster/);
             } else {
-                const joined = await timed(`join (${n})`, () => lab.script(n, script(prev, n, "join.create"), stdin(prev, n, "join"), 900_000));
+                const joined = await timed(`join (${n})`, () =>
+                    lab.script(n, script(prev, n, "join.create"), stdin(prev, n, "join"), 900_000),
+                );
                 assert.match(joined.stdout, new RegExp(`kubeadm join of ${n} \\(control-plane\\)`));
             }
         }
         const versions = await kubeletVersions();
         assert.deepEqual(versions, Object.fromEntries(cps.map((n) => [n, `v${PREV}`])));
-        await waitFor("every control plane Ready (the lab's bridge CNI)", 180_000, async () => {
-            const r = await kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]);
-            const ready = r.stdout.trim().split("\n");
-            return ready.length === cps.length && ready.every((s) => s === "True") ? true : undefined;
-        }, () => lab.logs(cps[0]));
+        await waitFor(
+            "every control plane Ready (the lab's bridge CNI)",
+            180_000,
+            async () => {
+                const r = await kubectl([
+                    "get",
+                    "nodes",
+                    "-o",
+                    'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+                ]);
+                const ready = r.stdout.trim().split("\n");
+                return ready.length === cps.length && ready.every((s) => s === "True") ? true : undefined;
+            },
+            () => lab.logs(cps[0]),
+        );
         const server = await kubectl(["version", "-o", "json"]);
         assert.equal(JSON.parse(server.stdout).serverVersion.gitVersion, `v${PREV}`);
     });
 
     it(`refuses a skipped minor: the configuration refuses ${SKIPPED}, and the upgrade script at ${SKIPPED} refuses the live ${PREV} cluster before any change`, async function () {
-        await assert.rejects(renderStack("dev", { kubernetesVersion: SKIPPED }), new RegExp(`kubernetesVersion.*${SKIPPED.replace(/\./g, "\\.")}`, "s"));
+        await assert.rejects(
+            renderStack("dev", { kubernetesVersion: SKIPPED }),
+            new RegExp(`kubernetesVersion.*${SKIPPED.replace(/\./g, "\\.")}`, "s"),
+        );
         // The stack's own script with only its version parameters at SKIPPED: what a render at that
         // minor would run once the configuration allows it.
         const cp0 = cps[0];
         const skipped = join(dir, `upgrade-${SKIPPED}.sh`);
         const text = readFileSync(script(target, cp0, "upgrade.create"), "utf8")
             .replace(/^readonly K8S_VERSION='[^']*'$/m, `readonly K8S_VERSION='${SKIPPED}'`)
-            .replace(/^readonly K8S_REPO='[^']*'$/m, `readonly K8S_REPO='https://pkgs.k8s.io/core:/stable:/v1.${minor(SKIPPED)}/deb/'`);
+            .replace(
+                /^readonly K8S_REPO='[^']*'$/m,
+                `readonly K8S_REPO='https://pkgs.k8s.io/core:/stable:/v1.${minor(SKIPPED)}/deb/'`,
+            );
         writeFileSync(skipped, text);
         const r = await lab.exec(cp0, ["bash", skipped], { input: stdin(prev, cp0, "upgrade") });
         assert.notEqual(r.code, 0, r.stdout);
-        assert.match(r.stderr + r.stdout, new RegExp(`refusing to skip a minor version: the live apiserver is at v${PREV.replace(/\./g, "\\.")} and the configured kubernetesVersion is ${SKIPPED.replace(/\./g, "\\.")}; upgrade to 1\\.${minor(TARGET)}\\.x first`));
+        assert.match(
+            r.stderr + r.stdout,
+            new RegExp(
+                `refusing to skip a minor version: the live apiserver is at v${PREV.replace(/\./g, "\\.")} and the configured kubernetesVersion is ${SKIPPED.replace(/\./g, "\\.")}; upgrade to 1\\.${minor(TARGET)}\\.x first`,
+            ),
+        );
         assert.equal((await lab.exec(cp0, ["kubeadm", "version", "-o", "short"])).stdout.trim(), `v${PREV}`);
     });
 
@@ -251,8 +343,15 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         try {
             for (const [i, n] of cps.entries()) {
                 // stdin: the cluster's admin kubeconfig, as the state holds it (a version bump changes no certificate).
-                const up = await timed(`upgrade (${n})`, () => lab.script(n, script(target, n, "upgrade.create"), stdin(prev, n, "upgrade"), 1_200_000));
-                assert.match(up.stdout, i === 0 ? new RegExp(`kubeadm upgrade apply v${TARGET} on ${n}`) : new RegExp(`kubeadm upgrade node on ${n}`));
+                const up = await timed(`upgrade (${n})`, () =>
+                    lab.script(n, script(target, n, "upgrade.create"), stdin(prev, n, "upgrade"), 1_200_000),
+                );
+                assert.match(
+                    up.stdout,
+                    i === 0
+                        ? new RegExp(`kubeadm upgrade apply v${TARGET} on ${n}`)
+                        : new RegExp(`kubeadm upgrade node on ${n}`),
+                );
                 assert.match(up.stdout, new RegExp(`upgraded ${n} to Kubernetes v${TARGET}`));
                 assert.equal((await kubeletVersions())[n], `v${TARGET}`);
             }
@@ -261,7 +360,9 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         }
         const found = gaps(poller.polls);
         timings["upgrade (all nodes)"] = (Date.now() - started) / 1000;
-        console.log(`      /readyz through the NLB: ${poller.polls.length} polls, ${poller.polls.filter((p) => !p.ok).length} failed, gaps: ${JSON.stringify(found.map((g) => ({ ...g, from: `+${((g.from - started) / 1000).toFixed(1)} s` })))}`);
+        console.log(
+            `      /readyz through the NLB: ${poller.polls.length} polls, ${poller.polls.filter((p) => !p.ok).length} failed, gaps: ${JSON.stringify(found.map((g) => ({ ...g, from: `+${((g.from - started) / 1000).toFixed(1)} s` })))}`,
+        );
         assert.ok(poller.polls.length > 20, "too few polls to speak of 'throughout'");
         assert.deepEqual(found, [], "the API stopped answering through the NLB stand-in");
     });
@@ -270,15 +371,34 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         assert.deepEqual(await kubeletVersions(), Object.fromEntries(cps.map((n) => [n, `v${TARGET}`])));
         const server = await kubectl(["version", "-o", "json"]);
         assert.equal(JSON.parse(server.stdout).serverVersion.gitVersion, `v${TARGET}`);
-        const cfg = await kubectl(["-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "jsonpath={.data.ClusterConfiguration}"]);
+        const cfg = await kubectl([
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "kubeadm-config",
+            "-o",
+            "jsonpath={.data.ClusterConfiguration}",
+        ]);
         assert.match(cfg.stdout, new RegExp(`kubernetesVersion: v${TARGET.replace(/\./g, "\\.")}`));
         for (const n of cps) {
-            const manifest = readFileSync(join(lab.node(n).dir, "root", "etc", "kubernetes", "manifests", "kube-apiserver.yaml"), "utf8");
+            const manifest = readFileSync(
+                join(lab.node(n).dir, "root", "etc", "kubernetes", "manifests", "kube-apiserver.yaml"),
+                "utf8",
+            );
             assert.match(manifest, new RegExp(`kube-apiserver:v${TARGET.replace(/\./g, "\\.")}`));
             // The node's kubelet, kubeadm and kubectl are the k8s toolset's, staged by the upgrade's installs.
-            for (const b of ["kubelet", "kubeadm", "kubectl"]) assert.equal(realpathSync(join(stagedDir(lab.node(n)), b)), realpathSync(join(labBin(), b)));
+            for (const b of ["kubelet", "kubeadm", "kubectl"])
+                assert.equal(realpathSync(join(stagedDir(lab.node(n)), b)), realpathSync(join(labBin(), b)));
         }
-        const again = await lab.script(cps[0], script(target, cps[0], "upgrade.create"), stdin(prev, cps[0], "upgrade"));
-        assert.match(again.stdout, new RegExp(`already runs Kubernetes v${TARGET.replace(/\./g, "\\.")}; nothing to do`));
+        const again = await lab.script(
+            cps[0],
+            script(target, cps[0], "upgrade.create"),
+            stdin(prev, cps[0], "upgrade"),
+        );
+        assert.match(
+            again.stdout,
+            new RegExp(`already runs Kubernetes v${TARGET.replace(/\./g, "\\.")}; nothing to do`),
+        );
     });
 });

@@ -14,7 +14,15 @@ import * as assert from "assert";
 import * as childProcess from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
-import { analyzeResource, analyzeStack, defaultEnforcementLevels, packName, packVersion, policies, RecordedResource } from "../../tools/harness/analyzer";
+import {
+    analyzeResource,
+    analyzeStack,
+    defaultEnforcementLevels,
+    packName,
+    packVersion,
+    policies,
+    RecordedResource,
+} from "../../tools/harness/analyzer";
 import { layout, Stack, TYPES, UNKNOWN, withPreviewOutputs } from "./helpers";
 
 const analyzerGrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
@@ -32,7 +40,9 @@ const LEVEL_NAMES: Record<number, string> = {
     [analyzerPb.EnforcementLevel.DISABLED]: "disabled",
     [analyzerPb.EnforcementLevel.REMEDIATE]: "remediate",
 };
-const LEVEL_CODES: Record<string, number> = Object.fromEntries(Object.entries(LEVEL_NAMES).map(([k, v]) => [v, Number(k)]));
+const LEVEL_CODES: Record<string, number> = Object.fromEntries(
+    Object.entries(LEVEL_NAMES).map(([k, v]) => [v, Number(k)]),
+);
 
 interface Diag {
     policyName: string;
@@ -44,7 +54,9 @@ interface Diag {
 type Unary = (req: unknown, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
 
 function call<T>(client: Record<string, Unary>, method: string, req: unknown): Promise<T> {
-    return new Promise((resolve, reject) => client[method].call(client, req, (err, res) => (err ? reject(err) : resolve(res as T))));
+    return new Promise((resolve, reject) =>
+        client[method].call(client, req, (err, res) => (err ? reject(err) : resolve(res as T))),
+    );
 }
 
 function json(v: Record<string, unknown>): Record<string, unknown> {
@@ -72,29 +84,33 @@ function analyzeRequest(r: RecordedResource): unknown {
 
 function analyzeStackRequest(resources: readonly RecordedResource[]): unknown {
     const req = new analyzerPb.AnalyzeStackRequest();
-    req.setResourcesList(resources.map(r => {
-        const res = new analyzerPb.AnalyzerResource();
-        res.setType(r.type);
-        res.setUrn(r.urn);
-        res.setName(r.name);
-        res.setProperties(structPb.Struct.fromJavaScript(json(r.outputs ?? r.inputs)));
-        res.setOptions(resourceOptions(r));
-        if (r.parent) {
-            res.setParent(r.parent);
-        }
-        res.setDependenciesList(r.dependencies ?? []);
-        const deps = res.getPropertydependenciesMap();
-        for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
-            const d = new analyzerPb.AnalyzerPropertyDependencies();
-            d.setUrnsList(urns);
-            deps.set(k, d);
-        }
-        return res;
-    }));
+    req.setResourcesList(
+        resources.map((r) => {
+            const res = new analyzerPb.AnalyzerResource();
+            res.setType(r.type);
+            res.setUrn(r.urn);
+            res.setName(r.name);
+            res.setProperties(structPb.Struct.fromJavaScript(json(r.outputs ?? r.inputs)));
+            res.setOptions(resourceOptions(r));
+            if (r.parent) {
+                res.setParent(r.parent);
+            }
+            res.setDependenciesList(r.dependencies ?? []);
+            const deps = res.getPropertydependenciesMap();
+            for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
+                const d = new analyzerPb.AnalyzerPropertyDependencies();
+                d.setUrnsList(urns);
+                deps.set(k, d);
+            }
+            return res;
+        }),
+    );
     return req;
 }
 
-function configureRequest(config: Record<string, { enforcementLevel: string; properties?: Record<string, unknown> }>): unknown {
+function configureRequest(
+    config: Record<string, { enforcementLevel: string; properties?: Record<string, unknown> }>,
+): unknown {
     const req = new analyzerPb.ConfigureAnalyzerRequest();
     const map = req.getPolicyconfigMap();
     for (const [name, c] of Object.entries(config)) {
@@ -116,7 +132,12 @@ function diagsOf(resp: any): Diag[] {
 }
 
 function local(ds: Array<{ policyName: string; enforcementLevel: string; message: string; urn?: string }>): Diag[] {
-    return ds.map(d => ({ policyName: d.policyName, enforcementLevel: d.enforcementLevel, message: d.message, urn: d.urn ?? "" }));
+    return ds.map((d) => ({
+        policyName: d.policyName,
+        enforcementLevel: d.enforcementLevel,
+        message: d.message,
+        urn: d.urn ?? "",
+    }));
 }
 
 describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC)", function () {
@@ -133,7 +154,9 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
         // The engine side: every pulumirpc.Engine method, recording calls and answering empty.
         engine = new grpc.Server();
         const handlers: Record<string, grpc.handleUnaryCall<unknown, unknown>> = {};
-        for (const [method, def] of Object.entries(engineGrpc.EngineService as Record<string, { responseType: new () => unknown }>)) {
+        for (const [method, def] of Object.entries(
+            engineGrpc.EngineService as Record<string, { responseType: new () => unknown }>,
+        )) {
             handlers[method] = (_call, cb) => {
                 engineCalls.push(method);
                 cb(null, new def.responseType());
@@ -141,7 +164,10 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
         }
         engine.addService(engineGrpc.EngineService, handlers);
         const enginePort = await new Promise<number>((resolve, reject) =>
-            engine.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+            engine.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) =>
+                err ? reject(err) : resolve(port),
+            ),
+        );
 
         const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack");
         const started = Date.now();
@@ -149,10 +175,16 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
             cwd: PACK_DIR,
             stdio: ["ignore", "pipe", "pipe"],
         });
-        child.stderr!.on("data", (b: Buffer) => { stderr += b.toString(); });
+        child.stderr!.on("data", (b: Buffer) => {
+            stderr += b.toString();
+        });
         const port = await new Promise<number>((resolve, reject) => {
             let out = "";
-            const timer = setTimeout(() => reject(new Error(`policy pack printed no port within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`)), START_TIMEOUT_MS);
+            const timer = setTimeout(
+                () =>
+                    reject(new Error(`policy pack printed no port within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`)),
+                START_TIMEOUT_MS,
+            );
             child!.stdout!.on("data", (b: Buffer) => {
                 out += b.toString();
                 const m = /^(\d+)\s*$/m.exec(out);
@@ -161,20 +193,26 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
                     resolve(Number(m[1]));
                 }
             });
-            child!.on("exit", code => {
+            child!.on("exit", (code) => {
                 clearTimeout(timer);
-                reject(new Error(`policy pack exited with ${code} before printing a port; stdout:\n${out}\nstderr:\n${stderr}`));
+                reject(
+                    new Error(
+                        `policy pack exited with ${code} before printing a port; stdout:\n${out}\nstderr:\n${stderr}`,
+                    ),
+                );
             });
         });
         startMs = Date.now() - started;
-        console.log(`      (policy pack started as TypeScript, type-checked, in ${(startMs / 1000).toFixed(1)} s; port ${port})`);
+        console.log(
+            `      (policy pack started as TypeScript, type-checked, in ${(startMs / 1000).toFixed(1)} s; port ${port})`,
+        );
         client = new analyzerGrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     });
 
     after(async () => {
         client?.close();
         if (child && child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise(resolve => child!.once("exit", resolve));
+            const exited = new Promise((resolve) => child!.once("exit", resolve));
             child.kill("SIGTERM");
             await exited;
         }
@@ -189,10 +227,14 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
         const listed: Record<string, string> = {};
         for (const p of info.getPoliciesList()) {
             listed[p.getName()] = LEVEL_NAMES[p.getEnforcementlevel()];
-            const local = policies.find(x => x.name === p.getName())!;
+            const local = policies.find((x) => x.name === p.getName())!;
             assert.strictEqual(p.getDescription(), local.description);
             const isStack = "validateStack" in local;
-            assert.strictEqual(p.getPolicyType(), isStack ? analyzerPb.PolicyType.POLICY_TYPE_STACK : analyzerPb.PolicyType.POLICY_TYPE_RESOURCE, p.getName());
+            assert.strictEqual(
+                p.getPolicyType(),
+                isStack ? analyzerPb.PolicyType.POLICY_TYPE_STACK : analyzerPb.PolicyType.POLICY_TYPE_RESOURCE,
+                p.getName(),
+            );
             assert.ok(p.getConfigschema(), `${p.getName()} has a config schema`);
         }
         assert.deepStrictEqual(listed, { ...defaultEnforcementLevels });
@@ -203,21 +245,34 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
     it("Analyze reports a resource violation, the same as the in-process evaluator", async () => {
         const s = new Stack();
         const bad = s.add(TYPES.instance, "cp-0", {
-            tags: { "k8s-ha/role": "control-plane" }, instanceType: "t3.medium", availabilityZone: "us-east-1a",
-            metadataOptions: { httpTokens: "optional", httpPutResponseHopLimit: 1 }, rootBlockDevice: { encrypted: true }, associatePublicIpAddress: true,
+            tags: { "k8s-ha/role": "control-plane" },
+            instanceType: "t3.medium",
+            availabilityZone: "us-east-1a",
+            metadataOptions: { httpTokens: "optional", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: { encrypted: true },
+            associatePublicIpAddress: true,
         });
         const diags = diagsOf(await call(client, "analyze", analyzeRequest(bad)));
-        assert.deepStrictEqual(diags.map(d => `${d.enforcementLevel} ${d.policyName}`).sort(),
-            ["mandatory imdsv2-required", "mandatory no-public-ip-control-plane"]);
-        assert.match(diags.find(d => d.policyName === "imdsv2-required")!.message, /instance cp-0 has metadataOptions.httpTokens "optional"/);
+        assert.deepStrictEqual(diags.map((d) => `${d.enforcementLevel} ${d.policyName}`).sort(), [
+            "mandatory imdsv2-required",
+            "mandatory no-public-ip-control-plane",
+        ]);
+        assert.match(
+            diags.find((d) => d.policyName === "imdsv2-required")!.message,
+            /instance cp-0 has metadataOptions.httpTokens "optional"/,
+        );
         assert.deepStrictEqual(diags, local((await analyzeResource(bad)).diagnostics));
     });
 
     it("Analyze: an unknown value yields the rule's own advisory (object-form report), the same in-process", async () => {
         const s = new Stack();
-        const r = s.add(TYPES.instance, "cp-0", { tags: { "k8s-ha/role": "control-plane" }, metadataOptions: UNKNOWN, rootBlockDevice: { encrypted: true } });
+        const r = s.add(TYPES.instance, "cp-0", {
+            tags: { "k8s-ha/role": "control-plane" },
+            metadataOptions: UNKNOWN,
+            rootBlockDevice: { encrypted: true },
+        });
         const diags = diagsOf(await call(client, "analyze", analyzeRequest(r)));
-        const imds = diags.find(d => d.policyName === "imdsv2-required")!;
+        const imds = diags.find((d) => d.policyName === "imdsv2-required")!;
         assert.strictEqual(imds.enforcementLevel, "advisory");
         assert.match(imds.message, /metadataOptions of instance cp-0 are unknown during preview/);
         assert.deepStrictEqual(diags, local((await analyzeResource(r)).diagnostics));
@@ -234,11 +289,11 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
     it("AnalyzeStack rejects an even control-plane count during preview (unknown ids), the same as in-process", async () => {
         const resources = layout({ azs: ["a", "b", "c", "a"], mode: "preview" }).resources;
         const diags = diagsOf(await call(client, "analyzeStack", analyzeStackRequest(resources)));
-        const odd = diags.find(d => d.policyName === "control-plane-odd-count");
+        const odd = diags.find((d) => d.policyName === "control-plane-odd-count");
         assert.ok(odd, `no odd-count violation in ${JSON.stringify(diags, null, 1)}`);
         assert.strictEqual(odd.enforcementLevel, "mandatory");
         assert.match(odd.message, /4 control planes \(cp-0 \(us-east-1a\)/);
-        assert.ok(!diags.some(d => /can't run policy/.test(d.message)));
+        assert.ok(!diags.some((d) => /can't run policy/.test(d.message)));
         assert.deepStrictEqual(diags, local((await analyzeStack(resources)).diagnostics));
     });
 
@@ -250,7 +305,15 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
             ["4 with preview outputs", withPreviewOutputs(layout({ azs: ["a", "b", "c", "a"] })).resources],
             ["3 in 2 AZs", layout({ azs: ["a", "b", "a"] }).resources],
             ["5 in 2 AZs, known", layout({ azs: ["a", "b", "a", "b", "a"], mode: "known" }).resources],
-            ["AZ unknown", (() => { const s = layout({ azs: ["a", "b", "a"] }); s.get("cp-2").inputs.availabilityZone = UNKNOWN; s.get("cp-2").propertyDependencies = {}; return s.resources; })()],
+            [
+                "AZ unknown",
+                (() => {
+                    const s = layout({ azs: ["a", "b", "a"] });
+                    s.get("cp-2").inputs.availabilityZone = UNKNOWN;
+                    s.get("cp-2").propertyDependencies = {};
+                    return s.resources;
+                })(),
+            ],
         ];
         for (const [name, resources] of cases) {
             const remote = diagsOf(await call(client, "analyzeStack", analyzeStackRequest(resources)));
@@ -266,25 +329,57 @@ describe("policies: the pack under the analyzer protocol (run-policy-pack + gRPC
     it("Configure changes a policy's level and knobs, as the evaluator's config does", async () => {
         const even = layout({ azs: ["a", "b", "c", "a"] }).resources;
         const single = layout({ azs: ["a"] }).resources;
-        const oddOf = (ds: Diag[]): Diag | undefined => ds.find(d => d.policyName === "control-plane-odd-count");
+        const oddOf = (ds: Diag[]): Diag | undefined => ds.find((d) => d.policyName === "control-plane-odd-count");
         try {
-            await call(client, "configure", configureRequest({ "control-plane-odd-count": { enforcementLevel: "advisory" } }));
+            await call(
+                client,
+                "configure",
+                configureRequest({ "control-plane-odd-count": { enforcementLevel: "advisory" } }),
+            );
             const advisory = diagsOf(await call(client, "analyzeStack", analyzeStackRequest(even)));
             assert.strictEqual(oddOf(advisory)?.enforcementLevel, "advisory");
-            assert.deepStrictEqual(advisory, local((await analyzeStack(even, { config: { "control-plane-odd-count": "advisory" } })).diagnostics));
+            assert.deepStrictEqual(
+                advisory,
+                local((await analyzeStack(even, { config: { "control-plane-odd-count": "advisory" } })).diagnostics),
+            );
 
-            assert.strictEqual(oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(single))))?.enforcementLevel, "advisory");
-            await call(client, "configure", configureRequest({ "control-plane-odd-count": { enforcementLevel: "mandatory", properties: { minControlPlanes: 1 } } }));
+            assert.strictEqual(
+                oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(single))))?.enforcementLevel,
+                "advisory",
+            );
+            await call(
+                client,
+                "configure",
+                configureRequest({
+                    "control-plane-odd-count": { enforcementLevel: "mandatory", properties: { minControlPlanes: 1 } },
+                }),
+            );
             const relaxed = diagsOf(await call(client, "analyzeStack", analyzeStackRequest(single)));
             assert.strictEqual(oddOf(relaxed), undefined);
-            assert.deepStrictEqual(relaxed, local((await analyzeStack(single, { config: { "control-plane-odd-count": { minControlPlanes: 1 } } })).diagnostics));
+            assert.deepStrictEqual(
+                relaxed,
+                local(
+                    (await analyzeStack(single, { config: { "control-plane-odd-count": { minControlPlanes: 1 } } }))
+                        .diagnostics,
+                ),
+            );
 
-            await call(client, "configure", configureRequest({ "control-plane-odd-count": { enforcementLevel: "disabled" } }));
-            assert.strictEqual(oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(even)))), undefined);
+            await call(
+                client,
+                "configure",
+                configureRequest({ "control-plane-odd-count": { enforcementLevel: "disabled" } }),
+            );
+            assert.strictEqual(
+                oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(even)))),
+                undefined,
+            );
         } finally {
             await call(client, "configure", configureRequest({}));
         }
-        assert.strictEqual(oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(even))))?.enforcementLevel, "mandatory");
+        assert.strictEqual(
+            oddOf(diagsOf(await call(client, "analyzeStack", analyzeStackRequest(even))))?.enforcementLevel,
+            "mandatory",
+        );
     });
 
     it("started within the time limit and wrote nothing to stderr", () => {

@@ -10,7 +10,14 @@
 import * as assert from "assert";
 import { EnforcementLevel, Policy, PolicyPackConfig } from "@pulumi/policy";
 import {
-    analyzeResource, analyzeStack, EvaluateOptions, EvaluationResult, PolicyDiagnostic, RecordedResource, WIRE, wireSecret,
+    analyzeResource,
+    analyzeStack,
+    EvaluateOptions,
+    EvaluationResult,
+    PolicyDiagnostic,
+    RecordedResource,
+    WIRE,
+    wireSecret,
 } from "../../tools/harness/analyzer";
 import * as contract from "../../policies/lib/contract";
 
@@ -41,7 +48,7 @@ export class Stack {
     add(type: string, name: string, inputs: Record<string, unknown>, opts: AddOptions = {}): RecordedResource {
         const propertyDependencies: Record<string, string[]> = {};
         for (const [k, rs] of Object.entries(opts.deps ?? {})) {
-            propertyDependencies[k] = rs.map(r => r.urn);
+            propertyDependencies[k] = rs.map((r) => r.urn);
         }
         const r: RecordedResource = {
             urn: urnOf(this.name, type, name),
@@ -58,13 +65,13 @@ export class Stack {
     }
 
     get(name: string): RecordedResource {
-        const r = this.resources.find(x => x.name === name);
+        const r = this.resources.find((x) => x.name === name);
         assert.ok(r, `no resource named ${name}`);
         return r;
     }
 
     remove(name: string): void {
-        const i = this.resources.findIndex(x => x.name === name);
+        const i = this.resources.findIndex((x) => x.name === name);
         assert.ok(i >= 0, `no resource named ${name}`);
         this.resources.splice(i, 1);
     }
@@ -121,79 +128,212 @@ export function layout(opts: LayoutOptions = {}): Stack {
     const zones = [...new Set([...azs, "a", "b", "c"])].sort();
     const subnets = new Map<string, RecordedResource>();
     for (const z of zones) {
-        subnets.set(z, s.add(TYPES.subnet, `private-${z}`, {
-            availabilityZone: `${region}${z}`, cidrBlock: `10.0.${zones.indexOf(z)}.0/24`, mapPublicIpOnLaunch: false,
-            vpcId: id("vpc-1"), id: id(`subnet-${z}`), tags: { [`kubernetes.io/cluster/${s.name}`]: "owned" },
-        }));
+        subnets.set(
+            z,
+            s.add(TYPES.subnet, `private-${z}`, {
+                availabilityZone: `${region}${z}`,
+                cidrBlock: `10.0.${zones.indexOf(z)}.0/24`,
+                mapPublicIpOnLaunch: false,
+                vpcId: id("vpc-1"),
+                id: id(`subnet-${z}`),
+                tags: { [`kubernetes.io/cluster/${s.name}`]: "owned" },
+            }),
+        );
     }
-    const cpSg = s.add(TYPES.sg, "control-plane-sg", { vpcId: id("vpc-1"), description: "control planes", id: id("sg-cp") });
-    s.add(TYPES.sgRule, "cp-etcd", {
-        type: "ingress", protocol: "tcp", fromPort: 2379, toPort: 2380,
-        securityGroupId: id("sg-cp"), sourceSecurityGroupId: id("sg-cp"),
-    }, { deps: deps({ securityGroupId: [cpSg], sourceSecurityGroupId: [cpSg] }) });
-    s.add(TYPES.sgIngress, "cp-api", {
-        securityGroupId: id("sg-cp"), ipProtocol: "tcp", fromPort: 6443, toPort: 6443, cidrIpv4: "10.0.0.0/16",
-    }, { deps: deps({ securityGroupId: [cpSg] }) });
-    s.add(TYPES.sgRule, "cp-ssh", {
-        type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"], securityGroupId: id("sg-cp"),
-    }, { deps: deps({ securityGroupId: [cpSg] }) });
-    const cps = azs.map((z, i) => s.add(TYPES.instance, `cp-${i}`, {
-        ami: "ami-123", instanceType: opts.instanceType ?? (s.name === "prod" ? "m6i.large" : "t3.medium"),
-        availabilityZone: opts.unknownInstanceAz ? UNKNOWN : `${region}${z}`,
-        subnetId: id(`subnet-${z}`), vpcSecurityGroupIds: [id("sg-cp")],
-        tags: { ...CP_TAGS, Name: `cp-${i}` },
-        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-        rootBlockDevice: { encrypted: true, volumeSize: 50 },
-        userData: "#!/bin/bash\nset -euo pipefail\napt-get update\n",
-        id: id(`i-${i}`), privateIp: known ? `10.0.0.${10 + i}` : UNKNOWN,
-    }, { deps: deps({ subnetId: [subnets.get(z)!], vpcSecurityGroupIds: [cpSg] }), protect: opts.protect }));
-    const lbSubnets = [...new Set(azs)].sort().map(z => subnets.get(z)!);
-    const nlb = s.add(TYPES.lb, "api", {
-        loadBalancerType: "network", internal: false, subnets: lbSubnets.map(sn => id(`subnet-${sn.name.slice(-1)}`)),
-        enableCrossZoneLoadBalancing: true, enableDeletionProtection: !!opts.protect,
-        tags: { "k8s-ha/role": "api-lb" }, arn: id("arn:aws:elasticloadbalancing:lb/api"), id: id("arn:aws:elasticloadbalancing:lb/api"),
-    }, { deps: deps({ subnets: lbSubnets }), protect: opts.protect });
+    const cpSg = s.add(TYPES.sg, "control-plane-sg", {
+        vpcId: id("vpc-1"),
+        description: "control planes",
+        id: id("sg-cp"),
+    });
+    s.add(
+        TYPES.sgRule,
+        "cp-etcd",
+        {
+            type: "ingress",
+            protocol: "tcp",
+            fromPort: 2379,
+            toPort: 2380,
+            securityGroupId: id("sg-cp"),
+            sourceSecurityGroupId: id("sg-cp"),
+        },
+        { deps: deps({ securityGroupId: [cpSg], sourceSecurityGroupId: [cpSg] }) },
+    );
+    s.add(
+        TYPES.sgIngress,
+        "cp-api",
+        {
+            securityGroupId: id("sg-cp"),
+            ipProtocol: "tcp",
+            fromPort: 6443,
+            toPort: 6443,
+            cidrIpv4: "10.0.0.0/16",
+        },
+        { deps: deps({ securityGroupId: [cpSg] }) },
+    );
+    s.add(
+        TYPES.sgRule,
+        "cp-ssh",
+        {
+            type: "ingress",
+            protocol: "tcp",
+            fromPort: 22,
+            toPort: 22,
+            cidrBlocks: ["203.0.113.0/24"],
+            securityGroupId: id("sg-cp"),
+        },
+        { deps: deps({ securityGroupId: [cpSg] }) },
+    );
+    const cps = azs.map((z, i) =>
+        s.add(
+            TYPES.instance,
+            `cp-${i}`,
+            {
+                ami: "ami-123",
+                instanceType: opts.instanceType ?? (s.name === "prod" ? "m6i.large" : "t3.medium"),
+                availabilityZone: opts.unknownInstanceAz ? UNKNOWN : `${region}${z}`,
+                subnetId: id(`subnet-${z}`),
+                vpcSecurityGroupIds: [id("sg-cp")],
+                tags: { ...CP_TAGS, Name: `cp-${i}` },
+                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: { encrypted: true, volumeSize: 50 },
+                userData: "#!/bin/bash\nset -euo pipefail\napt-get update\n",
+                id: id(`i-${i}`),
+                privateIp: known ? `10.0.0.${10 + i}` : UNKNOWN,
+            },
+            { deps: deps({ subnetId: [subnets.get(z)!], vpcSecurityGroupIds: [cpSg] }), protect: opts.protect },
+        ),
+    );
+    const lbSubnets = [...new Set(azs)].sort().map((z) => subnets.get(z)!);
+    const nlb = s.add(
+        TYPES.lb,
+        "api",
+        {
+            loadBalancerType: "network",
+            internal: false,
+            subnets: lbSubnets.map((sn) => id(`subnet-${sn.name.slice(-1)}`)),
+            enableCrossZoneLoadBalancing: true,
+            enableDeletionProtection: !!opts.protect,
+            tags: { "k8s-ha/role": "api-lb" },
+            arn: id("arn:aws:elasticloadbalancing:lb/api"),
+            id: id("arn:aws:elasticloadbalancing:lb/api"),
+        },
+        { deps: deps({ subnets: lbSubnets }), protect: opts.protect },
+    );
     const tg = s.add(TYPES.tg, "api-tg", {
-        port: 6443, protocol: "TCP", targetType: "instance", vpcId: id("vpc-1"), preserveClientIp: "false",
-        healthCheck: { enabled: true, protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 2, unhealthyThreshold: 2 },
-        arn: id("arn:aws:elasticloadbalancing:tg/api"), id: id("arn:aws:elasticloadbalancing:tg/api"),
+        port: 6443,
+        protocol: "TCP",
+        targetType: "instance",
+        vpcId: id("vpc-1"),
+        preserveClientIp: "false",
+        healthCheck: {
+            enabled: true,
+            protocol: "TCP",
+            port: "traffic-port",
+            interval: 10,
+            healthyThreshold: 2,
+            unhealthyThreshold: 2,
+        },
+        arn: id("arn:aws:elasticloadbalancing:tg/api"),
+        id: id("arn:aws:elasticloadbalancing:tg/api"),
     });
-    s.add(TYPES.listener, "api-6443", {
-        loadBalancerArn: id("arn:aws:elasticloadbalancing:lb/api"), port: 6443, protocol: "TCP",
-        defaultActions: [{ type: "forward", targetGroupArn: id("arn:aws:elasticloadbalancing:tg/api") }],
-    }, { deps: deps({ loadBalancerArn: [nlb], defaultActions: [tg] }) });
-    cps.forEach((cp, i) => s.add(TYPES.tga, `api-cp-${i}`, {
-        targetGroupArn: id("arn:aws:elasticloadbalancing:tg/api"), targetId: id(`i-${i}`), port: 6443,
-    }, { deps: deps({ targetGroupArn: [tg], targetId: [cp] }) }));
+    s.add(
+        TYPES.listener,
+        "api-6443",
+        {
+            loadBalancerArn: id("arn:aws:elasticloadbalancing:lb/api"),
+            port: 6443,
+            protocol: "TCP",
+            defaultActions: [{ type: "forward", targetGroupArn: id("arn:aws:elasticloadbalancing:tg/api") }],
+        },
+        { deps: deps({ loadBalancerArn: [nlb], defaultActions: [tg] }) },
+    );
+    cps.forEach((cp, i) =>
+        s.add(
+            TYPES.tga,
+            `api-cp-${i}`,
+            {
+                targetGroupArn: id("arn:aws:elasticloadbalancing:tg/api"),
+                targetId: id(`i-${i}`),
+                port: 6443,
+            },
+            { deps: deps({ targetGroupArn: [tg], targetId: [cp] }) },
+        ),
+    );
     // PKI
-    const caKey = s.add(TYPES.key, "cluster-ca-key", {
-        algorithm: "RSA", rsaBits: 2048, privateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN),
-    }, { protect: opts.protect });
-    s.add(TYPES.selfSigned, "cluster-ca", {
-        privateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN), isCaCertificate: true,
-        validityPeriodHours: 87600, earlyRenewalHours: 0,
-        allowedUses: ["cert_signing", "key_encipherment", "digital_signature"], subject: { commonName: "kubernetes" },
-    }, { deps: deps({ privateKeyPem: [caKey] }), protect: opts.protect });
+    const caKey = s.add(
+        TYPES.key,
+        "cluster-ca-key",
+        {
+            algorithm: "RSA",
+            rsaBits: 2048,
+            privateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN),
+        },
+        { protect: opts.protect },
+    );
+    s.add(
+        TYPES.selfSigned,
+        "cluster-ca",
+        {
+            privateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN),
+            isCaCertificate: true,
+            validityPeriodHours: 87600,
+            earlyRenewalHours: 0,
+            allowedUses: ["cert_signing", "key_encipherment", "digital_signature"],
+            subject: { commonName: "kubernetes" },
+        },
+        { deps: deps({ privateKeyPem: [caKey] }), protect: opts.protect },
+    );
     const apiKey = s.add(TYPES.key, "apiserver-key", {
-        algorithm: "ECDSA", ecdsaCurve: "P256", privateKeyPem: secret(known ? "-----BEGIN EC PRIVATE KEY-----\napi\n" : UNKNOWN),
-    });
-    const csr = s.add(TYPES.certRequest, "apiserver-csr", {
+        algorithm: "ECDSA",
+        ecdsaCurve: "P256",
         privateKeyPem: secret(known ? "-----BEGIN EC PRIVATE KEY-----\napi\n" : UNKNOWN),
-        subject: { commonName: "kube-apiserver" }, dnsNames: ["kubernetes", "kubernetes.default"],
-    }, { deps: deps({ privateKeyPem: [apiKey] }) });
-    s.add(TYPES.locallySigned, "apiserver", {
-        certRequestPem: id("-----BEGIN CERTIFICATE REQUEST-----"),
-        caPrivateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN), caCertPem: id("-----BEGIN CERTIFICATE-----"),
-        validityPeriodHours: 8760, earlyRenewalHours: 720, allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-    }, { deps: deps({ certRequestPem: [csr], caPrivateKeyPem: [caKey] }) });
-    s.add(TYPES.key, "ssh-key", { algorithm: "ED25519", privateKeyPem: secret(known ? "-----BEGIN OPENSSH PRIVATE KEY-----\nssh\n" : UNKNOWN) });
+    });
+    const csr = s.add(
+        TYPES.certRequest,
+        "apiserver-csr",
+        {
+            privateKeyPem: secret(known ? "-----BEGIN EC PRIVATE KEY-----\napi\n" : UNKNOWN),
+            subject: { commonName: "kube-apiserver" },
+            dnsNames: ["kubernetes", "kubernetes.default"],
+        },
+        { deps: deps({ privateKeyPem: [apiKey] }) },
+    );
+    s.add(
+        TYPES.locallySigned,
+        "apiserver",
+        {
+            certRequestPem: id("-----BEGIN CERTIFICATE REQUEST-----"),
+            caPrivateKeyPem: secret(known ? "-----BEGIN RSA PRIVATE KEY-----\nca\n" : UNKNOWN),
+            caCertPem: id("-----BEGIN CERTIFICATE-----"),
+            validityPeriodHours: 8760,
+            earlyRenewalHours: 720,
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+        },
+        { deps: deps({ certRequestPem: [csr], caPrivateKeyPem: [caKey] }) },
+    );
+    s.add(TYPES.key, "ssh-key", {
+        algorithm: "ED25519",
+        privateKeyPem: secret(known ? "-----BEGIN OPENSSH PRIVATE KEY-----\nssh\n" : UNKNOWN),
+    });
     return s;
 }
 
 /** Properties a provider computes when the program leaves them unset (a subset, per type). */
 const COMPUTED: Record<string, string[]> = {
-    [TYPES.instance]: ["id", "arn", "privateIp", "publicIp", "privateDns", "publicDns", "associatePublicIpAddress", "securityGroups",
-        "primaryNetworkInterfaceId", "availabilityZone", "subnetId", "tagsAll"],
+    [TYPES.instance]: [
+        "id",
+        "arn",
+        "privateIp",
+        "publicIp",
+        "privateDns",
+        "publicDns",
+        "associatePublicIpAddress",
+        "securityGroups",
+        "primaryNetworkInterfaceId",
+        "availabilityZone",
+        "subnetId",
+        "tagsAll",
+    ],
     [TYPES.subnet]: ["id", "arn", "ownerId", "availabilityZoneId", "tagsAll"],
     [TYPES.sg]: ["id", "arn", "ingress", "egress", "ownerId", "name", "tagsAll"],
     [TYPES.sgRule]: ["id", "securityGroupRuleId", "sourceSecurityGroupId"],
@@ -202,9 +342,23 @@ const COMPUTED: Record<string, string[]> = {
     [TYPES.listener]: ["id", "arn", "sslPolicy", "tagsAll"],
     [TYPES.tg]: ["id", "arn", "arnSuffix", "preserveClientIp", "loadBalancerArns", "tagsAll"],
     [TYPES.tga]: ["id"],
-    [TYPES.key]: ["id", "privateKeyPem", "privateKeyOpenssh", "publicKeyPem", "publicKeyOpenssh", "publicKeyFingerprintMd5"],
+    [TYPES.key]: [
+        "id",
+        "privateKeyPem",
+        "privateKeyOpenssh",
+        "publicKeyPem",
+        "publicKeyOpenssh",
+        "publicKeyFingerprintMd5",
+    ],
     [TYPES.selfSigned]: ["id", "certPem", "validityStartTime", "validityEndTime", "readyForRenewal", "keyAlgorithm"],
-    [TYPES.locallySigned]: ["id", "certPem", "validityStartTime", "validityEndTime", "readyForRenewal", "caKeyAlgorithm"],
+    [TYPES.locallySigned]: [
+        "id",
+        "certPem",
+        "validityStartTime",
+        "validityEndTime",
+        "readyForRenewal",
+        "caKeyAlgorithm",
+    ],
     [TYPES.certRequest]: ["id", "certRequestPem", "keyAlgorithm"],
 };
 
@@ -243,25 +397,37 @@ export interface Outcome {
 function outcome(r: EvaluationResult): Outcome {
     return {
         diagnostics: r.diagnostics,
-        at: level => r.diagnostics.filter(d => d.enforcementLevel === level),
+        at: (level) => r.diagnostics.filter((d) => d.enforcementLevel === level),
         notApplicable: r.notApplicable,
     };
 }
 
 /** Runs one resource policy on one resource, as the Analyze RPC does. */
-export async function runResource(policy: Policy, resource: RecordedResource, opts: Omit<EvaluateOptions, "policies"> = {}): Promise<Outcome> {
+export async function runResource(
+    policy: Policy,
+    resource: RecordedResource,
+    opts: Omit<EvaluateOptions, "policies"> = {},
+): Promise<Outcome> {
     return outcome(await analyzeResource(resource, { ...opts, policies: [policy as never] }));
 }
 
 /** Runs a resource policy on a freshly built resource. */
-export async function checkResource(policy: Policy, type: string, inputs: Record<string, unknown>,
-    opts: Omit<EvaluateOptions, "policies"> & { name?: string; stack?: string } = {}): Promise<Outcome> {
+export async function checkResource(
+    policy: Policy,
+    type: string,
+    inputs: Record<string, unknown>,
+    opts: Omit<EvaluateOptions, "policies"> & { name?: string; stack?: string } = {},
+): Promise<Outcome> {
     const s = new Stack(opts.stack ?? "dev");
     return runResource(policy, s.add(type, opts.name ?? "subject", inputs), opts);
 }
 
 /** Runs one stack policy on a stack, as the AnalyzeStack RPC does. */
-export async function runStack(policy: Policy, stack: Stack | RecordedResource[], opts: Omit<EvaluateOptions, "policies"> = {}): Promise<Outcome> {
+export async function runStack(
+    policy: Policy,
+    stack: Stack | RecordedResource[],
+    opts: Omit<EvaluateOptions, "policies"> = {},
+): Promise<Outcome> {
     const resources = Array.isArray(stack) ? stack : stack.resources;
     return outcome(await analyzeStack(resources, { ...opts, policies: [policy as never] }));
 }
@@ -269,13 +435,20 @@ export async function runStack(policy: Policy, stack: Stack | RecordedResource[]
 /** Asserts exactly `n` diagnostics at `level` and returns their messages. */
 export function expectLevel(o: Outcome, level: EnforcementLevel, n: number): string[] {
     const ds = o.at(level);
-    assert.strictEqual(ds.length, n, `expected ${n} ${level} diagnostic(s), got:\n${o.diagnostics.map(d => `  [${d.enforcementLevel}] ${d.message}`).join("\n") || "  (none)"}`);
-    return ds.map(d => d.message);
+    assert.strictEqual(
+        ds.length,
+        n,
+        `expected ${n} ${level} diagnostic(s), got:\n${o.diagnostics.map((d) => `  [${d.enforcementLevel}] ${d.message}`).join("\n") || "  (none)"}`,
+    );
+    return ds.map((d) => d.message);
 }
 
 /** Asserts no diagnostics at all (no violation, no undecided advisory). */
 export function expectClean(o: Outcome): void {
-    assert.deepStrictEqual(o.diagnostics.map(d => `[${d.enforcementLevel}] ${d.policyName}: ${d.message}`), []);
+    assert.deepStrictEqual(
+        o.diagnostics.map((d) => `[${d.enforcementLevel}] ${d.policyName}: ${d.message}`),
+        [],
+    );
 }
 
 /** Asserts the policy reported not-applicable (and nothing else). */

@@ -1,5 +1,11 @@
 import * as assert from "assert";
-import { controlPlaneAzQuorum, controlPlaneMultiAz, controlPlaneOddCount, maxPerAz, quorum } from "../../policies/rules/layout";
+import {
+    controlPlaneAzQuorum,
+    controlPlaneMultiAz,
+    controlPlaneOddCount,
+    maxPerAz,
+    quorum,
+} from "../../policies/rules/layout";
 import { expectClean, expectLevel, expectNotApplicable, layout, loadConfig, runStack, TYPES, UNKNOWN } from "./helpers";
 
 const AZ3 = ["a", "b", "c"];
@@ -28,32 +34,49 @@ describe("policies: control-plane layout", () => {
             });
         }
         it("fails a single control plane with the prod config", async () => {
-            const [msg] = expectLevel(await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), { config: loadConfig("prod") }), "mandatory", 1);
+            const [msg] = expectLevel(
+                await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), { config: loadConfig("prod") }),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /below minControlPlanes=3/);
             assert.match(msg, /single control plane/);
         });
         it("fails a single control plane with the dev config too (dev is still HA)", async () => {
-            expectLevel(await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), { config: loadConfig("dev") }), "mandatory", 1);
+            expectLevel(
+                await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), { config: loadConfig("dev") }),
+                "mandatory",
+                1,
+            );
         });
         it("allows a single control plane only when minControlPlanes is lowered to 1", async () => {
-            expectClean(await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), {
-                config: { "control-plane-odd-count": { minControlPlanes: 1 } },
-            }));
+            expectClean(
+                await runStack(controlPlaneOddCount, layout({ azs: ["a"] }), {
+                    config: { "control-plane-odd-count": { minControlPlanes: 1 } },
+                }),
+            );
         });
         it("fails more than maxControlPlanes", async () => {
             const azs = Array.from({ length: 9 }, (_, i) => AZ3[i % 3]);
             const [msg] = expectLevel(await runStack(controlPlaneOddCount, layout({ azs })), "mandatory", 1);
             assert.match(msg, /9 control planes exceed maxControlPlanes=7/);
             assert.match(msg, /Set controlPlaneCount to 7\./);
-            expectClean(await runStack(controlPlaneOddCount, layout({ azs }), { config: { "control-plane-odd-count": { maxControlPlanes: 9 } } }));
+            expectClean(
+                await runStack(controlPlaneOddCount, layout({ azs }), {
+                    config: { "control-plane-odd-count": { maxControlPlanes: 9 } },
+                }),
+            );
         });
         it("fails a stack with no tagged control planes", async () => {
             const s = layout();
-            for (const r of s.resources.filter(r => r.type === TYPES.instance)) {
+            for (const r of s.resources.filter((r) => r.type === TYPES.instance)) {
                 r.inputs.tags = { Name: r.name };
             }
             const [msg] = expectLevel(await runStack(controlPlaneOddCount, s), "mandatory", 1);
-            assert.match(msg, /found no control-plane instances \(aws\.ec2\.Instance tagged k8s-ha\/role=control-plane\)/);
+            assert.match(
+                msg,
+                /found no control-plane instances \(aws\.ec2\.Instance tagged k8s-ha\/role=control-plane\)/,
+            );
         });
         it("ignores instances with another role", async () => {
             const s = layout();
@@ -81,7 +104,11 @@ describe("policies: control-plane layout", () => {
             expectClean(await runStack(controlPlaneMultiAz, layout({ azs: AZ3 })));
         });
         it("fails 3 control planes in one AZ", async () => {
-            const [msg] = expectLevel(await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "a"] })), "mandatory", 1);
+            const [msg] = expectLevel(
+                await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "a"] })),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /3 control planes run in 1 AZ\(s\) \(us-east-1a: cp-0, cp-1 and cp-2\)/);
             assert.match(msg, /at least 3 distinct AZs — a single AZ outage/);
         });
@@ -102,7 +129,11 @@ describe("policies: control-plane layout", () => {
             const spread = layout({ azs: AZ3, unknownInstanceAz: true });
             assert.strictEqual(spread.get("cp-0").inputs.availabilityZone, UNKNOWN);
             expectClean(await runStack(controlPlaneMultiAz, spread));
-            expectLevel(await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "a"], unknownInstanceAz: true })), "mandatory", 1);
+            expectLevel(
+                await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "a"], unknownInstanceAz: true })),
+                "mandatory",
+                1,
+            );
         });
         it("reports an advisory when an unknown AZ could still complete the spread", async () => {
             const s = layout({ azs: ["a", "b", "a"] });
@@ -120,7 +151,11 @@ describe("policies: control-plane layout", () => {
             assert.match(msg, /AZ unknown: cp-2/);
         });
         it("respects the minAzs knob", async () => {
-            expectClean(await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "b"] }), { config: { "control-plane-multi-az": { minAzs: 2 } } }));
+            expectClean(
+                await runStack(controlPlaneMultiAz, layout({ azs: ["a", "a", "b"] }), {
+                    config: { "control-plane-multi-az": { minAzs: 2 } },
+                }),
+            );
         });
     });
 
@@ -129,12 +164,20 @@ describe("policies: control-plane layout", () => {
             expectClean(await runStack(controlPlaneAzQuorum, layout({ azs: AZ3 })));
         });
         it("fails 3 control planes over 2 AZs", async () => {
-            const [msg] = expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a"] })), "mandatory", 1);
+            const [msg] = expectLevel(
+                await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a"] })),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /losing us-east-1a \(cp-0 and cp-2\) leaves 1 of 3 etcd members, below quorum 2/);
             assert.match(msg, /no AZ may hold more than 1; spread them over at least 3 AZs/);
         });
         it("fails 5 control planes over 2 AZs", async () => {
-            const [msg] = expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a", "b", "a"] })), "mandatory", 1);
+            const [msg] = expectLevel(
+                await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a", "b", "a"] })),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /losing us-east-1a \(cp-0, cp-2 and cp-4\) leaves 2 of 5 etcd members, below quorum 3/);
         });
         it("passes 5 control planes over 3 AZs (2,2,1)", async () => {
@@ -144,24 +187,38 @@ describe("policies: control-plane layout", () => {
             expectClean(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "c", "a", "b", "c", "a"] })));
         });
         it("fails 7 control planes over 3 AZs as (4,2,1)", async () => {
-            expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "c", "a", "b", "a", "a"] })), "mandatory", 1);
+            expectLevel(
+                await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "c", "a", "b", "a", "a"] })),
+                "mandatory",
+                1,
+            );
         });
         it("fails 2 control planes whatever the AZs (quorum 2 of 2)", async () => {
-            const [msg] = expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b"] })), "mandatory", 1);
+            const [msg] = expectLevel(
+                await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b"] })),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /can never survive an AZ loss/);
         });
         it("fails 4 control planes over 3 AZs (2,1,1): quorum 3 of 4", async () => {
             expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "c", "a"] })), "mandatory", 1);
         });
         it("still decides during preview with unknown ids, both ways", async () => {
-            expectLevel(await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a"], mode: "preview" })), "mandatory", 1);
+            expectLevel(
+                await runStack(controlPlaneAzQuorum, layout({ azs: ["a", "b", "a"], mode: "preview" })),
+                "mandatory",
+                1,
+            );
             expectClean(await runStack(controlPlaneAzQuorum, layout({ azs: AZ3, mode: "preview" })));
         });
         it("decides from known ids alone (no propertyDependencies)", async () => {
             const s = layout({ azs: ["a", "b", "a"], mode: "known", unknownInstanceAz: true });
             assert.deepStrictEqual(s.get("cp-0").propertyDependencies, {});
             expectLevel(await runStack(controlPlaneAzQuorum, s), "mandatory", 1);
-            expectClean(await runStack(controlPlaneAzQuorum, layout({ azs: AZ3, mode: "known", unknownInstanceAz: true })));
+            expectClean(
+                await runStack(controlPlaneAzQuorum, layout({ azs: AZ3, mode: "known", unknownInstanceAz: true })),
+            );
         });
         it("fails on what is known even when another AZ is unknown, and advises when undecidable", async () => {
             const s = layout({ azs: ["a", "a", "b", "c", "a"] });

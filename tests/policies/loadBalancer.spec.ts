@@ -1,14 +1,37 @@
 import * as assert from "assert";
 import {
-    apiLbCoversControlPlaneAzs, apiLbTargetsEveryControlPlane, apiListenerTcp6443, apiTargetHealthCheck,
-    apiTargetNoClientIpPreservation, nlbCrossZone,
+    apiLbCoversControlPlaneAzs,
+    apiLbTargetsEveryControlPlane,
+    apiListenerTcp6443,
+    apiTargetHealthCheck,
+    apiTargetNoClientIpPreservation,
+    nlbCrossZone,
 } from "../../policies/rules/loadBalancer";
-import { checkResource, expectClean, expectLevel, expectNotApplicable, layout, runStack, TYPES, UNKNOWN } from "./helpers";
+import {
+    checkResource,
+    expectClean,
+    expectLevel,
+    expectNotApplicable,
+    layout,
+    runStack,
+    TYPES,
+    UNKNOWN,
+} from "./helpers";
 import * as contract from "../../policies/lib/contract";
 
 const goodTg = {
-    port: 6443, protocol: "TCP", targetType: "instance", preserveClientIp: "false",
-    healthCheck: { protocol: "TCP", port: "traffic-port", interval: 10, timeout: 10, healthyThreshold: 2, unhealthyThreshold: 2 },
+    port: 6443,
+    protocol: "TCP",
+    targetType: "instance",
+    preserveClientIp: "false",
+    healthCheck: {
+        protocol: "TCP",
+        port: "traffic-port",
+        interval: 10,
+        timeout: 10,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+    },
 };
 
 describe("policies: API load balancer", () => {
@@ -22,9 +45,13 @@ describe("policies: API load balancer", () => {
                 const s = layout({ mode });
                 const lb = s.get("api");
                 lb.inputs.subnets = mode === "known" ? ["subnet-a", "subnet-b"] : [UNKNOWN, UNKNOWN];
-                lb.propertyDependencies = mode === "known" ? {} : { subnets: [s.get("private-a").urn, s.get("private-b").urn] };
+                lb.propertyDependencies =
+                    mode === "known" ? {} : { subnets: [s.get("private-a").urn, s.get("private-b").urn] };
                 const [msg] = expectLevel(await runStack(apiLbCoversControlPlaneAzs, s), "mandatory", 1);
-                assert.match(msg, /load balancer api has subnets in us-east-1a and us-east-1b but not in us-east-1c \(cp-2\)/);
+                assert.match(
+                    msg,
+                    /load balancer api has subnets in us-east-1a and us-east-1b but not in us-east-1c \(cp-2\)/,
+                );
                 assert.match(msg, /Add a subnet in us-east-1c/);
             }
         });
@@ -68,7 +95,12 @@ describe("policies: API load balancer", () => {
     describe("api-lb-targets-every-control-plane", () => {
         it("passes when every control plane is attached (preview and known ids)", async () => {
             expectClean(await runStack(apiLbTargetsEveryControlPlane, layout({ mode: "preview" })));
-            expectClean(await runStack(apiLbTargetsEveryControlPlane, layout({ mode: "known", azs: ["a", "b", "c", "a", "b"] })));
+            expectClean(
+                await runStack(
+                    apiLbTargetsEveryControlPlane,
+                    layout({ mode: "known", azs: ["a", "b", "c", "a", "b"] }),
+                ),
+            );
         });
         it("fails for the control plane without an attachment, on that instance's URN", async () => {
             for (const mode of ["preview", "known"] as const) {
@@ -76,7 +108,10 @@ describe("policies: API load balancer", () => {
                 s.remove("api-cp-1");
                 const o = await runStack(apiLbTargetsEveryControlPlane, s);
                 const [msg] = expectLevel(o, "mandatory", 1);
-                assert.match(msg, /control plane cp-1 \(us-east-1b\) is not registered in the API target group api-tg \(port 6443\)/);
+                assert.match(
+                    msg,
+                    /control plane cp-1 \(us-east-1b\) is not registered in the API target group api-tg \(port 6443\)/,
+                );
                 assert.strictEqual(o.at("mandatory")[0].urn, s.get("cp-1").urn);
             }
         });
@@ -110,22 +145,49 @@ describe("policies: API load balancer", () => {
 
     describe("api-listener-tcp-6443", () => {
         it("passes a TCP listener and a TCP target group on 6443", async () => {
-            expectClean(await checkResource(apiListenerTcp6443, TYPES.listener, { port: 6443, protocol: "TCP", loadBalancerArn: UNKNOWN }));
+            expectClean(
+                await checkResource(apiListenerTcp6443, TYPES.listener, {
+                    port: 6443,
+                    protocol: "TCP",
+                    loadBalancerArn: UNKNOWN,
+                }),
+            );
             expectClean(await checkResource(apiListenerTcp6443, TYPES.tg, goodTg));
-            expectClean(await checkResource(apiListenerTcp6443, contract.TYPES.albListener, { port: 6443, protocol: "TCP" }));
+            expectClean(
+                await checkResource(apiListenerTcp6443, contract.TYPES.albListener, { port: 6443, protocol: "TCP" }),
+            );
         });
         it("fails TLS termination on 6443", async () => {
-            const [msg] = expectLevel(await checkResource(apiListenerTcp6443, TYPES.listener,
-                { port: 6443, protocol: "TLS", certificateArn: "arn:aws:acm:cert", sslPolicy: "ELBSecurityPolicy-2016-08" }, { name: "api-6443" }), "mandatory", 1);
+            const [msg] = expectLevel(
+                await checkResource(
+                    apiListenerTcp6443,
+                    TYPES.listener,
+                    {
+                        port: 6443,
+                        protocol: "TLS",
+                        certificateArn: "arn:aws:acm:cert",
+                        sslPolicy: "ELBSecurityPolicy-2016-08",
+                    },
+                    { name: "api-6443" },
+                ),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /listener api-6443 on 6443 uses protocol TLS; listener api-6443 sets a certificate/);
             assert.match(msg, /set protocol: "TCP"/);
         });
         it("fails a TLS target group and a listener with no protocol", async () => {
-            expectLevel(await checkResource(apiListenerTcp6443, TYPES.tg, { ...goodTg, protocol: "TLS" }), "mandatory", 1);
+            expectLevel(
+                await checkResource(apiListenerTcp6443, TYPES.tg, { ...goodTg, protocol: "TLS" }),
+                "mandatory",
+                1,
+            );
             expectLevel(await checkResource(apiListenerTcp6443, TYPES.listener, { port: 6443 }), "mandatory", 1);
         });
         it("does not apply to other ports or other types", async () => {
-            expectNotApplicable(await checkResource(apiListenerTcp6443, TYPES.listener, { port: 443, protocol: "HTTPS" }));
+            expectNotApplicable(
+                await checkResource(apiListenerTcp6443, TYPES.listener, { port: 443, protocol: "HTTPS" }),
+            );
             expectNotApplicable(await checkResource(apiListenerTcp6443, TYPES.instance, { instanceType: "t3.medium" }));
         });
     });
@@ -133,25 +195,65 @@ describe("policies: API load balancer", () => {
     describe("api-target-health-check", () => {
         it("passes TCP on the traffic port, and HTTPS /readyz on 6443", async () => {
             expectClean(await checkResource(apiTargetHealthCheck, TYPES.tg, goodTg));
-            expectClean(await checkResource(apiTargetHealthCheck, TYPES.tg, {
-                ...goodTg, healthCheck: { protocol: "HTTPS", path: "/readyz", port: "6443", interval: 30, timeout: 5 },
-            }));
+            expectClean(
+                await checkResource(apiTargetHealthCheck, TYPES.tg, {
+                    ...goodTg,
+                    healthCheck: { protocol: "HTTPS", path: "/readyz", port: "6443", interval: 30, timeout: 5 },
+                }),
+            );
         });
         it("fails a missing health check", async () => {
-            const [msg] = expectLevel(await checkResource(apiTargetHealthCheck, TYPES.tg, { port: 6443, protocol: "TCP" }, { name: "api" }), "mandatory", 1);
+            const [msg] = expectLevel(
+                await checkResource(apiTargetHealthCheck, TYPES.tg, { port: 6443, protocol: "TCP" }, { name: "api" }),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /target group api on 6443 has no explicit health check/);
         });
         it("fails HTTP, HTTPS on /, a wrong port and out-of-range timings, all in one message", async () => {
-            const [msg] = expectLevel(await checkResource(apiTargetHealthCheck, TYPES.tg, {
-                ...goodTg, healthCheck: { protocol: "HTTPS", path: "/", port: "10250", interval: 2, timeout: 200, healthyThreshold: 1, unhealthyThreshold: 11 },
-            }), "mandatory", 1);
-            for (const part of [/path is "\/"/, /port is 10250/, /interval is 2, allowed 5–300/, /timeout is 200, allowed 2–120/,
-                /healthyThreshold is 1, allowed 2–10/, /unhealthyThreshold is 11, allowed 2–10/]) {
+            const [msg] = expectLevel(
+                await checkResource(apiTargetHealthCheck, TYPES.tg, {
+                    ...goodTg,
+                    healthCheck: {
+                        protocol: "HTTPS",
+                        path: "/",
+                        port: "10250",
+                        interval: 2,
+                        timeout: 200,
+                        healthyThreshold: 1,
+                        unhealthyThreshold: 11,
+                    },
+                }),
+                "mandatory",
+                1,
+            );
+            for (const part of [
+                /path is "\/"/,
+                /port is 10250/,
+                /interval is 2, allowed 5–300/,
+                /timeout is 200, allowed 2–120/,
+                /healthyThreshold is 1, allowed 2–10/,
+                /unhealthyThreshold is 11, allowed 2–10/,
+            ]) {
                 assert.match(msg, part);
             }
-            const [http] = expectLevel(await checkResource(apiTargetHealthCheck, TYPES.tg, { ...goodTg, healthCheck: { protocol: "HTTP", path: "/readyz" } }), "mandatory", 1);
+            const [http] = expectLevel(
+                await checkResource(apiTargetHealthCheck, TYPES.tg, {
+                    ...goodTg,
+                    healthCheck: { protocol: "HTTP", path: "/readyz" },
+                }),
+                "mandatory",
+                1,
+            );
             assert.match(http, /protocol is HTTP; use TCP or HTTPS/);
-            expectLevel(await checkResource(apiTargetHealthCheck, TYPES.tg, { ...goodTg, healthCheck: { protocol: "TCP", enabled: false } }), "mandatory", 1);
+            expectLevel(
+                await checkResource(apiTargetHealthCheck, TYPES.tg, {
+                    ...goodTg,
+                    healthCheck: { protocol: "TCP", enabled: false },
+                }),
+                "mandatory",
+                1,
+            );
         });
         it("does not apply to other target groups", async () => {
             expectNotApplicable(await checkResource(apiTargetHealthCheck, TYPES.tg, { port: 80, protocol: "TCP" }));
@@ -161,28 +263,56 @@ describe("policies: API load balancer", () => {
     describe("api-target-no-client-ip-preservation", () => {
         it("passes instance targets with preservation off, and ip targets by default", async () => {
             expectClean(await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, goodTg));
-            expectClean(await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, { port: 6443, protocol: "TCP", targetType: "ip" }));
+            expectClean(
+                await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, {
+                    port: 6443,
+                    protocol: "TCP",
+                    targetType: "ip",
+                }),
+            );
         });
         it("advises on instance targets that keep the default (on)", async () => {
             const o = await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, { port: 6443, protocol: "TCP" });
             const [msg] = expectLevel(o, "advisory", 1);
             assert.match(msg, /keeps the default client-IP preservation on/);
             assert.match(msg, /hairpin\)\. Set preserveClientIp: "false"/);
-            expectLevel(await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, { ...goodTg, preserveClientIp: "true" }), "advisory", 1);
+            expectLevel(
+                await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, { ...goodTg, preserveClientIp: "true" }),
+                "advisory",
+                1,
+            );
         });
         it("is mandatory under the prod config", async () => {
             const { loadConfig } = await import("./helpers");
-            expectLevel(await checkResource(apiTargetNoClientIpPreservation, TYPES.tg, { port: 6443, protocol: "TCP" }, { config: loadConfig("prod") }), "mandatory", 1);
+            expectLevel(
+                await checkResource(
+                    apiTargetNoClientIpPreservation,
+                    TYPES.tg,
+                    { port: 6443, protocol: "TCP" },
+                    { config: loadConfig("prod") },
+                ),
+                "mandatory",
+                1,
+            );
         });
     });
 
     describe("nlb-cross-zone", () => {
         it("passes an NLB with cross-zone on, and ignores ALBs", async () => {
-            expectClean(await checkResource(nlbCrossZone, TYPES.lb, { loadBalancerType: "network", enableCrossZoneLoadBalancing: true }));
+            expectClean(
+                await checkResource(nlbCrossZone, TYPES.lb, {
+                    loadBalancerType: "network",
+                    enableCrossZoneLoadBalancing: true,
+                }),
+            );
             expectNotApplicable(await checkResource(nlbCrossZone, TYPES.lb, { loadBalancerType: "application" }));
         });
         it("advises on an NLB with cross-zone at its default", async () => {
-            const [msg] = expectLevel(await checkResource(nlbCrossZone, TYPES.lb, { loadBalancerType: "network" }, { name: "api" }), "advisory", 1);
+            const [msg] = expectLevel(
+                await checkResource(nlbCrossZone, TYPES.lb, { loadBalancerType: "network" }, { name: "api" }),
+                "advisory",
+                1,
+            );
             assert.match(msg, /network load balancer api has cross-zone load balancing at its default \(off\)/);
         });
     });

@@ -13,14 +13,21 @@ function readmeRows(): Map<string, string[]> {
     const rows = new Map<string, string[]>();
     for (const line of readFileSync(join(DIR, "README.md"), "utf8").split("\n")) {
         const cells = /^\| ([a-z0-9-]+) \|(.*)\|$/.exec(line);
-        if (cells) rows.set(cells[1], cells[2].split(" | ").map((c) => c.trim()));
+        if (cells)
+            rows.set(
+                cells[1],
+                cells[2].split(" | ").map((c) => c.trim()),
+            );
     }
     return rows;
 }
 
 describe("policies/README.md's table of rules", () => {
     const rows = readmeRows();
-    const prod = JSON.parse(readFileSync(join(DIR, "config.prod.json"), "utf8")) as Record<string, { enforcementLevel?: string }>;
+    const prod = JSON.parse(readFileSync(join(DIR, "config.prod.json"), "utf8")) as Record<
+        string,
+        { enforcementLevel?: string }
+    >;
 
     it("has one row per rule of the pack, and none for a rule it does not have", () => {
         assert.deepEqual([...rows.keys()].sort(), policies.map((p) => p.name).sort());
@@ -31,7 +38,10 @@ describe("policies/README.md's table of rules", () => {
             const [kind, level, knobs] = rows.get(p.name) ?? [];
             assert.equal(kind, "validateStack" in p ? "stack" : "resource", "kind");
             const prodLevel = prod[p.name]?.enforcementLevel;
-            const expected = prodLevel && prodLevel !== p.enforcementLevel ? `${p.enforcementLevel} (prod: ${prodLevel})` : p.enforcementLevel;
+            const expected =
+                prodLevel && prodLevel !== p.enforcementLevel
+                    ? `${p.enforcementLevel} (prod: ${prodLevel})`
+                    : p.enforcementLevel;
             assert.equal(level, expected, "default level");
             const props = (p.configSchema?.properties ?? {}) as Record<string, { default?: unknown }>;
             for (const [knob, schema] of Object.entries(props)) {

@@ -1,10 +1,24 @@
 import * as assert from "assert";
 import { suggestUse, tlsAllowedUsesValid, tlsCaCertificate, tlsKeyStrength } from "../../policies/rules/tls";
-import { checkResource, expectClean, expectLevel, expectNotApplicable, layout, runStack, secret, Stack, TYPES, UNKNOWN } from "./helpers";
+import {
+    checkResource,
+    expectClean,
+    expectLevel,
+    expectNotApplicable,
+    layout,
+    runStack,
+    secret,
+    Stack,
+    TYPES,
+    UNKNOWN,
+} from "./helpers";
 
 const goodCa = {
-    isCaCertificate: true, validityPeriodHours: 87600, earlyRenewalHours: 0,
-    allowedUses: ["cert_signing", "key_encipherment", "digital_signature"], privateKeyPem: secret("pem"),
+    isCaCertificate: true,
+    validityPeriodHours: 87600,
+    earlyRenewalHours: 0,
+    allowedUses: ["cert_signing", "key_encipherment", "digital_signature"],
+    privateKeyPem: secret("pem"),
 };
 
 describe("policies: TLS", () => {
@@ -35,13 +49,21 @@ describe("policies: TLS", () => {
             key.inputs.algorithm = "ED25519";
             delete key.inputs.rsaBits;
             const [msg] = expectLevel(await runStack(tlsKeyStrength, s), "mandatory", 1);
-            assert.match(msg, /private key cluster-ca-key is ED25519 but certificate\(s\) cluster-ca and apiserver use it/);
+            assert.match(
+                msg,
+                /private key cluster-ca-key is ED25519 but certificate\(s\) cluster-ca and apiserver use it/,
+            );
             const k = layout({ mode: "known" });
             k.get("apiserver-key").inputs.algorithm = "ED25519";
-            assert.match(expectLevel(await runStack(tlsKeyStrength, k), "mandatory", 1)[0], /apiserver-key is ED25519 but certificate\(s\) apiserver-csr use it/);
+            assert.match(
+                expectLevel(await runStack(tlsKeyStrength, k), "mandatory", 1)[0],
+                /apiserver-key is ED25519 but certificate\(s\) apiserver-csr use it/,
+            );
         });
         it("fails any ED25519 key when allowEd25519ForSsh is false", async () => {
-            const o = await runStack(tlsKeyStrength, layout(), { config: { "tls-key-strength": { allowEd25519ForSsh: false } } });
+            const o = await runStack(tlsKeyStrength, layout(), {
+                config: { "tls-key-strength": { allowEd25519ForSsh: false } },
+            });
             assert.match(expectLevel(o, "mandatory", 1)[0], /private key ssh-key is ED25519/);
         });
         it("advises when the algorithm is unknown", async () => {
@@ -56,31 +78,73 @@ describe("policies: TLS", () => {
     describe("tls-ca-certificate", () => {
         it("passes a sound CA and ignores leaf certificates", async () => {
             expectClean(await checkResource(tlsCaCertificate, TYPES.selfSigned, goodCa));
-            expectNotApplicable(await checkResource(tlsCaCertificate, TYPES.locallySigned, { allowedUses: ["server_auth"], validityPeriodHours: 8760, earlyRenewalHours: 720 }));
+            expectNotApplicable(
+                await checkResource(tlsCaCertificate, TYPES.locallySigned, {
+                    allowedUses: ["server_auth"],
+                    validityPeriodHours: 8760,
+                    earlyRenewalHours: 720,
+                }),
+            );
         });
         it("fails a CA that cannot sign, renews early and expires soon", async () => {
-            const [msg] = expectLevel(await checkResource(tlsCaCertificate, TYPES.selfSigned, {
-                ...goodCa, allowedUses: ["digital_signature"], earlyRenewalHours: 720, validityPeriodHours: 8760,
-            }, { name: "etcd-ca" }), "mandatory", 1);
+            const [msg] = expectLevel(
+                await checkResource(
+                    tlsCaCertificate,
+                    TYPES.selfSigned,
+                    {
+                        ...goodCa,
+                        allowedUses: ["digital_signature"],
+                        earlyRenewalHours: 720,
+                        validityPeriodHours: 8760,
+                    },
+                    { name: "etcd-ca" },
+                ),
+                "mandatory",
+                1,
+            );
             assert.match(msg, /CA certificate etcd-ca: allowedUses \("digital_signature"\) lacks "cert_signing"/);
             assert.match(msg, /earlyRenewalHours is 720/);
             assert.match(msg, /validityPeriodHours is 8760, below minCaValidityHours=87600/);
         });
         it("honours minCaValidityHours", async () => {
             const config = { "tls-ca-certificate": { minCaValidityHours: 8760 } };
-            expectClean(await checkResource(tlsCaCertificate, TYPES.selfSigned, { ...goodCa, validityPeriodHours: 8760 }, { config }));
+            expectClean(
+                await checkResource(
+                    tlsCaCertificate,
+                    TYPES.selfSigned,
+                    { ...goodCa, validityPeriodHours: 8760 },
+                    { config },
+                ),
+            );
         });
     });
 
     describe("tls-allowed-uses-valid", () => {
         it("passes snake_case values", async () => {
-            expectClean(await checkResource(tlsAllowedUsesValid, TYPES.locallySigned, { allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"] }));
-            expectNotApplicable(await checkResource(tlsAllowedUsesValid, TYPES.certRequest, { subject: { commonName: "x" } }));
+            expectClean(
+                await checkResource(tlsAllowedUsesValid, TYPES.locallySigned, {
+                    allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+                }),
+            );
+            expectNotApplicable(
+                await checkResource(tlsAllowedUsesValid, TYPES.certRequest, { subject: { commonName: "x" } }),
+            );
         });
         it("fails camelCase values with a hint", async () => {
-            const [msg] = expectLevel(await checkResource(tlsAllowedUsesValid, TYPES.selfSigned,
-                { allowedUses: ["digitalSignature", "cert_signing", "serverAuth", "bogus"] }, { name: "front-proxy-ca" }), "mandatory", 1);
-            assert.match(msg, /front-proxy-ca has allowedUses "digitalSignature" \(did you mean "digital_signature"\?\), "serverAuth" \(did you mean "server_auth"\?\) and "bogus"/);
+            const [msg] = expectLevel(
+                await checkResource(
+                    tlsAllowedUsesValid,
+                    TYPES.selfSigned,
+                    { allowedUses: ["digitalSignature", "cert_signing", "serverAuth", "bogus"] },
+                    { name: "front-proxy-ca" },
+                ),
+                "mandatory",
+                1,
+            );
+            assert.match(
+                msg,
+                /front-proxy-ca has allowedUses "digitalSignature" \(did you mean "digital_signature"\?\), "serverAuth" \(did you mean "server_auth"\?\) and "bogus"/,
+            );
         });
         it("suggests snake_case for camel and kebab case", () => {
             assert.strictEqual(suggestUse("keyEncipherment"), "key_encipherment");

@@ -23,8 +23,19 @@ export function shellcheck(text: string): Finding[] {
  * shellcheck on files by path (so `source-path=SCRIPTDIR` directives resolve): `-x` follows the
  * `source` lines; `exclude` lists checks to relax. Findings carry their file.
  */
-export function shellcheckFiles(paths: readonly string[], options: { exclude?: readonly number[] } = {}): (Finding & { file: string })[] {
-    const args = ["-x", "-s", "bash", "-f", "json1", ...(options.exclude?.length ? ["-e", options.exclude.map((c) => `SC${c}`).join(",")] : []), ...paths];
+export function shellcheckFiles(
+    paths: readonly string[],
+    options: { exclude?: readonly number[] } = {},
+): (Finding & { file: string })[] {
+    const args = [
+        "-x",
+        "-s",
+        "bash",
+        "-f",
+        "json1",
+        ...(options.exclude?.length ? ["-e", options.exclude.map((c) => `SC${c}`).join(",")] : []),
+        ...paths,
+    ];
     const r = spawnSync("shellcheck", args, { encoding: "utf8" });
     if (r.error) throw new Error(`shellcheck could not run (is the Debian package installed?): ${r.error.message}`);
     assert.ok(r.status === 0 || r.status === 1, `shellcheck exited ${r.status}: ${r.stderr}`);

@@ -41,7 +41,9 @@ export interface Workflow {
 }
 
 export function workflowFiles(): string[] {
-    return readdirSync(WORKFLOWS_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+    return readdirSync(WORKFLOWS_DIR)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort();
 }
 
 export function loadWorkflow(file: string): Workflow {
@@ -60,11 +62,14 @@ export function matrixRows(job: Job): Record<string, string>[] {
 
 /** Substitutes `${{ matrix.x }}` and `${{ env.X }}` the way the runner would, for one matrix row. */
 export function resolve(value: unknown, row: Record<string, string>, env: Record<string, string> = {}): string {
-    return String(value).replace(/\$\{\{\s*(matrix|env)\.([A-Za-z0-9_-]+)\s*\}\}/g, (whole, scope: string, key: string) => {
-        const v = scope === "matrix" ? row[key] : env[key];
-        if (v === undefined) throw new Error(`${whole} does not resolve (row ${JSON.stringify(row)})`);
-        return v;
-    });
+    return String(value).replace(
+        /\$\{\{\s*(matrix|env)\.([A-Za-z0-9_-]+)\s*\}\}/g,
+        (whole, scope: string, key: string) => {
+            const v = scope === "matrix" ? row[key] : env[key];
+            if (v === undefined) throw new Error(`${whole} does not resolve (row ${JSON.stringify(row)})`);
+            return v;
+        },
+    );
 }
 
 export function needsOf(job: Job): string[] {
@@ -76,4 +81,5 @@ export function environmentOf(job: Job): string | undefined {
 }
 
 export const actionName = (uses: string) => uses.split("@")[0];
-export const stepsUsing = (job: Job, action: string) => job.steps.filter((s) => s.uses !== undefined && actionName(s.uses) === action);
+export const stepsUsing = (job: Job, action: string) =>
+    job.steps.filter((s) => s.uses !== undefined && actionName(s.uses) === action);

@@ -29,7 +29,8 @@ export const DEFAULT_STATE = join(ROOT, ".lab", "state");
 /** The lab's passphrase: the state is a local test fixture, never a real stack's. */
 export const LAB_PASSPHRASE = "k8s-ha engine lane";
 
-const USAGE = "usage: npm run engine -- <preview|up|destroy|refresh> --stack S [--config k=v]... [--state DIR] [-- <pulumi flags>]";
+const USAGE =
+    "usage: npm run engine -- <preview|up|destroy|refresh> --stack S [--config k=v]... [--state DIR] [-- <pulumi flags>]";
 const COMMANDS = ["preview", "up", "destroy", "refresh"] as const;
 export type EngineCommand = (typeof COMMANDS)[number];
 
@@ -72,7 +73,9 @@ export function engineEnv(state: string): NodeJS.ProcessEnv {
 export function checkTools(): void {
     const missing = [PULUMI, LANGUAGE_HOST].filter((f) => !existsSync(f));
     if (missing.length) {
-        throw new MissingToolsError(`the Pulumi CLI and its Node.js language host are not built (${missing.join(", ")} missing): run \`npm run lab:tools\``);
+        throw new MissingToolsError(
+            `the Pulumi CLI and its Node.js language host are not built (${missing.join(", ")} missing): run \`npm run lab:tools\``,
+        );
     }
 }
 
@@ -89,7 +92,13 @@ export function writeConfigCopy(stack: string, overrides: Record<string, unknown
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `Pulumi.${stack}.yaml`);
     // Every string double-quoted: the CLI reads YAML 1.1, where an unquoted 2026-11-29 is a timestamp.
-    writeFileSync(file, stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }));
+    writeFileSync(
+        file,
+        stringify(
+            { ...(salt ? { encryptionsalt: salt } : {}), config },
+            { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" },
+        ),
+    );
     return file;
 }
 
@@ -102,18 +111,32 @@ export function ensureStack(stack: string, state: string, env: NodeJS.ProcessEnv
     if (!existsSync(join(ROOT, `Pulumi.${stack}.yaml`))) return; // the CLI names the unknown stack
     const scratch = join(state, "stacks", stack);
     const project = readProject().name;
-    if (existsSync(join(state, "backend", ".pulumi", "stacks", project, `${stack}.json`)) && existsSync(join(scratch, `Pulumi.${stack}.yaml`))) return;
+    if (
+        existsSync(join(state, "backend", ".pulumi", "stacks", project, `${stack}.json`)) &&
+        existsSync(join(scratch, `Pulumi.${stack}.yaml`))
+    )
+        return;
     mkdirSync(scratch, { recursive: true });
     writeFileSync(join(scratch, "Pulumi.yaml"), readFileSync(join(ROOT, "Pulumi.yaml")));
-    const r = spawnSync(PULUMI, ["stack", "init", stack, "--secrets-provider", "passphrase", "--non-interactive"], { cwd: scratch, env, encoding: "utf8" });
-    if (r.status !== 0 && !/already exists/.test(r.stderr)) throw new Error(`pulumi stack init ${stack} failed:\n${r.stdout}${r.stderr}`);
+    const r = spawnSync(PULUMI, ["stack", "init", stack, "--secrets-provider", "passphrase", "--non-interactive"], {
+        cwd: scratch,
+        env,
+        encoding: "utf8",
+    });
+    if (r.status !== 0 && !/already exists/.test(r.stderr))
+        throw new Error(`pulumi stack init ${stack} failed:\n${r.stdout}${r.stderr}`);
 }
 
 /** The CLI's arguments for one command. */
 export function cliArgs(o: EngineOptions, configFile: string): string[] {
     const args: string[] = [o.command, "--stack", o.stack, "--config-file", configFile, "--non-interactive"];
     if (o.command === "preview" || o.command === "up") {
-        args.push("--policy-pack", join(ROOT, "policies"), "--policy-pack-config", join(ROOT, "policies", `config.${o.stack}.json`));
+        args.push(
+            "--policy-pack",
+            join(ROOT, "policies"),
+            "--policy-pack-config",
+            join(ROOT, "policies", `config.${o.stack}.json`),
+        );
     }
     if (o.command !== "preview") args.push("--yes");
     return [...args, ...(o.extra ?? [])];
@@ -149,7 +172,16 @@ async function main(argv: string[]): Promise<number> {
     const extra = dash >= 0 ? argv.slice(dash + 1) : [];
     let args;
     try {
-        args = parseArgs({ args: dash >= 0 ? argv.slice(0, dash) : argv, allowPositionals: true, options: { stack: { type: "string" }, config: { type: "string", multiple: true }, state: { type: "string" }, help: { type: "boolean" } } });
+        args = parseArgs({
+            args: dash >= 0 ? argv.slice(0, dash) : argv,
+            allowPositionals: true,
+            options: {
+                stack: { type: "string" },
+                config: { type: "string", multiple: true },
+                state: { type: "string" },
+                help: { type: "boolean" },
+            },
+        });
     } catch (err) {
         process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
         return 2;

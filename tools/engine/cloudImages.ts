@@ -15,5 +15,8 @@ export function publishedImages(cloudDir: string): PublishedImages {
 
 /** Publishes a newer image of an architecture: the Ubuntu lookup answers it from the next run on. */
 export function publishImage(cloudDir: string, architecture: keyof PublishedImages, image: Image): void {
-    writeFileSync(join(cloudDir, FILE), JSON.stringify({ ...publishedImages(cloudDir), [architecture]: image }, null, 2) + "\n");
+    writeFileSync(
+        join(cloudDir, FILE),
+        JSON.stringify({ ...publishedImages(cloudDir), [architecture]: image }, null, 2) + "\n",
+    );
 }

@@ -17,19 +17,41 @@
 // real server and this function report the same diagnostics for the same input.
 
 import {
-    EnforcementLevel, Policies, Policy, PolicyPackConfig, PolicyProviderResource, PolicyResource, PolicyResourceOptions,
-    ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+    EnforcementLevel,
+    Policies,
+    Policy,
+    PolicyPackConfig,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 } from "@pulumi/policy";
 import { packEnforcementLevel, packName, packVersion, policies as packPolicies } from "../../policies/pack";
 import { isUnknownValueError, policyRuntime } from "../../policies/lib/values";
 
-export { defaultEnforcementLevels, loadPolicyConfig, packDir, packEnforcementLevel, packName, packVersion, policies, policyConfigPath } from "../../policies/pack";
+export {
+    defaultEnforcementLevels,
+    loadPolicyConfig,
+    packDir,
+    packEnforcementLevel,
+    packName,
+    packVersion,
+    policies,
+    policyConfigPath,
+} from "../../policies/pack";
 
 const structproto = require("google-protobuf/google/protobuf/struct_pb") as {
     Struct: { fromJavaScript(v: Record<string, unknown>): { toJavaScript(): Record<string, unknown> } };
 };
 const deserialize = require("@pulumi/policy/deserialize") as {
-    deserializeProperties(struct: { toJavaScript(): Record<string, unknown> }, proxySecrets: boolean): Record<string, unknown>;
+    deserializeProperties(
+        struct: { toJavaScript(): Record<string, unknown> },
+        proxySecrets: boolean,
+    ): Record<string, unknown>;
 };
 
 /** Wire-format markers (from @pulumi/pulumi/runtime/rpc). */
@@ -127,35 +149,53 @@ const LEVELS: readonly EnforcementLevel[] = ["advisory", "mandatory", "remediate
 
 function checkLevel(where: string, v: unknown): EnforcementLevel {
     if (typeof v !== "string" || !(LEVELS as readonly string[]).includes(v)) {
-        throw new PolicyConfigError(`${where}: enforcementLevel ${JSON.stringify(v)} is not one of ${LEVELS.join(", ")}`);
+        throw new PolicyConfigError(
+            `${where}: enforcementLevel ${JSON.stringify(v)} is not one of ${LEVELS.join(", ")}`,
+        );
     }
     return v as EnforcementLevel;
 }
 
 type Schema = {
-    type?: string | string[]; enum?: unknown[]; minimum?: number; maximum?: number; items?: unknown;
-    properties?: Record<string, unknown>; additionalProperties?: unknown; required?: string[];
+    type?: string | string[];
+    enum?: unknown[];
+    minimum?: number;
+    maximum?: number;
+    items?: unknown;
+    properties?: Record<string, unknown>;
+    additionalProperties?: unknown;
+    required?: string[];
 };
 
 function checkValue(where: string, schema: Schema, v: unknown): void {
     const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
     const typeOk = (t: string): boolean => {
         switch (t) {
-            case "integer": return typeof v === "number" && Number.isInteger(v);
-            case "number": return typeof v === "number" && Number.isFinite(v);
-            case "string": return typeof v === "string";
-            case "boolean": return typeof v === "boolean";
-            case "array": return Array.isArray(v);
-            case "object": return typeof v === "object" && v !== null && !Array.isArray(v);
-            case "null": return v === null;
-            default: return true;
+            case "integer":
+                return typeof v === "number" && Number.isInteger(v);
+            case "number":
+                return typeof v === "number" && Number.isFinite(v);
+            case "string":
+                return typeof v === "string";
+            case "boolean":
+                return typeof v === "boolean";
+            case "array":
+                return Array.isArray(v);
+            case "object":
+                return typeof v === "object" && v !== null && !Array.isArray(v);
+            case "null":
+                return v === null;
+            default:
+                return true;
         }
     };
     if (types.length > 0 && !types.some(typeOk)) {
         throw new PolicyConfigError(`${where}: ${JSON.stringify(v)} is not of type ${types.join(" | ")}`);
     }
-    if (schema.enum && !schema.enum.some(e => JSON.stringify(e) === JSON.stringify(v))) {
-        throw new PolicyConfigError(`${where}: ${JSON.stringify(v)} is not one of ${schema.enum.map(e => JSON.stringify(e)).join(", ")}`);
+    if (schema.enum && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(v))) {
+        throw new PolicyConfigError(
+            `${where}: ${JSON.stringify(v)} is not one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")}`,
+        );
     }
     if (typeof v === "number") {
         if (schema.minimum !== undefined && v < schema.minimum) {
@@ -188,36 +228,48 @@ function checkValue(where: string, schema: Schema, v: unknown): void {
  * Validates a --policy-pack-config against the policies' config schemas and normalises it. Stricter
  * than the CLI in one way: a knob a policy does not declare is an error (catches typos).
  */
-export function resolvePolicyConfig(config: PolicyPackConfig | undefined, policies: Policies = packPolicies): Map<string, ResolvedConfig> {
+export function resolvePolicyConfig(
+    config: PolicyPackConfig | undefined,
+    policies: Policies = packPolicies,
+): Map<string, ResolvedConfig> {
     const out = new Map<string, ResolvedConfig>();
     if (!config) {
         return out;
     }
     // Names are checked against the whole pack, so a stack's config works when evaluating a subset.
-    const byName = new Map<string, Policy>([...packPolicies, ...policies].map(p => [p.name, p]));
+    const byName = new Map<string, Policy>([...packPolicies, ...policies].map((p) => [p.name, p]));
     let all: EnforcementLevel | undefined;
     for (const [name, raw] of Object.entries(config)) {
         if (name === "all") {
-            all = checkLevel("all", typeof raw === "string" ? raw : (raw as { enforcementLevel?: unknown })?.enforcementLevel);
+            all = checkLevel(
+                "all",
+                typeof raw === "string" ? raw : (raw as { enforcementLevel?: unknown })?.enforcementLevel,
+            );
             continue;
         }
         const p = byName.get(name);
         if (!p) {
-            throw new PolicyConfigError(`policy config names "${name}", which is not a policy of ${packName} (${[...byName.keys()].join(", ")})`);
+            throw new PolicyConfigError(
+                `policy config names "${name}", which is not a policy of ${packName} (${[...byName.keys()].join(", ")})`,
+            );
         }
         if (typeof raw === "string") {
             out.set(name, { enforcementLevel: checkLevel(name, raw), properties: {} });
             continue;
         }
         if (typeof raw !== "object" || raw === null) {
-            throw new PolicyConfigError(`${name}: expected an enforcement level or an object, got ${JSON.stringify(raw)}`);
+            throw new PolicyConfigError(
+                `${name}: expected an enforcement level or an object, got ${JSON.stringify(raw)}`,
+            );
         }
         const { enforcementLevel, ...properties } = raw as Record<string, unknown>;
         const schema = p.configSchema;
         for (const [k, v] of Object.entries(properties)) {
             const s = schema?.properties?.[k];
             if (s === undefined) {
-                throw new PolicyConfigError(`${name}: unknown setting "${k}" (known: ${Object.keys(schema?.properties ?? {}).join(", ") || "none"})`);
+                throw new PolicyConfigError(
+                    `${name}: unknown setting "${k}" (known: ${Object.keys(schema?.properties ?? {}).join(", ") || "none"})`,
+                );
             }
             if (typeof s === "object") {
                 checkValue(`${name}.${k}`, s as Schema, v);
@@ -247,7 +299,7 @@ function levelOf(p: Policy, config: Map<string, ResolvedConfig>, packLevel: Enfo
 }
 
 function getConfigFun(p: Policy, config: Map<string, ResolvedConfig>) {
-    return <T extends object>(): T => ({ ...(config.get(p.name)?.properties ?? {}) } as T);
+    return <T extends object>(): T => ({ ...(config.get(p.name)?.properties ?? {}) }) as T;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -258,7 +310,7 @@ function normalizeWire(v: unknown): unknown {
         return v;
     }
     if (Array.isArray(v)) {
-        return v.map(x => (x === undefined ? null : normalizeWire(x)));
+        return v.map((x) => (x === undefined ? null : normalizeWire(x)));
     }
     const o = v as Record<string, unknown>;
     const sig = o[WIRE.sigKey];
@@ -317,7 +369,12 @@ function providerOf(r: RecordedResource): PolicyProviderResource | undefined {
     if (!r.provider) {
         return undefined;
     }
-    return { type: r.provider.type, urn: r.provider.urn, name: r.provider.name, props: toPolicyProps(r.provider.props ?? {}) };
+    return {
+        type: r.provider.type,
+        urn: r.provider.urn,
+        name: r.provider.name,
+        props: toPolicyProps(r.provider.props ?? {}),
+    };
 }
 
 function isTypeOf(type: string, resourceClass: unknown): boolean {
@@ -334,7 +391,11 @@ function freezeTags(tags: Record<string, string> | undefined): ReadonlyMap<strin
 }
 
 /** The arguments @pulumi/policy's server passes a resource validation. */
-export function makeResourceArgs(r: RecordedResource, getConfig: <T extends object>() => T, stackTags?: Record<string, string>): ResourceValidationArgs {
+export function makeResourceArgs(
+    r: RecordedResource,
+    getConfig: <T extends object>() => T,
+    stackTags?: Record<string, string>,
+): ResourceValidationArgs {
     const props = toPolicyProps(r.inputs);
     const type = r.type;
     const args: ResourceValidationArgs = {
@@ -345,7 +406,8 @@ export function makeResourceArgs(r: RecordedResource, getConfig: <T extends obje
         opts: optionsOf(r),
         stackTags: freezeTags(stackTags),
         isType: (resourceClass: unknown) => isTypeOf(type, resourceClass),
-        asType: ((resourceClass: unknown) => (isTypeOf(type, resourceClass) ? props : undefined)) as ResourceValidationArgs["asType"],
+        asType: ((resourceClass: unknown) =>
+            isTypeOf(type, resourceClass) ? props : undefined) as ResourceValidationArgs["asType"],
         getConfig,
         notApplicable: throwNotApplicable,
     } as ResourceValidationArgs;
@@ -359,7 +421,7 @@ export function makeResourceArgs(r: RecordedResource, getConfig: <T extends obje
 /** The resources (with parent and dependencies linked) @pulumi/policy's server passes a stack validation. */
 export function makePolicyResources(resources: readonly RecordedResource[]): PolicyResource[] {
     const byUrn = new Map<string, PolicyResource>();
-    const built = resources.map(r => {
+    const built = resources.map((r) => {
         const props = toPolicyProps(r.outputs ?? r.inputs);
         const type = r.type;
         const res: PolicyResource = {
@@ -371,7 +433,8 @@ export function makePolicyResources(resources: readonly RecordedResource[]): Pol
             dependencies: [],
             propertyDependencies: {},
             isType: (resourceClass: unknown) => isTypeOf(type, resourceClass),
-            asType: ((resourceClass: unknown) => (isTypeOf(type, resourceClass) ? props : undefined)) as PolicyResource["asType"],
+            asType: ((resourceClass: unknown) =>
+                isTypeOf(type, resourceClass) ? props : undefined) as PolicyResource["asType"],
         } as PolicyResource;
         const provider = providerOf(r);
         if (provider) {
@@ -385,9 +448,9 @@ export function makePolicyResources(resources: readonly RecordedResource[]): Pol
         if (r.parent && byUrn.has(r.parent)) {
             res.parent = byUrn.get(r.parent);
         }
-        res.dependencies = (r.dependencies ?? []).map(u => byUrn.get(u)).filter((x): x is PolicyResource => !!x);
+        res.dependencies = (r.dependencies ?? []).map((u) => byUrn.get(u)).filter((x): x is PolicyResource => !!x);
         for (const [k, urns] of Object.entries(r.propertyDependencies ?? {})) {
-            res.propertyDependencies[k] = urns.map(u => byUrn.get(u)).filter((x): x is PolicyResource => !!x);
+            res.propertyDependencies[k] = urns.map((u) => byUrn.get(u)).filter((x): x is PolicyResource => !!x);
         }
     });
     return built;
@@ -398,8 +461,11 @@ export function makePolicyResources(resources: readonly RecordedResource[]): Pol
 
 function isResourcePolicy(p: Policy): p is ResourceValidationPolicy {
     const v = (p as ResourceValidationPolicy).validateResource;
-    return typeof v === "function" || (Array.isArray(v) && v.every(f => typeof f === "function")) ||
-        typeof (p as ResourceValidationPolicy).remediateResource === "function";
+    return (
+        typeof v === "function" ||
+        (Array.isArray(v) && v.every((f) => typeof f === "function")) ||
+        typeof (p as ResourceValidationPolicy).remediateResource === "function"
+    );
 }
 
 function isStackPolicy(p: Policy): p is StackValidationPolicy {
@@ -467,7 +533,10 @@ async function runOne(p: Policy, run: () => unknown, out: EvaluationResult, urn:
 }
 
 /** The Analyze RPC: runs the resource policies on one resource's inputs. */
-export async function analyzeResource(resource: RecordedResource, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function analyzeResource(
+    resource: RecordedResource,
+    options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
     const policies = options.policies ?? packPolicies;
     const config = resolvePolicyConfig(options.config, policies);
     const out: EvaluationResult = { diagnostics: [], notApplicable: [] };
@@ -477,7 +546,11 @@ export async function analyzeResource(resource: RecordedResource, options: Evalu
             continue;
         }
         if (!p.validateResource) {
-            out.notApplicable.push({ policyName: p.name, reason: "Policy does not implement validateResource", urn: resource.urn });
+            out.notApplicable.push({
+                policyName: p.name,
+                reason: "Policy does not implement validateResource",
+                urn: resource.urn,
+            });
             continue;
         }
         if (level === "remediate") {
@@ -486,21 +559,33 @@ export async function analyzeResource(resource: RecordedResource, options: Evalu
         if (!Array.isArray(p.validateResource)) {
             const t = pulumiTypeOf(p.validateResource);
             if (t && t !== resource.type) {
-                out.notApplicable.push({ policyName: p.name, reason: `Policy only applies to resources of type '${t}'`, urn: resource.urn });
+                out.notApplicable.push({
+                    policyName: p.name,
+                    reason: `Policy only applies to resources of type '${t}'`,
+                    urn: resource.urn,
+                });
                 continue;
             }
         }
         const report = reporterFor(p, level, out.diagnostics);
         const validations = Array.isArray(p.validateResource) ? p.validateResource : [p.validateResource];
         for (const validate of validations) {
-            await runOne(p, () => validate(makeResourceArgs(resource, getConfigFun(p, config), options.stackTags), report), out, resource.urn);
+            await runOne(
+                p,
+                () => validate(makeResourceArgs(resource, getConfigFun(p, config), options.stackTags), report),
+                out,
+                resource.urn,
+            );
         }
     }
     return out;
 }
 
 /** The AnalyzeStack RPC: runs the stack policies on all resources (their outputs, else inputs). */
-export async function analyzeStack(resources: readonly RecordedResource[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function analyzeStack(
+    resources: readonly RecordedResource[],
+    options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
     const policies = options.policies ?? packPolicies;
     const config = resolvePolicyConfig(options.config, policies);
     const out: EvaluationResult = { diagnostics: [], notApplicable: [] };
@@ -513,26 +598,34 @@ export async function analyzeStack(resources: readonly RecordedResource[], optio
             level = "mandatory";
         }
         const t = pulumiTypeOf(p.validateStack);
-        if (t && !resources.some(r => r.type === t)) {
+        if (t && !resources.some((r) => r.type === t)) {
             out.notApplicable.push({ policyName: p.name, reason: `Policy only applies to resources of type '${t}'` });
             continue;
         }
         const report = reporterFor(p, level, out.diagnostics);
-        await runOne(p, () => {
-            const args: StackValidationArgs = {
-                resources: makePolicyResources(resources),
-                getConfig: getConfigFun(p, config),
-                stackTags: freezeTags(options.stackTags),
-                notApplicable: throwNotApplicable,
-            };
-            return p.validateStack(args, report);
-        }, out, undefined);
+        await runOne(
+            p,
+            () => {
+                const args: StackValidationArgs = {
+                    resources: makePolicyResources(resources),
+                    getConfig: getConfigFun(p, config),
+                    stackTags: freezeTags(options.stackTags),
+                    notApplicable: throwNotApplicable,
+                };
+                return p.validateStack(args, report);
+            },
+            out,
+            undefined,
+        );
     }
     return out;
 }
 
 /** Analyze on every resource, then AnalyzeStack: what `pulumi preview --policy-pack` runs. */
-export async function evaluatePolicies(resources: readonly RecordedResource[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluatePolicies(
+    resources: readonly RecordedResource[],
+    options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
     // Validate the config once, up front, so a bad config fails before any policy runs.
     resolvePolicyConfig(options.config, options.policies ?? packPolicies);
     const out: EvaluationResult = { diagnostics: [], notApplicable: [] };
@@ -552,5 +645,5 @@ export async function evaluatePolicies(resources: readonly RecordedResource[], o
 
 /** True when any diagnostic is mandatory (the plan's exit code 1). */
 export function hasMandatory(result: EvaluationResult): boolean {
-    return result.diagnostics.some(d => d.enforcementLevel === "mandatory");
+    return result.diagnostics.some((d) => d.enforcementLevel === "mandatory");
 }

@@ -42,11 +42,18 @@ export function memoryLedger(): Ledger {
 
 // Ids carry AWS's prefixes so that wiring mistakes (an id where an ARN belongs) show up in tests.
 export const ID_PREFIX: Record<string, string> = {
-    [TYPES.vpc]: "vpc-", [TYPES.subnet]: "subnet-", [TYPES.instance]: "i-",
-    [TYPES.securityGroup]: "sg-", [TYPES.securityGroupIngressRule]: "sgr-",
-    [TYPES.securityGroupEgressRule]: "sgr-", [TYPES.internetGateway]: "igw-",
-    [TYPES.natGateway]: "nat-", [TYPES.eip]: "eipalloc-", [TYPES.routeTable]: "rtb-",
-    [TYPES.routeTableAssociation]: "rtbassoc-", [TYPES.keyPair]: "key-",
+    [TYPES.vpc]: "vpc-",
+    [TYPES.subnet]: "subnet-",
+    [TYPES.instance]: "i-",
+    [TYPES.securityGroup]: "sg-",
+    [TYPES.securityGroupIngressRule]: "sgr-",
+    [TYPES.securityGroupEgressRule]: "sgr-",
+    [TYPES.internetGateway]: "igw-",
+    [TYPES.natGateway]: "nat-",
+    [TYPES.eip]: "eipalloc-",
+    [TYPES.routeTable]: "rtb-",
+    [TYPES.routeTableAssociation]: "rtbassoc-",
+    [TYPES.keyPair]: "key-",
 };
 
 /**
@@ -78,11 +85,21 @@ export const UBUNTU_IMAGES = {
 export const EXISTING_VPC_CIDR = "10.20.0.0/16";
 
 /** An existing VPC's available NAT gateways: two public ones and a private one (no public address); none for an id containing `0000`. */
-export function existingNatGateways(vpcId: string): { id: string; connectivityType: "public" | "private"; publicIp: string }[] {
+export function existingNatGateways(
+    vpcId: string,
+): { id: string; connectivityType: "public" | "private"; publicIp: string }[] {
     if (vpcId.includes("0000")) return [];
     return [
-        { id: `nat-${hex(`${vpcId}/nat-0`, 17)}`, connectivityType: "public", publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-0`, 2), 16) % 100) + 100}` },
-        { id: `nat-${hex(`${vpcId}/nat-1`, 17)}`, connectivityType: "public", publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-1`, 2), 16) % 100) + 100}` },
+        {
+            id: `nat-${hex(`${vpcId}/nat-0`, 17)}`,
+            connectivityType: "public",
+            publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-0`, 2), 16) % 100) + 100}`,
+        },
+        {
+            id: `nat-${hex(`${vpcId}/nat-1`, 17)}`,
+            connectivityType: "public",
+            publicIp: `198.51.100.${(parseInt(hex(`${vpcId}/nat-1`, 2), 16) % 100) + 100}`,
+        },
         { id: `nat-${hex(`${vpcId}/nat-2`, 17)}`, connectivityType: "private", publicIp: "" },
     ];
 }
@@ -164,7 +181,12 @@ export function awsModel(options: CloudOptions): {
 
     // A bucket name as AWS makes it: the given name, or bucketPrefix + 26 characters, or <name>-<hex>.
     function bucketOutputs(n: string, i: State): State {
-        const bucket = typeof i.bucket === "string" ? i.bucket : typeof i.bucketPrefix === "string" ? `${i.bucketPrefix}${hex(n, 26)}` : `${n}-${hex(n, 7)}`;
+        const bucket =
+            typeof i.bucket === "string"
+                ? i.bucket
+                : typeof i.bucketPrefix === "string"
+                  ? `${i.bucketPrefix}${hex(n, 26)}`
+                  : `${n}-${hex(n, 7)}`;
         return {
             arn: `arn:aws:s3:::${bucket}`,
             bucket,
@@ -176,10 +198,19 @@ export function awsModel(options: CloudOptions): {
     }
 
     const computed: Record<string, (name: string, inputs: State, id: string) => State> = {
-        [TYPES.vpc]: (n, i, id) => ({ arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, defaultSecurityGroupId: `sg-${hex(n + "dsg", 17)}`, mainRouteTableId: `rtb-${hex(n + "rtb", 17)}`, ownerId: ACCOUNT, cidrBlock: i.cidrBlock }),
+        [TYPES.vpc]: (n, i, id) => ({
+            arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`,
+            defaultSecurityGroupId: `sg-${hex(n + "dsg", 17)}`,
+            mainRouteTableId: `rtb-${hex(n + "rtb", 17)}`,
+            ownerId: ACCOUNT,
+            cidrBlock: i.cidrBlock,
+        }),
         [TYPES.subnet]: (_n, i, id) => {
             ledger.setSubnetCidr(id, String(i.cidrBlock));
-            return { arn: `arn:aws:ec2:${region}:${ACCOUNT}:subnet/${id}`, availabilityZoneId: `${region.slice(0, 3)}-az${String(i.availabilityZone).slice(-1).charCodeAt(0) - 96}` };
+            return {
+                arn: `arn:aws:ec2:${region}:${ACCOUNT}:subnet/${id}`,
+                availabilityZoneId: `${region.slice(0, 3)}-az${String(i.availabilityZone).slice(-1).charCodeAt(0) - 96}`,
+            };
         },
         [TYPES.instance]: (n, i, id) => {
             const privateIp = privateIpIn(i.subnetId, n);
@@ -191,24 +222,52 @@ export function awsModel(options: CloudOptions): {
                 instanceState: "running",
             };
         },
-        [TYPES.eip]: (n, _i, id) => ({ publicIp: `198.51.100.${(parseInt(hex(n, 2), 16) % 200) + 10}`, allocationId: id }),
+        [TYPES.eip]: (n, _i, id) => ({
+            publicIp: `198.51.100.${(parseInt(hex(n, 2), 16) % 200) + 10}`,
+            allocationId: id,
+        }),
         [TYPES.keyPair]: (n, i) => ({ keyName: i.keyName ?? `${n}-${hex(n, 7)}`, fingerprint: hex(n + "fp", 32) }),
         [TYPES.loadBalancer]: (n) => {
             const short = `${n}-${hex(n, 7)}`.slice(0, 32);
-            return { arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:loadbalancer/net/${short}/${hex(n, 16)}`, dnsName: `${short}-${hex(n + "dns", 16)}.elb.${region}.amazonaws.com`, zoneId: "Z26RNL4JYFTOTI", name: short };
+            return {
+                arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:loadbalancer/net/${short}/${hex(n, 16)}`,
+                dnsName: `${short}-${hex(n + "dns", 16)}.elb.${region}.amazonaws.com`,
+                zoneId: "Z26RNL4JYFTOTI",
+                name: short,
+            };
         },
-        [TYPES.targetGroup]: (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${n}-${hex(n, 7)}/${hex(n, 16)}`, name: `${n}-${hex(n, 7)}` }),
-        [TYPES.listener]: (n) => ({ arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}` }),
-        [TYPES.role]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, uniqueId: `AROA${hex(n, 16).toUpperCase()}` }),
-        [TYPES.instanceProfile]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}` }),
+        [TYPES.targetGroup]: (n) => ({
+            arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:targetgroup/${n}-${hex(n, 7)}/${hex(n, 16)}`,
+            name: `${n}-${hex(n, 7)}`,
+        }),
+        [TYPES.listener]: (n) => ({
+            arn: `arn:aws:elasticloadbalancing:${region}:${ACCOUNT}:listener/net/${n}/${hex(n, 16)}`,
+        }),
+        [TYPES.role]: (n, i) => ({
+            arn: `arn:aws:iam::${ACCOUNT}:role/${i.name ?? `${n}-${hex(n, 7)}`}`,
+            name: i.name ?? `${n}-${hex(n, 7)}`,
+            uniqueId: `AROA${hex(n, 16).toUpperCase()}`,
+        }),
+        [TYPES.instanceProfile]: (n, i) => ({
+            arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${i.name ?? `${n}-${hex(n, 7)}`}`,
+            name: i.name ?? `${n}-${hex(n, 7)}`,
+        }),
         [TYPES.bucketV2]: (n, i) => bucketOutputs(n, i),
         [TYPES.bucket]: (n, i) => bucketOutputs(n, i),
-        [TYPES.policy]: (n, i) => ({ arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`, name: i.name ?? `${n}-${hex(n, 7)}`, policyId: `ANPA${hex(n, 16).toUpperCase()}` }),
+        [TYPES.policy]: (n, i) => ({
+            arn: `arn:aws:iam::${ACCOUNT}:policy/${i.name ?? `${n}-${hex(n, 7)}`}`,
+            name: i.name ?? `${n}-${hex(n, 7)}`,
+            policyId: `ANPA${hex(n, 16).toUpperCase()}`,
+        }),
         [TYPES.rolePolicy]: (n, i) => ({ name: i.name ?? `${n}-${hex(n, 7)}` }),
         // Route 53 keeps names in lower case without the trailing dot (the provider's StateFunc).
         [TYPES.route53Record]: (_n, i) => ({ fqdn: String(i.name).toLowerCase().replace(/\.$/, "") }),
         [TYPES.kmsKey]: (_n, _i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, keyId: id }),
-        [TYPES.kmsAlias]: (_n, i, id) => ({ arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`, targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`, name: i.name ?? id }),
+        [TYPES.kmsAlias]: (_n, i, id) => ({
+            arn: `arn:aws:kms:${region}:${ACCOUNT}:${i.name}`,
+            targetKeyArn: `arn:aws:kms:${region}:${ACCOUNT}:key/${String(i.targetKeyId)}`,
+            name: i.name ?? id,
+        }),
     };
 
     return {
@@ -228,24 +287,50 @@ export function awsModel(options: CloudOptions): {
                 }
                 case INVOKES.getInstances: {
                     // The program filters only; the other arguments would be silently ignored here.
-                    for (const key of ["instanceTags", "instanceStateNames"]) if (args[key] !== undefined) throw new Error(`the stand-in getInstances takes filters only, not ${key}`);
+                    for (const key of ["instanceTags", "instanceStateNames"])
+                        if (args[key] !== undefined)
+                            throw new Error(`the stand-in getInstances takes filters only, not ${key}`);
                     const found = (options.instances?.() ?? []).filter((i) => instanceMatches(i, args));
-                    return { id: region, ids: found.map((i) => i.id), privateIps: [], publicIps: [], ipv6Addresses: [] };
+                    return {
+                        id: region,
+                        ids: found.map((i) => i.id),
+                        privateIps: [],
+                        publicIps: [],
+                        ipv6Addresses: [],
+                    };
                 }
                 case INVOKES.getInstance: {
                     const i = (options.instances?.() ?? []).find((x) => x.id === args.instanceId);
                     if (!i || args.filters !== undefined) throw new Error(NO_RESULTS);
-                    return { id: i.id, ami: i.ami, instanceType: i.instanceType, tags: i.tags, instanceState: i.state, arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${i.id}` };
+                    return {
+                        id: i.id,
+                        ami: i.ami,
+                        instanceType: i.instanceType,
+                        tags: i.tags,
+                        instanceState: i.state,
+                        arn: `arn:aws:ec2:${region}:${ACCOUNT}:instance/${i.id}`,
+                    };
                 }
                 case INVOKES.getVpc: {
                     const id = String(args.id ?? "");
-                    if (!/^vpc-[0-9a-f]+$/.test(id) || id.includes("dead")) throw new Error(`no matching EC2 VPC found (${id})`);
-                    return { id, cidrBlock: EXISTING_VPC_CIDR, arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`, ownerId: ACCOUNT, state: "available", default: false };
+                    if (!/^vpc-[0-9a-f]+$/.test(id) || id.includes("dead"))
+                        throw new Error(`no matching EC2 VPC found (${id})`);
+                    return {
+                        id,
+                        cidrBlock: EXISTING_VPC_CIDR,
+                        arn: `arn:aws:ec2:${region}:${ACCOUNT}:vpc/${id}`,
+                        ownerId: ACCOUNT,
+                        state: "available",
+                        default: false,
+                    };
                 }
                 case INVOKES.getNatGateways: {
                     const vpcId = String(args.vpcId ?? "");
                     const states = filterValues(args, "state");
-                    const ids = states.length === 0 || states.includes("available") ? existingNatGateways(vpcId).map((n) => n.id) : [];
+                    const ids =
+                        states.length === 0 || states.includes("available")
+                            ? existingNatGateways(vpcId).map((n) => n.id)
+                            : [];
                     return { id: region, ids, vpcId };
                 }
                 case INVOKES.getNatGateway: {
@@ -254,15 +339,33 @@ export function awsModel(options: CloudOptions): {
                     const vpcId = String(args.vpcId ?? "");
                     const nat = existingNatGateways(vpcId).find((n) => n.id === id);
                     if (!nat) throw new Error(`no matching EC2 NAT Gateway found (${id} in ${vpcId || "any VPC"})`);
-                    return { id, connectivityType: nat.connectivityType, publicIp: nat.publicIp, state: "available", vpcId };
+                    return {
+                        id,
+                        connectivityType: nat.connectivityType,
+                        publicIp: nat.publicIp,
+                        state: "available",
+                        vpcId,
+                    };
                 }
                 case INVOKES.getZone: {
                     // The program asks by id only; a lookup by name would be silently answered wrongly here.
-                    if (args.name !== undefined || args.vpcId !== undefined) throw new Error("the stand-in getZone takes zoneId only");
+                    if (args.name !== undefined || args.vpcId !== undefined)
+                        throw new Error("the stand-in getZone takes zoneId only");
                     const zoneId = String(args.zoneId ?? "");
                     const zone = HOSTED_ZONES[zoneId];
-                    if (!zone) throw new Error(`no matching Route 53 Hosted Zone found: NoSuchHostedZone: No hosted zone found with ID: ${zoneId}`);
-                    return { id: zoneId, zoneId, name: zone.name, privateZone: zone.privateZone, arn: `arn:aws:route53:::hostedzone/${zoneId}`, nameServers: [], resourceRecordSetCount: 2 };
+                    if (!zone)
+                        throw new Error(
+                            `no matching Route 53 Hosted Zone found: NoSuchHostedZone: No hosted zone found with ID: ${zoneId}`,
+                        );
+                    return {
+                        id: zoneId,
+                        zoneId,
+                        name: zone.name,
+                        privateZone: zone.privateZone,
+                        arn: `arn:aws:route53:::hostedzone/${zoneId}`,
+                        nameServers: [],
+                        resourceRecordSetCount: 2,
+                    };
                 }
                 case INVOKES.getRegion:
                     return { name: region, id: region };
@@ -271,7 +374,9 @@ export function awsModel(options: CloudOptions): {
                 case INVOKES.getPartition:
                     return { partition: "aws", dnsSuffix: "amazonaws.com" };
                 default:
-                    throw new Error(`the stand-in AWS does not know the invoke ${token}; add it to tools/harness/cloud.ts`);
+                    throw new Error(
+                        `the stand-in AWS does not know the invoke ${token}; add it to tools/harness/cloud.ts`,
+                    );
             }
         },
     };
@@ -296,7 +401,8 @@ export function randomOutputs(type: string, name: string, inputs: State): State 
 
 /** `length` deterministic bytes for a seed (sha512 in counter mode). */
 export function randomBytes(seed: string, length: number): Buffer {
-    if (!Number.isInteger(length) || length < 1) throw new Error(`RandomBytes ${seed}: length ${length} is not a positive integer`);
+    if (!Number.isInteger(length) || length < 1)
+        throw new Error(`RandomBytes ${seed}: length ${length} is not a positive integer`);
     const blocks: Buffer[] = [];
     for (let i = 0; blocks.length * 64 < length; i++) blocks.push(createHash("sha512").update(`${seed}/${i}`).digest());
     return Buffer.concat(blocks).subarray(0, length);

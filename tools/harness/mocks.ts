@@ -25,9 +25,17 @@ export interface MockOptions {
 
 /** Builds the mocks; keeps what it handed out (subnet blocks, addresses) so later answers agree. */
 export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
-    const cloud = awsModel({ region: options.region, ledger: memoryLedger(), privateIps: options.privateIps, images: () => options.images ?? {}, instances: () => options.instances ?? [] });
+    const cloud = awsModel({
+        region: options.region,
+        ledger: memoryLedger(),
+        privateIps: options.privateIps,
+        images: () => options.images ?? {},
+        instances: () => options.instances ?? [],
+    });
     // Only update mode computes certificates; preview (the offline plan) never loads the crypto.
-    const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview ? {} : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ keepIssued: true });
+    const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview
+        ? {}
+        : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ keepIssued: true });
 
     return {
         async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string | undefined; state: State }> {
@@ -41,8 +49,10 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
             if (override) extra = await override(args);
             else {
                 const inputs = unwrapSecrets(args.inputs) as State;
-                extra = cloud.outputs(args.type, args.name, inputs, id) ?? randomOutputs(args.type, args.name, inputs)
-                    ?? (args.type === TYPES.remoteCommand ? { stdout: "", stderr: "" } : {});
+                extra =
+                    cloud.outputs(args.type, args.name, inputs, id) ??
+                    randomOutputs(args.type, args.name, inputs) ??
+                    (args.type === TYPES.remoteCommand ? { stdout: "", stderr: "" } : {});
             }
             return { id, state: { ...args.inputs, ...extra } };
         },

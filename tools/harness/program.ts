@@ -8,7 +8,9 @@ import { ROOT, readProject, stackConfig } from "./stackConfig";
 import { settle } from "./values";
 
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void>; getMonitor(): unknown };
-const rpc = require("@pulumi/pulumi/runtime/rpc") as { deserializeProperties(s: unknown, keepUnknowns?: boolean): Record<string, unknown> };
+const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+    deserializeProperties(s: unknown, keepUnknowns?: boolean): Record<string, unknown>;
+};
 
 export interface RecordedResource {
     readonly urn: string;
@@ -69,7 +71,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const config = stackConfig(options.stack, options.config ?? {});
     const region = config["aws:region"] ?? "us-east-1";
 
-    await pulumi.runtime.setMocks(realisticMocks({ preview, region, ...options.mocks }), project, options.stack, preview);
+    await pulumi.runtime.setMocks(
+        realisticMocks({ preview, region, ...options.mocks }),
+        project,
+        options.stack,
+        preview,
+    );
     pulumi.runtime.setAllConfig(config, []);
 
     const resources: RecordedResource[] = [];
@@ -115,7 +122,9 @@ function recordRegistrations(monitor: unknown, into: RecordedResource[]): void {
         original(req, (err, resp) => {
             if (!err && resp) {
                 const propertyDependencies: Record<string, string[]> = {};
-                req.getPropertydependenciesMap().forEach((deps: any, key: string) => (propertyDependencies[key] = deps.getUrnsList()));
+                req.getPropertydependenciesMap().forEach(
+                    (deps: any, key: string) => (propertyDependencies[key] = deps.getUrnsList()),
+                );
                 into.push({
                     urn: resp.getUrn(),
                     type: req.getType(),

@@ -12,7 +12,11 @@ let queue: Promise<unknown> = Promise.resolve();
 function canonical(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(canonical);
     if (value && typeof value === "object") {
-        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+        return Object.fromEntries(
+            Object.keys(value)
+                .sort()
+                .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+        );
     }
     return value;
 }
@@ -28,7 +32,9 @@ function deepFreeze<T>(value: T, seen = new Set<unknown>()): T {
 
 /** runProgram(options), once per distinct options in this process; the result is read-only. */
 export function sharedRun(options: RunOptions): Promise<ProgramRun> {
-    const key = JSON.stringify(canonical({ ...options, preview: options.preview ?? true, config: options.config ?? {} }));
+    const key = JSON.stringify(
+        canonical({ ...options, preview: options.preview ?? true, config: options.config ?? {} }),
+    );
     let run = runs.get(key);
     if (!run) {
         run = queue.then(() => runProgram(options)).then((r) => deepFreeze(r));

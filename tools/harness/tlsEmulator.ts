@@ -3,7 +3,14 @@
 // to key usages and extended key usages, the CA flag, validity, SANs split into DNS and IP.
 // Tests use it to check what the program asks for with openssl and a real etcd cluster.
 import "reflect-metadata";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from "node:crypto";
+import {
+    createPrivateKey,
+    createPublicKey,
+    generateKeyPairSync,
+    randomBytes,
+    webcrypto,
+    type KeyObject,
+} from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import type * as pulumi from "@pulumi/pulumi";
 import type { webcrypto as WebCrypto } from "node:crypto";
@@ -62,16 +69,21 @@ function generate(algorithm: string, rsaBits: number, curve: string): KeyObject 
 
 function privateKeyState(key: KeyObject, algorithm: string): State {
     // The provider writes RSA keys as PKCS#1, ECDSA as SEC1 and ED25519 as PKCS#8.
-    const pem = algorithm === "RSA" ? key.export({ type: "pkcs1", format: "pem" })
-        : algorithm === "ECDSA" ? key.export({ type: "sec1", format: "pem" })
-        : key.export({ type: "pkcs8", format: "pem" });
+    const pem =
+        algorithm === "RSA"
+            ? key.export({ type: "pkcs1", format: "pem" })
+            : algorithm === "ECDSA"
+              ? key.export({ type: "sec1", format: "pem" })
+              : key.export({ type: "pkcs8", format: "pem" });
     const pub = createPublicKey(key);
     return {
         algorithm,
         privateKeyPem: secretValue(String(pem)),
         privateKeyPemPkcs8: secretValue(String(key.export({ type: "pkcs8", format: "pem" }))),
         // Not a usable OpenSSH key (node:crypto cannot write that format), but unique per key.
-        privateKeyOpenssh: secretValue(String(key.export({ type: "pkcs8", format: "pem" })).replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY")),
+        privateKeyOpenssh: secretValue(
+            String(key.export({ type: "pkcs8", format: "pem" })).replace(/PRIVATE KEY/g, "OPENSSH PRIVATE KEY"),
+        ),
         publicKeyPem: String(pub.export({ type: "spki", format: "pem" })),
         publicKeyOpenssh: algorithm === "ED25519" ? `ssh-ed25519 ${sshEd25519(pub)}\n` : "",
     };
@@ -89,15 +101,22 @@ function sshEd25519(pub: KeyObject): string {
 }
 
 /** WebCrypto algorithm parameters for signing with a key. */
-function signingAlgorithm(key: KeyObject): { import: WebCrypto.RsaHashedImportParams | WebCrypto.EcKeyImportParams; sign: Algorithm | EcdsaParams } {
+function signingAlgorithm(key: KeyObject): {
+    import: WebCrypto.RsaHashedImportParams | WebCrypto.EcKeyImportParams;
+    sign: Algorithm | EcdsaParams;
+} {
     if (key.asymmetricKeyType === "rsa") {
         return { import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, sign: { name: "RSASSA-PKCS1-v1_5" } };
     }
     if (key.asymmetricKeyType === "ec") {
         const curve = key.asymmetricKeyDetails?.namedCurve;
         const named = curve === "secp384r1" ? "P-384" : "P-256";
-        if (curve !== "prime256v1" && curve !== "secp384r1") throw new Error(`tls emulator: cannot sign with curve ${curve}`);
-        return { import: { name: "ECDSA", namedCurve: named }, sign: { name: "ECDSA", hash: named === "P-384" ? "SHA-384" : "SHA-256" } as EcdsaParams };
+        if (curve !== "prime256v1" && curve !== "secp384r1")
+            throw new Error(`tls emulator: cannot sign with curve ${curve}`);
+        return {
+            import: { name: "ECDSA", namedCurve: named },
+            sign: { name: "ECDSA", hash: named === "P-384" ? "SHA-384" : "SHA-256" } as EcdsaParams,
+        };
     }
     throw new Error(`tls emulator: cannot sign certificates with ${key.asymmetricKeyType}`);
 }
@@ -116,7 +135,8 @@ function distinguishedName(subject: State | undefined): string {
     if (!subject) return "";
     const parts: string[] = [];
     const add = (attr: string, v: unknown) => {
-        for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v]) parts.push(`${attr}=${String(value).replace(/([,+=])/g, "\\$1")}`);
+        for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v])
+            parts.push(`${attr}=${String(value).replace(/([,+=])/g, "\\$1")}`);
     };
     add("C", subject.country);
     add("ST", subject.province);
@@ -162,17 +182,24 @@ function certState(cert: x509.X509Certificate, inputs: State): State {
 }
 
 /** Per-type overrides for realisticMocks: real keys, CSRs and certificates. */
-export function tlsEmulator(options: TlsEmulatorOptions = {}): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
+export function tlsEmulator(
+    options: TlsEmulatorOptions = {},
+): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
     const handlers = emulators();
     if (!options.keepIssued) return handlers;
     // Like Pulumi state: a resource whose inputs did not change keeps its outputs, so a second run
     // of the program issues no new certificate and nothing downstream sees a change.
-    return Object.fromEntries(Object.entries(handlers).map(([type, handler]) => [type, async (args: pulumi.runtime.MockResourceArgs) => {
-        const key = `${type}/${args.name}/${JSON.stringify(unwrapSecrets(args.inputs))}`;
-        const known = issued.get(key) ?? (await handler(args));
-        issued.set(key, known);
-        return known;
-    }]));
+    return Object.fromEntries(
+        Object.entries(handlers).map(([type, handler]) => [
+            type,
+            async (args: pulumi.runtime.MockResourceArgs) => {
+                const key = `${type}/${args.name}/${JSON.stringify(unwrapSecrets(args.inputs))}`;
+                const known = issued.get(key) ?? (await handler(args));
+                issued.set(key, known);
+                return known;
+            },
+        ]),
+    );
 }
 
 const issued = new Map<string, State>();
@@ -182,14 +209,19 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
         [TYPES.privateKey]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const algorithm = String(i.algorithm ?? "RSA");
-            return privateKeyState(generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224")), algorithm);
+            return privateKeyState(
+                generate(algorithm, Number(i.rsaBits ?? 2048), String(i.ecdsaCurve ?? "P224")),
+                algorithm,
+            );
         },
         [TYPES.selfSignedCert]: async (args) => {
             const i = unwrapSecrets(args.inputs) as State;
             const keys = await cryptoKeys(String(i.privateKeyPem));
             const name = distinguishedName(i.subject as State);
             const cert = await x509.X509CertificateGenerator.create({
-                serialNumber: randomBytes(16).toString("hex").replace(/^[89a-f]/, "1"),
+                serialNumber: randomBytes(16)
+                    .toString("hex")
+                    .replace(/^[89a-f]/, "1"),
                 subject: name,
                 issuer: name,
                 ...validity(i),
@@ -223,12 +255,20 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
             const sans = csr.getExtension("2.5.29.17") as x509.SubjectAlternativeNameExtension | null;
             const requested = {
                 ...i,
-                dnsNames: sans?.names.items.filter((n: x509.GeneralName) => n.type === "dns").map((n: x509.GeneralName) => n.value) ?? [],
-                ipAddresses: sans?.names.items.filter((n: x509.GeneralName) => n.type === "ip").map((n: x509.GeneralName) => n.value) ?? [],
+                dnsNames:
+                    sans?.names.items
+                        .filter((n: x509.GeneralName) => n.type === "dns")
+                        .map((n: x509.GeneralName) => n.value) ?? [],
+                ipAddresses:
+                    sans?.names.items
+                        .filter((n: x509.GeneralName) => n.type === "ip")
+                        .map((n: x509.GeneralName) => n.value) ?? [],
             };
             const publicKey = await csr.publicKey.export();
             const cert = await x509.X509CertificateGenerator.create({
-                serialNumber: randomBytes(16).toString("hex").replace(/^[89a-f]/, "1"),
+                serialNumber: randomBytes(16)
+                    .toString("hex")
+                    .replace(/^[89a-f]/, "1"),
                 subject: csr.subject,
                 issuer: ca.subject,
                 ...validity(i),

@@ -7,7 +7,11 @@ const rpc = require("@pulumi/pulumi/runtime/rpc") as { specialSigKey: string; sp
 
 /** Whether a deserialized value is a secret wrapper `{ <sig>: <secret sig>, value }`. */
 export function isSecretValue(v: unknown): v is { value: unknown } {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+    return (
+        typeof v === "object" &&
+        v !== null &&
+        (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig
+    );
 }
 
 /** Wraps a value the way the runtime marks a secret on the wire (a mock returns these for provider-secret outputs). */
@@ -55,7 +59,11 @@ export function plainStrings(v: unknown, out: string[] = []): string[] {
 /** Resolves an Output without hanging on unknowns (an awaited unknown Output never resolves in preview). */
 export async function settle(o: unknown): Promise<{ known: boolean; secret: boolean; value?: unknown }> {
     if (!pulumi.Output.isInstance(o)) return { known: true, secret: false, value: o };
-    const internal = o as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean>; promise(withUnknowns?: boolean): Promise<unknown> };
+    const internal = o as unknown as {
+        isKnown: Promise<boolean>;
+        isSecret: Promise<boolean>;
+        promise(withUnknowns?: boolean): Promise<unknown>;
+    };
     const [known, secret] = await Promise.all([internal.isKnown, internal.isSecret]);
     return known ? { known, secret, value: await internal.promise() } : { known, secret };
 }

@@ -85,10 +85,13 @@ export function readonlyValues(script: string): Record<string, string> {
 
 /** The files a place-pki stdin carries: `<octal mode> <path> <base64 content>` per line. */
 export function placedFiles(stdin: string): { path: string; mode: number; content: Buffer }[] {
-    return stdin.split("\n").filter(Boolean).map((line) => {
-        const [mode, path, content] = line.split(" ");
-        return { path, mode: parseInt(mode, 8), content: Buffer.from(content, "base64") };
-    });
+    return stdin
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+            const [mode, path, content] = line.split(" ");
+            return { path, mode: parseInt(mode, 8), content: Buffer.from(content, "base64") };
+        });
 }
 
 function text(value: unknown): string | undefined {
@@ -104,7 +107,11 @@ function write(path: string, content: string | Buffer, mode: number): void {
 
 function nodesOf(run: ProgramRun): RenderedNode[] {
     return run.resources
-        .filter((r) => r.type === TYPES.instance && typeof (r.inputs.tags as Record<string, unknown> | undefined)?.[ROLE_TAG] === "string")
+        .filter(
+            (r) =>
+                r.type === TYPES.instance &&
+                typeof (r.inputs.tags as Record<string, unknown> | undefined)?.[ROLE_TAG] === "string",
+        )
         .map((r) => ({
             name: r.name,
             role: String((r.inputs.tags as Record<string, unknown>)[ROLE_TAG]),
@@ -169,7 +176,13 @@ function installedVersion(commands: ProgramRun["resources"], node: string): stri
  * after the script that hands them to kubeadm (node 0's script carries both its init and its
  * join script, so both configurations are written).
  */
-function writeKubeadmConfigs(base: string, step: string, script: string, stdin: string | undefined, installed: string | undefined): number {
+function writeKubeadmConfigs(
+    base: string,
+    step: string,
+    script: string,
+    stdin: string | undefined,
+    installed: string | undefined,
+): number {
     const values = readonlyValues(script);
     const token = stdin?.split("\n")[0] ?? "";
     const placeholder = values.TOKEN_PLACEHOLDER;
@@ -181,7 +194,8 @@ function writeKubeadmConfigs(base: string, step: string, script: string, stdin: 
             continue;
         }
         if (!value.startsWith("apiVersion: kubeadm.k8s.io/")) continue;
-        let doc = placeholder && /^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token) ? value.split(placeholder).join(token) : value;
+        let doc =
+            placeholder && /^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token) ? value.split(placeholder).join(token) : value;
         if (values.VERSION_PLACEHOLDER && installed) doc = doc.split(values.VERSION_PLACEHOLDER).join(installed);
         const suffix = name.endsWith("_CONFIG_TEMPLATE") ? "" : `.${name.toLowerCase().replace(/_/g, "-")}`;
         write(join(base, "kubeadm", `${scriptName}${suffix}.yaml`), doc.endsWith("\n") ? doc : `${doc}\n`, SECRET_MODE);

@@ -33,7 +33,11 @@ export function renderTree(run: ProgramRun, c: Colors, full = false): string {
         const inner = depth === 0 ? "" : prefix + (last ? "   " : "│  ");
         const tail = (i: number, n: number) => (i === n - 1 && components.length === 0 ? "└─ " : "├─ ");
         if (full) {
-            custom.forEach((k, i) => lines.push(`${inner}${tail(i, custom.length)}${k.name} ${c.dim(shortType(k.type))}${k.protect ? c.yellow(" [protected]") : ""}`));
+            custom.forEach((k, i) =>
+                lines.push(
+                    `${inner}${tail(i, custom.length)}${k.name} ${c.dim(shortType(k.type))}${k.protect ? c.yellow(" [protected]") : ""}`,
+                ),
+            );
         } else if (custom.length > 0) {
             const counts = new Map<string, number>();
             for (const k of custom) counts.set(shortType(k.type), (counts.get(shortType(k.type)) ?? 0) + 1);
@@ -47,7 +51,11 @@ export function renderTree(run: ProgramRun, c: Colors, full = false): string {
                 if (last >= 0 && wrapped[last].length + item.length + 2 <= width) wrapped[last] += `, ${item}`;
                 else wrapped.push(item);
             }
-            wrapped.forEach((w, k) => lines.push(`${inner}${k === 0 ? first : first === "└─ " ? "   " : "│  "}${c.dim(w + (k < wrapped.length - 1 ? "," : ""))}`));
+            wrapped.forEach((w, k) =>
+                lines.push(
+                    `${inner}${k === 0 ? first : first === "└─ " ? "   " : "│  "}${c.dim(w + (k < wrapped.length - 1 ? "," : ""))}`,
+                ),
+            );
         }
         components.forEach((k, i) => walk(k, inner, i === components.length - 1, depth + 1));
     };
@@ -57,7 +65,9 @@ export function renderTree(run: ProgramRun, c: Colors, full = false): string {
 
 /** Control planes by zone, and whether losing any one zone keeps etcd quorum. */
 export function renderLayout(run: ProgramRun, c: Colors): string {
-    const nodes = run.resources.filter((r) => r.type === TYPES.instance && (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"] === "control-plane");
+    const nodes = run.resources.filter(
+        (r) => r.type === TYPES.instance && (unwrapSecrets(r.inputs) as any).tags?.["k8s-ha/role"] === "control-plane",
+    );
     if (nodes.length === 0) return c.red("no control-plane instances");
     const ipOf = (n: RecordedResource) => {
         const ip = (n.outputs as Record<string, unknown>).privateIp;
@@ -65,13 +75,22 @@ export function renderLayout(run: ProgramRun, c: Colors): string {
     };
     // In a preview every address is unknown: a column of "(known after up)" says nothing.
     const withIps = nodes.some((n) => ipOf(n) !== undefined);
-    const table = new Table({ head: ["node", "zone", "subnet", "instance type", ...(withIps ? ["private IP"] : [])], style: { head: [], border: [] },
-        chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" } });
+    const table = new Table({
+        head: ["node", "zone", "subnet", "instance type", ...(withIps ? ["private IP"] : [])],
+        style: { head: [], border: [] },
+        chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+    });
     const byUrn = new Map(run.resources.map((r) => [r.urn, r]));
     for (const n of nodes) {
         const i = unwrapSecrets(n.inputs) as Record<string, unknown>;
         const subnet = (n.propertyDependencies.subnetId ?? []).map((u) => byUrn.get(u)?.name)[0] ?? String(i.subnetId);
-        table.push([n.name, String(i.availabilityZone), subnet, String(i.instanceType), ...(withIps ? [ipOf(n) ?? c.dim("(unknown)")] : [])]);
+        table.push([
+            n.name,
+            String(i.availabilityZone),
+            subnet,
+            String(i.instanceType),
+            ...(withIps ? [ipOf(n) ?? c.dim("(unknown)")] : []),
+        ]);
     }
     const perZone = new Map<string, number>();
     for (const n of nodes) {
@@ -85,7 +104,9 @@ export function renderLayout(run: ProgramRun, c: Colors): string {
     const spread = [...perZone].map(([z, k]) => `${z}=${k}`).join(" ");
     const verdict = survives
         ? c.green(`survives the loss of any one zone (${count - worstZone} of ${count} left, quorum ${quorum})`)
-        : c.red(`losing ${[...perZone].find(([, k]) => k === worstZone)![0]} leaves ${count - worstZone} of ${count}, below quorum ${quorum}`);
+        : c.red(
+              `losing ${[...perZone].find(([, k]) => k === worstZone)![0]} leaves ${count - worstZone} of ${count}, below quorum ${quorum}`,
+          );
     return `${table.toString()}\n${count} control planes, etcd quorum ${quorum}, tolerates ${count - quorum} failure${count - quorum === 1 ? "" : "s"}; zones ${spread}\n${verdict}`;
 }
 
@@ -105,7 +126,9 @@ export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undef
     const instances = run.resources.filter((r) => r.type === TYPES.instance);
     const nodes = (which: string) => instances.filter((r) => role(r) === which).map((r) => r.name);
     // Only what the program registered (no etcd-backup steps without backups, say).
-    const planned = planSteps(nodes("control-plane"), nodes("worker"), { etcdBackup: true }).filter((p) => commands.has(p.name));
+    const planned = planSteps(nodes("control-plane"), nodes("worker"), { etcdBackup: true }).filter((p) =>
+        commands.has(p.name),
+    );
     const byName = new Map(planned.map((p) => [p.name, p]));
     const depth = new Map<string, number>();
     const depthOf = (p: PlannedStep): number => {
@@ -117,7 +140,8 @@ export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undef
         return d;
     };
     /** Steps grouped by depth, shallowest first: each group may run together. */
-    const waves = (steps: PlannedStep[]) => [...new Set(steps.map(depthOf))].sort((x, y) => x - y).map((d) => steps.filter((p) => depthOf(p) === d));
+    const waves = (steps: PlannedStep[]) =>
+        [...new Set(steps.map(depthOf))].sort((x, y) => x - y).map((d) => steps.filter((p) => depthOf(p) === d));
     const label = (p: PlannedStep): CommandLabel => ({ action: p.step.action, node: short(p.node) });
     const actionOrder = [...new Set(planned.map((p) => p.step.action))];
     const lines = waves(planned.filter((p) => p.step.when.includes("create"))).map((wave, i) => {
@@ -146,20 +170,35 @@ export function renderBootstrapOrder(run: ProgramRun, c: Colors): string | undef
         height.set(p.name, h);
         return h;
     };
-    const removal = [...new Set(removing.map(heightOf))].sort((x, y) => x - y).map((h) => removing.filter((p) => heightOf(p) === h));
-    if (removal.length) lines.push(`${c.dim("on removal (drain, kubeadm reset, etcd quorum guard), in this order:")} ${chain(removal)}`);
+    const removal = [...new Set(removing.map(heightOf))]
+        .sort((x, y) => x - y)
+        .map((h) => removing.filter((p) => heightOf(p) === h));
+    if (removal.length)
+        lines.push(
+            `${c.dim("on removal (drain, kubeadm reset, etcd quorum guard), in this order:")} ${chain(removal)}`,
+        );
     return lines.join("\n");
 }
 
-interface CommandLabel { action: string; node?: string }
+interface CommandLabel {
+    action: string;
+    node?: string;
+}
 
 /** "prepare cp-0, cp-1, worker-0" for one action; actions of one step joined with "; ". */
 function describeGroup(labels: CommandLabel[], align = true, actionOrder: string[] = []): string {
     const byAction = new Map<string, string[]>();
     const rank = (a: string) => (actionOrder.includes(a) ? actionOrder.indexOf(a) : actionOrder.length);
-    const sorted = [...labels].sort((x, y) => rank(x.action) - rank(y.action) || (x.node ?? "").localeCompare(y.node ?? "", "en", { numeric: true }));
+    const sorted = [...labels].sort(
+        (x, y) =>
+            rank(x.action) - rank(y.action) || (x.node ?? "").localeCompare(y.node ?? "", "en", { numeric: true }),
+    );
     for (const l of sorted) byAction.set(l.action, [...(byAction.get(l.action) ?? []), ...(l.node ? [l.node] : [])]);
-    return [...byAction].map(([action, nodes]) => (nodes.length ? `${align ? action.padEnd(9) : action} ${compactNames(nodes)}` : action)).join("; ");
+    return [...byAction]
+        .map(([action, nodes]) =>
+            nodes.length ? `${align ? action.padEnd(9) : action} ${compactNames(nodes)}` : action,
+        )
+        .join("; ");
 }
 
 /** Lists names, collapsing long numbered runs: worker-0 … worker-99 (100). */

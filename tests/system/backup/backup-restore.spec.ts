@@ -20,16 +20,44 @@
 // the history before it is compacted.
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+    chmodSync,
+    copyFileSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readdirSync,
+    readFileSync,
+    rmSync,
+    statSync,
+    symlinkSync,
+    writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderEtcdBackupScript, renderEtcdRestoreScript, shellQuote, type ClusterSpec, type NodeSpec } from "../../../components/kubeadm";
+import {
+    renderEtcdBackupScript,
+    renderEtcdRestoreScript,
+    shellQuote,
+    type ClusterSpec,
+    type NodeSpec,
+} from "../../../components/kubeadm";
 import { ETCD_TUNING } from "../../../components/kubeadm/config";
 import { runProgram, type ProgramRun } from "../../../tools/harness/program";
 import { tlsEmulator } from "../../../tools/harness/tlsEmulator";
 import { unwrapSecrets } from "../../../tools/harness/values";
 import { labTool } from "../../lab/tools";
-import { EtcdCluster, freeLoopbackAddresses, requireBinaries, requireEtcdTools, run, waitFor, type EtcdClusterOptions, type EndpointHealth, type KeyPair } from "../etcd/cluster";
+import {
+    EtcdCluster,
+    freeLoopbackAddresses,
+    requireBinaries,
+    requireEtcdTools,
+    run,
+    waitFor,
+    type EtcdClusterOptions,
+    type EndpointHealth,
+    type KeyPair,
+} from "../etcd/cluster";
 import { TYPES } from "../../../policies/lib/contract";
 
 const CLUSTER = "k8s-dev";
@@ -61,7 +89,10 @@ const BUMP_REVISION = 1_000_000_000;
 
 /** A member's data dir where kubeadm keeps it: <node root>/var/lib/etcd. */
 class NodeRootedEtcd extends EtcdCluster {
-    constructor(options: EtcdClusterOptions, private readonly roots: Readonly<Record<string, string>>) {
+    constructor(
+        options: EtcdClusterOptions,
+        private readonly roots: Readonly<Record<string, string>>,
+    ) {
         super(options);
     }
     override dataDir(name: string): string {
@@ -88,7 +119,12 @@ function write(file: string, content: string, mode: number): string {
  * Runs a rendered script with bash, its host paths under `root` (K8S_HA_FSROOT), bounded in time;
  * `binDir` goes first on its PATH, `env` is added to its environment.
  */
-function runScript(script: string, args: readonly string[], root: string, o: { binDir: string; env?: Record<string, string>; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runScript(
+    script: string,
+    args: readonly string[],
+    root: string,
+    o: { binDir: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const timeoutMs = o.timeoutMs ?? 60_000;
     return new Promise((resolve, reject) => {
         const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ETCD(CTL)?_/.test(k)));
@@ -110,7 +146,11 @@ function runScript(script: string, args: readonly string[], root: string, o: { b
     });
 }
 
-const entries = (phase: string, n: number) => Array.from({ length: n }, (_, i) => [`${PREFIX}${phase}/${String(i).padStart(5, "0")}`, `${phase}-value-${i}`] as const);
+const entries = (phase: string, n: number) =>
+    Array.from(
+        { length: n },
+        (_, i) => [`${PREFIX}${phase}/${String(i).padStart(5, "0")}`, `${phase}-value-${i}`] as const,
+    );
 
 /** A static-pod manifest as kubeadm writes it, as far as the restore script reads it (the image line). */
 function staticPodManifest(name: string, image: string): string {
@@ -168,17 +208,29 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         copyFileSync(join(__dirname, "ctr-shim.sh"), join(shimBin, "ctr"));
         chmodSync(join(shimBin, "ctr"), 0o755);
         const ips = await freeLoopbackAddresses(NODE_NAMES.length);
-        nodes = NODE_NAMES.map((name, i) => ({ name, privateIp: ips[i], role: "control-plane" as const, providerId: `aws:///us-east-1a/i-0000000000000000${i}` }));
+        nodes = NODE_NAMES.map((name, i) => ({
+            name,
+            privateIp: ips[i],
+            role: "control-plane" as const,
+            providerId: `aws:///us-east-1a/i-0000000000000000${i}`,
+        }));
         roots = Object.fromEntries(nodes.map((n) => [n.name, join(dir, "nodes", n.name)]));
 
         let t = Date.now();
         program = await runProgram({
             stack: "dev",
             preview: false,
-            mocks: { privateIps: Object.fromEntries(nodes.map((n) => [n.name, n.privateIp])), overrides: tlsEmulator({ keepIssued: false }) },
+            mocks: {
+                privateIps: Object.fromEntries(nodes.map((n) => [n.name, n.privateIp])),
+                overrides: tlsEmulator({ keepIssued: false }),
+            },
         });
         assert.ifError(program.error);
-        assert.deepEqual(program.outputs.controlPlanePrivateIps?.value, ips, "the control planes sit on the loopback addresses the test chose");
+        assert.deepEqual(
+            program.outputs.controlPlanePrivateIps?.value,
+            ips,
+            "the control planes sit on the loopback addresses the test chose",
+        );
         times.program = Date.now() - t;
         spec = {
             clusterName: CLUSTER,
@@ -202,27 +254,49 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
                 key: write(join(pki, `${file}.key`), pemOf(program, KEY, leaf, "privateKeyPem"), 0o600),
             });
             pair(`${CLUSTER}-etcd-healthcheck-client`, "healthcheck-client");
-            return { name: n.name, ip: n.privateIp, server: pair(`${n.name}-etcd-server`, "server"), peer: pair(`${n.name}-etcd-peer`, "peer") };
+            return {
+                name: n.name,
+                ip: n.privateIp,
+                server: pair(`${n.name}-etcd-server`, "server"),
+                peer: pair(`${n.name}-etcd-peer`, "peer"),
+            };
         });
         const clientDir = join(dir, "apiserver");
         const client: KeyPair = {
-            cert: write(join(clientDir, "apiserver-etcd-client.crt"), pemOf(program, LEAF, `${CLUSTER}-apiserver-etcd-client`, "certPem"), 0o644),
-            key: write(join(clientDir, "apiserver-etcd-client.key"), pemOf(program, KEY, `${CLUSTER}-apiserver-etcd-client`, "privateKeyPem"), 0o600),
+            cert: write(
+                join(clientDir, "apiserver-etcd-client.crt"),
+                pemOf(program, LEAF, `${CLUSTER}-apiserver-etcd-client`, "certPem"),
+                0o644,
+            ),
+            key: write(
+                join(clientDir, "apiserver-etcd-client.key"),
+                pemOf(program, KEY, `${CLUSTER}-apiserver-etcd-client`, "privateKeyPem"),
+                0o600,
+            ),
         };
-        cluster = new NodeRootedEtcd({
-            dir: join(dir, "etcd"),
-            caFile: join(roots[nodes[0].name], "etc", "kubernetes", "pki", "etcd", "ca.crt"),
-            client,
-            members,
-            flags: { ...ETCD_TUNING, "pre-vote": "true" },
-        }, roots);
+        cluster = new NodeRootedEtcd(
+            {
+                dir: join(dir, "etcd"),
+                caFile: join(roots[nodes[0].name], "etc", "kubernetes", "pki", "etcd", "ca.crt"),
+                client,
+                members,
+                flags: { ...ETCD_TUNING, "pre-vote": "true" },
+            },
+            roots,
+        );
         t = Date.now();
         await cluster.startAll();
         await cluster.waitHealthy({ timeoutMs: 30_000 });
         times.firstStart = Date.now() - t;
         const list = await cluster.etcdctl(["member", "list", "-w", "json", "--dial-timeout=3s"]);
         assert.equal(list.code, 0, list.stderr);
-        originalMemberIds = (JSON.parse(list.stdout.replace(/"(ID|member_id|cluster_id)":(\d+)/g, '"$1":"$2"')) as { members: { ID: string }[] }).members.map((m) => BigInt(m.ID).toString(16)).sort();
+        originalMemberIds = (
+            JSON.parse(list.stdout.replace(/"(ID|member_id|cluster_id)":(\d+)/g, '"$1":"$2"')) as {
+                members: { ID: string }[];
+            }
+        ).members
+            .map((m) => BigInt(m.ID).toString(16))
+            .sort();
     });
 
     afterEach(function () {
@@ -234,7 +308,10 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         await cluster?.stopAll("SIGKILL");
         console.log(`      wall times (ms): ${JSON.stringify({ ...times, total: Date.now() - started })}`);
         if (!dir) return;
-        if (failed) console.log(`      kept ${dir} (PKI, node roots, member logs, the S3 stand-in, the ctr stand-in's call logs) for the failure above`);
+        if (failed)
+            console.log(
+                `      kept ${dir} (PKI, node roots, member logs, the S3 stand-in, the ctr stand-in's call logs) for the failure above`,
+            );
         else rmSync(dir, { recursive: true, force: true });
     });
 
@@ -253,11 +330,16 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
     });
 
     it("the program installs the very backup script the test runs (only the upload target and endpoint differ)", () => {
-        const installer = program.resources.find((r) => r.type === TYPES.remoteCommand && r.name === `${nodes[0].name}-etcd-backup`);
+        const installer = program.resources.find(
+            (r) => r.type === TYPES.remoteCommand && r.name === `${nodes[0].name}-etcd-backup`,
+        );
         assert.ok(installer, "the program has an etcd backup step on node 0");
         const create = String(unwrapSecrets(installer.inputs.create));
         const bucket = String(program.outputs.etcdBackupBucket.value);
-        const asInstalled = renderEtcdBackupScript(spec, nodes[0], { uploadTarget: `s3://${bucket}/${CLUSTER}/${nodes[0].name}`, region: program.config["aws:region"] });
+        const asInstalled = renderEtcdBackupScript(spec, nodes[0], {
+            uploadTarget: `s3://${bucket}/${CLUSTER}/${nodes[0].name}`,
+            region: program.config["aws:region"],
+        });
         // Embedded as a readonly variable, and the whole installer quoted once more for `sudo bash -c`.
         const embedded = `readonly BACKUP_SCRIPT=${shellQuote(asInstalled.trimEnd())}`.replace(/'/g, `'\\''`);
         assert.ok(create.includes(embedded), "the installer carries renderEtcdBackupScript's output for node 0");
@@ -265,14 +347,28 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
 
     it("the rendered backup script snapshots node 0's member with its health-check client certificate, checks it and uploads it with a sha256 (to the local S3 stand-in)", async () => {
         const target = `file://${s3}/${CLUSTER}/${nodes[0].name}`;
-        const script = write(join(dir, "etcd-backup.sh"), renderEtcdBackupScript(spec, nodes[0], { uploadTarget: target, region: program.config["aws:region"], etcdEndpoint: `https://${nodes[0].privateIp}:2379` }), 0o700);
+        const script = write(
+            join(dir, "etcd-backup.sh"),
+            renderEtcdBackupScript(spec, nodes[0], {
+                uploadTarget: target,
+                region: program.config["aws:region"],
+                etcdEndpoint: `https://${nodes[0].privateIp}:2379`,
+            }),
+            0o700,
+        );
         const t = Date.now();
         const r = await runScript(script, [], roots[nodes[0].name], { binDir: labBin });
         times.backup = Date.now() - t;
         assert.equal(r.code, 0, `backup failed:\n${r.stdout}${r.stderr}`);
-        const ok = /etcd backup ok: (\S+) revision=(\d+) keys=(\d+) bytes=(\d+) db_bytes=\d+ sha256=([0-9a-f]{64})/.exec(r.stdout);
+        const ok =
+            /etcd backup ok: (\S+) revision=(\d+) keys=(\d+) bytes=(\d+) db_bytes=\d+ sha256=([0-9a-f]{64})/.exec(
+                r.stdout,
+            );
         assert.ok(ok, `the backup logs its result:\n${r.stdout}`);
-        assert.ok(Number(ok[3]) >= KEYS_BEFORE, `the snapshot holds at least the ${KEYS_BEFORE} keys (etcd counts ${ok[3]})`);
+        assert.ok(
+            Number(ok[3]) >= KEYS_BEFORE,
+            `the snapshot holds at least the ${KEYS_BEFORE} keys (etcd counts ${ok[3]})`,
+        );
         snapshotRevision = Number(ok[2]);
         const uploaded = readdirSync(join(s3, CLUSTER, nodes[0].name));
         const db = uploaded.find((f) => /^k8s-dev-cp-0-\d{8}T\d{6}Z\.db$/.test(f));
@@ -299,17 +395,39 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
     it("the defect: Debian's etcdctl 3.4 `snapshot restore` of this 3.6 snapshot on all three members leaves the 3.6 cluster without a leader, and etcd logs why", async () => {
         assert.ok(snapshotFile, "the backup ran");
         const version = await run(DEBIAN_ETCDCTL, ["version"], { env: { ETCDCTL_API: "3" } }).catch((e: Error) => {
-            throw new Error(`${e.message} (the defect spec needs Debian's etcdctl 3.4: apt-get install -y etcd-client)`);
+            throw new Error(
+                `${e.message} (the defect spec needs Debian's etcdctl 3.4: apt-get install -y etcd-client)`,
+            );
         });
-        assert.match(version.stdout, /^etcdctl version: 3\.4\./m, `${DEBIAN_ETCDCTL} is etcd 3.4's etcdctl: ${version.stdout}${version.stderr}`);
+        assert.match(
+            version.stdout,
+            /^etcdctl version: 3\.4\./m,
+            `${DEBIAN_ETCDCTL} is etcd 3.4's etcdctl: ${version.stdout}${version.stderr}`,
+        );
         await cluster.stopAll("SIGKILL");
         let t = Date.now();
         for (const n of nodes) {
             rmSync(cluster.dataDir(n.name), { recursive: true, force: true });
             // The very arguments the old restore script gave its etcdctl 3.4 fallback.
-            const r = await run(DEBIAN_ETCDCTL, ["snapshot", "restore", snapshotFile, "--name", n.name, "--initial-cluster", cluster.initialCluster,
-                "--initial-cluster-token", `${CLUSTER}-restore-defect`, "--initial-advertise-peer-urls", cluster.peerUrl(n.name), "--data-dir", cluster.dataDir(n.name)],
-            { env: { ETCDCTL_API: "3" } });
+            const r = await run(
+                DEBIAN_ETCDCTL,
+                [
+                    "snapshot",
+                    "restore",
+                    snapshotFile,
+                    "--name",
+                    n.name,
+                    "--initial-cluster",
+                    cluster.initialCluster,
+                    "--initial-cluster-token",
+                    `${CLUSTER}-restore-defect`,
+                    "--initial-advertise-peer-urls",
+                    cluster.peerUrl(n.name),
+                    "--data-dir",
+                    cluster.dataDir(n.name),
+                ],
+                { env: { ETCDCTL_API: "3" } },
+            );
             assert.equal(r.code, 0, `etcdctl 3.4 reports its restore as a success on ${n.name}: ${r.stderr}`);
         }
         times.defectRestore34 = Date.now() - t;
@@ -332,20 +450,42 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         let health: { endpoints: EndpointHealth[]; code: number | null } = { endpoints: [], code: null };
         while (settledAt === undefined ? Date.now() < servingDeadline : Date.now() < settledAt + 10_000) {
             const [h, statuses] = await Promise.all([
-                cluster.health({ endpoints: nodes.map((n) => cluster.clientUrl(n.name)), dialTimeout: "1s", commandTimeout: "1s" }),
+                cluster.health({
+                    endpoints: nodes.map((n) => cluster.clientUrl(n.name)),
+                    dialTimeout: "1s",
+                    commandTimeout: "1s",
+                }),
                 cluster.statuses(),
             ]);
             health = { endpoints: h.endpoints, code: h.result.code };
-            seen.push({ at: Date.now() - t, leaders: statuses.filter((s) => s.leader).map((s) => `${s.name} sees ${s.leader}`), healthy: h.endpoints.filter((e) => e.health).map((e) => e.endpoint) });
-            if (settledAt === undefined && nodes.every((n) => !cluster.isRunning(n.name) || cluster.logSince(n.name, offsets.get(n.name)!).includes(SERVING))) settledAt = Date.now();
+            seen.push({
+                at: Date.now() - t,
+                leaders: statuses.filter((s) => s.leader).map((s) => `${s.name} sees ${s.leader}`),
+                healthy: h.endpoints.filter((e) => e.health).map((e) => e.endpoint),
+            });
+            if (
+                settledAt === undefined &&
+                nodes.every(
+                    (n) =>
+                        !cluster.isRunning(n.name) || cluster.logSince(n.name, offsets.get(n.name)!).includes(SERVING),
+                )
+            )
+                settledAt = Date.now();
             await new Promise((r) => setTimeout(r, 500));
         }
         times.defectServing = settledAt === undefined ? -1 : settledAt - t;
         times.defectWindow = Date.now() - t;
         const report = `${seen.map((s) => `${s.at} ms: leaders [${s.leaders.join(", ")}], healthy [${s.healthy.join(", ")}]`).join("\n")}\n${cluster.describe()}`;
         assert.ok(settledAt !== undefined, `every member serves peer traffic (or has exited) within 60 s:\n${report}`);
-        assert.deepEqual(seen.filter((s) => s.leaders.length > 0 || s.healthy.length > 0), [], `no member may report a leader or be healthy, for ${times.defectWindow} ms:\n${report}`);
-        assert.ok(seen.filter((s) => s.at >= times.defectServing).length >= 4, `the cluster was probed throughout the 10 s after it served (${seen.length} probes):\n${report}`);
+        assert.deepEqual(
+            seen.filter((s) => s.leaders.length > 0 || s.healthy.length > 0),
+            [],
+            `no member may report a leader or be healthy, for ${times.defectWindow} ms:\n${report}`,
+        );
+        assert.ok(
+            seen.filter((s) => s.at >= times.defectServing).length >= 4,
+            `the cluster was probed throughout the 10 s after it served (${seen.length} probes):\n${report}`,
+        );
         assert.notEqual(health.code, 0, "endpoint health fails on every member");
         // Why, in etcd's words. 3.4's restore wrote the new members (ids from the new token) into the
         // WAL and the v2 store only; the backend still holds the members of the cluster the snapshot
@@ -355,22 +495,51 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         const logs = new Map(nodes.map((n) => [n.name, cluster.logSince(n.name, offsets.get(n.name)!)]));
         const localIds = nodes.map((n) => /"local-member-id":"([0-9a-f]+)"/.exec(logs.get(n.name)!)?.[1]);
         assert.ok(localIds.every(Boolean), `every restored member logs its id:\n${report}`);
-        const V3_ONLY = /"msg":"Detected member only in v3store but missing in v2store","member":"\{ID:([0-9a-f]+) .*?Name:(\S+) /g;
+        const V3_ONLY =
+            /"msg":"Detected member only in v3store but missing in v2store","member":"\{ID:([0-9a-f]+) .*?Name:(\S+) /g;
         let v3OnlyLine = "";
         for (const n of nodes) {
             const found = [...logs.get(n.name)!.matchAll(V3_ONLY)];
             v3OnlyLine ||= found[0]?.[0] ?? "";
-            assert.deepEqual(found.map((m) => m[1]).sort(), originalMemberIds, `${n.name}'s backend holds exactly the old cluster's members (${originalMemberIds.join(", ")}):\n${report}`);
-            assert.deepEqual(found.map((m) => m[2]).sort(), nodes.map((x) => x.name).sort(), `${n.name}: under the old members' names`);
-            for (const id of localIds) assert.ok(!originalMemberIds.includes(id!), `the restored member ${id} is not among them`);
+            assert.deepEqual(
+                found.map((m) => m[1]).sort(),
+                originalMemberIds,
+                `${n.name}'s backend holds exactly the old cluster's members (${originalMemberIds.join(", ")}):\n${report}`,
+            );
+            assert.deepEqual(
+                found.map((m) => m[2]).sort(),
+                nodes.map((x) => x.name).sort(),
+                `${n.name}: under the old members' names`,
+            );
+            for (const id of localIds)
+                assert.ok(!originalMemberIds.includes(id!), `the restored member ${id} is not among them`);
         }
         const CONSEQUENCE = /"msg":"(failed to find remote peer in cluster|failed to update; member unknown)"/;
-        const consequence = await waitFor("a restored member to reject its restored peers or panic", 15_000, async () =>
-            nodes.map((n) => ({ name: n.name, line: cluster.logSince(n.name, offsets.get(n.name)!).split("\n").find((l) => CONSEQUENCE.test(l)) })).find((c) => c.line), () => report);
-        const panicked = nodes.filter((n) => cluster.logSince(n.name, offsets.get(n.name)!).includes('"msg":"failed to update; member unknown"')).map((n) => n.name);
+        const consequence = await waitFor(
+            "a restored member to reject its restored peers or panic",
+            15_000,
+            async () =>
+                nodes
+                    .map((n) => ({
+                        name: n.name,
+                        line: cluster
+                            .logSince(n.name, offsets.get(n.name)!)
+                            .split("\n")
+                            .find((l) => CONSEQUENCE.test(l)),
+                    }))
+                    .find((c) => c.line),
+            () => report,
+        );
+        const panicked = nodes
+            .filter((n) =>
+                cluster.logSince(n.name, offsets.get(n.name)!).includes('"msg":"failed to update; member unknown"'),
+            )
+            .map((n) => n.name);
         const exited = nodes.filter((n) => !cluster.isRunning(n.name)).map((n) => n.name);
-        console.log(`      etcdctl 3.4 restore on 3 members: ${times.defectRestore34} ms; after start: all serving peers (or exited) at ${times.defectServing} ms, no leader and not healthy for ${times.defectWindow} ms (${seen.length} probes); ` +
-            `panicked: [${panicked.join(", ")}], exited: [${exited.join(", ")}]\n      ${v3OnlyLine.slice(0, 230)}\n      ${consequence.name}: ${consequence.line!.slice(0, 260)}`);
+        console.log(
+            `      etcdctl 3.4 restore on 3 members: ${times.defectRestore34} ms; after start: all serving peers (or exited) at ${times.defectServing} ms, no leader and not healthy for ${times.defectWindow} ms (${seen.length} probes); ` +
+                `panicked: [${panicked.join(", ")}], exited: [${exited.join(", ")}]\n      ${v3OnlyLine.slice(0, 230)}\n      ${consequence.name}: ${consequence.line!.slice(0, 260)}`,
+        );
         await cluster.stopAll("SIGKILL");
     });
 
@@ -390,7 +559,12 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
             // The node's control-plane static pods, as kubeadm left them; `stop` moves them aside.
             const manifests = join(roots[n.name], "etc", "kubernetes", "manifests");
             write(join(manifests, "etcd.yaml"), staticPodManifest("etcd", KUBEADM_ETCD_IMAGE), 0o600);
-            for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) write(join(manifests, `${c}.yaml`), staticPodManifest(c, `registry.k8s.io/${c}:v${spec.kubernetesVersion}`), 0o600);
+            for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"])
+                write(
+                    join(manifests, `${c}.yaml`),
+                    staticPodManifest(c, `registry.k8s.io/${c}:v${spec.kubernetesVersion}`),
+                    0o600,
+                );
             // The node's containerd holds kubeadm's etcd image (the kubelet pulled it).
             write(join(shimState(n), "images"), NODE_IMAGES, 0o644);
             write(join(shimState(n), "registry"), REGISTRY_IMAGES, 0o644);
@@ -399,15 +573,32 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
             mkdirSync(join(local, ".."), { recursive: true });
             copyFileSync(snapshotFile, local);
             copyFileSync(`${snapshotFile}.sha256`, `${local}.sha256`);
-            const script = write(join(dir, `etcd-restore-${n.name}.sh`), renderEtcdRestoreScript(spec, nodes, n, { waitIntervalSeconds: 1, waitTimeoutSeconds: 20 }), 0o700);
+            const script = write(
+                join(dir, `etcd-restore-${n.name}.sh`),
+                renderEtcdRestoreScript(spec, nodes, n, { waitIntervalSeconds: 1, waitTimeoutSeconds: 20 }),
+                0o700,
+            );
             for (const phase of [["stop"], ["restore", local], ["start"]]) {
-                const r = await runScript(script, phase, roots[n.name], { binDir: shimBin, env: { CTR_SHIM_STATE: shimState(n), CTR_SHIM_ETCDUTL: labTool("etcdutl") } });
+                const r = await runScript(script, phase, roots[n.name], {
+                    binDir: shimBin,
+                    env: { CTR_SHIM_STATE: shimState(n), CTR_SHIM_ETCDUTL: labTool("etcdutl") },
+                });
                 assert.equal(r.code, 0, `${n.name}: etcd-restore ${phase[0]} failed:\n${r.stdout}${r.stderr}`);
-                if (phase[0] === "restore") assert.match(r.stdout, new RegExp(`restored etcd member ${n.name} \\(https://${n.privateIp.replace(/\./g, "\\.")}:2380\\)`));
+                if (phase[0] === "restore")
+                    assert.match(
+                        r.stdout,
+                        new RegExp(
+                            `restored etcd member ${n.name} \\(https://${n.privateIp.replace(/\./g, "\\.")}:2380\\)`,
+                        ),
+                    );
             }
-            assert.ok(existsSync(join(cluster.dataDir(n.name), "member", "snap", "db")), `${n.name} has a restored data dir`);
+            assert.ok(
+                existsSync(join(cluster.dataDir(n.name), "member", "snap", "db")),
+                `${n.name} has a restored data dir`,
+            );
             assert.equal(statSync(cluster.dataDir(n.name)).mode & 0o777, 0o700, `${n.name}'s data dir is private`);
-            for (const m of ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]) assert.ok(existsSync(join(manifests, m)), `${n.name}: ${m} is back in place`);
+            for (const m of ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"])
+                assert.ok(existsSync(join(manifests, m)), `${n.name}: ${m} is back in place`);
         }
         times.restore = Date.now() - t;
 
@@ -421,13 +612,25 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         // none), then etcd's own image of the same version, pulled; status and restore ran there,
         // with the snapshot and the data dir's parent mounted and the new flags.
         for (const n of nodes) {
-            const calls = readFileSync(join(shimState(n), "calls"), "utf8").trimEnd().split("\n");
+            const calls = readFileSync(join(shimState(n), "calls"), "utf8")
+                .trimEnd()
+                .split("\n");
             const local = join(roots[n.name], "root", "restore.db");
             const parent = join(roots[n.name], "var", "lib");
             const where = `${n.name}'s ctr calls:\n${calls.join("\n")}`;
-            assert.ok(calls.some((c) => c.startsWith("--namespace k8s.io run --rm ") && c.includes(` ${KUBEADM_ETCD_IMAGE} `) && c.endsWith(" /usr/local/bin/etcdutl version")),
-                `the restore looked for etcdutl in the manifest's image ${KUBEADM_ETCD_IMAGE}; ${where}`);
-            assert.ok(calls.includes(`--namespace k8s.io images pull ${UPSTREAM_ETCD_IMAGE}`), `it pulled ${UPSTREAM_ETCD_IMAGE}; ${where}`);
+            assert.ok(
+                calls.some(
+                    (c) =>
+                        c.startsWith("--namespace k8s.io run --rm ") &&
+                        c.includes(` ${KUBEADM_ETCD_IMAGE} `) &&
+                        c.endsWith(" /usr/local/bin/etcdutl version"),
+                ),
+                `the restore looked for etcdutl in the manifest's image ${KUBEADM_ETCD_IMAGE}; ${where}`,
+            );
+            assert.ok(
+                calls.includes(`--namespace k8s.io images pull ${UPSTREAM_ETCD_IMAGE}`),
+                `it pulled ${UPSTREAM_ETCD_IMAGE}; ${where}`,
+            );
             const restore = calls.filter((c) => / \/usr\/local\/bin\/etcdutl snapshot restore /.test(c));
             assert.equal(restore.length, 1, `one snapshot restore; ${where}`);
             const r = restore[0];
@@ -437,23 +640,46 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
                 ` --initial-advertise-peer-urls https://${n.privateIp}:2380 `,
                 ` --data-dir ${cluster.dataDir(n.name)}.restore-`,
                 ` --bump-revision ${BUMP_REVISION} --mark-compacted`,
-            ]) assert.ok(r.includes(part), `the restore call has '${part}': ${r}`);
-            assert.ok(calls.some((c) => c.includes(` ${UPSTREAM_ETCD_IMAGE} `) && c.includes(`/usr/local/bin/etcdutl snapshot status ${local} -w json`)), `the snapshot was checked with etcdutl first; ${where}`);
+            ])
+                assert.ok(r.includes(part), `the restore call has '${part}': ${r}`);
+            assert.ok(
+                calls.some(
+                    (c) =>
+                        c.includes(` ${UPSTREAM_ETCD_IMAGE} `) &&
+                        c.includes(`/usr/local/bin/etcdutl snapshot status ${local} -w json`),
+                ),
+                `the snapshot was checked with etcdutl first; ${where}`,
+            );
         }
 
         // The restored cluster is one cluster of the three members, with their names and peer URLs.
         const list = await cluster.etcdctl(["member", "list", "-w", "json", "--dial-timeout=3s"]);
         assert.equal(list.code, 0, list.stderr);
-        const members = (JSON.parse(list.stdout.replace(/"(ID|member_id|cluster_id|raft_term|revision)":(\d+)/g, '"$1":"$2"')) as { members: { name: string; peerURLs: string[] }[] }).members;
-        assert.deepEqual(members.map((m) => `${m.name} ${m.peerURLs.join()}`).sort(), nodes.map((n) => `${n.name} https://${n.privateIp}:2380`).sort());
+        const members = (
+            JSON.parse(list.stdout.replace(/"(ID|member_id|cluster_id|raft_term|revision)":(\d+)/g, '"$1":"$2"')) as {
+                members: { name: string; peerURLs: string[] }[];
+            }
+        ).members;
+        assert.deepEqual(
+            members.map((m) => `${m.name} ${m.peerURLs.join()}`).sort(),
+            nodes.map((n) => `${n.name} https://${n.privateIp}:2380`).sort(),
+        );
 
         t = Date.now();
         for (const n of nodes) {
             const kv = await cluster.getPrefix(PREFIX, cluster.clientUrl(n.name), { serializable: true });
             const lost = [...beforeBackup].filter(([k, v]) => kv.get(k) !== v);
-            assert.deepEqual(lost.slice(0, 5), [], `${n.name} lost ${lost.length} of the ${KEYS_BEFORE} keys written before the backup`);
+            assert.deepEqual(
+                lost.slice(0, 5),
+                [],
+                `${n.name} lost ${lost.length} of the ${KEYS_BEFORE} keys written before the backup`,
+            );
             const kept = [...afterBackup.keys()].filter((k) => kv.has(k));
-            assert.deepEqual(kept.slice(0, 5), [], `${n.name} still has ${kept.length} keys written after the backup: it was not restored`);
+            assert.deepEqual(
+                kept.slice(0, 5),
+                [],
+                `${n.name} still has ${kept.length} keys written after the backup: it was not restored`,
+            );
             assert.equal(kv.size, KEYS_BEFORE, `${n.name} holds exactly the snapshot's keys under ${PREFIX}`);
         }
         times.verify = Date.now() - t;
@@ -463,16 +689,33 @@ describe("etcd backup and restore on real etcd 3.6 (the lab's) with the project'
         // read at an old revision is refused as compacted (a watch from there must re-list).
         const status = await cluster.etcdctl(["endpoint", "status", "-w", "json", "--dial-timeout=3s"]);
         assert.equal(status.code, 0, status.stderr);
-        const revisions = (JSON.parse(status.stdout) as { Endpoint: string; Status: { header: { revision: number } } }[]).map((s) => s.Status.header.revision);
+        const revisions = (
+            JSON.parse(status.stdout) as { Endpoint: string; Status: { header: { revision: number } } }[]
+        ).map((s) => s.Status.header.revision);
         assert.equal(revisions.length, 3);
-        for (const rev of revisions) assert.ok(rev >= snapshotRevision + BUMP_REVISION, `revision ${rev} >= snapshot revision ${snapshotRevision} + ${BUMP_REVISION}`);
-        const old = await cluster.etcdctl(["get", `${PREFIX}before-backup/00000`, `--rev=${snapshotRevision}`, "--command-timeout=5s"]);
-        assert.notEqual(old.code, 0, `a read at the snapshot's revision ${snapshotRevision} must be refused: ${old.stdout}`);
+        for (const rev of revisions)
+            assert.ok(
+                rev >= snapshotRevision + BUMP_REVISION,
+                `revision ${rev} >= snapshot revision ${snapshotRevision} + ${BUMP_REVISION}`,
+            );
+        const old = await cluster.etcdctl([
+            "get",
+            `${PREFIX}before-backup/00000`,
+            `--rev=${snapshotRevision}`,
+            "--command-timeout=5s",
+        ]);
+        assert.notEqual(
+            old.code,
+            0,
+            `a read at the snapshot's revision ${snapshotRevision} must be refused: ${old.stdout}`,
+        );
         assert.match(old.stderr, /required revision has been compacted/);
 
         // And the restored cluster takes writes.
         const put = await cluster.putWithRetry([[`${PREFIX}after-restore`, "ok"]], { deadlineMs: 15_000 });
         assert.deepEqual(put.unacknowledged, [], put.errors.join("; "));
-        console.log(`      restore (3 nodes, stop+restore+start): ${times.restore} ms; healthy ${times.restartHealthy} ms after start; revisions ${revisions.join(", ")} (snapshot ${snapshotRevision})`);
+        console.log(
+            `      restore (3 nodes, stop+restore+start): ${times.restore} ms; healthy ${times.restartHealthy} ms after start; revisions ${revisions.join(", ")} (snapshot ${snapshotRevision})`,
+        );
     });
 });

@@ -15,7 +15,17 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+    chmodSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readdirSync,
+    readFileSync,
+    rmSync,
+    symlinkSync,
+    writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,12 +34,32 @@ import S3rver from "s3rver";
 import { renderEtcdBackupScript, type ClusterSpec, type NodeSpec } from "../../../components/kubeadm";
 import { labTool } from "../../lab/tools";
 import { sigV4Proxy, type CheckedRequest } from "./sigv4-proxy";
-import { EtcdCluster, freeLoopbackAddresses, requireBinaries, requireEtcdTools, run, which, type KeyPair } from "../etcd/cluster";
+import {
+    EtcdCluster,
+    freeLoopbackAddresses,
+    requireBinaries,
+    requireEtcdTools,
+    run,
+    which,
+    type KeyPair,
+} from "../etcd/cluster";
 
 const BUCKET = "k8s-dev-etcd-backups-0a1b2c3";
 const REGION = "us-east-1";
-const NODE: NodeSpec = { name: "k8s-dev-cp-0", privateIp: "127.0.0.1", role: "control-plane", providerId: "aws:///us-east-1b/i-7c0642f59e6a14b1b" };
-const SPEC: ClusterSpec = { clusterName: "k8s-dev", kubernetesVersion: "1.35.0", apiEndpointHost: "api.k8s-dev.internal", podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", extraSans: [] };
+const NODE: NodeSpec = {
+    name: "k8s-dev-cp-0",
+    privateIp: "127.0.0.1",
+    role: "control-plane",
+    providerId: "aws:///us-east-1b/i-7c0642f59e6a14b1b",
+};
+const SPEC: ClusterSpec = {
+    clusterName: "k8s-dev",
+    kubernetesVersion: "1.35.0",
+    apiEndpointHost: "api.k8s-dev.internal",
+    podCidr: "10.244.0.0/16",
+    serviceCidr: "10.96.0.0/12",
+    extraSans: [],
+};
 const ROLE = "k8s-dev-control-plane";
 /** s3rver's one account (lib/models/account.js). */
 const ACCESS_KEY_ID = "S3RVER";
@@ -45,18 +75,73 @@ async function openssl(args: readonly string[]): Promise<void> {
 }
 
 /** An etcd CA and leaves as kubeadm lays them out (etcd/ca.crt, server, peer, healthcheck-client), EC P-256. */
-async function etcdPki(dir: string, ip: string): Promise<{ ca: string; server: KeyPair; peer: KeyPair; client: KeyPair }> {
+async function etcdPki(
+    dir: string,
+    ip: string,
+): Promise<{ ca: string; server: KeyPair; peer: KeyPair; client: KeyPair }> {
     mkdirSync(dir, { recursive: true });
     const ca = join(dir, "ca.crt");
     const caKey = join(dir, "ca.key");
-    await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "1",
-        "-subj", "/CN=etcd-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
+    await openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        caKey,
+        "-out",
+        ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=etcd-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,digitalSignature",
+    ]);
     const leaf = async (name: string, cn: string, eku: string, san: string): Promise<KeyPair> => {
         const key = join(dir, `${name}.key`);
         const cert = join(dir, `${name}.crt`);
-        await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", `${cert}.csr`, "-subj", `/CN=${cn}`]);
-        writeFileSync(`${cert}.ext`, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${eku}\n${san ? `subjectAltName=${san}\n` : ""}`);
-        await openssl(["x509", "-req", "-in", `${cert}.csr`, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "1", "-extfile", `${cert}.ext`]);
+        await openssl([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            `${cert}.csr`,
+            "-subj",
+            `/CN=${cn}`,
+        ]);
+        writeFileSync(
+            `${cert}.ext`,
+            `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${eku}\n${san ? `subjectAltName=${san}\n` : ""}`,
+        );
+        await openssl([
+            "x509",
+            "-req",
+            "-in",
+            `${cert}.csr`,
+            "-CA",
+            ca,
+            "-CAkey",
+            caKey,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            `${cert}.ext`,
+        ]);
         chmodSync(key, 0o600);
         return { cert, key };
     };
@@ -70,7 +155,11 @@ async function etcdPki(dir: string, ip: string): Promise<{ ca: string; server: K
 }
 
 /** What the IMDSv2 stand-in saw: method, path and the session-token header of each request. */
-interface ImdsRequest { method: string; path: string; token?: string }
+interface ImdsRequest {
+    method: string;
+    path: string;
+    token?: string;
+}
 
 /**
  * A STAND-IN for EC2's instance metadata service, IMDSv2 only: PUT /latest/api/token (with the TTL
@@ -91,24 +180,42 @@ function imdsStandIn(secret: () => string, seen: ImdsRequest[]): Server {
         if (token !== IMDS_TOKEN) return send(401, "");
         if (req.url === "/latest/meta-data/iam/security-credentials/") return send(200, ROLE);
         if (req.url === `/latest/meta-data/iam/security-credentials/${ROLE}`) {
-            return send(200, JSON.stringify({
-                Code: "Success", LastUpdated: new Date().toISOString(), Type: "AWS-HMAC",
-                AccessKeyId: ACCESS_KEY_ID, SecretAccessKey: secret(), Token: SESSION_TOKEN,
-                Expiration: new Date(Date.now() + 6 * 3600_000).toISOString(),
-            }, null, 2));
+            return send(
+                200,
+                JSON.stringify(
+                    {
+                        Code: "Success",
+                        LastUpdated: new Date().toISOString(),
+                        Type: "AWS-HMAC",
+                        AccessKeyId: ACCESS_KEY_ID,
+                        SecretAccessKey: secret(),
+                        Token: SESSION_TOKEN,
+                        Expiration: new Date(Date.now() + 6 * 3600_000).toISOString(),
+                    },
+                    null,
+                    2,
+                ),
+            );
         }
         return send(404, "");
     });
 }
 
 function listen(server: Server): Promise<number> {
-    return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+    return new Promise((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+    );
 }
 
 function runScript(script: string, root: string, binDir: string): Promise<{ code: number | null; out: string }> {
     return new Promise((resolve, reject) => {
-        const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(ETCD(CTL)?_|AWS_|HTTPS?_PROXY|https?_proxy)/.test(k)));
-        const child = spawn("bash", [script], { env: { ...inherited, PATH: `${binDir}:${process.env.PATH ?? ""}`, K8S_HA_FSROOT: root }, stdio: ["ignore", "pipe", "pipe"] });
+        const inherited = Object.fromEntries(
+            Object.entries(process.env).filter(([k]) => !/^(ETCD(CTL)?_|AWS_|HTTPS?_PROXY|https?_proxy)/.test(k)),
+        );
+        const child = spawn("bash", [script], {
+            env: { ...inherited, PATH: `${binDir}:${process.env.PATH ?? ""}`, K8S_HA_FSROOT: root },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         const out: Buffer[] = [];
         const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
         child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -150,14 +257,28 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
         const [ip] = await freeLoopbackAddresses(1);
         const pkiDir = join(root, "etc", "kubernetes", "pki", "etcd");
         const pki = await etcdPki(pkiDir, ip);
-        etcd = new EtcdCluster({ dir: join(dir, "etcd"), caFile: pki.ca, client: pki.client, members: [{ name: NODE.name, ip, server: pki.server, peer: pki.peer }] });
+        etcd = new EtcdCluster({
+            dir: join(dir, "etcd"),
+            caFile: pki.ca,
+            client: pki.client,
+            members: [{ name: NODE.name, ip, server: pki.server, peer: pki.peer }],
+        });
         await etcd.startAll();
         await etcd.waitHealthy({ timeoutMs: 30_000 });
         const value = "v".repeat(1024);
-        const put = await etcd.putWithRetry(Array.from({ length: KEYS }, (_, i) => [`/registry/s3-test/${i}`, value] as const), { deadlineMs: 30_000 });
+        const put = await etcd.putWithRetry(
+            Array.from({ length: KEYS }, (_, i) => [`/registry/s3-test/${i}`, value] as const),
+            { deadlineMs: 30_000 },
+        );
         assert.deepEqual(put.unacknowledged, [], put.errors.join("; "));
 
-        s3 = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: join(dir, "s3rver"), configureBuckets: [{ name: BUCKET }] });
+        s3 = new S3rver({
+            address: "127.0.0.1",
+            port: 0,
+            silent: true,
+            directory: join(dir, "s3rver"),
+            configureBuckets: [{ name: BUCKET }],
+        });
         const a = await s3.run();
         s3Direct = `http://127.0.0.1:${a.port}`;
         proxy = sigV4Proxy({ host: "127.0.0.1", port: a.port }, { [ACCESS_KEY_ID]: SECRET }, checked);
@@ -172,11 +293,23 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
         const realCurl = which("curl");
         assert.ok(realCurl, "curl is installed");
         argvLog = join(dir, "curl-argv.log");
-        writeFileSync(join(bin, "curl"), `#!/bin/sh\nprintf '%s\\n' "curl $*" >>'${argvLog}'\nexec '${realCurl}' "$@"\n`, { mode: 0o755 });
+        writeFileSync(
+            join(bin, "curl"),
+            `#!/bin/sh\nprintf '%s\\n' "curl $*" >>'${argvLog}'\nexec '${realCurl}' "$@"\n`,
+            { mode: 0o755 },
+        );
         script = join(dir, "etcd-backup.sh");
-        writeFileSync(script, renderEtcdBackupScript(SPEC, NODE, {
-            uploadTarget: `s3://${BUCKET}/k8s-dev/${NODE.name}`, region: REGION, etcdEndpoint: `https://${ip}:2379`, s3Endpoint, imdsUrl,
-        }), { mode: 0o700 });
+        writeFileSync(
+            script,
+            renderEtcdBackupScript(SPEC, NODE, {
+                uploadTarget: `s3://${BUCKET}/k8s-dev/${NODE.name}`,
+                region: REGION,
+                etcdEndpoint: `https://${ip}:2379`,
+                s3Endpoint,
+                imdsUrl,
+            }),
+            { mode: 0o700 },
+        );
     });
 
     afterEach(function () {
@@ -189,7 +322,10 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
         proxy?.close();
         await s3?.close();
         if (!dir) return;
-        if (failed) console.log(`      kept ${dir} (node root, etcd log, s3rver's files, curl's argv log) for the failure above`);
+        if (failed)
+            console.log(
+                `      kept ${dir} (node root, etcd log, s3rver's files, curl's argv log) for the failure above`,
+            );
         else rmSync(dir, { recursive: true, force: true });
     });
 
@@ -200,35 +336,62 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
     });
 
     /** The test's own download: a signed GET through the checking proxy (an empty body's sha256). */
-    const signedGet = ["--silent", "--show-error", "--fail", "--aws-sigv4", `aws:amz:${REGION}:s3`, "--user", `${ACCESS_KEY_ID}:${SECRET}`,
-        "-H", "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"];
+    const signedGet = [
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--aws-sigv4",
+        `aws:amz:${REGION}:s3`,
+        "--user",
+        `${ACCESS_KEY_ID}:${SECRET}`,
+        "-H",
+        "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ];
     let uploadedKey = "";
     let localSnapshot = "";
 
     it("the rendered script snapshots the real member and uploads it with real curl; the object in s3rver is the local snapshot, byte for byte, and etcdutl reads it", async () => {
         const r = await runScript(script, root, bin);
         assert.equal(r.code, 0, `backup failed:\n${r.out}`);
-        const ok = /etcd backup ok: s3:\/\/\S+\/(k8s-dev-cp-0-\d{8}T\d{6}Z\.db) revision=(\d+) keys=(\d+) bytes=(\d+) db_bytes=\d+ sha256=([0-9a-f]{64})/.exec(r.out);
+        const ok =
+            /etcd backup ok: s3:\/\/\S+\/(k8s-dev-cp-0-\d{8}T\d{6}Z\.db) revision=(\d+) keys=(\d+) bytes=(\d+) db_bytes=\d+ sha256=([0-9a-f]{64})/.exec(
+                r.out,
+            );
         assert.ok(ok, r.out);
         uploadedKey = `k8s-dev/${NODE.name}/${ok[1]}`;
         localSnapshot = join(root, "var", "lib", "k8s-ha", "etcd-backups", ok[1]);
         assert.ok(existsSync(localSnapshot), "the local copy stays");
         // IMDSv2 only: a token first, then the role and its credentials, each with the token.
-        assert.deepEqual(imdsSeen.map((q) => `${q.method} ${q.path} ${q.token === IMDS_TOKEN ? "token" : "-"}`), [
-            "PUT /latest/api/token -",
-            "GET /latest/meta-data/iam/security-credentials/ token",
-            `GET /latest/meta-data/iam/security-credentials/${ROLE} token`,
-        ]);
+        assert.deepEqual(
+            imdsSeen.map((q) => `${q.method} ${q.path} ${q.token === IMDS_TOKEN ? "token" : "-"}`),
+            [
+                "PUT /latest/api/token -",
+                "GET /latest/meta-data/iam/security-credentials/ token",
+                `GET /latest/meta-data/iam/security-credentials/${ROLE} token`,
+            ],
+        );
         // The PUTs as the checking proxy saw them: signature good, body matching both digests, the
         // session token and the digests among the signed headers.
         const puts = checked.filter((q) => q.method === "PUT");
-        assert.deepEqual(puts.map((q) => `${q.path} ${q.outcome}`), [`/${BUCKET}/${uploadedKey} forwarded`, `/${BUCKET}/${uploadedKey}.sha256 forwarded`]);
+        assert.deepEqual(
+            puts.map((q) => `${q.path} ${q.outcome}`),
+            [`/${BUCKET}/${uploadedKey} forwarded`, `/${BUCKET}/${uploadedKey}.sha256 forwarded`],
+        );
         for (const q of puts) {
             assert.equal(q.headers["x-amz-security-token"], SESSION_TOKEN);
-            for (const h of ["content-md5", "x-amz-content-sha256", "x-amz-security-token", "host", "x-amz-date"]) assert.ok(q.signedHeaders.includes(h), `${h} is signed: ${q.signedHeaders.join(";")}`);
-            assert.equal(q.headers["x-amz-server-side-encryption"], undefined, "no encryption header: the bucket's SSE-KMS default applies");
+            for (const h of ["content-md5", "x-amz-content-sha256", "x-amz-security-token", "host", "x-amz-date"])
+                assert.ok(q.signedHeaders.includes(h), `${h} is signed: ${q.signedHeaders.join(";")}`);
+            assert.equal(
+                q.headers["x-amz-server-side-encryption"],
+                undefined,
+                "no encryption header: the bucket's SSE-KMS default applies",
+            );
         }
-        assert.equal(puts[0].headers["x-amz-content-sha256"], ok[5], "the signed payload hash is the snapshot's sha256");
+        assert.equal(
+            puts[0].headers["x-amz-content-sha256"],
+            ok[5],
+            "the signed payload hash is the snapshot's sha256",
+        );
         // Download with a signed GET (as an operator's curl would) and judge the bytes.
         const out = join(dir, "downloaded.db");
         const get = await run("curl", [...signedGet, "-o", out, `${s3Endpoint}/${BUCKET}/${uploadedKey}`]);
@@ -243,22 +406,41 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
         assert.equal(parsed.revision, Number(ok[2]));
         assert.ok(parsed.totalKey >= KEYS, `the snapshot holds the ${KEYS} keys written (${parsed.totalKey})`);
         // The .sha256 beside it names the snapshot and its hash.
-        const side = await run("curl", [...signedGet,
-            `${s3Endpoint}/${BUCKET}/${uploadedKey}.sha256`]);
+        const side = await run("curl", [...signedGet, `${s3Endpoint}/${BUCKET}/${uploadedKey}.sha256`]);
         assert.equal(side.code, 0, side.stderr);
         assert.equal(side.stdout, `${ok[5]}  ${ok[1]}\n`);
     });
 
     it("no curl argv carried the secret key or either token; the credentials files are gone after the run", () => {
         const argv = readFileSync(argvLog, "utf8");
-        assert.match(argv, /--aws-sigv4 aws:amz:us-east-1:s3 -K \S+\/s3\.curl /, `the PUTs were signed with credentials from a config file:\n${argv}`);
+        assert.match(
+            argv,
+            /--aws-sigv4 aws:amz:us-east-1:s3 -K \S+\/s3\.curl /,
+            `the PUTs were signed with credentials from a config file:\n${argv}`,
+        );
         assert.equal((argv.match(/--upload-file/g) ?? []).length, 2, "two PUTs: the snapshot and its .sha256");
-        for (const s of [`${ACCESS_KEY_ID}:${SECRET}`, SESSION_TOKEN, IMDS_TOKEN]) assert.ok(!argv.includes(s), `argv holds ${s}:\n${argv}`);
-        assert.deepEqual(readdirSync(join(root, "run")), [], "the tmpfs workdir (with the 0600 config files) is removed on exit");
+        for (const s of [`${ACCESS_KEY_ID}:${SECRET}`, SESSION_TOKEN, IMDS_TOKEN])
+            assert.ok(!argv.includes(s), `argv holds ${s}:\n${argv}`);
+        assert.deepEqual(
+            readdirSync(join(root, "run")),
+            [],
+            "the tmpfs workdir (with the 0600 config files) is removed on exit",
+        );
     });
 
     it("the object is in s3rver itself (not only in the proxy's view)", async () => {
-        const r = await run("curl", ["--silent", "--show-error", "--fail", "-o", "/dev/null", "-w", "%{size_download}", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", `${s3Direct}/${BUCKET}/${uploadedKey}`]);
+        const r = await run("curl", [
+            "--silent",
+            "--show-error",
+            "--fail",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            `${s3Direct}/${BUCKET}/${uploadedKey}`,
+        ]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(Number(r.stdout), readFileSync(localSnapshot).length);
     });
@@ -273,7 +455,11 @@ describe("etcd backup to S3 for real: the rendered script, real curl (SigV4), re
             assert.match(r.out, /S3 answered HTTP 403 to PUT .*SignatureDoesNotMatch/);
             assert.match(r.out, /failed \(the local copy stays in /);
             assert.doesNotMatch(r.out, /etcd backup ok/);
-            assert.equal(readdirSync(join(dir, "s3rver", BUCKET, "k8s-dev", NODE.name)).length, before, "nothing new in the bucket");
+            assert.equal(
+                readdirSync(join(dir, "s3rver", BUCKET, "k8s-dev", NODE.name)).length,
+                before,
+                "nothing new in the bucket",
+            );
         } finally {
             secret = SECRET;
         }

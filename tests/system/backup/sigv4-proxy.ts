@@ -24,54 +24,125 @@ const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).u
 const sha256Hex = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 /** The V4 signature of a request as S3 computes it; undefined when the Authorization header is not SigV4. */
-export function sigV4(method: string, path: string, headers: Readonly<Record<string, string>>, secret: string): { expected: string; provided: string; accessKeyId: string; signedHeaders: string[] } | undefined {
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(headers.authorization ?? "");
+export function sigV4(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    secret: string,
+): { expected: string; provided: string; accessKeyId: string; signedHeaders: string[] } | undefined {
+    const m =
+        /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+            headers.authorization ?? "",
+        );
     if (!m) return undefined;
     const [, accessKeyId, date, region, service, signed, provided] = m;
     const signedHeaders = signed.split(";");
     const [pathOnly, query = ""] = path.split("?");
-    const canonicalQuery = query.split("&").filter(Boolean).map((p) => (p.includes("=") ? p : `${p}=`)).sort().join("&");
-    const canonicalHeaders = signedHeaders.map((h) => `${h}:${(headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
-    const canonicalRequest = [method, pathOnly, canonicalQuery, canonicalHeaders, signed, headers["x-amz-content-sha256"] ?? ""].join("\n");
+    const canonicalQuery = query
+        .split("&")
+        .filter(Boolean)
+        .map((p) => (p.includes("=") ? p : `${p}=`))
+        .sort()
+        .join("&");
+    const canonicalHeaders = signedHeaders
+        .map((h) => `${h}:${(headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`)
+        .join("");
+    const canonicalRequest = [
+        method,
+        pathOnly,
+        canonicalQuery,
+        canonicalHeaders,
+        signed,
+        headers["x-amz-content-sha256"] ?? "",
+    ].join("\n");
     const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ["AWS4-HMAC-SHA256", headers["x-amz-date"] ?? "", scope, sha256Hex(canonicalRequest)].join("\n");
+    const stringToSign = ["AWS4-HMAC-SHA256", headers["x-amz-date"] ?? "", scope, sha256Hex(canonicalRequest)].join(
+        "\n",
+    );
     const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), "aws4_request");
-    return { expected: createHmac("sha256", key).update(stringToSign, "utf8").digest("hex"), provided, accessKeyId, signedHeaders };
+    return {
+        expected: createHmac("sha256", key).update(stringToSign, "utf8").digest("hex"),
+        provided,
+        accessKeyId,
+        signedHeaders,
+    };
 }
 
 /** Listens on 127.0.0.1 (any port); checks each request against `secrets` (key id -> secret), then forwards it to `upstream`. */
-export function sigV4Proxy(upstream: { host: string; port: number }, secrets: Readonly<Record<string, string>>, seen: CheckedRequest[]): Server {
+export function sigV4Proxy(
+    upstream: { host: string; port: number },
+    secrets: Readonly<Record<string, string>>,
+    seen: CheckedRequest[],
+): Server {
     return createServer((req: IncomingMessage, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (b: Buffer) => chunks.push(b));
         req.on("end", () => {
             const body = Buffer.concat(chunks);
-            const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)]));
+            const headers = Object.fromEntries(
+                Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)]),
+            );
             const method = req.method ?? "";
             const path = req.url ?? "/";
             const refuse = (status: number, code: string, message: string, signedHeaders: string[] = []) => {
                 seen.push({ method, path, signedHeaders, headers, outcome: code });
-                res.writeHead(status, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+                res.writeHead(status, { "content-type": "application/xml" }).end(
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+                );
             };
-            const sig = sigV4(method, path, headers, secrets[/Credential=([^/]+)\//.exec(headers.authorization ?? "")?.[1] ?? ""] ?? "");
+            const sig = sigV4(
+                method,
+                path,
+                headers,
+                secrets[/Credential=([^/]+)\//.exec(headers.authorization ?? "")?.[1] ?? ""] ?? "",
+            );
             if (!sig) return refuse(403, "AccessDenied", "no SigV4 Authorization header");
-            if (!(sig.accessKeyId in secrets)) return refuse(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", sig.signedHeaders);
-            if (sig.expected !== sig.provided) return refuse(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.", sig.signedHeaders);
+            if (!(sig.accessKeyId in secrets))
+                return refuse(
+                    403,
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                    sig.signedHeaders,
+                );
+            if (sig.expected !== sig.provided)
+                return refuse(
+                    403,
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided.",
+                    sig.signedHeaders,
+                );
             for (const h of ["host", "x-amz-date", "x-amz-content-sha256"]) {
-                if (!sig.signedHeaders.includes(h)) return refuse(403, "AccessDenied", `${h} is not signed`, sig.signedHeaders);
+                if (!sig.signedHeaders.includes(h))
+                    return refuse(403, "AccessDenied", `${h} is not signed`, sig.signedHeaders);
             }
             const declared = headers["x-amz-content-sha256"];
             if (declared !== "UNSIGNED-PAYLOAD" && declared !== sha256Hex(body)) {
-                return refuse(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.", sig.signedHeaders);
+                return refuse(
+                    400,
+                    "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    sig.signedHeaders,
+                );
             }
-            if (headers["content-md5"] !== undefined && headers["content-md5"] !== createHash("md5").update(body).digest("base64")) {
-                return refuse(400, "BadDigest", "The Content-MD5 you specified did not match what we received.", sig.signedHeaders);
+            if (
+                headers["content-md5"] !== undefined &&
+                headers["content-md5"] !== createHash("md5").update(body).digest("base64")
+            ) {
+                return refuse(
+                    400,
+                    "BadDigest",
+                    "The Content-MD5 you specified did not match what we received.",
+                    sig.signedHeaders,
+                );
             }
             seen.push({ method, path, signedHeaders: sig.signedHeaders, headers, outcome: "forwarded" });
-            const up = request({ host: upstream.host, port: upstream.port, method, path, headers: req.headers }, (r) => {
-                res.writeHead(r.statusCode ?? 502, r.headers);
-                r.pipe(res);
-            });
+            const up = request(
+                { host: upstream.host, port: upstream.port, method, path, headers: req.headers },
+                (r) => {
+                    res.writeHead(r.statusCode ?? 502, r.headers);
+                    r.pipe(res);
+                },
+            );
             up.on("error", (e) => res.writeHead(502).end(String(e)));
             up.end(body);
         });

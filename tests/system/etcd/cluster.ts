@@ -51,7 +51,9 @@ export function which(name: string): string | undefined {
 export function requireBinaries(names: readonly string[] = REQUIRED_BINARIES): void {
     const missing = names.filter((n) => !which(n));
     if (missing.length > 0) {
-        throw new Error(`system spec needs ${missing.join(", ")} on PATH but ${missing.length === 1 ? "it is" : "they are"} missing; ${INSTALL_HINT}`);
+        throw new Error(
+            `system spec needs ${missing.join(", ")} on PATH but ${missing.length === 1 ? "it is" : "they are"} missing; ${INSTALL_HINT}`,
+        );
     }
 }
 
@@ -76,10 +78,18 @@ export interface RunResult {
 }
 
 /** Runs a command to completion with a hard time bound; never throws for a non-zero exit. */
-export function run(cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number; cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<RunResult> {
+export function run(
+    cmd: string,
+    args: readonly string[],
+    options: { input?: string; timeoutMs?: number; cwd?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<RunResult> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { env: { ...cleanEnv(), ...options.env }, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, {
+            env: { ...cleanEnv(), ...options.env },
+            cwd: options.cwd,
+            stdio: ["pipe", "pipe", "pipe"],
+        });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let timedOut = false;
@@ -91,11 +101,22 @@ export function run(cmd: string, args: readonly string[], options: { input?: str
         child.stderr.on("data", (b: Buffer) => err.push(b));
         child.on("error", (e) => {
             clearTimeout(timer);
-            reject(new Error(`cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === "ENOENT" ? `; ${cmd.includes("/.lab/bin/") ? LAB_HINT : INSTALL_HINT}` : ""}`));
+            reject(
+                new Error(
+                    `cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === "ENOENT" ? `; ${cmd.includes("/.lab/bin/") ? LAB_HINT : INSTALL_HINT}` : ""}`,
+                ),
+            );
         });
         child.on("close", (code, signal) => {
             clearTimeout(timer);
-            resolve({ code, signal, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut, ms: Date.now() - started });
+            resolve({
+                code,
+                signal,
+                stdout: Buffer.concat(out).toString("utf8"),
+                stderr: Buffer.concat(err).toString("utf8"),
+                timedOut,
+                ms: Date.now() - started,
+            });
         });
         child.stdin.on("error", () => undefined); // the child may exit before reading all input
         child.stdin.end(options.input ?? "");
@@ -105,7 +126,13 @@ export function run(cmd: string, args: readonly string[], options: { input?: str
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value (not undefined) or the deadline passes; then throws describe(). */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, describe: () => string = () => "", intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+    what: string,
+    timeoutMs: number,
+    probe: () => Promise<T | undefined>,
+    describe: () => string = () => "",
+    intervalMs = 200,
+): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const value = await probe();
@@ -195,9 +222,11 @@ export class EtcdCluster {
         this.clientPort = options.clientPort ?? 2379;
         this.peerPort = options.peerPort ?? 2380;
         this.metricsPort = options.metricsPort ?? 2381;
-        if (new Set(this.members.map((m) => m.name)).size !== this.members.length) throw new Error("member names must be unique");
+        if (new Set(this.members.map((m) => m.name)).size !== this.members.length)
+            throw new Error("member names must be unique");
         for (const m of this.members) {
-            if (!/^127\.\d+\.\d+\.\d+$/.test(m.ip)) throw new Error(`member ${m.name}: ${m.ip} is not a loopback address (127.0.0.0/8)`);
+            if (!/^127\.\d+\.\d+\.\d+$/.test(m.ip))
+                throw new Error(`member ${m.name}: ${m.ip} is not a loopback address (127.0.0.0/8)`);
         }
         mkdirSync(options.dir, { recursive: true });
     }
@@ -270,13 +299,18 @@ export class EtcdCluster {
         if (this.isRunning(name)) throw new Error(`member ${name} is already running (pid ${this.pid(name)})`);
         for (const port of [this.clientPort, this.peerPort, this.metricsPort]) {
             if (await listening(m.ip, port)) {
-                throw new Error(`cannot start ${name}: something already listens on ${m.ip}:${port} (a leftover etcd from an earlier run? find it with: ss -ltnp 'sport = :${port}')`);
+                throw new Error(
+                    `cannot start ${name}: something already listens on ${m.ip}:${port} (a leftover etcd from an earlier run? find it with: ss -ltnp 'sport = :${port}')`,
+                );
             }
         }
         const fd = openSync(this.logFile(name), "a");
         let child: ChildProcess;
         try {
-            child = spawn(labTool("etcd"), this.flags(name, options.state), { env: cleanEnv(), stdio: ["ignore", fd, fd] });
+            child = spawn(labTool("etcd"), this.flags(name, options.state), {
+                env: cleanEnv(),
+                stdio: ["ignore", fd, fd],
+            });
         } finally {
             closeSync(fd);
         }
@@ -298,7 +332,8 @@ export class EtcdCluster {
         live.add(child);
         this.processes.set(name, running);
         await sleep(50);
-        if (running.startError) throw new Error(`cannot start etcd for ${name}: ${running.startError.message}; ${LAB_HINT}`);
+        if (running.startError)
+            throw new Error(`cannot start etcd for ${name}: ${running.startError.message}; ${LAB_HINT}`);
     }
 
     async startAll(options: { state?: "new" | "existing" } = {}): Promise<void> {
@@ -331,7 +366,9 @@ export class EtcdCluster {
             r.child.kill("SIGKILL");
             if (await Promise.race([r.exited.then(() => true), sleep(graceMs).then(() => false)])) return;
         }
-        throw new Error(`member ${name} (pid ${r.child.pid}) did not exit after ${signal}${signal !== "SIGKILL" ? " and SIGKILL" : ""}`);
+        throw new Error(
+            `member ${name} (pid ${r.child.pid}) did not exit after ${signal}${signal !== "SIGKILL" ? " and SIGKILL" : ""}`,
+        );
     }
 
     /** Graceful stop: SIGTERM, SIGKILL after graceMs. */
@@ -348,11 +385,17 @@ export class EtcdCluster {
 
     /** How each member ended, for error messages. */
     describe(): string {
-        return this.members.map((m) => {
-            const r = this.processes.get(m.name);
-            const state = !r ? "never started" : r.exit ? `exited (code ${r.exit.code}, signal ${r.exit.signal})` : `running (pid ${r.child.pid})`;
-            return `${m.name} ${state}; log ${this.logFile(m.name)}:\n${indent(this.logTail(m.name, 8))}`;
-        }).join("\n");
+        return this.members
+            .map((m) => {
+                const r = this.processes.get(m.name);
+                const state = !r
+                    ? "never started"
+                    : r.exit
+                      ? `exited (code ${r.exit.code}, signal ${r.exit.signal})`
+                      : `running (pid ${r.child.pid})`;
+                return `${m.name} ${state}; log ${this.logFile(m.name)}:\n${indent(this.logTail(m.name, 8))}`;
+            })
+            .join("\n");
     }
 
     log(name: string): string {
@@ -373,20 +416,53 @@ export class EtcdCluster {
     }
 
     /** Runs etcdctl against the given endpoints (default: every running member) as the given client. */
-    etcdctl(args: readonly string[], options: { endpoints?: readonly string[]; client?: KeyPair | null; caFile?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    etcdctl(
+        args: readonly string[],
+        options: {
+            endpoints?: readonly string[];
+            client?: KeyPair | null;
+            caFile?: string;
+            input?: string;
+            timeoutMs?: number;
+        } = {},
+    ): Promise<RunResult> {
         const endpoints = options.endpoints ?? this.running().map((n) => this.clientUrl(n));
         const client = options.client === undefined ? this.options.client : options.client;
-        const tls = [`--cacert=${options.caFile ?? this.options.caFile}`, ...(client ? [`--cert=${client.cert}`, `--key=${client.key}`] : [])];
-        return run(labTool("etcdctl"), [`--endpoints=${endpoints.join(",")}`, ...tls, ...args], { input: options.input, timeoutMs: options.timeoutMs ?? 30_000 });
+        const tls = [
+            `--cacert=${options.caFile ?? this.options.caFile}`,
+            ...(client ? [`--cert=${client.cert}`, `--key=${client.key}`] : []),
+        ];
+        return run(labTool("etcdctl"), [`--endpoints=${endpoints.join(",")}`, ...tls, ...args], {
+            input: options.input,
+            timeoutMs: options.timeoutMs ?? 30_000,
+        });
     }
 
     /** `endpoint health` (with --cluster: every member from the member list). */
-    async health(options: { cluster?: boolean; endpoints?: readonly string[]; client?: KeyPair; dialTimeout?: string; commandTimeout?: string } = {}): Promise<{ result: RunResult; endpoints: EndpointHealth[] }> {
-        const timeouts = [`--dial-timeout=${options.dialTimeout ?? "2s"}`, `--command-timeout=${options.commandTimeout ?? "3s"}`];
-        const result = await this.etcdctl(["endpoint", "health", "-w", "json", ...timeouts, ...(options.cluster ? ["--cluster"] : [])], { endpoints: options.endpoints, client: options.client, timeoutMs: 20_000 });
+    async health(
+        options: {
+            cluster?: boolean;
+            endpoints?: readonly string[];
+            client?: KeyPair;
+            dialTimeout?: string;
+            commandTimeout?: string;
+        } = {},
+    ): Promise<{ result: RunResult; endpoints: EndpointHealth[] }> {
+        const timeouts = [
+            `--dial-timeout=${options.dialTimeout ?? "2s"}`,
+            `--command-timeout=${options.commandTimeout ?? "3s"}`,
+        ];
+        const result = await this.etcdctl(
+            ["endpoint", "health", "-w", "json", ...timeouts, ...(options.cluster ? ["--cluster"] : [])],
+            { endpoints: options.endpoints, client: options.client, timeoutMs: 20_000 },
+        );
         let endpoints: EndpointHealth[] = [];
         try {
-            endpoints = (JSON.parse(result.stdout || "[]") as EndpointHealth[]).map((e) => ({ endpoint: e.endpoint, health: e.health === true, error: e.error }));
+            endpoints = (JSON.parse(result.stdout || "[]") as EndpointHealth[]).map((e) => ({
+                endpoint: e.endpoint,
+                health: e.health === true,
+                error: e.error,
+            }));
         } catch {
             // not JSON (etcdctl failed before checking): no endpoint is known healthy
         }
@@ -394,27 +470,53 @@ export class EtcdCluster {
     }
 
     /** Waits until `endpoint health --cluster` reports every member (or `expect` of them) healthy. */
-    async waitHealthy(options: { timeoutMs?: number; client?: KeyPair; expect?: readonly string[] } = {}): Promise<EndpointHealth[]> {
+    async waitHealthy(
+        options: { timeoutMs?: number; client?: KeyPair; expect?: readonly string[] } = {},
+    ): Promise<EndpointHealth[]> {
         const expect = (options.expect ?? this.members.map((m) => m.name)).map((n) => this.clientUrl(n)).sort();
         let last = "";
-        return waitFor(`etcd members ${expect.join(", ")} to be healthy`, options.timeoutMs ?? 20_000, async () => {
-            const dead = this.members.filter((m) => expect.includes(this.clientUrl(m.name)) && !this.isRunning(m.name));
-            if (dead.length > 0) throw new Error(`member(s) ${dead.map((m) => m.name).join(", ")} not running:\n${this.describe()}`);
-            // --cluster also checks members missing from `expect` (stopped ones): only when all are expected.
-            const { result, endpoints } = await this.health({ cluster: expect.length === this.members.length, client: options.client, endpoints: expect, dialTimeout: "1s", commandTimeout: "2s" });
-            last = `etcdctl exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`;
-            const healthy = endpoints.filter((e) => e.health).map((e) => e.endpoint).sort();
-            return result.code === 0 && JSON.stringify(healthy) === JSON.stringify(expect) ? endpoints : undefined;
-        }, () => `last: ${last}\n${this.describe()}`, 250);
+        return waitFor(
+            `etcd members ${expect.join(", ")} to be healthy`,
+            options.timeoutMs ?? 20_000,
+            async () => {
+                const dead = this.members.filter(
+                    (m) => expect.includes(this.clientUrl(m.name)) && !this.isRunning(m.name),
+                );
+                if (dead.length > 0)
+                    throw new Error(`member(s) ${dead.map((m) => m.name).join(", ")} not running:\n${this.describe()}`);
+                // --cluster also checks members missing from `expect` (stopped ones): only when all are expected.
+                const { result, endpoints } = await this.health({
+                    cluster: expect.length === this.members.length,
+                    client: options.client,
+                    endpoints: expect,
+                    dialTimeout: "1s",
+                    commandTimeout: "2s",
+                });
+                last = `etcdctl exit ${result.code}: ${result.stdout.trim()} ${result.stderr.trim()}`;
+                const healthy = endpoints
+                    .filter((e) => e.health)
+                    .map((e) => e.endpoint)
+                    .sort();
+                return result.code === 0 && JSON.stringify(healthy) === JSON.stringify(expect) ? endpoints : undefined;
+            },
+            () => `last: ${last}\n${this.describe()}`,
+            250,
+        );
     }
 
     /** The current leader's name as seen by the running members, or undefined. */
     async leader(): Promise<string | undefined> {
         const names = this.running();
-        const result = await this.etcdctl(["endpoint", "status", "-w", "json", "--dial-timeout=2s", "--command-timeout=3s"], { endpoints: names.map((n) => this.clientUrl(n)), timeoutMs: 10_000 });
+        const result = await this.etcdctl(
+            ["endpoint", "status", "-w", "json", "--dial-timeout=2s", "--command-timeout=3s"],
+            { endpoints: names.map((n) => this.clientUrl(n)), timeoutMs: 10_000 },
+        );
         if (!result.stdout.trim().startsWith("[")) return undefined;
         // member ids are uint64: keep them as strings (JSON numbers would lose precision).
-        const statuses = JSON.parse(result.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"')) as { Endpoint: string; Status: { header: { member_id: string }; leader: string } }[];
+        const statuses = JSON.parse(result.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"')) as {
+            Endpoint: string;
+            Status: { header: { member_id: string }; leader: string };
+        }[];
         const self = statuses.find((s) => s.Status.header.member_id === s.Status.leader);
         return self && names.find((n) => this.clientUrl(n) === self.Endpoint);
     }
@@ -424,14 +526,30 @@ export class EtcdCluster {
      * by the timeouts): the leader's member id as that member sees it (undefined when it reports
      * none, i.e. 0), or why it gave no status.
      */
-    async statuses(options: { dialTimeout?: string; commandTimeout?: string } = {}): Promise<{ name: string; leader?: string; error?: string }[]> {
-        const timeouts = [`--dial-timeout=${options.dialTimeout ?? "1s"}`, `--command-timeout=${options.commandTimeout ?? "1s"}`];
-        return Promise.all(this.members.map(async (m) => {
-            const r = await this.etcdctl(["endpoint", "status", "-w", "json", ...timeouts], { endpoints: [this.clientUrl(m.name)], timeoutMs: 10_000 });
-            if (r.code !== 0 || !r.stdout.trim().startsWith("[")) return { name: m.name, error: `etcdctl exit ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").pop()}` };
-            const [status] = JSON.parse(r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"')) as { Status: { leader: string } }[];
-            return { name: m.name, leader: status.Status.leader === "0" ? undefined : status.Status.leader };
-        }));
+    async statuses(
+        options: { dialTimeout?: string; commandTimeout?: string } = {},
+    ): Promise<{ name: string; leader?: string; error?: string }[]> {
+        const timeouts = [
+            `--dial-timeout=${options.dialTimeout ?? "1s"}`,
+            `--command-timeout=${options.commandTimeout ?? "1s"}`,
+        ];
+        return Promise.all(
+            this.members.map(async (m) => {
+                const r = await this.etcdctl(["endpoint", "status", "-w", "json", ...timeouts], {
+                    endpoints: [this.clientUrl(m.name)],
+                    timeoutMs: 10_000,
+                });
+                if (r.code !== 0 || !r.stdout.trim().startsWith("["))
+                    return {
+                        name: m.name,
+                        error: `etcdctl exit ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`,
+                    };
+                const [status] = JSON.parse(
+                    r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"'),
+                ) as { Status: { leader: string } }[];
+                return { name: m.name, leader: status.Status.leader === "0" ? undefined : status.Status.leader };
+            }),
+        );
     }
 
     /**
@@ -439,7 +557,10 @@ export class EtcdCluster {
      * which were acknowledged. A txn is acknowledged only when etcdctl prints SUCCESS and exits 0.
      * `commandTimeout` bounds each txn (enforced by the harness, see txn()).
      */
-    async put(entries: readonly (readonly [string, string])[], options: { endpoints?: readonly string[]; commandTimeout?: string; batch?: number } = {}): Promise<PutOutcome> {
+    async put(
+        entries: readonly (readonly [string, string])[],
+        options: { endpoints?: readonly string[]; commandTimeout?: string; batch?: number } = {},
+    ): Promise<PutOutcome> {
         const batch = options.batch ?? 100;
         const acknowledged: string[] = [];
         const unacknowledged: string[] = [];
@@ -457,7 +578,10 @@ export class EtcdCluster {
     }
 
     /** Like put(), but retries each failed txn (same keys and values: idempotent) until it is acknowledged or the deadline passes. */
-    async putWithRetry(entries: readonly (readonly [string, string])[], options: { endpoints?: readonly string[]; commandTimeout?: string; batch?: number; deadlineMs: number }): Promise<PutOutcome & { attempts: number }> {
+    async putWithRetry(
+        entries: readonly (readonly [string, string])[],
+        options: { endpoints?: readonly string[]; commandTimeout?: string; batch?: number; deadlineMs: number },
+    ): Promise<PutOutcome & { attempts: number }> {
         const batch = options.batch ?? 100;
         const deadline = Date.now() + options.deadlineMs;
         const acknowledged: string[] = [];
@@ -488,16 +612,27 @@ export class EtcdCluster {
      * proposal forwarded to a dead leader then waits for the server's own 7 s request timeout), so
      * the harness bounds it instead: killed after commandTimeout + 2 s, reported as unacknowledged.
      */
-    private async txn(chunk: readonly (readonly [string, string])[], options: { endpoints?: readonly string[]; commandTimeout?: string }): Promise<{ ok: true } | { ok: false; error: string }> {
+    private async txn(
+        chunk: readonly (readonly [string, string])[],
+        options: { endpoints?: readonly string[]; commandTimeout?: string },
+    ): Promise<{ ok: true } | { ok: false; error: string }> {
         for (const [k, v] of chunk) {
-            if (/\s/.test(k + v) || !k || !v) throw new Error(`txn fixture: keys and values must be non-empty and without whitespace (${JSON.stringify(k)}=${JSON.stringify(v)})`);
+            if (/\s/.test(k + v) || !k || !v)
+                throw new Error(
+                    `txn fixture: keys and values must be non-empty and without whitespace (${JSON.stringify(k)}=${JSON.stringify(v)})`,
+                );
         }
         const commandTimeout = options.commandTimeout ?? "5s";
         // Non-interactive txn: compares, blank line, success ops, blank line, failure ops.
         const input = `\n${chunk.map(([k, v]) => `put ${k} ${v}`).join("\n")}\n\n\n`;
-        const r = await this.etcdctl(["txn", "--dial-timeout=2s"], { endpoints: options.endpoints, input, timeoutMs: durationMs(commandTimeout) + 2_000 });
+        const r = await this.etcdctl(["txn", "--dial-timeout=2s"], {
+            endpoints: options.endpoints,
+            input,
+            timeoutMs: durationMs(commandTimeout) + 2_000,
+        });
         if (r.code === 0 && r.stdout.startsWith("SUCCESS")) return { ok: true };
-        if (r.timedOut) return { ok: false, error: `etcdctl txn gave no answer within ${commandTimeout} + 2 s (killed)` };
+        if (r.timedOut)
+            return { ok: false, error: `etcdctl txn gave no answer within ${commandTimeout} + 2 s (killed)` };
         return { ok: false, error: `etcdctl txn exit ${r.code}: ${(r.stderr || r.stdout).trim()}` };
     }
 
@@ -506,26 +641,71 @@ export class EtcdCluster {
      * OK. The dial timeout is generous (3 s) so that a slow dial on a loaded machine is not
      * mistaken for a refused write.
      */
-    async putOne(key: string, value: string, options: { endpoints?: readonly string[]; commandTimeout?: string } = {}): Promise<{ ok: boolean; error?: string; ms: number }> {
+    async putOne(
+        key: string,
+        value: string,
+        options: { endpoints?: readonly string[]; commandTimeout?: string } = {},
+    ): Promise<{ ok: boolean; error?: string; ms: number }> {
         const commandTimeout = options.commandTimeout ?? "5s";
-        const r = await this.etcdctl(["put", key, value, `--command-timeout=${commandTimeout}`, "--dial-timeout=3s"], { endpoints: options.endpoints, timeoutMs: durationMs(commandTimeout) + 10_000 });
+        const r = await this.etcdctl(["put", key, value, `--command-timeout=${commandTimeout}`, "--dial-timeout=3s"], {
+            endpoints: options.endpoints,
+            timeoutMs: durationMs(commandTimeout) + 10_000,
+        });
         const ok = r.code === 0 && r.stdout.trim() === "OK";
         return { ok, error: ok ? undefined : `etcdctl put exit ${r.code}: ${(r.stderr || r.stdout).trim()}`, ms: r.ms };
     }
 
     /** Number of keys under a prefix, read from one endpoint (serializable: that member's own store). */
     async countKeys(prefix: string, endpoint: string, options: { serializable?: boolean } = {}): Promise<number> {
-        const r = await this.etcdctl(["get", prefix, "--prefix", "--limit=1", "-w", "json", `--consistency=${options.serializable ? "s" : "l"}`, "--command-timeout=5s"], { endpoints: [endpoint] });
-        if (r.code !== 0) throw new Error(`etcdctl get --prefix ${prefix} on ${endpoint} failed (exit ${r.code}): ${r.stderr.trim()}`);
+        const r = await this.etcdctl(
+            [
+                "get",
+                prefix,
+                "--prefix",
+                "--limit=1",
+                "-w",
+                "json",
+                `--consistency=${options.serializable ? "s" : "l"}`,
+                "--command-timeout=5s",
+            ],
+            { endpoints: [endpoint] },
+        );
+        if (r.code !== 0)
+            throw new Error(
+                `etcdctl get --prefix ${prefix} on ${endpoint} failed (exit ${r.code}): ${r.stderr.trim()}`,
+            );
         return Number((JSON.parse(r.stdout) as { count?: number }).count ?? 0);
     }
 
     /** Every key and value under a prefix, read from one endpoint. */
-    async getPrefix(prefix: string, endpoint: string, options: { serializable?: boolean } = {}): Promise<Map<string, string>> {
-        const r = await this.etcdctl(["get", prefix, "--prefix", "-w", "json", `--consistency=${options.serializable ? "s" : "l"}`, "--command-timeout=5s"], { endpoints: [endpoint] });
-        if (r.code !== 0) throw new Error(`etcdctl get --prefix ${prefix} on ${endpoint} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    async getPrefix(
+        prefix: string,
+        endpoint: string,
+        options: { serializable?: boolean } = {},
+    ): Promise<Map<string, string>> {
+        const r = await this.etcdctl(
+            [
+                "get",
+                prefix,
+                "--prefix",
+                "-w",
+                "json",
+                `--consistency=${options.serializable ? "s" : "l"}`,
+                "--command-timeout=5s",
+            ],
+            { endpoints: [endpoint] },
+        );
+        if (r.code !== 0)
+            throw new Error(
+                `etcdctl get --prefix ${prefix} on ${endpoint} failed (exit ${r.code}): ${r.stderr.trim()}`,
+            );
         const kvs = (JSON.parse(r.stdout) as { kvs?: { key: string; value: string }[] }).kvs ?? [];
-        return new Map(kvs.map((kv) => [Buffer.from(kv.key, "base64").toString("utf8"), Buffer.from(kv.value, "base64").toString("utf8")]));
+        return new Map(
+            kvs.map((kv) => [
+                Buffer.from(kv.key, "base64").toString("utf8"),
+                Buffer.from(kv.value, "base64").toString("utf8"),
+            ]),
+        );
     }
 }
 
@@ -541,7 +721,10 @@ export function durationMs(d: string): number {
  * from a value derived from the PID so that two runs at the same time (two people running the
  * system suite on one machine) do not pick the same addresses; it skips any k already in use.
  */
-export async function freeLoopbackAddresses(count: number, ports: readonly number[] = [2379, 2380, 2381]): Promise<string[]> {
+export async function freeLoopbackAddresses(
+    count: number,
+    ports: readonly number[] = [2379, 2380, 2381],
+): Promise<string[]> {
     const start = process.pid % 200;
     for (let i = 0; i < 250; i++) {
         const k = 1 + ((start + i) % 250);
@@ -549,7 +732,9 @@ export async function freeLoopbackAddresses(count: number, ports: readonly numbe
         const busy = await Promise.all(ips.flatMap((ip) => ports.map((port) => listening(ip, port))));
         if (!busy.some(Boolean)) return ips;
     }
-    throw new Error(`no free loopback addresses for ${count} etcd members on ports ${ports.join(", ")} (127.0.1-250.11+)`);
+    throw new Error(
+        `no free loopback addresses for ${count} etcd members on ports ${ports.join(", ")} (127.0.1-250.11+)`,
+    );
 }
 
 /** Whether something accepts TCP connections on ip:port. */
@@ -567,5 +752,8 @@ function listening(ip: string, port: number): Promise<boolean> {
 }
 
 function indent(text: string): string {
-    return text.split("\n").map((l) => `    ${l}`).join("\n");
+    return text
+        .split("\n")
+        .map((l) => `    ${l}`)
+        .join("\n");
 }

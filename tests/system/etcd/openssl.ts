@@ -15,7 +15,11 @@ async function opensslOk(args: readonly string[], cwd?: string): Promise<string>
 }
 
 /** `openssl verify -CAfile ca [-purpose p] cert`: ok when exit 0 and "<cert>: OK". */
-export async function verify(caFile: string, certFile: string, purpose?: "sslserver" | "sslclient"): Promise<{ ok: boolean; output: string }> {
+export async function verify(
+    caFile: string,
+    certFile: string,
+    purpose?: "sslserver" | "sslclient",
+): Promise<{ ok: boolean; output: string }> {
     const r = await openssl(["verify", "-CAfile", caFile, ...(purpose ? ["-purpose", purpose] : []), certFile]);
     return { ok: r.code === 0 && r.stdout.trim() === `${certFile}: OK`, output: `${r.stdout}${r.stderr}`.trim() };
 }
@@ -42,7 +46,17 @@ export const CLIENT_AUTH = "TLS Web Client Authentication";
 
 /** The extensions kubeadm's rules are about, as `openssl x509 -noout -ext ...` prints them. */
 export async function extensions(certFile: string): Promise<CertExtensions> {
-    const text = await opensslOk(["x509", "-in", certFile, "-noout", "-subject", "-nameopt", "RFC2253", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints"]);
+    const text = await opensslOk([
+        "x509",
+        "-in",
+        certFile,
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "RFC2253",
+        "-ext",
+        "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints",
+    ]);
     const sections = new Map<string, { critical: boolean; values: string[] }>();
     let current: { critical: boolean; values: string[] } | undefined;
     let subject = "";
@@ -82,11 +96,63 @@ export async function foreignClient(dir: string, commonName: string): Promise<Ke
     const csr = join(dir, "foreign-client.csr");
     const cert = join(dir, "foreign-client.crt");
     const ext = join(dir, "foreign-client.ext");
-    await opensslOk(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", caKey, "-out", ca, "-days", "1",
-        "-subj", "/CN=etcd-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature"]);
-    await opensslOk(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${commonName}`]);
-    writeFileSync(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
-    await opensslOk(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "1", "-extfile", ext]);
+    await opensslOk([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        caKey,
+        "-out",
+        ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=etcd-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,digitalSignature",
+    ]);
+    await opensslOk([
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        csr,
+        "-subj",
+        `/CN=${commonName}`,
+    ]);
+    writeFileSync(
+        ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    );
+    await opensslOk([
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        ca,
+        "-CAkey",
+        caKey,
+        "-CAcreateserial",
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-extfile",
+        ext,
+    ]);
     return { ca, cert, key };
 }
 
@@ -97,7 +163,29 @@ export async function foreignClient(dir: string, commonName: string): Promise<Ke
  * rejects the certificate. Under TLS 1.2 a rejection fails the handshake with an alert (etcd 3.6.16
  * built with Go 1.26: alert 48, unknown ca, for a certificate from a CA it does not trust).
  */
-export async function tls12Handshake(host: string, port: number, caFile: string, client: KeyPair): Promise<{ ok: boolean; output: string }> {
-    const r = await run("openssl", ["s_client", "-connect", `${host}:${port}`, "-tls1_2", "-CAfile", caFile, "-cert", client.cert, "-key", client.key, "-verify_return_error", "-brief"], { input: "", timeoutMs: 10_000 });
+export async function tls12Handshake(
+    host: string,
+    port: number,
+    caFile: string,
+    client: KeyPair,
+): Promise<{ ok: boolean; output: string }> {
+    const r = await run(
+        "openssl",
+        [
+            "s_client",
+            "-connect",
+            `${host}:${port}`,
+            "-tls1_2",
+            "-CAfile",
+            caFile,
+            "-cert",
+            client.cert,
+            "-key",
+            client.key,
+            "-verify_return_error",
+            "-brief",
+        ],
+        { input: "", timeoutMs: 10_000 },
+    );
     return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }

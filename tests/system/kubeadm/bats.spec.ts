@@ -24,12 +24,19 @@ describe("bats: kubeadm script behaviour", function () {
         const rendered = renderAllSampleScripts();
         assert.deepEqual(readdirSync(dir).sort(), rendered.map((s) => s.fileName).sort());
         for (const s of rendered) {
-            assert.ok(readFileSync(join(dir, s.fileName), "utf8") === s.text, `${s.fileName} is stale: run npm run golden:update`);
+            assert.ok(
+                readFileSync(join(dir, s.fileName), "utf8") === s.text,
+                `${s.fileName} is stale: run npm run golden:update`,
+            );
         }
     });
 
     it("every test in tests/bats passes", () => {
-        const r = spawnSync("bats", ["--tap", join(REPO, "tests", "bats")], { cwd: REPO, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        const r = spawnSync("bats", ["--tap", join(REPO, "tests", "bats")], {
+            cwd: REPO,
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+        });
         assert.equal(r.error, undefined, `bats could not run: ${r.error?.message}`);
         const tap = r.stdout;
         const plan = /^1\.\.(\d+)$/m.exec(tap);

@@ -18,8 +18,12 @@ function shFiles(dir: string): string[] {
     });
 }
 
-function report(findings: { file: string; line: number; column: number; code: number; level: string; message: string }[]): string[] {
-    return findings.map((f) => `${relative(SCRIPTS_DIR, f.file)}:${f.line}:${f.column} SC${f.code} (${f.level}) ${f.message}`);
+function report(
+    findings: { file: string; line: number; column: number; code: number; level: string; message: string }[],
+): string[] {
+    return findings.map(
+        (f) => `${relative(SCRIPTS_DIR, f.file)}:${f.line}:${f.column} SC${f.code} (${f.level}) ${f.message}`,
+    );
 }
 
 describe("shellcheck on the bash sources (components/kubeadm/scripts)", () => {
@@ -42,7 +46,10 @@ describe("shellcheck on the bash sources (components/kubeadm/scripts)", () => {
             writeFileSync(join(dir, "demo", "without.sh"), `${head}echo "$work"\nrm -rf $work/*\n`);
             assert.deepEqual(report(shellcheckFiles([join(dir, "demo", "with.sh")])), []);
             const codes = shellcheckFiles([join(dir, "demo", "without.sh")]).map((f) => f.code);
-            assert.ok(codes.includes(2154) && codes.includes(2086), `expected SC2154 and SC2086, got ${codes.join(", ")}`);
+            assert.ok(
+                codes.includes(2154) && codes.includes(2086),
+                `expected SC2154 and SC2086, got ${codes.join(", ")}`,
+            );
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
@@ -64,11 +71,22 @@ describe("shellcheck on the bash sources (components/kubeadm/scripts)", () => {
 
 function scripts(): RenderedScript[] {
     const perNode = SAMPLE_NODES.flatMap((n, i) =>
-        renderNodeScripts(SAMPLE_CLUSTER, n, { isInitNode: i === 0, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => ({ ...s, fileName: `${n.name}/${s.fileName}` })),
+        renderNodeScripts(SAMPLE_CLUSTER, n, { isInitNode: i === 0, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => ({
+            ...s,
+            fileName: `${n.name}/${s.fileName}`,
+        })),
     );
     // also with an IPv6 node address and hostile-looking but valid extra SANs
-    const v6 = { name: "cp-v6", privateIp: "fd00:10::a", role: "control-plane", providerId: "aws:///us-east-1c/i-8d627c71039504767" } as const;
-    const exotic = renderNodeScripts({ ...SAMPLE_CLUSTER, extraSans: ["*.api.example.com", "203.0.113.9"] }, v6, { isInitNode: false, caCertHash: SAMPLE_CA_CERT_HASH }).map((s) => ({
+    const v6 = {
+        name: "cp-v6",
+        privateIp: "fd00:10::a",
+        role: "control-plane",
+        providerId: "aws:///us-east-1c/i-8d627c71039504767",
+    } as const;
+    const exotic = renderNodeScripts({ ...SAMPLE_CLUSTER, extraSans: ["*.api.example.com", "203.0.113.9"] }, v6, {
+        isInitNode: false,
+        caCertHash: SAMPLE_CA_CERT_HASH,
+    }).map((s) => ({
         ...s,
         fileName: `cp-v6/${s.fileName}`,
     }));
@@ -85,13 +103,26 @@ describe("shellcheck on rendered kubeadm scripts", () => {
 
     it("catches a real problem (the harness is not vacuous)", () => {
         const findings = shellcheck("#!/usr/bin/env bash\nrm -rf $dir/*\n");
-        assert.ok(findings.some((f) => f.code === 2086 || f.code === 2115), JSON.stringify(findings));
+        assert.ok(
+            findings.some((f) => f.code === 2086 || f.code === 2115),
+            JSON.stringify(findings),
+        );
     });
 
     const all = scripts();
     it(`covers every script of every role (${all.length} scripts)`, () => {
         const kinds = new Set(all.map((s) => `${s.kind}:${s.role ?? "any"}`));
-        for (const k of ["prepare:control-plane", "prepare:worker", "place-pki:any", "init:control-plane", "join:control-plane", "join:worker", "reset:control-plane", "reset:worker", "rotate:control-plane"]) {
+        for (const k of [
+            "prepare:control-plane",
+            "prepare:worker",
+            "place-pki:any",
+            "init:control-plane",
+            "join:control-plane",
+            "join:worker",
+            "reset:control-plane",
+            "reset:worker",
+            "rotate:control-plane",
+        ]) {
             assert.ok(kinds.has(k), k);
         }
     });
@@ -101,7 +132,10 @@ describe("shellcheck on rendered kubeadm scripts", () => {
             const findings = shellcheck(s.text);
             const lines = s.text.split("\n");
             assert.deepEqual(
-                findings.map((f) => `${s.fileName}:${f.line}:${f.column} SC${f.code} (${f.level}) ${f.message}\n    ${lines[f.line - 1]}`),
+                findings.map(
+                    (f) =>
+                        `${s.fileName}:${f.line}:${f.column} SC${f.code} (${f.level}) ${f.message}\n    ${lines[f.line - 1]}`,
+                ),
                 [],
             );
         });

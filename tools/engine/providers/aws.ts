@@ -40,10 +40,18 @@ const ledger: Ledger = {
 let region = process.env.AWS_REGION ?? "";
 /** The instances the lookups find: every instance this cloud holds runs (deleted ones are gone). */
 function instances(): CloudInstance[] {
-    return Object.entries(data.objects).filter(([, o]) => o.type === TYPES.instance).map(([id, o]) => {
-        const i = plain(o.inputs) as Props;
-        return { id, ami: String(i.ami), instanceType: String(i.instanceType), tags: (i.tags ?? {}) as Record<string, string>, state: "running" };
-    });
+    return Object.entries(data.objects)
+        .filter(([, o]) => o.type === TYPES.instance)
+        .map(([id, o]) => {
+            const i = plain(o.inputs) as Props;
+            return {
+                id,
+                ami: String(i.ami),
+                instanceType: String(i.instanceType),
+                tags: (i.tags ?? {}) as Record<string, string>,
+                state: "running",
+            };
+        });
 }
 const model = () => awsModel({ region, ledger, images: () => publishedImages(cloudDir()), instances });
 
@@ -57,9 +65,12 @@ function usersOf(type: string, id: string): string[] {
     const users: string[] = [];
     for (const [otherId, o] of Object.entries(data.objects)) {
         const i = plain(o.inputs) as Props;
-        const uses = (type === TYPES.subnet && (i.subnetId === id || (Array.isArray(i.subnets) && i.subnets.includes(id))))
-            || (type === TYPES.securityGroup && ((Array.isArray(i.vpcSecurityGroupIds) && i.vpcSecurityGroupIds.includes(id)) || (Array.isArray(i.securityGroups) && i.securityGroups.includes(id))))
-            || (type === TYPES.vpc && i.vpcId === id && o.type !== TYPES.internetGateway);
+        const uses =
+            (type === TYPES.subnet && (i.subnetId === id || (Array.isArray(i.subnets) && i.subnets.includes(id)))) ||
+            (type === TYPES.securityGroup &&
+                ((Array.isArray(i.vpcSecurityGroupIds) && i.vpcSecurityGroupIds.includes(id)) ||
+                    (Array.isArray(i.securityGroups) && i.securityGroups.includes(id)))) ||
+            (type === TYPES.vpc && i.vpcId === id && o.type !== TYPES.internetGateway);
         if (uses) users.push(`${otherId} (${nameOfUrn(o.urn)})`);
     }
     return users;
@@ -68,28 +79,58 @@ function usersOf(type: string, id: string): string[] {
 serve({
     name: "aws",
     types: [
-        TYPES.vpc, TYPES.internetGateway, TYPES.subnet, TYPES.routeTable,
-        TYPES.routeTableAssociation, TYPES.eip, TYPES.natGateway,
-        TYPES.securityGroup, TYPES.securityGroupIngressRule,
-        TYPES.securityGroupEgressRule, TYPES.keyPair, TYPES.instance,
-        TYPES.loadBalancer, TYPES.targetGroup, TYPES.listener,
-        TYPES.targetGroupAttachment, TYPES.role, TYPES.instanceProfile,
-        TYPES.rolePolicy, TYPES.bucket, TYPES.bucketOwnershipControls,
-        TYPES.bucketPublicAccessBlock, TYPES.bucketVersioning,
-        TYPES.bucketServerSideEncryption, TYPES.bucketPolicy,
-        TYPES.bucketLifecycle, TYPES.kmsKey, TYPES.kmsAlias,
+        TYPES.vpc,
+        TYPES.internetGateway,
+        TYPES.subnet,
+        TYPES.routeTable,
+        TYPES.routeTableAssociation,
+        TYPES.eip,
+        TYPES.natGateway,
+        TYPES.securityGroup,
+        TYPES.securityGroupIngressRule,
+        TYPES.securityGroupEgressRule,
+        TYPES.keyPair,
+        TYPES.instance,
+        TYPES.loadBalancer,
+        TYPES.targetGroup,
+        TYPES.listener,
+        TYPES.targetGroupAttachment,
+        TYPES.role,
+        TYPES.instanceProfile,
+        TYPES.rolePolicy,
+        TYPES.bucket,
+        TYPES.bucketOwnershipControls,
+        TYPES.bucketPublicAccessBlock,
+        TYPES.bucketVersioning,
+        TYPES.bucketServerSideEncryption,
+        TYPES.bucketPolicy,
+        TYPES.bucketLifecycle,
+        TYPES.kmsKey,
+        TYPES.kmsAlias,
         TYPES.route53Record,
     ],
     checkConfig(news) {
         const r = plain(news.region) ?? process.env.AWS_REGION;
-        return typeof r === "string" && r !== "" ? [] : [{ property: "region", reason: "The stand-in aws provider needs a region (aws:region), as the real one does" }];
+        return typeof r === "string" && r !== ""
+            ? []
+            : [
+                  {
+                      property: "region",
+                      reason: "The stand-in aws provider needs a region (aws:region), as the real one does",
+                  },
+              ];
     },
     configure(config) {
         region = String(plain(config.region) ?? region);
     },
     extraReplaces(type, olds, news) {
         // An NLB's subnets can be added, not removed (the provider's CustomizeDiff forces a new one).
-        if (type === TYPES.loadBalancer && Array.isArray(olds.subnets) && Array.isArray(news.subnets) && plain(news.loadBalancerType) === "network") {
+        if (
+            type === TYPES.loadBalancer &&
+            Array.isArray(olds.subnets) &&
+            Array.isArray(news.subnets) &&
+            plain(news.loadBalancerType) === "network"
+        ) {
             const after = plain(news.subnets) as unknown[];
             if ((plain(olds.subnets) as unknown[]).some((s) => !after.includes(s))) return ["subnets"];
         }
@@ -125,10 +166,15 @@ serve({
         const o = data.objects[id];
         if (!o) return; // already gone: AWS answers NotFound and the provider treats it as deleted
         if (type === TYPES.loadBalancer && plain(o.inputs.enableDeletionProtection) === true) {
-            throw new Error(`deleting ${nameOfUrn(urn)}: OperationNotPermitted: Load balancer '${o.outputs.arn}' cannot be deleted because deletion protection is enabled`);
+            throw new Error(
+                `deleting ${nameOfUrn(urn)}: OperationNotPermitted: Load balancer '${o.outputs.arn}' cannot be deleted because deletion protection is enabled`,
+            );
         }
         const users = usersOf(type, id);
-        if (users.length) throw new Error(`deleting ${type} ${id} (${nameOfUrn(urn)}): DependencyViolation: still in use by ${users.join(", ")}`);
+        if (users.length)
+            throw new Error(
+                `deleting ${type} ${id} (${nameOfUrn(urn)}): DependencyViolation: still in use by ${users.join(", ")}`,
+            );
         delete data.objects[id];
         store.save();
         journal("delete", type, urn, id);

@@ -15,12 +15,19 @@ const journal = cloudJournal("kubernetes-journal.jsonl");
 /** Objects without a namespace: their id is their name. */
 const CLUSTER_SCOPED = new Set<string>([TYPES.storageClass]);
 
-const store = new JsonStore<{ objects: Record<string, { type: string; urn: string; inputs: Props }> }>("kubernetes.json", { objects: {} });
+const store = new JsonStore<{ objects: Record<string, { type: string; urn: string; inputs: Props }> }>(
+    "kubernetes.json",
+    { objects: {} },
+);
 
 function activeCluster(kubeconfig: unknown): unknown {
     if (typeof kubeconfig !== "string" || kubeconfig === "") return undefined;
     try {
-        const k = parse(kubeconfig) as { "current-context"?: string; contexts?: { name: string; context: { cluster: string } }[]; clusters?: { name: string; cluster: unknown }[] };
+        const k = parse(kubeconfig) as {
+            "current-context"?: string;
+            contexts?: { name: string; context: { cluster: string } }[];
+            clusters?: { name: string; cluster: unknown }[];
+        };
         const ctx = k.contexts?.find((c) => c.name === k["current-context"]) ?? k.contexts?.[0];
         return k.clusters?.find((c) => c.name === ctx?.context.cluster)?.cluster;
     } catch {
@@ -31,7 +38,17 @@ function activeCluster(kubeconfig: unknown): unknown {
 function status(type: string, urn: string, inputs: Props): Props {
     const i = plain(inputs) as Props;
     if (type === TYPES.helmRelease) {
-        return { status: { name: i.name ?? nameOfUrn(urn), namespace: i.namespace ?? "default", chart: i.chart, version: i.version, status: "deployed", revision: 1, appVersion: i.version } };
+        return {
+            status: {
+                name: i.name ?? nameOfUrn(urn),
+                namespace: i.namespace ?? "default",
+                chart: i.chart,
+                version: i.version,
+                status: "deployed",
+                revision: 1,
+                appVersion: i.version,
+            },
+        };
     }
     return {};
 }
@@ -47,9 +64,12 @@ serve({
     },
     async create(type, urn, inputs) {
         const name = plain(inputs.metadata)?.name ?? `${nameOfUrn(urn)}-${hex(urn, 8)}`;
-        const id = type === TYPES.helmRelease
-            ? `${plain(inputs.namespace) ?? "default"}/${plain(inputs.name) ?? nameOfUrn(urn)}`
-            : CLUSTER_SCOPED.has(type) ? name : `${plain(inputs.metadata)?.namespace ?? "default"}/${name}`;
+        const id =
+            type === TYPES.helmRelease
+                ? `${plain(inputs.namespace) ?? "default"}/${plain(inputs.name) ?? nameOfUrn(urn)}`
+                : CLUSTER_SCOPED.has(type)
+                  ? name
+                  : `${plain(inputs.metadata)?.namespace ?? "default"}/${name}`;
         store.data.objects[id] = { type, urn, inputs };
         store.save();
         journal("create", type, urn, id);

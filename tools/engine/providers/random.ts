@@ -20,7 +20,9 @@ serve({
         return { id: "none", outs: { ...inputs, ...outs } };
     },
     async update() {
-        throw new Error("random resources never update in place: every argument forces a replacement (replaceRules.ts)");
+        throw new Error(
+            "random resources never update in place: every argument forces a replacement (replaceRules.ts)",
+        );
     },
     async delete() {
         // Nothing outside the state.

@@ -38,7 +38,8 @@ export function containsUnknown(v: unknown): boolean {
 export function plain(v: unknown): any {
     if (isSecret(v)) return plain(v.value);
     if (Array.isArray(v)) return v.map(plain);
-    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, plain(e)]));
+    if (typeof v === "object" && v !== null)
+        return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, plain(e)]));
     return v;
 }
 
@@ -83,7 +84,9 @@ export interface StandIn {
 }
 
 function unknownType(standIn: StandIn, type: string): Error {
-    return new Error(`stand-in ${standIn.name} provider (tools/engine/providers): unknown resource type ${type}; it serves only ${standIn.types.join(", ")}`);
+    return new Error(
+        `stand-in ${standIn.name} provider (tools/engine/providers): unknown resource type ${type}; it serves only ${standIn.types.join(", ")}`,
+    );
 }
 
 export interface PropertyChange {
@@ -91,9 +94,17 @@ export interface PropertyChange {
 }
 
 /** The diff of old and new inputs under the replace-rule table. Exported for the table's spec. */
-export function diffInputs(type: string, olds: Props, news: Props, ignoreChanges: readonly string[] = [], extra: string[] = []): { changes: boolean; replaces: string[]; detailed: Record<string, PropertyChange> } {
+export function diffInputs(
+    type: string,
+    olds: Props,
+    news: Props,
+    ignoreChanges: readonly string[] = [],
+    extra: string[] = [],
+): { changes: boolean; replaces: string[]; detailed: Record<string, PropertyChange> } {
     const rule = ruleFor(type);
-    const keys = new Set([...Object.keys(olds), ...Object.keys(news)].filter((k) => k !== "__defaults" && !ignoreChanges.includes(k)));
+    const keys = new Set(
+        [...Object.keys(olds), ...Object.keys(news)].filter((k) => k !== "__defaults" && !ignoreChanges.includes(k)),
+    );
     const replaces: string[] = [];
     const detailed: Record<string, PropertyChange> = {};
     for (const key of keys) {
@@ -109,7 +120,9 @@ export function diffInputs(type: string, olds: Props, news: Props, ignoreChanges
                 if (nv === UNKNOWN || containsUnknown(nv) || !isDeepStrictEqual(plain(o)?.[sub], nv)) replace = true;
             }
             if (!replace && !rule.update.includes(key)) {
-                throw new Error(`stand-in provider: ${type} input '${key}' is in neither list of tools/engine/providers/replaceRules.ts; look up whether the real provider replaces on it`);
+                throw new Error(
+                    `stand-in provider: ${type} input '${key}' is in neither list of tools/engine/providers/replaceRules.ts; look up whether the real provider replaces on it`,
+                );
             }
         }
         const base = o === undefined ? "ADD" : n === undefined ? "DELETE" : "UPDATE";
@@ -136,13 +149,14 @@ export function serve(standIn: StandIn): void {
     const mustKnow = (type: string) => {
         if (!types.has(type)) throw unknownType(standIn, type);
     };
-    const wrap = (fn: (req: any) => Promise<any> | any) => async (call: any, callback: (err: any, resp?: any) => void) => {
-        try {
-            callback(undefined, await fn(call.request));
-        } catch (err) {
-            callback({ code: grpc.status.UNKNOWN, details: (err as Error).message }, undefined);
-        }
-    };
+    const wrap =
+        (fn: (req: any) => Promise<any> | any) => async (call: any, callback: (err: any, resp?: any) => void) => {
+            try {
+                callback(undefined, await fn(call.request));
+            } catch (err) {
+                callback({ code: grpc.status.UNKNOWN, details: (err as Error).message }, undefined);
+            }
+        };
 
     // What main() serves, with the gaps filled: the Node provider support answers CheckConfig and
     // DiffConfig with Unimplemented, ignores Configure's values and hands Diff only the old outputs
@@ -153,21 +167,29 @@ export function serve(standIn: StandIn): void {
             const failures = standIn.checkConfig?.(news) ?? [];
             const resp = new provproto.CheckResponse();
             resp.setInputs(fromJs(news));
-            resp.setFailuresList(failures.map((f) => {
-                const failure = new provproto.CheckFailure();
-                failure.setProperty(f.property);
-                failure.setReason(f.reason);
-                return failure;
-            }));
+            resp.setFailuresList(
+                failures.map((f) => {
+                    const failure = new provproto.CheckFailure();
+                    failure.setProperty(f.property);
+                    failure.setReason(f.reason);
+                    return failure;
+                }),
+            );
             return resp;
         }),
         diffConfig: wrap((req) => {
             const olds = req.getOldInputs()?.toJavaScript() ?? req.getOlds()?.toJavaScript() ?? {};
             const news = req.getNews()?.toJavaScript() ?? {};
-            const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => containsUnknown(news[k]) || !isDeepStrictEqual(plain(olds[k]), plain(news[k])));
+            const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter(
+                (k) => containsUnknown(news[k]) || !isDeepStrictEqual(plain(olds[k]), plain(news[k])),
+            );
             const replaces = standIn.configReplaces?.(olds, news) ?? [];
             const resp = new provproto.DiffResponse();
-            resp.setChanges(keys.length ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
+            resp.setChanges(
+                keys.length
+                    ? provproto.DiffResponse.DiffChanges.DIFF_SOME
+                    : provproto.DiffResponse.DiffChanges.DIFF_NONE,
+            );
             resp.setDiffsList(keys);
             resp.setReplacesList(replaces);
             return resp;
@@ -175,7 +197,9 @@ export function serve(standIn: StandIn): void {
         configure: wrap((req) => {
             const args = req.getArgs()?.toJavaScript();
             const variables: Props = {};
-            req.getVariablesMap().forEach((v: string, k: string) => (variables[k.replace(/^[^:]+:(config:)?/, "")] = v));
+            req.getVariablesMap().forEach(
+                (v: string, k: string) => (variables[k.replace(/^[^:]+:(config:)?/, "")] = v),
+            );
             standIn.configure?.(args ?? variables);
             const resp = new provproto.ConfigureResponse();
             resp.setAcceptsecrets(true);
@@ -188,11 +212,19 @@ export function serve(standIn: StandIn): void {
             const type = req.getType() || typeOfUrn(req.getUrn());
             mustKnow(type);
             const oldInputs = req.getOldInputs()?.toJavaScript();
-            const olds = oldInputs && Object.keys(oldInputs).length ? oldInputs : req.getOlds()?.toJavaScript() ?? {};
+            const olds = oldInputs && Object.keys(oldInputs).length ? oldInputs : (req.getOlds()?.toJavaScript() ?? {});
             const news = req.getNews()?.toJavaScript() ?? {};
-            const d = diffInputs(type, olds, news, req.getIgnorechangesList(), standIn.extraReplaces?.(type, olds, news) ?? []);
+            const d = diffInputs(
+                type,
+                olds,
+                news,
+                req.getIgnorechangesList(),
+                standIn.extraReplaces?.(type, olds, news) ?? [],
+            );
             const resp = new provproto.DiffResponse();
-            resp.setChanges(d.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
+            resp.setChanges(
+                d.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE,
+            );
             resp.setReplacesList(d.replaces);
             resp.setDiffsList(Object.keys(d.detailed));
             resp.setHasdetaileddiff(true);
@@ -252,7 +284,8 @@ export function serve(standIn: StandIn): void {
 /** The stand-ins' cloud: a directory the engine CLI wrapper names (under the state directory). */
 export function cloudDir(): string {
     const dir = process.env.K8S_HA_ENGINE_CLOUD_DIR;
-    if (!dir) throw new Error("K8S_HA_ENGINE_CLOUD_DIR is not set: run the stand-in providers through `npm run engine`");
+    if (!dir)
+        throw new Error("K8S_HA_ENGINE_CLOUD_DIR is not set: run the stand-in providers through `npm run engine`");
     mkdirSync(dir, { recursive: true });
     return dir;
 }
@@ -261,9 +294,15 @@ export function cloudDir(): string {
  * A journal of a stand-in's creates, updates and deletes, in order, one JSON line each in
  * <cloud dir>/<fileName> (the engine specs read them to judge order).
  */
-export function cloudJournal(fileName: string): (op: "create" | "update" | "delete", type: string, urn: string, id: string) => void {
+export function cloudJournal(
+    fileName: string,
+): (op: "create" | "update" | "delete", type: string, urn: string, id: string) => void {
     const file = join(cloudDir(), fileName);
-    return (op, type, urn, id) => appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n");
+    return (op, type, urn, id) =>
+        appendFileSync(
+            file,
+            JSON.stringify({ time: new Date().toISOString(), op, type, resource: nameOfUrn(urn), id }) + "\n",
+        );
 }
 
 /** A JSON document in the cloud directory, written atomically after every change. */
