@@ -194,6 +194,23 @@ export class Cluster {
 
 let shared: Promise<Cluster> | undefined;
 
+/** A scenario's own step timer: `timed(step, f)` runs f and records its seconds in `timings`. */
+export function stepTimer(): {
+    timings: Record<string, number>;
+    timed: <T>(step: string, f: () => Promise<T>) => Promise<T>;
+} {
+    const timings: Record<string, number> = {};
+    const timed = async <T>(step: string, f: () => Promise<T>): Promise<T> => {
+        const started = Date.now();
+        try {
+            return await f();
+        } finally {
+            timings[step] = (Date.now() - started) / 1000;
+        }
+    };
+    return { timings, timed };
+}
+
 /** The run's cluster: its render, images and sandboxes (every node's namespaces, the NLB), nothing run on them yet. */
 export function sharedCluster(): Promise<Cluster> {
     shared ??= (async () => {

@@ -5,22 +5,14 @@
 // leaves it as it found it: three voting members, every node Ready.
 import assert from "node:assert/strict";
 import { waitFor } from "../system/etcd/cluster";
-import { broughtUpCluster, type Cluster } from "./cluster";
+import { broughtUpCluster, stepTimer, type Cluster } from "./cluster";
 import { installLabCni } from "./cni";
 
 describe("node sandboxes: remove a control plane (cp-2's reset script), the quorum guard, and its rejoin", function () {
     let c: Cluster;
     let cp1: string;
     let cp2: string;
-    const timings: Record<string, number> = {};
-    const timed = async <T>(step: string, f: () => Promise<T>): Promise<T> => {
-        const started = Date.now();
-        try {
-            return await f();
-        } finally {
-            timings[step] = (Date.now() - started) / 1000;
-        }
-    };
+    const { timings, timed } = stepTimer();
     /** Each member's health as etcdctl sees it, by client URL. */
     const healthy = async (): Promise<string[]> => {
         const r = await c.etcdctl(["endpoint", "health", "--cluster", "-w", "json"]);

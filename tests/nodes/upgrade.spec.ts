@@ -20,6 +20,7 @@ import { run, waitFor } from "../system/etcd/cluster";
 import { LB_IP } from "../lab/controlPlane";
 import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
+import { stepTimer } from "./cluster";
 
 /** The k8s.io/kubernetes a toolset builds, as 1.N.P (tools/lab/NAME/go.mod). */
 const toolsetVersion = (name: string) =>
@@ -149,15 +150,7 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
     let dir: string;
     let cps: string[];
     let archives: string[];
-    const timings: Record<string, number> = {};
-    const timed = async <T>(step: string, f: () => Promise<T>): Promise<T> => {
-        const started = Date.now();
-        try {
-            return await f();
-        } finally {
-            timings[step] = (Date.now() - started) / 1000;
-        }
-    };
+    const { timings, timed } = stepTimer();
     const script = (r: Render, node: string, name: string) => join(r.node(node), "scripts", `${name}.sh`);
     const stdin = (r: Render, node: string, name: string) => readFileSync(join(r.node(node), "stdin", name), "utf8");
     /** kubectl from the host through the NLB stand-in, with the cluster's admin kubeconfig. */
