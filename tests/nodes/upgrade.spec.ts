@@ -32,6 +32,8 @@ const PREV = toolsetVersion("k8s-prev");
 const TARGET = toolsetVersion("k8s");
 /** Two minors past the previous one: a skipped minor from a cluster at PREV. */
 const minor = (v: string) => Number(v.split(".")[1]);
+/** The taint a kubelet with an external cloud provider registers with, until the CCM initialises the node. */
+const UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized:NoSchedule";
 const SKIPPED = `1.${minor(PREV) + 2}.0`;
 const PACKAGES_DIR = join(SANDBOX_DIR, "packages");
 const PREV_BIN = join(labBin(), "k8s-prev");
@@ -301,6 +303,14 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
         );
         const server = await kubectl(["version", "-o", "json"]);
         assert.equal(JSON.parse(server.stdout).serverVersion.gitVersion, `v${PREV}`);
+        // The lab in the cloud-controller-manager's place: with `cloud-provider: external` every
+        // kubelet registers with the uninitialized taint, which only the CCM (an add-on applied
+        // through AWS) removes. Until then nothing but DaemonSets schedules, and kubeadm upgrade
+        // apply's CreateJob check waits for a pod.
+        for (const n of cps) {
+            const r = await kubectl(["taint", "nodes", n, `${UNINITIALIZED_TAINT}-`]);
+            assert.ok(r.code === 0 || /not found/.test(r.stderr), r.stderr);
+        }
     });
 
     it(`refuses a skipped minor: the configuration refuses ${SKIPPED}, and the upgrade script at ${SKIPPED} refuses the live ${PREV} cluster before any change`, async function () {
