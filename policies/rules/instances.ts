@@ -1,8 +1,7 @@
 // EC2 instances and launch templates: IMDSv2, encrypted volumes, no public IP on control planes,
 // no secrets in user data, and control-plane sizing.
 
-import * as aws from "@pulumi/aws";
-import { PolicyConfigSchema, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
 import { ROLE_CONTROL_PLANE, ROLE_TAG, T } from "../lib/graph";
 import { InstanceSpec, lookupInstanceType } from "../lib/instanceTypes";
 import { knobs, reportUndecided, validateResourceOfTypes } from "../lib/kit";
@@ -165,7 +164,7 @@ export const noPublicIpControlPlane: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "high",
     configSchema: { properties: {} },
-    validateResource: validateResourceOfType(aws.ec2.Instance, (_instance, args, reportViolation) => {
+    validateResource: validateResourceOfTypes(T.instance, (args, reportViolation) => {
         const role = tagValue(args.props, ROLE_TAG);
         if (isUnknown(role)) {
             reportUndecided(
@@ -340,7 +339,7 @@ export const controlPlaneInstanceSize: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     severity: "medium",
     configSchema: sizeSchema,
-    validateResource: validateResourceOfType(aws.ec2.Instance, (_instance, args, reportViolation) => {
+    validateResource: validateResourceOfTypes(T.instance, (args, reportViolation) => {
         const k = knobs<SizeKnobs>(sizeSchema, args);
         const role = tagValue(args.props, ROLE_TAG);
         if (isUnknown(role)) {
