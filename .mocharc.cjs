@@ -38,6 +38,9 @@ const specs = readdirSync(join(__dirname, "tests"), { recursive: true })
 // A renamed or removed file must leave the list too, or the order silently rots.
 const stale = HEAVY_FIRST.filter((f) => !specs.includes(f));
 if (stale.length > 0) throw new Error(`.mocharc.cjs HEAVY_FIRST names files that are not specs: ${stale.join(", ")}`);
+// The TLS emulator keeps the private keys it generates here across workers and runs
+// (tools/harness/tlsEmulator.ts): RSA generation was a tenth of the suite's CPU, paid per worker.
+process.env.K8S_HA_TLS_KEY_STORE ??= join(__dirname, "node_modules", ".cache", "k8s-ha", "tls-keys");
 const rank = (f) => (HEAVY_FIRST.includes(f) ? HEAVY_FIRST.indexOf(f) : HEAVY_FIRST.length);
 
 module.exports = {

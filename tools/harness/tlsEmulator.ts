@@ -4,6 +4,7 @@
 // Tests use it to check what the program asks for with openssl and a real etcd cluster.
 import "reflect-metadata";
 import {
+    createHash,
     createPrivateKey,
     createPublicKey,
     generateKeyPairSync,
@@ -11,6 +12,8 @@ import {
     webcrypto,
     type KeyObject,
 } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type * as pulumi from "@pulumi/pulumi";
 import type { webcrypto as WebCrypto } from "node:crypto";
@@ -194,7 +197,11 @@ export function tlsEmulator(
             type,
             async (args: pulumi.runtime.MockResourceArgs) => {
                 const key = `${type}/${args.name}/${JSON.stringify(unwrapSecrets(args.inputs))}`;
-                const known = issued.get(key) ?? (await handler(args));
+                const known =
+                    issued.get(key) ??
+                    (type === TYPES.privateKey && process.env[KEY_STORE_ENV]
+                        ? await storedKey(process.env[KEY_STORE_ENV]!, key, args, handler)
+                        : await handler(args));
                 issued.set(key, known);
                 return known;
             },
@@ -203,6 +210,31 @@ export function tlsEmulator(
 }
 
 const issued = new Map<string, State>();
+
+/**
+ * A directory where keepIssued also keeps private keys across processes (the unit-test runner sets
+ * it): generating RSA keys was a tenth of `npm test`'s CPU, paid again by every worker and run.
+ * Never set for the offline plan, whose renders must not share keys.
+ */
+export const KEY_STORE_ENV = "K8S_HA_TLS_KEY_STORE";
+
+async function storedKey(
+    store: string,
+    key: string,
+    args: pulumi.runtime.MockResourceArgs,
+    generateState: (args: pulumi.runtime.MockResourceArgs) => Promise<State>,
+): Promise<State> {
+    const file = join(store, `${createHash("sha256").update(key).digest("hex")}.pem`);
+    const algorithm = String((unwrapSecrets(args.inputs) as State).algorithm ?? "RSA");
+    if (existsSync(file)) return privateKeyState(createPrivateKey(readFileSync(file, "utf8")), algorithm);
+    const state = await generateState(args);
+    mkdirSync(store, { recursive: true, mode: 0o700 });
+    // Written aside and renamed: a worker reading it at the same time sees no half-written key.
+    const partial = `${file}.${process.pid}`;
+    writeFileSync(partial, String(unwrapSecrets(state.privateKeyPemPkcs8)), { mode: 0o600 });
+    renameSync(partial, file);
+    return state;
+}
 
 function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
     return {
