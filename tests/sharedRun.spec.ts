@@ -1,5 +1,6 @@
 // The shared whole-program runs (tools/harness/sharedRun.ts): one run per configuration, read-only.
 import { strict as assert } from "node:assert";
+import { runProgram } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 
 describe("shared program runs", () => {
@@ -27,5 +28,39 @@ describe("shared program runs", () => {
         assert.throws(() => {
             (first.inputs as Record<string, unknown>).extra = 1;
         }, TypeError);
+    });
+});
+
+describe("whole-program runs: stack traces", () => {
+    const program = require.resolve("./fixtures/stackTraceProgram");
+
+    it("are off while the program runs (the SDK formats one per promise) and restored after", async () => {
+        const before = Error.stackTraceLimit;
+        const run = await runProgram({ stack: "dev", program });
+        assert.ifError(run.error);
+        assert.equal(run.outputs.stackTraceLimit.value, 0, "at load");
+        assert.equal(run.outputs.later.value, 0, "in an apply");
+        assert.equal(Error.stackTraceLimit, before);
+        assert.ok(before > 0, "mocha runs with Infinity");
+    });
+
+    it("the limit found before a whole run is the one after it, whatever the SDK or TypeScript set meanwhile", async () => {
+        const outside = Error.stackTraceLimit;
+        Error.stackTraceLimit = 7;
+        try {
+            const run = await runProgram({ stack: "dev" });
+            assert.ifError(run.error);
+            assert.ok(run.resources.length > 100);
+            assert.equal(Error.stackTraceLimit, 7);
+        } finally {
+            Error.stackTraceLimit = outside;
+        }
+    });
+
+    it("a program's error keeps its message, and the limit is restored after it", async () => {
+        const before = Error.stackTraceLimit;
+        const run = await runProgram({ stack: "dev", program, config: { "k8s-ha-control-plane:fail": "true" } });
+        assert.match(String(run.error), /the program's own message/);
+        assert.equal(Error.stackTraceLimit, before);
     });
 });
