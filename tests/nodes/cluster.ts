@@ -2,9 +2,11 @@
 // scripts in the order `pulumi up` runs them: every node prepared and staged, node 0's init, the
 // control-plane joins one at a time, the worker joins (each with its join-token step on node 0,
 // in parallel, as the bootstrap's step table says), then the lab's CNI (cni.ts) so that nodes
-// become Ready. One cluster serves every spec file of a run: bringup.spec.ts drives the steps one
-// by one and asserts on each; a scenario that finds no cluster brings one up itself. A later lab
-// (another spec's own cluster) ends this one first; the run's last hook ends it otherwise.
+// become Ready. The scripts reach the nodes over SSH through a bastion sandbox, as remote.Command
+// reaches the instances (ssh.ts). One cluster serves every spec file of a run: bringup.spec.ts
+// drives the steps one by one and asserts on each; a scenario that finds no cluster brings one up
+// itself. A later lab (another spec's own cluster) ends this one first; the run's last hook ends
+// it otherwise.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
