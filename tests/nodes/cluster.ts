@@ -2,9 +2,11 @@
 // scripts in the order `pulumi up` runs them: every node prepared and staged, node 0's init, the
 // control-plane joins one at a time, the worker joins (each with its join-token step on node 0,
 // in parallel, as the bootstrap's step table says), then the lab's CNI (cni.ts) so that nodes
-// become Ready. One cluster serves every spec file of a run: bringup.spec.ts drives the steps one
-// by one and asserts on each; a scenario that finds no cluster brings one up itself. A later lab
-// (another spec's own cluster) ends this one first; the run's last hook ends it otherwise.
+// become Ready. The scripts reach the nodes over SSH through a bastion sandbox, as remote.Command
+// reaches the instances (ssh.ts). One cluster serves every spec file of a run: bringup.spec.ts
+// drives the steps one by one and asserts on each; a scenario that finds no cluster brings one up
+// itself. A later lab (another spec's own cluster) ends this one first; the run's last hook ends
+// it otherwise.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +17,7 @@ import { run, type RunResult } from "../system/etcd/cluster";
 import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes } from "./sandbox";
 import { installLabCni, labKubeProxyConfig } from "./cni";
+import { SshAccess } from "./ssh";
 
 /** One etcd member as `etcdctl member list -w json` prints it. */
 export interface EtcdMember {
@@ -44,7 +47,7 @@ export class Cluster {
         return this.render.nodes.filter((n) => n.role === "worker").map((n) => n.name);
     }
 
-    /** The cluster's nodes: control planes, then workers (the bastion gets no sandbox: scripts run through nsenter). */
+    /** The cluster's nodes: control planes, then workers (the bastion's sandbox is not one of them). */
     get nodes(): string[] {
         return [...this.controlPlanes, ...this.workers];
     }
@@ -64,9 +67,17 @@ export class Cluster {
         return existsSync(f) ? readFileSync(f, "utf8") : "";
     }
 
+    /**
+     * How rendered scripts reach the nodes: over SSH through the bastion as remote.Command does
+     * (ssh.ts; set by sharedCluster), or through nsenter as root when unset
+     * (K8S_HA_NODES_TRANSPORT=nsenter). The harness's own inspection (lab.exec) is nsenter always.
+     */
+    ssh?: SshAccess;
+
     /** Runs a rendered script on a node as remote.Command does, with its rendered stdin. */
     runScript(node: string, name: string, stdinOf = name, on = node, timeoutMs = 900_000): Promise<RunResult> {
-        return this.lab.script(on, this.script(node, name), this.stdin(node, stdinOf), timeoutMs);
+        const [script, stdin] = [this.script(node, name), this.stdin(node, stdinOf)];
+        return this.ssh ? this.ssh.script(on, script, stdin, timeoutMs) : this.lab.script(on, script, stdin, timeoutMs);
     }
 
     /** kubectl from the host through the NLB stand-in, with the program's admin kubeconfig. */
@@ -223,11 +234,21 @@ export function sharedCluster(): Promise<Cluster> {
         const cluster = new Cluster(render, lab, dir, archives);
         lab.releasable(() => releaseSharedCluster());
         for (const n of render.nodes.filter((x) => cluster.nodes.includes(x.name))) await lab.add(n.name, n.privateIp);
+        if (process.env.K8S_HA_NODES_TRANSPORT !== "nsenter")
+            cluster.ssh = await sshThroughBastion(render, lab, dir, cluster.nodes);
         lab.startNlb(cluster.controlPlanes);
         cluster.timings["render, images, sandboxes"] = (Date.now() - started) / 1000;
         return cluster;
     })();
     return shared;
+}
+
+/** The bastion's sandbox at the stack's bastion address, and sshd on it and every node (ssh.ts). */
+async function sshThroughBastion(render: Render, lab: NodeSandboxes, dir: string, nodes: string[]): Promise<SshAccess> {
+    const bastion = render.nodes.find((n) => n.role === "bastion");
+    if (!bastion) throw new Error("the render has no bastion instance (role tag 'bastion')");
+    await lab.add(bastion.name, bastion.privateIp);
+    return SshAccess.setUp(lab, join(dir, "ssh-client"), bastion.name, nodes);
 }
 
 /** The run's cluster, brought up whole (what every scenario starts from). */

@@ -129,16 +129,11 @@ export class NodeSandboxes {
         return n;
     }
 
-    /** argv inside the node, with a login-like environment: the lab's overlay first on PATH. */
-    exec(
-        name: string,
-        argv: readonly string[],
-        options: { input?: string; timeoutMs?: number } = {},
-    ): Promise<RunResult> {
-        const node = this.node(name);
-        const path = [
+    /** The node's PATH: the lab's overlays, its staged binaries, the lab's, then the system's. */
+    path(name: string): string {
+        return [
             ...this.overlays,
-            stagedDir(node),
+            stagedDir(this.node(name)),
             labBin(),
             "/usr/local/sbin",
             "/usr/local/bin",
@@ -147,6 +142,16 @@ export class NodeSandboxes {
             "/sbin",
             "/bin",
         ].join(":");
+    }
+
+    /** argv inside the node, with a login-like environment: the lab's overlay first on PATH. */
+    exec(
+        name: string,
+        argv: readonly string[],
+        options: { input?: string; timeoutMs?: number } = {},
+    ): Promise<RunResult> {
+        const node = this.node(name);
+        const path = this.path(name);
         return run(
             "nsenter",
             [
