@@ -74,9 +74,7 @@ describe("node sandboxes: replace node 0 (reset, then its first-control-plane sc
         const refusal = c.lab.refuseNlbFor(NLB_REFUSAL_MS);
         // The stand-in has stopped listening before the script starts.
         await waitFor("the NLB stand-in refusing", 10_000, async () =>
-            (await c.kubectl(["get", "--raw", "/readyz"], 5_000)).stderr.includes("refused")
-                ? true
-                : undefined,
+            (await c.kubectl(["get", "--raw", "/readyz"], 5_000)).stderr.includes("refused") ? true : undefined,
         );
         const r = await timed("first-control-plane on node 0", () => c.runScript(c.node0, "init.create", "init"));
         await refusal;
