@@ -322,7 +322,8 @@ function removeCgroups(name: string): void {
         if (!existsSync(dir)) return;
         for (const e of readdirSync(dir)) {
             const p = join(dir, e);
-            if (statSync(p).isDirectory()) rm(p);
+            // A pod's cgroup the kubelet removed meanwhile is gone (ENOENT): nothing left to do.
+            if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) rm(p);
         }
         try {
             rmdirSync(dir);
