@@ -114,8 +114,23 @@ setup() {
   assert_equal "$(count_calls '^curl ')" 0
 }
 
+# What kubeadm init leaves once its kubelet-start phase ran: the kubeconfigs of the control plane's
+# components, the static pod manifests and the kubelet's configuration (admin.conf and
+# super-admin.conf are each test's to place).
+place_started_control_plane() {
+  local f
+  for f in kubelet controller-manager scheduler; do
+    echo "$f" >"$K8S_HA_FSROOT/etc/kubernetes/$f.conf"
+  done
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests" "$K8S_HA_FSROOT/var/lib/kubelet"
+  for f in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+    echo "$f" >"$K8S_HA_FSROOT/etc/kubernetes/manifests/$f.yaml"
+  done
+  echo kubelet >"$K8S_HA_FSROOT/var/lib/kubelet/config.yaml"
+}
+
 @test "defect: an init that failed after admin.conf (cluster-info never published) is finished, not reported done" {
-  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  place_started_control_plane
   echo admin >"$K8S_HA_FSROOT/etc/kubernetes/admin.conf"
   # the API answers, cluster-info does not (yet): the bootstrap-token phase never ran
   export STUB_CURL_FAIL_FIRST=0
@@ -144,4 +159,51 @@ setup() {
   assert_success
   [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
   (($(line_of "^curl .*kube-public/configmaps/cluster-info") > $(line_of '^kubeadm init')))
+}
+
+@test "defect: an init killed right after its kubeconfig phase runs its kubeconfig, etcd, control-plane and kubelet-start phases, then finishes" {
+  # what kubeadm init's kubeconfig phase wrote before the instance died: no manifest, no kubelet config
+  for f in admin super-admin kubelet controller-manager scheduler; do
+    echo "$f" >"$K8S_HA_FSROOT/etc/kubernetes/$f.conf"
+  done
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_output --partial "stopped before the kubelet ran the control plane ($K8S_HA_FSROOT/etc/kubernetes/manifests/etcd.yaml is missing)"
+  local previous=0 phase n
+  for phase in "kubeconfig all" "etcd local" "control-plane all" "kubelet-start"; do
+    assert_equal "$(count_calls "^kubeadm init phase $phase --config ")" 1
+    n=$(line_of "^kubeadm init phase $phase ")
+    ((n > previous))
+    previous=$n
+  done
+  # the API is awaited only after them, and kubeadm init itself never runs again
+  (($(line_of "^curl .*https://$NLB:6443/readyz") > previous))
+  assert_equal "$(count_calls '^kubeadm init --config')" 0
+  # their config carries the stdin token, read once, and the installed kubeadm's version
+  run grep -F "token: \"$TOKEN\"" "$STUB_STATE/kubeadm-phase-config.yaml"
+  assert_success
+  run grep -E '^kubernetesVersion: v1\.35\.2$' "$STUB_STATE/kubeadm-phase-config.yaml"
+  assert_success
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised ]]
+  run grep -F "$TOKEN_SECRET" "$STUB_LOG"
+  assert_failure
+}
+
+@test "an unfinished init after its kubelet-start phase only waits: no phase before kubelet-start runs again" {
+  place_started_control_plane
+  echo admin >"$K8S_HA_FSROOT/etc/kubernetes/admin.conf"
+  echo super-admin >"$K8S_HA_FSROOT/etc/kubernetes/super-admin.conf"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_success
+  assert_equal "$(count_calls '^kubeadm init phase (kubeconfig|etcd|control-plane|kubelet-start)')" 0
+  assert_output --partial "initialised (finished or confirmed)"
+}
+
+@test "admin.conf with no control plane and no super-admin.conf (a join's, not an init's) is refused: no etcd of its own" {
+  echo admin >"$K8S_HA_FSROOT/etc/kubernetes/admin.conf"
+  run bash "$S/init.sh" <<<"$TOKEN"
+  assert_failure
+  assert_output --partial "there is no super-admin.conf: not an unfinished init of $CP0"
+  assert_equal "$(count_calls '^kubeadm ')" 0
+  assert_equal "$(count_calls '^curl ')" 0
 }

@@ -32,6 +32,16 @@ token_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   assert_failure
 }
 
+@test "defect: join-token: one dropped API call while deleting the token (Node registered) is retried, not the step's failure" {
+  export STUB_NODE_APPEARS_AFTER=1 STUB_KUBECTL_DELETE_FAIL_FIRST=2
+  run bash "$S/worker-join-token.sh" < <(token_stdin)
+  assert_success
+  assert_output --partial "Node $WORKER registered; its bootstrap token is deleted"
+  assert_equal "$(count_calls ' delete secret ')" 3
+  run cat "$STUB_STATE/deleted-secrets"
+  assert_output "bootstrap-token-abcdef"
+}
+
 @test "join-token: a join that never registers the Node fails this step too, and the token is deleted" {
   run bash "$S/worker-join-token.sh" < <(token_stdin)
   assert_failure

@@ -5,6 +5,7 @@
 // through that node (they share one L2 segment, lab0), so that pods reach each other.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as ipaddr from "ipaddr.js";
 import { parse, stringify } from "yaml";
 import { run, waitFor } from "../system/etcd/cluster";
 import type { Cluster } from "./cluster";
@@ -30,6 +31,28 @@ export function labCniConfig(podCidr: string): string {
         null,
         2,
     )}\n`;
+}
+
+/**
+ * Writes the conflist for `podCidr` into a node's own /etc/cni/net.d (its directory under the
+ * node's root, so it may come before the node's namespaces run anything).
+ */
+export function writeLabCni(nodeDir: string, podCidr: string): void {
+    const netd = join(nodeDir, "root", "etc", "cni", "net.d");
+    mkdirSync(netd, { recursive: true });
+    writeFileSync(join(netd, "10-k8s-ha-lab.conflist"), labCniConfig(podCidr));
+}
+
+/**
+ * The /24 of the pod subnet for the node at `index` (0, 1, ...), for a node that needs its network
+ * before it registers, so before the controller-manager gives its Node a pod CIDR: the upgrade
+ * scenario's control planes, which kubeadm upgrade apply requires Ready.
+ */
+export function labPodCidrAt(podSubnet: string, index: number): string {
+    const [net] = ipaddr.IPv4.parseCIDR(podSubnet);
+    const octets = (net as ipaddr.IPv4).octets.slice();
+    octets[2] += index;
+    return `${octets.join(".")}/24`;
 }
 
 /** Each Node's pod CIDR, once the controller-manager has given every node one. */
@@ -61,9 +84,7 @@ async function podCidrs(cluster: Cluster, nodes: readonly string[]): Promise<Map
 export async function installLabCni(cluster: Cluster, nodes: readonly string[] = cluster.nodes): Promise<void> {
     const cidrs = await podCidrs(cluster, nodes);
     for (const n of nodes) {
-        const netd = join(cluster.lab.node(n).dir, "root", "etc", "cni", "net.d");
-        mkdirSync(netd, { recursive: true });
-        writeFileSync(join(netd, "10-k8s-ha-lab.conflist"), labCniConfig(cidrs.get(n)!));
+        writeLabCni(cluster.lab.node(n).dir, cidrs.get(n)!);
         for (const other of nodes) {
             if (other === n) continue;
             const r = await run("ip", [

@@ -53,6 +53,7 @@ export class NodeSandboxes {
     /** Overlay directories first on every node's PATH, in this order (a scenario may add its own). */
     readonly overlays: string[] = [join(SANDBOX_DIR, "bin")];
     private lb?: ChildProcess;
+    private nlbTargets: readonly string[] = [];
     private wired = false;
 
     constructor(
@@ -150,31 +151,60 @@ export class NodeSandboxes {
         argv: readonly string[],
         options: { input?: string; timeoutMs?: number } = {},
     ): Promise<RunResult> {
-        const node = this.node(name);
-        const path = this.path(name);
-        return run(
-            "nsenter",
-            [
-                "-t",
-                String(node.pid),
-                "-n",
-                "-m",
-                "-u",
-                "-p",
-                "--wd=/",
-                "--",
-                "env",
-                "-i",
-                `PATH=${path}`,
-                "HOME=/root",
-                "LANG=C.UTF-8",
-                ...argv,
-            ],
-            {
-                input: options.input,
-                timeoutMs: options.timeoutMs ?? 120_000,
-            },
+        return run("nsenter", this.nsenterArgs(name, argv), {
+            input: options.input,
+            timeoutMs: options.timeoutMs ?? 120_000,
+        });
+    }
+
+    /**
+     * A rendered script started as remote.Command starts it (bash, its stdin), not awaited: its host
+     * PID (nsenter, the root of its process tree, for killTree) and its result once it ends.
+     */
+    startScript(name: string, script: string, stdin = ""): { pid: number; done: Promise<RunResult> } {
+        const started = Date.now();
+        const child = spawn("nsenter", this.nsenterArgs(name, ["bash", script]), { stdio: ["pipe", "pipe", "pipe"] });
+        live.add(child);
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on("data", (b: Buffer) => out.push(b));
+        child.stderr.on("data", (b: Buffer) => err.push(b));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(stdin);
+        const done = new Promise<RunResult>((resolve) =>
+            child.on("close", (code, signal) => {
+                live.delete(child);
+                resolve({
+                    code,
+                    signal,
+                    stdout: Buffer.concat(out).toString("utf8"),
+                    stderr: Buffer.concat(err).toString("utf8"),
+                    timedOut: false,
+                    ms: Date.now() - started,
+                });
+            }),
         );
+        return { pid: child.pid!, done };
+    }
+
+    private nsenterArgs(name: string, argv: readonly string[]): string[] {
+        const node = this.node(name);
+        return [
+            "-t",
+            String(node.pid),
+            "-n",
+            "-m",
+            "-u",
+            "-p",
+            "--wd=/",
+            "--",
+            "env",
+            "-i",
+            `PATH=${this.path(name)}`,
+            "HOME=/root",
+            "LANG=C.UTF-8",
+            ...argv,
+        ];
     }
 
     /** A rendered script run as remote.Command runs it: bash with its stdin; fails loudly. */
@@ -216,6 +246,7 @@ export class NodeSandboxes {
 
     /** haproxy as the NLB, in front of the given nodes' 6443 (the lab's configuration). */
     startNlb(names: readonly string[]): void {
+        this.nlbTargets = names;
         const cfg = join(this.dir, "haproxy.cfg");
         writeFileSync(cfg, haproxyConfig(names.map((n) => ({ ...this.node(n), root: this.node(n).dir }))));
         const child = spawn("haproxy", ["-f", cfg, "-db"], { stdio: ["ignore", "ignore", "ignore"] });
@@ -232,6 +263,21 @@ export class NodeSandboxes {
     stopNlb(): void {
         this.lb?.kill("SIGKILL");
         this.lb = undefined;
+    }
+
+    /**
+     * The NLB stand-in refuses every connection for `ms` (ended: nothing listens on its address),
+     * then serves its targets again; resolves once it is back.
+     */
+    async refuseNlbFor(ms: number): Promise<void> {
+        const targets = this.nlbTargets;
+        if (!this.lb) throw new Error("refuseNlbFor: the NLB stand-in is not running");
+        const lb = this.lb;
+        const ended = new Promise((r) => lb.once("exit", r));
+        this.stopNlb();
+        await ended;
+        await new Promise((r) => setTimeout(r, ms));
+        this.startNlb(targets);
     }
 
     /** Ends every node (its PID 1, so the kernel ends the rest) and the NLB, and frees the cgroups and namespaces. */
@@ -280,7 +326,8 @@ function removeCgroups(name: string): void {
         if (!existsSync(dir)) return;
         for (const e of readdirSync(dir)) {
             const p = join(dir, e);
-            if (statSync(p).isDirectory()) rm(p);
+            // A pod's cgroup the kubelet removed meanwhile is gone (ENOENT): nothing left to do.
+            if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) rm(p);
         }
         try {
             rmdirSync(dir);
@@ -289,4 +336,60 @@ function removeCgroups(name: string): void {
         }
     };
     for (const r of roots) rm(r);
+}
+
+/** The PIDs of pid's descendants (not pid itself), from /proc's children lists. */
+function descendants(pid: number): number[] {
+    const out: number[] = [];
+    const walk = (p: number): void => {
+        let tasks: string[];
+        try {
+            tasks = readdirSync(`/proc/${p}/task`);
+        } catch {
+            return; // gone
+        }
+        for (const t of tasks) {
+            let kids: string[] = [];
+            try {
+                kids = readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+            } catch {
+                // the task ended
+            }
+            for (const k of kids.map(Number)) {
+                out.push(k);
+                walk(k);
+            }
+        }
+    };
+    walk(pid);
+    return out;
+}
+
+const signal = (pid: number, sig: NodeJS.Signals): void => {
+    try {
+        process.kill(pid, sig);
+    } catch {
+        // already gone
+    }
+};
+
+/**
+ * SIGKILLs a process and its whole tree at one instant, as an instance dying would end them: the
+ * tree is first stopped (SIGSTOP, repeated until no new process appears), so nothing runs on or
+ * forks between the snapshot and the kill. A daemon that left the tree (setsid -f, like the lab
+ * systemctl's units) is not in it, as a unit is not a child of the script on an instance either.
+ */
+export function killTree(pid: number): number[] {
+    const stopped = new Set<number>([pid]);
+    signal(pid, "SIGSTOP");
+    for (;;) {
+        const found = descendants(pid).filter((p) => !stopped.has(p));
+        if (found.length === 0) break;
+        for (const p of found) {
+            stopped.add(p);
+            signal(p, "SIGSTOP");
+        }
+    }
+    for (const p of stopped) signal(p, "SIGKILL");
+    return [...stopped];
 }

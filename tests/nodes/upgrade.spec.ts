@@ -12,7 +12,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import * as ipaddr from "ipaddr.js";
 import { parse } from "yaml";
 import { renderStack, type Render } from "../lab/render";
 import { labBin, requireLabTools } from "../lab/tools";
@@ -21,6 +20,7 @@ import { LB_IP } from "../lab/controlPlane";
 import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
 import { stepTimer } from "./cluster";
+import { labPodCidrAt, writeLabCni } from "./cni";
 
 /** The k8s.io/kubernetes a toolset builds, as 1.N.P (tools/lab/NAME/go.mod). */
 const toolsetVersion = (name: string) =>
@@ -120,31 +120,6 @@ export function gaps(polls: readonly Poll[]): { from: number; seconds: number; f
     return out;
 }
 
-/** A bridge CNI on the node (Debian's plugins), its pods in the node's own /24 of the pod subnet. */
-function writeCni(nodeDir: string, podSubnet: string, index: number): void {
-    const [net] = ipaddr.IPv4.parseCIDR(podSubnet);
-    const octets = (net as ipaddr.IPv4).octets.slice();
-    octets[2] += index;
-    const subnet = `${octets.join(".")}/24`;
-    const dir = join(nodeDir, "root", "etc", "cni", "net.d");
-    mkdirSync(dir, { recursive: true });
-    const conf = {
-        cniVersion: "0.4.0",
-        name: "k8s-ha-lab",
-        plugins: [
-            {
-                type: "bridge",
-                bridge: "cni0",
-                isGateway: true,
-                ipMasq: false,
-                ipam: { type: "host-local", ranges: [[{ subnet }]], routes: [{ dst: "0.0.0.0/0" }] },
-            },
-            { type: "portmap", capabilities: { portMappings: true } },
-        ],
-    };
-    writeFileSync(join(dir, "10-k8s-ha-lab.conflist"), JSON.stringify(conf, null, 2));
-}
-
 describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, by the stack's own scripts`, function () {
     let prev: Render;
     let target: Render;
@@ -226,7 +201,8 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
                     const r = await lab.exec(name, ["mount", "--bind", join(node.dir, "root", d), d]);
                     assert.equal(r.code, 0, r.stderr);
                 }
-                writeCni(node.dir, podSubnet!, i);
+                // The network before the node registers: kubeadm upgrade apply requires every control plane Ready.
+                writeLabCni(node.dir, labPodCidrAt(podSubnet!, i));
             }
         });
         lab.startNlb(cps);

@@ -245,8 +245,26 @@ mark_done() {
 
 # cluster-info in kube-public is readable without credentials once the bootstrap-token phase ran.
 cluster_info_published() { curl -sf --max-time 5 --cacert "$KUBE_DIR/pki/ca.crt" -o /dev/null "$CLUSTER_INFO_URL"; }
-# kubeadm_config: the configuration with the stdin token and the installed kubeadm's version.
+# not_started: the first file missing of those kubeadm init's kubeconfig, etcd, control-plane and
+# kubelet-start phases write ("" when all are there): an init that stopped before them left no
+# control plane for the kubelet to run, so no API will ever answer.
+not_started() {
+  local f
+  for f in "$KUBE_DIR"/{kubelet,controller-manager,scheduler}.conf \
+    "$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml \
+    "$FSROOT/var/lib/kubelet/config.yaml"; do
+    if [[ ! -e $f ]]; then
+      printf '%s' "$f"
+      return
+    fi
+  done
+}
+# kubeadm_config: the configuration with the stdin token and the installed kubeadm's version
+# (once: stdin is read once).
 kubeadm_config() {
+  if [[ -n ${work:-} ]]; then
+    return
+  fi
   require_files
   read_token
   make_workdir
@@ -264,6 +282,19 @@ if done_before initialised; then
 fi
 if [[ -e "$KUBE_DIR/admin.conf" ]]; then
   log "$KUBE_DIR/admin.conf exists but $NODE_NAME is not marked initialised: checking what an earlier init finished"
+  unstarted=$(not_started)
+  if [[ -n $unstarted ]]; then
+    # Only kubeadm init writes super-admin.conf (a control-plane join writes admin.conf, never it):
+    # without it these files may be a join's, and the etcd phase would start a new one-member etcd.
+    [[ -e "$KUBE_DIR/super-admin.conf" ]] ||
+      die "admin.conf exists, $unstarted does not, and there is no super-admin.conf: not an unfinished init of $NODE_NAME (a join's?); not running kubeadm init's phases (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
+    log "the earlier kubeadm init stopped before the kubelet ran the control plane ($unstarted is missing): running its kubeconfig, etcd, control-plane and kubelet-start phases"
+    kubeadm_config
+    for phase in "kubeconfig all" "etcd local" "control-plane all" "kubelet-start"; do
+      # shellcheck disable=SC2086  # a phase is words
+      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+    done
+  fi
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
   if ! cluster_info_published; then

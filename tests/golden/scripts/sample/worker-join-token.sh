@@ -139,5 +139,8 @@ if ! wait_for "Node $NODE_NAME to register (its join runs on the worker)" node_r
   delete_token || log "could not delete the bootstrap token of $NODE_NAME (it expires by itself)"
   die "Node $NODE_NAME did not register within the token's ${TOKEN_TTL_MINUTES} minutes: its join failed (see its output); the next pulumi up retries both with a fresh token"
 fi
-delete_token || die "Node $NODE_NAME registered, but its bootstrap token could not be deleted"
+# Retried: one call through the NLB may meet an apiserver going out of rotation (caught by the node
+# sandboxes: "Unable to connect to the server: EOF"), and the join itself has succeeded.
+wait_for "the deletion of bootstrap token ${token%%.*}" delete_token ||
+  die "Node $NODE_NAME registered, but its bootstrap token could not be deleted"
 log "Node $NODE_NAME registered; its bootstrap token is deleted"
