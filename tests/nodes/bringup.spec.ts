@@ -9,7 +9,7 @@
 // the scenario specs of the same run.
 import assert from "node:assert/strict";
 import { waitFor } from "../system/etcd/cluster";
-import { sharedCluster, type Cluster } from "./cluster";
+import { everyNodeReady, sharedCluster, type Cluster } from "./cluster";
 
 describe("node sandboxes: the dev stack brought up by its own scripts (real kubelet, containerd, kubeadm)", function () {
     let c: Cluster;
@@ -140,25 +140,7 @@ describe("node sandboxes: the dev stack brought up by its own scripts (real kube
     it("with the lab's CNI every node is Ready, and kube-proxy (iptables from Debian in its image) runs on every node", async function () {
         await c.cni();
         const all = c.nodes;
-        await waitFor(
-            "every Node Ready",
-            180_000,
-            async () => {
-                const r = await c.kubectl([
-                    "get",
-                    "nodes",
-                    "-o",
-                    'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
-                ]);
-                const ready = r.stdout
-                    .split("\n")
-                    .filter((l) => l.endsWith(" True"))
-                    .map((l) => l.split(" ")[0]);
-                return all.every((n) => ready.includes(n)) && ready.length === all.length ? ready : undefined;
-            },
-            () => c.lab.logs(c.workers[0]),
-            2_000,
-        );
+        await everyNodeReady(c, c.workers[0]);
         const proxies = await waitFor(
             "kube-proxy Ready on every node",
             180_000,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { renderStack, type Render } from "../lab/render";
 import { labBin, requireLabTools } from "../lab/tools";
 import { LB_IP } from "../lab/controlPlane";
-import { run, type RunResult } from "../system/etcd/cluster";
+import { run, waitFor, type RunResult } from "../system/etcd/cluster";
 import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes } from "./sandbox";
 import { installLabCni, labKubeProxyConfig } from "./cni";
@@ -261,6 +261,34 @@ export async function releaseSharedCluster(): Promise<void> {
     const c = shared;
     shared = undefined;
     if (c) await (await c).stop();
+}
+
+/** The Nodes whose Ready condition is True. */
+export async function readyNodes(c: Cluster): Promise<string[]> {
+    const r = await c.kubectl([
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+    ]);
+    return r.stdout
+        .split("\n")
+        .filter((l) => l.endsWith(" True"))
+        .map((l) => l.split(" ")[0]);
+}
+
+/** Waits until every node of the cluster, and no other, is Ready (showing `logsOf`'s logs if not). */
+export function everyNodeReady(c: Cluster, logsOf: string, timeoutMs = 180_000): Promise<string[]> {
+    return waitFor(
+        "every Node Ready",
+        timeoutMs,
+        async () => {
+            const ready = await readyNodes(c);
+            return c.nodes.every((n) => ready.includes(n)) && ready.length === c.nodes.length ? ready : undefined;
+        },
+        () => c.lab.logs(logsOf),
+        2_000,
+    );
 }
 
 // The run's last hook: spec files share the cluster, so no single file's `after` may end it.

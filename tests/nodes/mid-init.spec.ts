@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
-import { waitFor } from "../system/etcd/cluster";
-import { releaseSharedCluster, sharedCluster, stepTimer, type Cluster } from "./cluster";
+import { everyNodeReady, releaseSharedCluster, sharedCluster, stepTimer, type Cluster } from "./cluster";
 import { killTree } from "./sandbox";
 
 /** Files of kubeadm init's phases after kubeconfig, as paths under the node's root. */
@@ -124,28 +123,6 @@ describe("node sandboxes: failure mid-init (node 0's init killed after kubeadm's
             members.map((m) => [m.name, m.isLearner ?? false]).sort(),
             c.controlPlanes.map((n) => [n, false]),
         );
-        await timed("every node Ready", () =>
-            waitFor(
-                "every Node Ready",
-                180_000,
-                async () => {
-                    const r = await c.kubectl([
-                        "get",
-                        "nodes",
-                        "-o",
-                        'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
-                    ]);
-                    const ready = r.stdout
-                        .split("\n")
-                        .filter((l) => l.endsWith(" True"))
-                        .map((l) => l.split(" ")[0]);
-                    return c.nodes.every((n) => ready.includes(n)) && ready.length === c.nodes.length
-                        ? ready
-                        : undefined;
-                },
-                () => c.lab.logs(c.workers[0]),
-                2_000,
-            ),
-        );
+        await timed("every node Ready", () => everyNodeReady(c, c.workers[0]));
     });
 });

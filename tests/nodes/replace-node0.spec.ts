@@ -8,7 +8,7 @@
 // leaves it as it found it: three voting members, every node Ready.
 import assert from "node:assert/strict";
 import { waitFor } from "../system/etcd/cluster";
-import { broughtUpCluster, stepTimer, type Cluster } from "./cluster";
+import { broughtUpCluster, everyNodeReady, stepTimer, type Cluster } from "./cluster";
 import { installLabCni } from "./cni";
 
 /** How long the NLB stand-in refuses connections while node 0's script starts. */
@@ -25,18 +25,6 @@ describe("node sandboxes: replace node 0 (reset, then its first-control-plane sc
         const id = /"cluster_id":(\d+)/.exec(r.stdout)?.[1];
         assert.ok(id, `no cluster_id in ${r.stdout}`);
         return id;
-    };
-    const readyNodes = async (): Promise<string[]> => {
-        const r = await c.kubectl([
-            "get",
-            "nodes",
-            "-o",
-            'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
-        ]);
-        return r.stdout
-            .split("\n")
-            .filter((l) => l.endsWith(" True"))
-            .map((l) => l.split(" ")[0]);
     };
     let idBefore: string;
 
@@ -112,20 +100,7 @@ describe("node sandboxes: replace node 0 (reset, then its first-control-plane sc
         // needs a restart to see the directory made again (as cp-2's rejoin, remove-control-plane.spec.ts).
         await installLabCni(c);
         await c.lab.exec(c.node0, ["systemctl", "restart", "containerd"]);
-        await timed("every node Ready", () =>
-            waitFor(
-                "every Node Ready",
-                180_000,
-                async () => {
-                    const ready = await readyNodes();
-                    return c.nodes.every((n) => ready.includes(n)) && ready.length === c.nodes.length
-                        ? ready
-                        : undefined;
-                },
-                () => c.lab.logs(c.node0),
-                2_000,
-            ),
-        );
+        await timed("every node Ready", () => everyNodeReady(c, c.node0));
         const role = await c.kubectl(["get", "node", c.node0, "-o", "jsonpath={.metadata.labels}"]);
         assert.match(role.stdout, /node-role\.kubernetes\.io\/control-plane/);
         assert.equal((await c.kubectl(["get", "--raw", "/readyz"])).stdout.trim(), "ok");
