@@ -16,12 +16,48 @@ export interface Poll {
 
 /**
  * Polls https://NLB/readyz with the cluster's admin credentials (the render's admin kubeconfig)
- * every intervalMs until stopped; each answer or failure is recorded.
+ * every intervalMs until stopped; each answer or failure is recorded. Node's default agent keeps
+ * the connection, so the NLB stand-in (TCP) sends every poll to one apiserver until it closes.
  */
 export function pollReadyz(
     adminKubeconfig: string,
     servername: string,
     intervalMs = 500,
+    /** The NLB stand-in, or one apiserver's own address (to tell which one a gap came from). */
+    host = LB_IP,
+): { polls: Poll[]; stop: () => Promise<void> } {
+    return poll(adminKubeconfig, servername, intervalMs, {
+        host,
+        path: "/readyz",
+        fresh: false,
+        ok: (status, body) => status === 200 && body.trim() === "ok",
+    });
+}
+
+/**
+ * Polls a read that needs etcd (GET the default Namespace) through the NLB stand-in, each on a
+ * new connection as a new client's would be balanced: whether the API answers. /readyz is not
+ * that during a graceful restart: a stopping apiserver fails it on purpose (so that load balancers
+ * drain it) while it still serves every request for its shutdown delay.
+ */
+export function pollApi(
+    adminKubeconfig: string,
+    servername: string,
+    intervalMs = 500,
+): { polls: Poll[]; stop: () => Promise<void> } {
+    return poll(adminKubeconfig, servername, intervalMs, {
+        host: LB_IP,
+        path: "/api/v1/namespaces/default",
+        fresh: true,
+        ok: (status, body) => status === 200 && /"kind":\s*"Namespace"/.test(body),
+    });
+}
+
+function poll(
+    adminKubeconfig: string,
+    servername: string,
+    intervalMs: number,
+    what: { host: string; path: string; fresh: boolean; ok: (status: number | undefined, body: string) => boolean },
 ): { polls: Poll[]; stop: () => Promise<void> } {
     const kc = parse(readFileSync(adminKubeconfig, "utf8"));
     const b64 = (s: string) => Buffer.from(s, "base64");
@@ -36,15 +72,23 @@ export function pollReadyz(
         new Promise<Poll>((done) => {
             const at = Date.now();
             const req = request(
-                { host: LB_IP, port: 6443, path: "/readyz", servername, ...tls, timeout: 2000 },
+                {
+                    host: what.host,
+                    port: 6443,
+                    path: what.path,
+                    servername,
+                    ...tls,
+                    timeout: 2000,
+                    ...(what.fresh ? { agent: false } : {}),
+                },
                 (res) => {
                     let body = "";
                     res.on("data", (d: Buffer) => (body += d.toString()));
                     res.on("end", () =>
                         done({
                             at,
-                            ok: res.statusCode === 200 && body.trim() === "ok",
-                            detail: `${res.statusCode} ${body.trim().split("\n").pop()}`,
+                            ok: what.ok(res.statusCode, body),
+                            detail: `${res.statusCode} ${body.trim().split("\n").pop()?.slice(0, 200)}`,
                         }),
                     );
                 },
