@@ -138,7 +138,7 @@ describe("offline plan --render with --state: the tls resources kept between ren
                 /--replace-type tls:index\/locallySignedCert:LocallySignedCert: needs --state <file>/,
             ],
             [
-                ["--render", join(scratch, "r-b"), "--state", state, "--replace-type", "aws:ec2/instance:Instance"],
+                ["--render", join(scratch, "r-b"), "--state", state, "--replace-type", TYPES.instance],
                 /--replace-type aws:ec2\/instance:Instance: not one of tls:index\/privateKey:PrivateKey, .*tls:index\/locallySignedCert:LocallySignedCert/,
             ],
         ];
