@@ -19,6 +19,7 @@ const HEAVY_FIRST = [
     "tests/day2/backup.spec.ts",
     "tests/graph.spec.ts",
     "tests/planRender.spec.ts",
+    "tests/planRenderState.spec.ts",
     "tests/pki.spec.ts",
     "tests/day2/replacement.spec.ts",
     "tests/policies/iam.spec.ts",

@@ -4,20 +4,35 @@
 //   npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>]
 //   ... --render DIR: an update-mode run with real cryptography, and what every node receives
 //   written into DIR (tools/plan/render.ts); the exit code is the plan's.
-import { mkdirSync, writeFileSync } from "node:fs";
+//   ... --render DIR --state FILE [--replace-type TYPE]...: the tls resources keep what FILE holds
+//   (written by a previous such render; a missing FILE is a first `pulumi up`) and FILE is then
+//   written back, as Pulumi's state keeps them between runs; every resource of a replaced type is
+//   issued anew, as `pulumi up --replace=<its urn>` (the rotation runbook replaces every
+//   LocallySignedCert: CAs, keys and CSRs kept, leaves re-issued).
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createColors } from "picocolors";
 import { evaluatePolicies, loadPolicyConfig, type RecordedResource as PolicyResource } from "./harness/analyzer";
 import { runProgram, type ProgramRun, type RunOptions } from "./harness/program";
 import { listStacks } from "./harness/stackConfig";
+import { readTlsState, writeTlsState, type TlsState } from "./harness/tlsEmulator";
 import { redact } from "./harness/values";
+import { TYPES } from "../policies/lib/contract";
 import { architectureOf, renderDiagram } from "./plan/diagram";
 import { assertEmptyTarget, renderNodes } from "./plan/render";
 import { renderBootstrapOrder, renderLayout, renderTree, renderViolations, type Violation } from "./plan/report";
 
 const USAGE =
-    "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>] [--render <dir>]";
+    "usage: npm run plan -- --stack <name> [--config key=value]... [--json] [--resources] [--diagram <file.svg>] [--render <dir> [--state <file> [--replace-type <tls type>]...]]";
+
+/** The tls types a render can replace (`--replace-type`): those the emulator issues. */
+const TLS_TYPES: readonly string[] = [
+    TYPES.privateKey,
+    TYPES.selfSignedCert,
+    TYPES.certRequest,
+    TYPES.locallySignedCert,
+];
 
 /** `--config` values parse as JSON when they can (lists, numbers, booleans), else stay strings. */
 export function parseConfigFlags(flags: readonly string[]): Record<string, unknown> {
@@ -167,6 +182,8 @@ export async function main(
                 resources: { type: "boolean" },
                 diagram: { type: "string" },
                 render: { type: "string" },
+                state: { type: "string" },
+                "replace-type": { type: "string", multiple: true },
                 help: { type: "boolean" },
             },
         });
@@ -184,11 +201,25 @@ export async function main(
     }
     let result: Plan;
     const renderDir = args.values.render;
+    const stateFile = args.values.state;
+    const replaceTypes = args.values["replace-type"] ?? [];
+    let tlsState: TlsState | undefined;
     try {
+        if (stateFile && !renderDir)
+            throw new Error(`--state ${stateFile}: a state is kept by renders only; add --render <dir>`);
+        if (replaceTypes.length > 0 && !stateFile)
+            throw new Error(
+                `--replace-type ${replaceTypes.join(", ")}: needs --state <file> (without a kept state every resource is new anyway)`,
+            );
+        for (const t of replaceTypes)
+            if (!TLS_TYPES.includes(t)) throw new Error(`--replace-type ${t}: not one of ${TLS_TYPES.join(", ")}`);
         if (renderDir) assertEmptyTarget(renderDir);
+        if (stateFile) tlsState = existsSync(stateFile) ? readTlsState(stateFile) : {};
         result = await plan(args.values.stack, parseConfigFlags(args.values.config ?? []), {
             preview: !renderDir,
-            runner: io.runner,
+            // A run with a state of its own is not shared: it changes that state.
+            runner: tlsState ? undefined : io.runner,
+            mocks: tlsState ? { tls: { state: tlsState, replaceTypes } } : undefined,
         });
     } catch (err) {
         stderr.write(`${(err as Error).message}\n`);
@@ -205,6 +236,11 @@ export async function main(
     if (renderDir) {
         const summary = renderNodes(result.run, renderDir);
         stderr.write(`rendered ${summary.files} files for ${summary.nodes.length} nodes into ${renderDir}\n`);
+    }
+    if (stateFile && tlsState) {
+        writeTlsState(stateFile, tlsState);
+        const replaced = replaceTypes.length > 0 ? `, ${replaceTypes.join(", ")} issued anew` : "";
+        stderr.write(`tls state kept in ${stateFile}${replaced}\n`);
     }
     if (args.values.diagram) {
         const file = args.values.diagram;

@@ -52,14 +52,21 @@ kubeconfig_with_ca() {
   [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/pki-changed ]]
 }
 
-@test "a renewed etcd certificate restarts etcd first and waits for its health" {
+@test "defect: a renewed etcd certificate stops the apiserver first (out of the load balancer), restarts etcd while it is out, and waits for both" {
+  # The apiserver reads only the local etcd: left in the load balancer while etcd restarted, it
+  # timed out requests through the NLB stand-in (tests/nodes/rotation.spec.ts).
   record_changes /etc/kubernetes/pki/etcd/server.crt
   run bash "$S/rotate.sh"
   assert_success
+  api_stop=$(line_of '^crictl .* stop --timeout 45 kube-apiserver-1$')
   etcd_stop=$(line_of '^crictl .* stop --timeout 45 etcd-1$')
   etcd_ok=$(line_of '^curl .*http://127.0.0.1:2381/health')
-  api_stop=$(line_of '^crictl .* stop --timeout 45 kube-apiserver-1$')
-  ((etcd_stop > 0 && etcd_ok > etcd_stop && api_stop > etcd_ok))
+  api_ok=$(line_of '^curl .*https://10.0.16.10:6443/readyz')
+  cm_stop=$(line_of 'stop --timeout 45 kube-controller-manager')
+  ((api_stop > 0 && etcd_stop > api_stop && etcd_ok > etcd_stop && api_ok > etcd_ok && cm_stop > api_ok))
+  # nothing between the apiserver's stop and etcd's but etcd's lookup: no wait for the apiserver
+  assert_equal "$(sed -n "$((api_stop + 1)),$((etcd_stop - 1))p" "$STUB_LOG" | grep -cv '^crictl .* ps ')" 0
+  assert_equal "$(count_calls '^crictl .* stop ')" 4
 }
 
 @test "a new cluster CA regenerates exactly the kubeconfigs that embed the old one, and restarts the kubelet" {

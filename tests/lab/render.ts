@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { plan } from "../../tools/plan";
 import { renderNodes, type RenderedNode } from "../../tools/plan/render";
+import type { MockOptions } from "../../tools/harness/mocks";
 
 export interface Render {
     readonly dir: string;
@@ -24,8 +25,13 @@ export async function renderStack(
     stack: string,
     config: Record<string, unknown> = {},
     privateIps?: Record<string, string>,
+    /** The tls state to keep (default: this process's) and the types to issue anew, as `plan --render --state`. */
+    tls?: MockOptions["tls"],
 ): Promise<Render> {
-    const result = await plan(stack, config, { preview: false, mocks: privateIps ? { privateIps } : undefined });
+    const result = await plan(stack, config, {
+        preview: false,
+        mocks: privateIps || tls ? { privateIps, tls } : undefined,
+    });
     if (result.run.error) throw result.run.error;
     const dir = mkdtempSync(join(tmpdir(), `k8s-ha-render-${stack}-`));
     const { nodes } = renderNodes(result.run, dir);

@@ -9,10 +9,8 @@
 // CoreDNS serving a cluster is coredns.spec.ts.)
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse } from "yaml";
 import { renderStack, type Render } from "../lab/render";
 import { labBin, requireLabTools } from "../lab/tools";
 import { run, waitFor } from "../system/etcd/cluster";
@@ -21,6 +19,7 @@ import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
 import { stepTimer } from "./cluster";
 import { labPodCidrAt, writeLabCni } from "./cni";
+import { gaps, pollReadyz } from "./readyz";
 
 /** The k8s.io/kubernetes a toolset builds, as 1.N.P (tools/lab/NAME/go.mod). */
 const toolsetVersion = (name: string) =>
@@ -37,88 +36,6 @@ const UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized:NoSc
 const SKIPPED = `1.${minor(PREV) + 2}.0`;
 const PACKAGES_DIR = join(SANDBOX_DIR, "packages");
 const PREV_BIN = join(labBin(), "k8s-prev");
-
-/** One /readyz poll through the NLB stand-in. */
-interface Poll {
-    readonly at: number;
-    readonly ok: boolean;
-    readonly detail: string;
-}
-
-/**
- * Polls https://NLB/readyz with the cluster's admin credentials (the render's admin kubeconfig)
- * every intervalMs until stopped; each answer or failure is recorded.
- */
-export function pollReadyz(
-    adminKubeconfig: string,
-    servername: string,
-    intervalMs = 500,
-): { polls: Poll[]; stop: () => Promise<void> } {
-    const kc = parse(readFileSync(adminKubeconfig, "utf8"));
-    const b64 = (s: string) => Buffer.from(s, "base64");
-    const tls = {
-        ca: b64(kc.clusters[0].cluster["certificate-authority-data"]),
-        cert: b64(kc.users[0].user["client-certificate-data"]),
-        key: b64(kc.users[0].user["client-key-data"]),
-    };
-    const polls: Poll[] = [];
-    let stopped = false;
-    const once = () =>
-        new Promise<Poll>((done) => {
-            const at = Date.now();
-            const req = request(
-                { host: LB_IP, port: 6443, path: "/readyz", servername, ...tls, timeout: 2000 },
-                (res) => {
-                    let body = "";
-                    res.on("data", (d: Buffer) => (body += d.toString()));
-                    res.on("end", () =>
-                        done({
-                            at,
-                            ok: res.statusCode === 200 && body.trim() === "ok",
-                            detail: `${res.statusCode} ${body.trim().split("\n").pop()}`,
-                        }),
-                    );
-                },
-            );
-            req.on("timeout", () => req.destroy(new Error("timed out after 2 s")));
-            req.on("error", (e) => done({ at, ok: false, detail: e.message }));
-            req.end();
-        });
-    const loop = (async () => {
-        while (!stopped) {
-            polls.push(await once());
-            await new Promise((r) => setTimeout(r, intervalMs));
-        }
-    })();
-    return {
-        polls,
-        stop: async () => {
-            stopped = true;
-            await loop;
-        },
-    };
-}
-
-/** Runs of failed polls: when each began, how long it lasted, what the first failure said. */
-export function gaps(polls: readonly Poll[]): { from: number; seconds: number; failures: number; first: string }[] {
-    const out: { from: number; seconds: number; failures: number; first: string }[] = [];
-    let start = -1;
-    for (let i = 0; i <= polls.length; i++) {
-        const failed = i < polls.length && !polls[i].ok;
-        if (failed && start < 0) start = i;
-        if (!failed && start >= 0) {
-            const end = i < polls.length ? polls[i].at : polls[i - 1].at;
-            out.push({
-                from: polls[start].at,
-                seconds: (end - polls[start].at) / 1000,
-                failures: i - start,
-                first: polls[start].detail,
-            });
-            start = -1;
-        }
-    }
-    return out;
-}
 
 describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, by the stack's own scripts`, function () {
     let prev: Render;

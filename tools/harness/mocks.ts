@@ -4,6 +4,7 @@
 // shared with the engine lane's stand-in aws provider).
 import * as pulumi from "@pulumi/pulumi";
 import { awsModel, memoryLedger, randomOutputs, resourceId, type CloudInstance, type PublishedImages } from "./cloud";
+import type { TlsEmulatorOptions } from "./tlsEmulator";
 import { unwrapSecrets } from "./values";
 import { TYPES } from "../../policies/lib/contract";
 
@@ -21,6 +22,8 @@ export interface MockOptions {
     images?: PublishedImages;
     /** Instances that already exist, as in a live stack (the instance lookups find them). */
     instances?: readonly CloudInstance[];
+    /** Update mode: the tls resources' kept state and the types replaced in this run (tlsEmulator). */
+    tls?: Pick<TlsEmulatorOptions, "state" | "replaceTypes">;
 }
 
 /** Builds the mocks; keeps what it handed out (subnet blocks, addresses) so later answers agree. */
@@ -35,7 +38,10 @@ export function realisticMocks(options: MockOptions): pulumi.runtime.Mocks {
     // Only update mode computes certificates; preview (the offline plan) never loads the crypto.
     const defaultTls: NonNullable<MockOptions["overrides"]> = options.preview
         ? {}
-        : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({ keepIssued: true });
+        : (require("./tlsEmulator") as typeof import("./tlsEmulator")).tlsEmulator({
+              keepIssued: true,
+              ...options.tls,
+          });
 
     return {
         async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string | undefined; state: State }> {

@@ -59,7 +59,7 @@ export interface RunOptions {
     /** Preview (default) or update mode. */
     preview?: boolean;
     /** Extra mock behaviour: fixed private addresses, per-type emulations. */
-    mocks?: Pick<MockOptions, "privateIps" | "overrides" | "images" | "instances">;
+    mocks?: Pick<MockOptions, "privateIps" | "overrides" | "images" | "instances" | "tls">;
     /** The program module; defaults to the project's index.ts. */
     program?: string;
 }

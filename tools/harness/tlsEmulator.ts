@@ -12,7 +12,7 @@ import {
     webcrypto,
     type KeyObject,
 } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type * as pulumi from "@pulumi/pulumi";
@@ -49,9 +49,22 @@ const EXT_KEY_USAGE: Record<string, string> = {
     ocsp_signing: x509.ExtendedKeyUsage.ocspSigning,
 };
 
+/**
+ * What the emulated tls resources were issued, as Pulumi's state keeps their outputs: by type,
+ * name and inputs. JSON as it stands (secrets keep the runtime's wrapper), so it can be saved.
+ */
+export type TlsState = Record<string, State>;
+
 export interface TlsEmulatorOptions {
-    /** Like Pulumi state: the same resource with the same inputs keeps the keys and certificates it got earlier in this process. */
+    /** Like Pulumi state: the same resource with the same inputs keeps the keys and certificates it got earlier. */
     keepIssued?: boolean;
+    /** Where the kept outputs live (with keepIssued): by default this process's own, or a previous run's state (readTlsState). */
+    state?: TlsState;
+    /**
+     * Types issued anew although kept, as `pulumi up --replace=<urn>` of every resource of the type:
+     * the rotation runbook replaces every LocallySignedCert and keeps the CAs, keys and CSRs.
+     */
+    replaceTypes?: readonly string[];
 }
 
 function generate(algorithm: string, rsaBits: number, curve: string): KeyObject {
@@ -190,26 +203,48 @@ export function tlsEmulator(
 ): Record<string, (args: pulumi.runtime.MockResourceArgs) => Promise<State>> {
     const handlers = emulators();
     if (!options.keepIssued) return handlers;
+    const state = options.state ?? issued;
+    const replaced = new Set(options.replaceTypes ?? []);
     // Like Pulumi state: a resource whose inputs did not change keeps its outputs, so a second run
-    // of the program issues no new certificate and nothing downstream sees a change.
+    // of the program issues no new certificate and nothing downstream sees a change, unless its
+    // type is replaced (then its new outputs are what the state keeps from now on).
     return Object.fromEntries(
         Object.entries(handlers).map(([type, handler]) => [
             type,
             async (args: pulumi.runtime.MockResourceArgs) => {
                 const key = `${type}/${args.name}/${JSON.stringify(unwrapSecrets(args.inputs))}`;
                 const known =
-                    issued.get(key) ??
+                    (!replaced.has(type) && state[key]) ||
                     (type === TYPES.privateKey && process.env[KEY_STORE_ENV]
                         ? await storedKey(process.env[KEY_STORE_ENV]!, key, args, handler)
                         : await handler(args));
-                issued.set(key, known);
+                state[key] = known;
                 return known;
             },
         ]),
     );
 }
 
-const issued = new Map<string, State>();
+/** This process's kept outputs: runs that name no state of their own share them. */
+const issued: TlsState = {};
+
+/** A state saved by writeTlsState; refuses a file that is not one, naming it. */
+export function readTlsState(file: string): TlsState {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as { kind?: unknown; resources?: unknown };
+    if (parsed.kind !== TLS_STATE_KIND || typeof parsed.resources !== "object" || parsed.resources === null)
+        throw new Error(`${file} is not a tls state written by the offline render (kind ${TLS_STATE_KIND})`);
+    return parsed.resources as TlsState;
+}
+
+/** Saves a state, 0600: it holds every private key of the cluster, as Pulumi's state does (encrypted there). */
+export function writeTlsState(file: string, state: TlsState): void {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ kind: TLS_STATE_KIND, resources: state })}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+}
+
+const TLS_STATE_KIND = "k8s-ha/tls-state/v1";
 
 /**
  * A directory where keepIssued also keeps private keys across processes (the unit-test runner sets
