@@ -249,7 +249,8 @@ const TLS_STATE_KIND = "k8s-ha/tls-state/v1";
 /**
  * A directory where keepIssued also keeps private keys across processes (the unit-test runner sets
  * it): generating RSA keys was a tenth of `npm test`'s CPU, paid again by every worker and run.
- * Never set for the offline plan, whose renders must not share keys.
+ * `npm run plan` never sets it, so renders made by hand never share keys (plan processes a
+ * spec starts inherit it with the rest of the test runner's environment).
  */
 export const KEY_STORE_ENV = "K8S_HA_TLS_KEY_STORE";
 
