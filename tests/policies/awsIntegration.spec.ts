@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { clusterSubnetsTagged, defaultStorageClassEncrypted } from "../../policies/rules/awsIntegration";
+import { sharedRun } from "../../tools/harness/sharedRun";
 import { plan } from "../../tools/plan";
 import {
     checkResource,
@@ -95,7 +96,7 @@ describe("policies: AWS integration", () => {
         });
         for (const stack of ["dev", "prod"]) {
             it(`passes on the program's own ${stack} graph, and fails it once a subnet loses the tag`, async () => {
-                const p = await plan(stack, {});
+                const p = await plan(stack, {}, { runner: sharedRun });
                 assert.ifError(p.run.error);
                 const subnetsOfProgram = p.run.resources.filter((r) => r.type === TYPES.subnet);
                 assert.ok(subnetsOfProgram.length >= 6, "not vacuous: the program creates public and private subnets");
