@@ -3,8 +3,7 @@
 // dependencies on the record and the guard, and the guard's refusal of any later change.
 import "reflect-metadata";
 import { strict as assert } from "node:assert";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
@@ -15,6 +14,7 @@ import { type ProgramRun } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { T, ofType, one } from "./graph";
 import { TYPES } from "../policies/lib/contract";
+import { scratchDir } from "./scratch";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -51,7 +51,7 @@ describe("API DNS name (mock runtime)", function () {
         without = await sharedRun({ stack: "dev", preview: false });
         assert.ifError(without.error);
         lbDnsName = String(one(withDns, T.lb).outputs.dnsName);
-        dir = join(mkdtempSync(join(tmpdir(), "k8s-ha-dns-")), "render");
+        dir = join(scratchDir("k8s-ha-dns-"), "render");
         renderNodes(withDns, dir);
     });
 

@@ -1,8 +1,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import { X509Certificate, createPublicKey } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { type ProgramRun } from "../tools/harness/program";
@@ -11,6 +10,7 @@ import { placedFiles } from "../tools/plan/render";
 import { isSecretValue, plainStrings } from "../tools/harness/values";
 import { T, ofType } from "./graph";
 import { TYPES } from "../policies/lib/contract";
+import { scratchDir } from "./scratch";
 
 const RANDOM_BYTES = TYPES.randomBytes;
 const COMMAND = TYPES.remoteCommand;
@@ -22,7 +22,7 @@ const certOf = (run: ProgramRun, name: string) => {
 };
 
 function opensslDiscoveryHash(caPem: string): string {
-    const dir = mkdtempSync(join(tmpdir(), "ca-"));
+    const dir = scratchDir("ca-");
     writeFileSync(join(dir, "ca.crt"), caPem);
     const out = execFileSync(
         "bash",

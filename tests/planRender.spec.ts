@@ -1,11 +1,11 @@
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asRemoteCommand, readonlyVars, shellQuote } from "../components/kubeadm";
 import { readonlyValues, readQuotedWord, scriptOf } from "../tools/plan/render";
 import { planInProcess } from "./planCli";
+import { scratchDir } from "./scratch";
 
 const ROOT = join(__dirname, "..");
 
@@ -53,7 +53,7 @@ describe("offline plan --render DIR: what every node receives", function () {
     let dir: string;
     let result: { code: number; stdout: string; stderr: string };
     before(async () => {
-        dir = join(mkdtempSync(join(tmpdir(), "k8s-ha-render-spec-")), "out");
+        dir = join(scratchDir("k8s-ha-render-spec-"), "out");
         result = await renderCli(dir);
     });
 
@@ -126,7 +126,7 @@ describe("offline plan --render DIR: what every node receives", function () {
     });
 
     it("refuses a directory that is not empty, with exit 2, and writes nothing", async () => {
-        const busy = mkdtempSync(join(tmpdir(), "k8s-ha-render-busy-"));
+        const busy = scratchDir("k8s-ha-render-busy-");
         writeFileSync(join(busy, "keep"), "x");
         const r = await renderCli(busy, [], true);
         assert.equal(r.code, 2);
@@ -135,7 +135,7 @@ describe("offline plan --render DIR: what every node receives", function () {
     });
 
     it("writes the files even when a policy fails, and exits 1", async () => {
-        const out = join(mkdtempSync(join(tmpdir(), "k8s-ha-render-bad-")), "out");
+        const out = join(scratchDir("k8s-ha-render-bad-"), "out");
         mkdirSync(out);
         const r = await renderCli(out, ["--config", "controlPlaneCount=4"], true);
         assert.equal(r.code, 1, r.stderr);

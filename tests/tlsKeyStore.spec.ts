@@ -3,11 +3,11 @@
 // the same key in every worker and run, anything else a new one, and nothing without the setting.
 import * as assert from "assert";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TYPES } from "../policies/lib/contract";
 import { KEY_STORE_ENV, tlsEmulator } from "../tools/harness/tlsEmulator";
+import { scratchDir } from "./scratch";
 
 const ROOT = join(__dirname, "..");
 
@@ -50,7 +50,7 @@ describe("TLS emulator: private keys kept on disk across processes for the test 
     let store: string;
     let fromChild: string[];
     before(() => {
-        store = join(mkdtempSync(join(tmpdir(), "k8s-ha-keys-")), "store");
+        store = join(scratchDir("k8s-ha-keys-"), "store");
         fromChild = issueInNewProcess(store, keys);
     });
     afterEach(() => {

@@ -2,13 +2,14 @@
 // with a message that says what to do (the wrapper's own) or the CLI's or the program's message.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../tools/engine/cli";
+import { scratchDir } from "../scratch";
 
 function engine(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const state = mkdtempSync(join(tmpdir(), "k8s-ha-engine-bad-"));
+    const state = scratchDir("k8s-ha-engine-bad-");
     try {
         const r = spawnSync(
             process.execPath,

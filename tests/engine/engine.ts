@@ -1,12 +1,12 @@
 // Helpers of the engine specs: run the real CLI through tools/engine/cli.ts on a fresh state
 // directory, and read what the stand-ins recorded (the command journal, the aws journal) and the
 // stack's state file. A missing CLI fails a spec (MissingToolsError): it never skips.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readProject } from "../../tools/harness/stackConfig";
 import { runEngine, type EngineCommand, type EngineRun } from "../../tools/engine/cli";
 import type { JournalEntry } from "../../tools/engine/providers/command";
+import { scratchDir } from "../scratch";
 
 export type { JournalEntry };
 
@@ -23,7 +23,7 @@ export class Lab {
     readonly state: string;
 
     constructor(readonly stack: string) {
-        this.state = mkdtempSync(join(tmpdir(), `k8s-ha-engine-${stack}-`));
+        this.state = scratchDir(`k8s-ha-engine-${stack}-`);
     }
 
     async run(command: EngineCommand, config: Record<string, unknown> = {}, extra: string[] = []): Promise<EngineRun> {

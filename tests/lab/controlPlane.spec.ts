@@ -4,13 +4,13 @@
 // kubeconfig reaches the API through it, verifying the NLB's name against the certificate.
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../system/etcd/cluster";
 import { LabControlPlane, LB_IP, type LabNode } from "./controlPlane";
 import { renderStack, type Render } from "./render";
 import { labTool, requireLabTools } from "./tools";
+import { scratchDir } from "../scratch";
 
 const CONTROL_PLANES = ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +71,7 @@ describe("a real HA control plane from the program's render (lab)", function () 
             "etcdctl",
         ]);
         render = await renderStack("dev", { pkiAlgorithm: "ECDSA" });
-        cp = new LabControlPlane(render, mkdtempSync(join(tmpdir(), "k8s-ha-lab-cp-")));
+        cp = new LabControlPlane(render, scratchDir("k8s-ha-lab-cp-"));
         const started = Date.now();
         await cp.bringUp();
         report.push(
@@ -104,7 +104,7 @@ describe("a real HA control plane from the program's render (lab)", function () 
 
     it("kubeadm's join refuses an apiserver certificate that lacks the NLB's name (the check can fail)", async () => {
         const node = cp.node(2);
-        const root = mkdtempSync(join(tmpdir(), "k8s-ha-badsan-"));
+        const root = scratchDir("k8s-ha-badsan-");
         cpSync(node.root, root, { recursive: true, filter: (src) => !src.includes("/var/") });
         const bad: LabNode = { ...node, root };
         const pki = join(root, "etc", "kubernetes", "pki");

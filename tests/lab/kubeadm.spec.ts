@@ -3,14 +3,14 @@
 // program's certificates instead of generating its own, and refuses certificates from a foreign
 // CA. The join-side checks (SANs, discovery) need a running cluster: controlPlane.spec.ts.
 import * as assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { RENEWED_KUBECONFIGS } from "../../components/kubeadm/scripts";
 import { run } from "../system/etcd/cluster";
 import { renderStack, type Render } from "./render";
 import { labTool, requireLabTools } from "./tools";
+import { scratchDir } from "../scratch";
 
 const KUBEADM_CERTS = [
     "ca",
@@ -32,7 +32,7 @@ async function kubeadm(root: string, args: readonly string[]) {
 
 /** A node's root directory holding its rendered /etc/kubernetes and kubeadm configurations. */
 function nodeRoot(render: Render, node: string): string {
-    const root = mkdtempSync(join(tmpdir(), `k8s-ha-root-${node}-`));
+    const root = scratchDir(`k8s-ha-root-${node}-`);
     cpSync(join(render.node(node), "etc"), join(root, "etc"), { recursive: true });
     cpSync(join(render.node(node), "kubeadm"), root, { recursive: true });
     return root;
@@ -211,7 +211,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                 ["admin.conf", "/O=kubeadm:cluster-admins/CN=kubernetes-admin"],
                 ["controller-manager.conf", "/CN=system:kube-controller-manager"],
             ]) {
-                const dir = mkdtempSync(join(tmpdir(), "k8s-ha-old-"));
+                const dir = scratchDir("k8s-ha-old-");
                 const key = join(dir, "k.pem");
                 const csr = join(dir, "c.csr");
                 const crt = join(dir, "c.crt");
@@ -287,7 +287,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                 assert.match(after.get(file) ?? "", /^36[45]d$/, `${file}: ${after.get(file)}`);
             // Still signed by the stack's CA, with the same identity.
             const data = /client-certificate-data: (\S+)/.exec(readFileSync(join(kdir, "admin.conf"), "utf8"))![1];
-            const renewed = join(mkdtempSync(join(tmpdir(), "k8s-ha-new-")), "admin.crt");
+            const renewed = join(scratchDir("k8s-ha-new-"), "admin.crt");
             writeFileSync(renewed, Buffer.from(data, "base64"));
             const verify = await run("openssl", ["verify", "-CAfile", join(pki, "ca.crt"), renewed]);
             assert.equal(verify.code, 0, verify.stderr + verify.stdout);
@@ -362,7 +362,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
         });
 
         it("refuses a configuration kubeadm does not know (the validation can fail)", async () => {
-            const bad = join(mkdtempSync(join(tmpdir(), "k8s-ha-bad-")), "bad.yaml");
+            const bad = join(scratchDir("k8s-ha-bad-"), "bad.yaml");
             writeFileSync(
                 bad,
                 "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: 42\n  naem: typo\n",

@@ -2,12 +2,12 @@
 // fresh temporary directory, optionally with the nodes' private addresses fixed (the lab puts
 // control planes on loopback addresses, so that their certificates carry the addresses the
 // processes really listen on).
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { plan } from "../../tools/plan";
 import { renderNodes, type RenderedNode } from "../../tools/plan/render";
 import type { MockOptions } from "../../tools/harness/mocks";
+import { scratchDir } from "../scratch";
 
 export interface Render {
     readonly dir: string;
@@ -33,7 +33,7 @@ export async function renderStack(
         mocks: privateIps || tls ? { privateIps, tls } : undefined,
     });
     if (result.run.error) throw result.run.error;
-    const dir = mkdtempSync(join(tmpdir(), `k8s-ha-render-${stack}-`));
+    const dir = scratchDir(`k8s-ha-render-${stack}-`);
     const { nodes } = renderNodes(result.run, dir);
     const node = (name: string) => join(dir, name);
     const cp0 = nodes.find((n) => n.role === "control-plane")!;

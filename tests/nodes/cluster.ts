@@ -76,7 +76,11 @@ export class Cluster {
 
     /** Runs a rendered script on a node as remote.Command does, with its rendered stdin. */
     runScript(node: string, name: string, stdinOf = name, on = node, timeoutMs = 900_000): Promise<RunResult> {
-        const [script, stdin] = [this.script(node, name), this.stdin(node, stdinOf)];
+        return this.runFile(on, this.script(node, name), this.stdin(node, stdinOf), timeoutMs);
+    }
+
+    /** Runs a script file on a node as remote.Command does (another render's, say), with the given stdin. */
+    runFile(on: string, script: string, stdin: string, timeoutMs = 900_000): Promise<RunResult> {
         return this.ssh ? this.ssh.script(on, script, stdin, timeoutMs) : this.lab.script(on, script, stdin, timeoutMs);
     }
 

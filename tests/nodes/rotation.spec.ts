@@ -156,7 +156,7 @@ describe("node sandboxes: certificate rotation, every leaf re-issued from the sa
             for (const u of updates) {
                 const from = Date.now();
                 const r = await timed(`${u.name} (${u.phase})`, () =>
-                    c.lab.script(
+                    c.runFile(
                         u.on,
                         scriptFile(second, u.node, u.step, u.phase),
                         read(join(second.node(u.node), "stdin", u.step)) ?? "",
