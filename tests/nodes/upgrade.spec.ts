@@ -20,7 +20,7 @@ import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
 import { sshThroughBastion, stepTimer } from "./cluster";
 import type { SshAccess } from "./ssh";
 import { labPodCidrAt, writeLabCni } from "./cni";
-import { gaps, pollReadyz } from "./readyz";
+import { gaps, pollApi, pollReadyz } from "./readyz";
 
 /** The k8s.io/kubernetes a toolset builds, as 1.N.P (tools/lab/NAME/go.mod). */
 const toolsetVersion = (name: string) =>
@@ -245,9 +245,18 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
 
     it(`upgrades node by node to ${TARGET} with the ${TARGET} render's upgrade scripts, /readyz answering through the NLB stand-in throughout`, async function () {
         const poller = pollReadyz(join(prev.dir, "admin.conf"), prev.apiHost);
+        // Reported beside it: a read that needs etcd, a new connection each (the rotation's probe),
+        // and each apiserver's own /readyz, to tell where a gap came from.
+        const reads = pollApi(join(prev.dir, "admin.conf"), prev.apiHost);
+        const direct = cps.map(
+            (n) => [n, pollReadyz(join(prev.dir, "admin.conf"), prev.apiHost, 500, lab.node(n).ip)] as const,
+        );
         const started = Date.now();
+        const at = (t: number) => `+${((t - started) / 1000).toFixed(1)} s`;
+        const spans: string[] = [];
         try {
             for (const [i, n] of cps.entries()) {
+                const from = Date.now();
                 // stdin: the cluster's admin kubeconfig, as the state holds it (a version bump changes no certificate).
                 const up = await timed(`upgrade (${n})`, () =>
                     runOn(n, script(target, n, "upgrade.create"), stdin(prev, n, "upgrade"), 1_200_000),
@@ -259,11 +268,20 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
                         : new RegExp(`kubeadm upgrade node on ${n}`),
                 );
                 assert.match(up.stdout, new RegExp(`upgraded ${n} to Kubernetes v${TARGET}`));
+                spans.push(`${n} ${at(from)}..${at(Date.now())}`);
                 assert.equal((await kubeletVersions())[n], `v${TARGET}`);
             }
         } finally {
-            await poller.stop();
+            await Promise.all([poller.stop(), reads.stop(), ...direct.map(([, p]) => p.stop())]);
         }
+        console.log(`      upgrades: ${spans.join(", ")}`);
+        for (const [n, p] of direct)
+            console.log(
+                `      /readyz of ${n} directly: ${JSON.stringify(gaps(p.polls).map((g) => ({ ...g, from: at(g.from) })))}`,
+            );
+        console.log(
+            `      GET the default Namespace through the NLB, a new connection each: ${reads.polls.length} polls, ${reads.polls.filter((p) => !p.ok).length} failed, gaps: ${JSON.stringify(gaps(reads.polls).map((g) => ({ ...g, from: at(g.from) })))}`,
+        );
         const found = gaps(poller.polls);
         timings["upgrade (all nodes)"] = (Date.now() - started) / 1000;
         console.log(
