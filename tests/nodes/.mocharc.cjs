@@ -2,13 +2,14 @@
 // it brings its cluster up at the previous minor), on one shared cluster (cluster.ts), in an
 // order the scenarios need: the bring-up first (it asserts that its own init runs), then the
 // scenarios that leave the cluster as they found it, by name, then the restore (it wipes etcd and
-// restores it) and last mid-init, which ends that cluster and brings up a new one from a killed
-// init. Files not named here run in the middle, by name.
+// restores it), CoreDNS (its own node 0 at the same address ends the shared cluster: earlier, the
+// next scenario would bring up another) and last mid-init, which needs a cluster whose node 0 has
+// not initialised. Files not named here run in the middle, by name.
 const { readdirSync } = require("node:fs");
 
 const OWN_COMMAND = ["upgrade.spec.ts"];
 const FIRST = ["bringup.spec.ts"];
-const LAST = ["backup-restore.spec.ts", "mid-init.spec.ts"];
+const LAST = ["backup-restore.spec.ts", "coredns.spec.ts", "mid-init.spec.ts"];
 
 const files = readdirSync(__dirname).filter((f) => f.endsWith(".spec.ts") && !OWN_COMMAND.includes(f));
 const named = [...FIRST, ...LAST, ...OWN_COMMAND];
