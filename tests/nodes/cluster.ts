@@ -248,7 +248,12 @@ export function sharedCluster(): Promise<Cluster> {
 }
 
 /** The bastion's sandbox at the stack's bastion address, and sshd on it and every node (ssh.ts). */
-export async function sshThroughBastion(render: Render, lab: NodeSandboxes, dir: string, nodes: string[]): Promise<SshAccess> {
+export async function sshThroughBastion(
+    render: Render,
+    lab: NodeSandboxes,
+    dir: string,
+    nodes: string[],
+): Promise<SshAccess> {
     const bastion = render.nodes.find((n) => n.role === "bastion");
     if (!bastion) throw new Error("the render has no bastion instance (role tag 'bastion')");
     await lab.add(bastion.name, bastion.privateIp);
