@@ -6,11 +6,11 @@
 // before exit) is covered by the specs that call planProcess.
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sharedRun } from "../tools/harness/sharedRun";
 import { main } from "../tools/plan";
+import { scratchDir } from "./scratch";
 
 export const ROOT = join(__dirname, "..");
 
@@ -98,11 +98,7 @@ export function planConfiguration(stack: string, config: string[] = []): Promise
     const key = JSON.stringify([stack, config]);
     let run = configurations.get(key);
     if (!run) {
-        if (!scratch) {
-            const dir = mkdtempSync(join(tmpdir(), "k8s-ha-plan-cli-"));
-            process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-            scratch = dir;
-        }
+        scratch ??= scratchDir("k8s-ha-plan-cli-");
         const diagramFile = join(scratch, String(configurations.size), "nested", `${stack}.svg`);
         run = planInProcess([
             "--stack",

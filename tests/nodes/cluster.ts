@@ -81,7 +81,7 @@ export class Cluster {
 
     /** Runs a script file on a node as remote.Command does (another render's, say), with the given stdin. */
     runFile(on: string, script: string, stdin: string, timeoutMs = 900_000): Promise<RunResult> {
-        return this.ssh ? this.ssh.script(on, script, stdin, timeoutMs) : this.lab.script(on, script, stdin, timeoutMs);
+        return runOver(this.lab, this.ssh, on, script, stdin, timeoutMs);
     }
 
     /** kubectl from the host through the NLB stand-in, with the program's admin kubeconfig. */
@@ -238,8 +238,7 @@ export function sharedCluster(): Promise<Cluster> {
         const cluster = new Cluster(render, lab, dir, archives);
         lab.releasable(() => releaseSharedCluster());
         for (const n of render.nodes.filter((x) => cluster.nodes.includes(x.name))) await lab.add(n.name, n.privateIp);
-        if (process.env.K8S_HA_NODES_TRANSPORT !== "nsenter")
-            cluster.ssh = await sshThroughBastion(render, lab, dir, cluster.nodes);
+        cluster.ssh = await sshThroughBastion(render, lab, dir, cluster.nodes);
         lab.startNlb(cluster.controlPlanes);
         cluster.timings["render, images, sandboxes"] = (Date.now() - started) / 1000;
         return cluster;
@@ -247,17 +246,33 @@ export function sharedCluster(): Promise<Cluster> {
     return shared;
 }
 
-/** The bastion's sandbox at the stack's bastion address, and sshd on it and every node (ssh.ts). */
+/**
+ * The bastion's sandbox at the stack's bastion address, and sshd on it and every node (ssh.ts);
+ * nothing when K8S_HA_NODES_TRANSPORT=nsenter (scripts then run through nsenter as root).
+ */
 export async function sshThroughBastion(
     render: Render,
     lab: NodeSandboxes,
     dir: string,
     nodes: string[],
-): Promise<SshAccess> {
+): Promise<SshAccess | undefined> {
+    if (process.env.K8S_HA_NODES_TRANSPORT === "nsenter") return undefined;
     const bastion = render.nodes.find((n) => n.role === "bastion");
     if (!bastion) throw new Error("the render has no bastion instance (role tag 'bastion')");
     await lab.add(bastion.name, bastion.privateIp);
     return SshAccess.setUp(lab, join(dir, "ssh-client"), bastion.name, nodes);
+}
+
+/** Runs a script file on a node as remote.Command does: over SSH when there is access, else through nsenter. */
+export function runOver(
+    lab: NodeSandboxes,
+    ssh: SshAccess | undefined,
+    node: string,
+    script: string,
+    stdin = "",
+    timeoutMs = 900_000,
+): Promise<RunResult> {
+    return ssh ? ssh.script(node, script, stdin, timeoutMs) : lab.script(node, script, stdin, timeoutMs);
 }
 
 /** The run's cluster, brought up whole (what every scenario starts from). */

@@ -17,7 +17,7 @@ import { run, waitFor } from "../system/etcd/cluster";
 import { LB_IP } from "../lab/controlPlane";
 import { imageArchive, kubeadmImages } from "./images";
 import { NodeSandboxes, SANDBOX_DIR, stagedDir } from "./sandbox";
-import { sshThroughBastion, stepTimer } from "./cluster";
+import { runOver, sshThroughBastion, stepTimer } from "./cluster";
 import type { SshAccess } from "./ssh";
 import { labPodCidrAt, writeLabCni } from "./cni";
 import { gaps, pollApi, pollReadyz } from "./readyz";
@@ -48,9 +48,8 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
     /** SSH through the bastion, as remote.Command reaches the nodes (unless K8S_HA_NODES_TRANSPORT=nsenter). */
     let ssh: SshAccess | undefined;
     const { timings, timed } = stepTimer();
-    /** Runs a script on a node as the stack's command does; fails on a non-zero exit. */
     const runOn = (n: string, file: string, input = "", timeoutMs = 900_000) =>
-        ssh ? ssh.script(n, file, input, timeoutMs) : lab.script(n, file, input, timeoutMs);
+        runOver(lab, ssh, n, file, input, timeoutMs);
     const script = (r: Render, node: string, name: string) => join(r.node(node), "scripts", `${name}.sh`);
     const stdin = (r: Render, node: string, name: string) => readFileSync(join(r.node(node), "stdin", name), "utf8");
     /** kubectl from the host through the NLB stand-in, with the cluster's admin kubeconfig. */
@@ -128,8 +127,7 @@ describe(`node sandboxes: a minor upgrade ${PREV} → ${TARGET}, node by node, b
                 writeLabCni(node.dir, labPodCidrAt(podSubnet!, i));
             }
         });
-        if (process.env.K8S_HA_NODES_TRANSPORT !== "nsenter")
-            ssh = await timed("bastion and sshd", () => sshThroughBastion(prev, lab, dir, cps));
+        ssh = await timed("bastion and sshd", () => sshThroughBastion(prev, lab, dir, cps));
         lab.startNlb(cps);
     });
 

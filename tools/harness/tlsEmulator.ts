@@ -238,8 +238,13 @@ export function readTlsState(file: string): TlsState {
 
 /** Saves a state, 0600: it holds every private key of the cluster, as Pulumi's state does (encrypted there). */
 export function writeTlsState(file: string, state: TlsState): void {
+    writeSecretFile(file, `${JSON.stringify({ kind: TLS_STATE_KIND, resources: state })}\n`);
+}
+
+/** Writes a 0600 file aside and renames it into place: a reader never sees half of it. */
+function writeSecretFile(file: string, text: string): void {
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ kind: TLS_STATE_KIND, resources: state })}\n`, { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
 }
@@ -265,10 +270,8 @@ async function storedKey(
     if (existsSync(file)) return privateKeyState(createPrivateKey(readFileSync(file, "utf8")), algorithm);
     const state = await generateState(args);
     mkdirSync(store, { recursive: true, mode: 0o700 });
-    // Written aside and renamed: a worker reading it at the same time sees no half-written key.
-    const partial = `${file}.${process.pid}`;
-    writeFileSync(partial, String(unwrapSecrets(state.privateKeyPemPkcs8)), { mode: 0o600 });
-    renameSync(partial, file);
+    // Another worker may read it at the same time.
+    writeSecretFile(file, String(unwrapSecrets(state.privateKeyPemPkcs8)));
     return state;
 }
 
