@@ -78,6 +78,7 @@ describe("offline plan --render DIR: what every node receives", function () {
             "join-control-plane.yaml",
             "renew-kubeconfigs.kubeadm-phase-config.yaml",
             "rotate.kubeadm-phase-config.yaml",
+            "upgrade-control-plane.kubeadm-phase-config.yaml",
         ]);
         for (const f of [
             "ca.crt",

@@ -9,11 +9,14 @@
 //   upgrade: the admin kubeconfig (all of stdin)
 import { createHash } from "node:crypto";
 import { renderScript, requireRole, urlHost } from "./bash";
+import { KUBERNETES_VERSION_PLACEHOLDER, renderPhaseConfig } from "./config";
 import { duration, positiveInt, waitParams, type UpgradeOptions, type WaitOptions } from "./options";
 import { shellQuote } from "./shell";
 import {
     API_PORT,
+    CRI_SOCKET,
     KubeadmInputError,
+    STATIC_POD_STOP_TIMEOUT_SECONDS,
     kubernetesMinorChannel,
     normalizeCluster,
     parseKubernetesVersion,
@@ -357,11 +360,14 @@ export function renderEtcdRestoreScript(
  *   (pinned, held), before init or join; this is the only script whose text carries the version;
  * - a no-op when the node already runs the version (and, on control planes, its apiserver
  *   manifest does);
- * - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
- *   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
- *   the PKI); every node after the first checks that the cluster configuration is at the version;
- * - drain, kubelet and kubectl, kubelet restart, wait for the Node to report the version and be
- *   Ready (and the local apiserver), uncordon.
+ * - the pkgs.k8s.io channel of the new minor, kubeadm first; on a control plane, etcd at the new
+ *   kubeadm's manifest with the apiserver out of the load balancer meanwhile; then `kubeadm upgrade
+ *   apply vX` on the first control plane or `kubeadm upgrade node` elsewhere (certificate renewal
+ *   off: Pulumi owns the PKI; etcd upgrade off: done before); every node after the first checks
+ *   that the cluster configuration is at the version;
+ * - drain, kubelet and kubectl, kubelet restart (on a control plane, the apiserver out of the load
+ *   balancer first), wait for the Node to report the version and be Ready (and the local
+ *   apiserver), uncordon.
  */
 export function renderUpgradeScript(
     cluster: ClusterSpec,
@@ -398,6 +404,14 @@ export function renderUpgradeScript(
                       LOCAL_READYZ_URL: `https://${urlHost(node.privateIp)}:${API_PORT}/readyz`,
                       DRAIN_TIMEOUT: duration("script option drainTimeout", o.drainTimeout ?? "300s"),
                       ...w,
+                      CRI_SOCKET,
+                      STOP_TIMEOUT_SECONDS: STATIC_POD_STOP_TIMEOUT_SECONDS,
+                      // The installed kubeadm's version goes in on the node: the etcd manifest of
+                      // the new version is rendered by the new kubeadm, from this configuration.
+                      VERSION_PLACEHOLDER: KUBERNETES_VERSION_PLACEHOLDER,
+                      KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node, {
+                          kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER,
+                      }),
                   }
                 : { WAIT_INTERVAL_SECONDS: w.WAIT_INTERVAL_SECONDS, WAIT_ATTEMPTS: w.WAIT_ATTEMPTS }),
         },

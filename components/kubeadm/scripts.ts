@@ -31,6 +31,7 @@ import {
     CRI_SOCKET,
     KUBE_DIR,
     KubeadmInputError,
+    STATIC_POD_STOP_TIMEOUT_SECONDS,
     controlPlaneEndpoint,
     normalizeCluster,
     validateBootstrapToken,
@@ -45,13 +46,6 @@ export type { ScriptOptions };
 
 /** What a bootstrap token looks like, as the scripts check it (lib/token.sh). */
 export const TOKEN_RE = "^[a-z0-9]{6}\\.[a-z0-9]{16}$";
-
-/**
- * How long rotate and the certificate renewal let a static pod's container stop before it is
- * killed: the apiserver's shutdown delay (config.ts, APISERVER_SHUTDOWN_DELAY) plus time to finish
- * in-flight requests.
- */
-const STATIC_POD_STOP_TIMEOUT_SECONDS = 45;
 
 function controlPlaneRequiredFiles(): string[] {
     return [...pkiFilesFor("control-plane").map((f) => f.path), AUDIT_POLICY_PATH];

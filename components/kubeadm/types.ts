@@ -58,6 +58,12 @@ export { API_PORT };
 export const DNS_DOMAIN = "cluster.local";
 /** containerd from Ubuntu's archive. */
 export const CRI_SOCKET = "unix:///run/containerd/containerd.sock";
+/**
+ * How long rotate, the certificate renewal and the upgrade let a static pod's container stop
+ * before it is killed: the apiserver's shutdown delay (config.ts, APISERVER_SHUTDOWN_DELAY) plus
+ * time to finish in-flight requests.
+ */
+export const STATIC_POD_STOP_TIMEOUT_SECONDS = 45;
 /** kubeadm's fixed directories on a node. */
 export const KUBE_DIR = "/etc/kubernetes";
 export const PKI_DIR = "/etc/kubernetes/pki";

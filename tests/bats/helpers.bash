@@ -83,9 +83,9 @@ place_dummy_control_plane_files() {
 calls() { grep -E -- "$1" "$STUB_LOG" || true; }
 # count_calls PATTERN
 count_calls() { grep -c -E -- "$1" "$STUB_LOG" || true; }
-# line_of PATTERN: line number of the first recorded call matching PATTERN (0 if none).
+# line_of PATTERN [N]: line number of the Nth (default first) recorded call matching PATTERN (0 if none).
 line_of() {
   local n
-  n=$(grep -n -E -- "$1" "$STUB_LOG" | head -n 1 | cut -d: -f1)
+  n=$(grep -n -E -- "$1" "$STUB_LOG" | sed -n "${2:-1}p" | cut -d: -f1)
   echo "${n:-0}"
 }

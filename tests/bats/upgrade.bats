@@ -22,6 +22,7 @@ live() {
   echo "$1" >"$STUB_STATE/configured-version"
   for n in "$CP0" "$CP1" "$CP2" "$WORKER"; do echo "$1" >"$STUB_STATE/kubelet-version-$n"; done
   echo "    image: registry.k8s.io/kube-apiserver:$1" >"$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+  echo "    image: registry.k8s.io/etcd:for-$1" >"$K8S_HA_FSROOT/etc/kubernetes/manifests/etcd.yaml"
 }
 
 @test "first control plane, one minor up: kubeadm first, upgrade apply, drain, kubelet/kubectl, restart, Ready, uncordon" {
@@ -33,7 +34,7 @@ live() {
   # the new minor's package channel
   grep -qx 'deb \[signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg\] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /' "$K8S_HA_FSROOT/etc/apt/sources.list.d/kubernetes.list"
   kubeadm_pkg=$(line_of '^apt-get install .* kubeadm=1\.35\.2-1\.1$')
-  apply=$(line_of '^kubeadm upgrade apply -y v1\.35\.2 --certificate-renewal=false')
+  apply=$(line_of '^kubeadm upgrade apply -y v1\.35\.2 --certificate-renewal=false --etcd-upgrade=false')
   drain=$(line_of "^kubectl .* drain $CP0 --ignore-daemonsets --delete-emptydir-data --timeout=300s")
   kubelet_pkg=$(line_of '^apt-get install .* kubelet=1\.35\.2-1\.1 kubectl=1\.35\.2-1\.1$')
   restart=$(line_of '^systemctl restart kubelet')
@@ -46,6 +47,67 @@ live() {
   assert_failure
   run find "$K8S_HA_FSROOT/run" -mindepth 1
   assert_output ''
+}
+
+@test "defect: etcd restarts at the new version only with the apiserver stopped first; kubeadm never restarts it under a serving one" {
+  live v1.34.3
+  export STUB_NODE=$CP0
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  manifests="$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  # the new kubeadm renders the manifest from the configuration at its own version
+  render=$(line_of '^kubeadm init phase etcd local --dry-run --config ')
+  grep -qx '    image: registry.k8s.io/etcd:for-v1.35.2' "$manifests/etcd.yaml"
+  assert_equal "$(stat -c %a "$manifests/etcd.yaml")" 600
+  grep -qx '    image: registry.k8s.io/etcd:for-v1.34.3' "$K8S_HA_FSROOT/var/lib/k8s-ha/etcd.yaml.before-v1.35.2"
+  run find "$manifests" -name '.*'
+  assert_output ''
+  api_stop=$(line_of '^crictl .* stop --timeout 45 kube-apiserver-1$')
+  etcd_up=$(line_of '^curl .*http://127\.0\.0\.1:2381/health')
+  api_up=$(line_of '^curl .*https://10\.0\.16\.10:6443/readyz')
+  apply=$(line_of '^kubeadm upgrade apply ')
+  ((render > 0 && api_stop > render && etcd_up > api_stop && api_up > etcd_up && apply > api_up))
+  # the kubelet restart: the kubelet stops, then the apiserver leaves gracefully, then the new kubelet
+  drain=$(line_of " drain $CP0 ")
+  kubelet_stop=$(line_of '^systemctl stop kubelet$')
+  api_stop2=$(line_of '^crictl .* stop --timeout 45 kube-apiserver-[0-9]+$' 2)
+  kubelet_pkg=$(line_of '^apt-get install .* kubelet=')
+  ((kubelet_stop > drain && api_stop2 > kubelet_stop && kubelet_pkg > api_stop2))
+  assert_equal "$(count_calls '^kubeadm upgrade .*--etcd-upgrade=false')" 1
+  assert_equal "$(count_calls '^crictl .* stop ')" 2
+}
+
+@test "a second run finds etcd at the new manifest: no etcd restart, no apiserver stop before kubeadm" {
+  live v1.34.3
+  export STUB_NODE=$CP0
+  echo "    image: registry.k8s.io/etcd:for-v1.35.2" >"$K8S_HA_FSROOT/etc/kubernetes/manifests/etcd.yaml"
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "etcd runs the manifest of kubeadm v1.35.2 already"
+  (($(line_of '^crictl .* stop ') > $(line_of '^kubeadm upgrade apply ')))
+  assert_equal "$(count_calls '^crictl .* stop ')" 1
+}
+
+@test "an etcd that is not healthy at the new manifest gets the old one back, and kubeadm does not run" {
+  live v1.34.3
+  export STUB_NODE=$CP1
+  echo v1.35.2 >"$STUB_STATE/configured-version"
+  echo '2381/health 7' >"$STUB_STATE/curl-rules"
+  run bash "$S/upgrade-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "etcd did not come back healthy on the manifest of kubeadm v1.35.2; the old manifest is back in place"
+  grep -qx '    image: registry.k8s.io/etcd:for-v1.34.3' "$K8S_HA_FSROOT/etc/kubernetes/manifests/etcd.yaml"
+  assert_equal "$(count_calls '^kubeadm upgrade ')" 0
+}
+
+@test "a failure after the kubelet's stop starts the kubelet again" {
+  live v1.34.3
+  export STUB_NODE=$CP0 STUB_KUBEADM_FAIL=config
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "kubeadm config images list --kubernetes-version v1.35.2 failed"
+  (($(line_of '^systemctl start kubelet$') > $(line_of '^systemctl stop kubelet$')))
+  assert_equal "$(count_calls 'uncordon')" 0
 }
 
 @test "a patch upgrade is allowed" {

@@ -36,19 +36,21 @@ export function pollReadyz(
 
 /**
  * Polls a read that needs etcd (GET the default Namespace) through the NLB stand-in, each on a
- * new connection as a new client's would be balanced: whether the API answers. /readyz is not
- * that during a graceful restart: a stopping apiserver fails it on purpose (so that load balancers
- * drain it) while it still serves every request for its shutdown delay.
+ * new connection as a new client's would be balanced (or, with fresh false, on one kept
+ * connection): whether the API answers. /readyz is not that during a graceful restart: a stopping
+ * apiserver fails it on purpose (so that load balancers drain it) while it still serves every
+ * request for its shutdown delay.
  */
 export function pollApi(
     adminKubeconfig: string,
     servername: string,
     intervalMs = 500,
+    fresh = true,
 ): { polls: Poll[]; stop: () => Promise<void> } {
     return poll(adminKubeconfig, servername, intervalMs, {
         host: LB_IP,
         path: "/api/v1/namespaces/default",
-        fresh: true,
+        fresh,
         ok: (status, body) => status === 200 && /"kind":\s*"Namespace"/.test(body),
     });
 }

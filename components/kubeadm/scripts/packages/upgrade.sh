@@ -10,10 +10,13 @@
 #   manifest does);
 # - the pkgs.k8s.io channel of the new minor, kubeadm first; then `kubeadm upgrade apply vX` on the
 #   first control plane or `kubeadm upgrade node` elsewhere (certificate renewal off: Pulumi owns
-#   the PKI); every node after the first checks that the cluster configuration is at the version;
+#   the PKI; etcd upgrade off: this script moves etcd first); every node after the first checks
+#   that the cluster configuration is at the version;
+# - on a control plane, before kubeadm: the etcd member at the manifest the new kubeadm writes,
+#   with the apiserver out of the load balancer while etcd restarts;
 # - drain, kubelet and kubectl, containerd's sandbox image set to this kubeadm's pause image,
-#   kubelet restart, wait for the Node to report the version and be Ready (and the local
-#   apiserver), uncordon.
+#   kubelet restart (on a control plane with the apiserver out of the load balancer first), wait
+#   for the Node to report the version and be Ready (and the local apiserver), uncordon.
 # A worker holds no cluster credential: it reads the versions with its kubelet's own (which may
 # read its Node and kubeadm-config), and a control plane drains it before this runs and uncordons
 # it after (its upgrade-drain and upgrade-uncordon steps).
@@ -25,7 +28,8 @@
 #@endif
 #@if control-plane
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE LOCAL_READYZ_URL
-# params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS
+# params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS CRI_SOCKET
+# params: STOP_TIMEOUT_SECONDS VERSION_PLACEHOLDER KUBEADM_PHASE_CONFIG
 #@else
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE
 # params: WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
@@ -39,6 +43,12 @@ source lib/wait.sh
 source lib/workdir.sh
 
 source lib/admin-kubeconfig.sh
+
+source lib/kubeadm-version.sh
+
+source lib/etcd-healthy.sh
+
+source lib/static-pods.sh
 #@else
 
 source lib/kubelet-credential.sh
@@ -73,6 +83,20 @@ configured_version() {
 source lib/node-status.sh
 #@if control-plane
 source lib/local-api-ready.sh
+#@endif
+#@if control-plane
+# stop_apiserver: the apiserver's graceful stop (it fails /readyz for its shutdown delay, so that
+# the load balancer drains it, then finishes what it serves); prints the stopped container IDs.
+stop_apiserver() {
+  local old ids=()
+  old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
+  if [[ -n $old ]]; then
+    mapfile -t ids <<<"$old"
+    log "stopping kube-apiserver gracefully, out of the load balancer: $1" >&2
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop kube-apiserver"
+  fi
+  printf '%s' "$old"
+}
 #@endif
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
@@ -134,13 +158,63 @@ apt-get install -y -q --allow-change-held-packages "kubeadm=$pkg_version"
 apt-mark hold kubeadm >/dev/null
 [[ "$(kubeadm version -o short)" == "v$K8S_VERSION" ]] || die "kubeadm is not at v$K8S_VERSION after installing $pkg_version"
 
+#@if control-plane
+# --- etcd: this member at the new kubeadm's manifest, with the apiserver out of the load balancer --
+# The apiserver reads only this member. kubeadm would restart etcd under a serving apiserver, which
+# then times requests out (for about a minute in the node lane) while the NLB still sends them
+# (until 2 failed checks 10 s apart). So the apiserver stops gracefully first, as in rotate, and
+# kubeadm upgrades with --etcd-upgrade=false below. The manifest is the one kubeadm's upgrade
+# writes (both render it with kubeadm's local etcd phase); a member that is not healthy on it gets
+# the old manifest back.
+with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+mkdir -p -- "$work/etcd"
+KUBEADM_INIT_DRYRUN_DIR="$work/etcd" kubeadm init phase etcd local --dry-run --config "$work/kubeadm.yaml" >/dev/null ||
+  die "kubeadm init phase etcd local --dry-run (the etcd manifest of v$K8S_VERSION) failed"
+[[ -s "$work/etcd/etcd.yaml" ]] || die "kubeadm init phase etcd local --dry-run wrote no etcd.yaml"
+etcd_manifest="$KUBE_DIR/manifests/etcd.yaml"
+if cmp -s -- "$work/etcd/etcd.yaml" "$etcd_manifest"; then
+  log "etcd runs the manifest of kubeadm v$K8S_VERSION already"
+else
+  etcd_backup="$STATE_DIR/etcd.yaml.before-v$K8S_VERSION"
+  if [[ ! -e $etcd_backup ]]; then
+    mkdir -p -- "$STATE_DIR"
+    cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
+  fi
+  api_old=$(stop_apiserver "etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
+  # A dot file first: the kubelet reads every other file in the manifest directory as a pod.
+  install -m 0600 -- "$work/etcd/etcd.yaml" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
+  mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+  log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
+  if ! wait_for "a new etcd container" new_container_running etcd "$etcd_old" || ! wait_for "etcd healthy" etcd_healthy; then
+    install -m 0600 -- "$etcd_backup" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
+    mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+    die "etcd did not come back healthy on the manifest of kubeadm v$K8S_VERSION; the old manifest is back in place"
+  fi
+  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
+  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after etcd's restart"
+  # The kubelet reads its local apiserver: the Node may have gone NotReady meanwhile, and kubeadm's
+  # preflight refuses a NotReady control plane.
+  wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after etcd's restart"
+fi
+
+#@endif
 # --- kubeadm: the control plane (apply on the first, node elsewhere) -----------------------------
 if ((IS_FIRST)); then
   log "kubeadm upgrade apply v$K8S_VERSION on $NODE_NAME"
+#@if control-plane
+  kubeadm upgrade apply -y "v$K8S_VERSION" --certificate-renewal=false --etcd-upgrade=false ||
+    die "kubeadm upgrade apply v$K8S_VERSION failed"
+#@else
   kubeadm upgrade apply -y "v$K8S_VERSION" --certificate-renewal=false || die "kubeadm upgrade apply v$K8S_VERSION failed"
+#@endif
 else
   log "kubeadm upgrade node on $NODE_NAME"
+#@if control-plane
+  kubeadm upgrade node --certificate-renewal=false --etcd-upgrade=false || die "kubeadm upgrade node failed"
+#@else
   kubeadm upgrade node --certificate-renewal=false || die "kubeadm upgrade node failed"
+#@endif
 fi
 
 #@if control-plane
@@ -148,6 +222,12 @@ fi
 log "draining $NODE_NAME"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
+# The new kubelet restarts the static pods' containers: the apiserver leaves the load balancer
+# first. The kubelet stops before it, so that nothing starts the apiserver again until the new
+# kubelet does; whatever fails from here, the kubelet starts again on the way out.
+trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
+systemctl stop kubelet
+stop_apiserver "the kubelet restarts at v$K8S_VERSION" >/dev/null
 #@else
 # --- kubelet and kubectl, restart (drained by its upgrade-drain step) ----------------------------
 #@endif

@@ -18,8 +18,118 @@ readonly DRAIN_TIMEOUT='300s'
 readonly WAIT_INTERVAL_SECONDS='5'
 readonly WAIT_ATTEMPTS='120'
 readonly STDIN_TIMEOUT_SECONDS='60'
+readonly CRI_SOCKET='unix:///run/containerd/containerd.sock'
+readonly STOP_TIMEOUT_SECONDS='45'
+readonly VERSION_PLACEHOLDER='k8s-ha-installed-kubeadm-version'
+readonly KUBEADM_PHASE_CONFIG='apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: k8s-ha-dev-cp-0
+  criSocket: unix:///run/containerd/containerd.sock
+  kubeletExtraArgs:
+    - name: node-ip
+      value: 10.0.16.10
+localAPIEndpoint:
+  advertiseAddress: 10.0.16.10
+  bindPort: 6443
+timeouts:
+  controlPlaneComponentHealthCheck: 8m0s
+  kubernetesAPICall: 10m0s
+  discovery: 10m0s
+  tlsBootstrap: 10m0s
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+clusterName: k8s-ha-dev
+kubernetesVersion: k8s-ha-installed-kubeadm-version
+controlPlaneEndpoint: k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com:6443
+certificatesDir: /etc/kubernetes/pki
+networking:
+  podSubnet: 10.244.0.0/16
+  serviceSubnet: 10.96.0.0/12
+  dnsDomain: cluster.local
+apiServer:
+  certSANs:
+    - k8s-ha-dev-api-0a1b2c3d4e5f6789.elb.us-east-1.amazonaws.com
+    - api.k8s-ha-dev.example.com
+  extraArgs:
+    - name: audit-log-path
+      value: /var/log/kubernetes/audit/audit.log
+    - name: audit-policy-file
+      value: /etc/kubernetes/audit-policy.yaml
+    - name: audit-log-maxage
+      value: "30"
+    - name: audit-log-maxbackup
+      value: "10"
+    - name: audit-log-maxsize
+      value: "100"
+    - name: profiling
+      value: "false"
+    - name: shutdown-delay-duration
+      value: 20s
+    - name: encryption-provider-config
+      value: /etc/kubernetes/pki/encryption-config.yaml
+  extraVolumes:
+    - name: audit-policy
+      hostPath: /etc/kubernetes/audit-policy.yaml
+      mountPath: /etc/kubernetes/audit-policy.yaml
+      readOnly: true
+      pathType: File
+    - name: audit-log
+      hostPath: /var/log/kubernetes/audit
+      mountPath: /var/log/kubernetes/audit
+      readOnly: false
+      pathType: DirectoryOrCreate
+controllerManager:
+  extraArgs:
+    - name: leader-elect
+      value: "true"
+    - name: leader-elect-lease-duration
+      value: 15s
+    - name: leader-elect-renew-deadline
+      value: 10s
+    - name: leader-elect-retry-period
+      value: 2s
+    - name: profiling
+      value: "false"
+    - name: bind-address
+      value: 127.0.0.1
+scheduler:
+  extraArgs:
+    - name: leader-elect
+      value: "true"
+    - name: leader-elect-lease-duration
+      value: 15s
+    - name: leader-elect-renew-deadline
+      value: 10s
+    - name: leader-elect-retry-period
+      value: 2s
+    - name: profiling
+      value: "false"
+    - name: bind-address
+      value: 127.0.0.1
+etcd:
+  local:
+    dataDir: /var/lib/etcd
+    extraArgs:
+      - name: quota-backend-bytes
+        value: "8589934592"
+      - name: heartbeat-interval
+        value: "100"
+      - name: election-timeout
+        value: "1000"
+      - name: snapshot-count
+        value: "10000"
+      - name: auto-compaction-mode
+        value: periodic
+      - name: auto-compaction-retention
+        value: 1h
+    serverCertSANs: []
+    peerCertSANs: []
+'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
+readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
 
 log() { printf '[k8s-ha %s] %s\n' "$SCRIPT_NAME" "$*"; }
 die() {
@@ -66,6 +176,50 @@ read_admin_kubeconfig() {
 }
 
 kube() { kubectl --kubeconfig "$work/admin.conf" --request-timeout=30s "$@"; }
+
+# with_installed_version TEXT: TEXT with VERSION_PLACEHOLDER replaced by the installed kubeadm's
+# version ("v1.N.P"). The kubeadm configs of init and rotate carry the placeholder instead of the
+# configured version, so that a version bump changes only the upgrade step's text; the upgrade
+# step is also what installs kubeadm, at the configured version, before init or join.
+with_installed_version() {
+  local version
+  version=$(kubeadm version -o short) || die "cannot run 'kubeadm version' (the upgrade step installs kubeadm first)"
+  [[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || die "kubeadm reports version '$version', not v1.N.P"
+  printf '%s' "${1//"$VERSION_PLACEHOLDER"/"$version"}"
+}
+
+etcd_healthy() { curl -sf --max-time 5 -o /dev/null http://127.0.0.1:2381/health; }
+
+# Static pods on this control plane, through the CRI (needs CRI_SOCKET, STOP_TIMEOUT_SECONDS and
+# lib/wait.sh; the health checks of etcd and the apiserver come from their own lib files).
+crictl_() { crictl --runtime-endpoint "$CRI_SOCKET" "$@"; }
+running_ids() { crictl_ ps --quiet --state running --name "^$1\$"; }
+new_container_running() {
+  local now
+  now=$(running_ids "$1") || return 1
+  [[ -n $now && $now != "$2" ]]
+}
+controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
+scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
+
+# restart_static_pod NAME CHECK: stop NAME's container gracefully (SIGTERM, SIGKILL only after
+# STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
+# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
+# reads the new files. Then wait for the new container, and for CHECK.
+restart_static_pod() {
+  local name=$1 check=$2 old
+  old=$(running_ids "$name") || die "crictl cannot list containers"
+  if [[ -n $old ]]; then
+    local ids=()
+    mapfile -t ids <<<"$old"
+    log "restarting $name"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
+  else
+    log "$name has no running container; waiting for the kubelet to start it"
+  fi
+  wait_for "a new $name container" new_container_running "$name" "$old" || die "$name did not come back"
+  wait_for "$name healthy" "$check" || die "$name did not become healthy after the restart"
+}
 
 # minor_of V / patch_of V: the N and P of "v1.N.P" or "1.N.P" (empty when V is malformed).
 minor_of() { if [[ $1 =~ ^v?1\.([0-9]+)\.([0-9]+) ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi; }
@@ -172,6 +326,18 @@ node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeIn
 node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
 local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
+# stop_apiserver: the apiserver's graceful stop (it fails /readyz for its shutdown delay, so that
+# the load balancer drains it, then finishes what it serves); prints the stopped container IDs.
+stop_apiserver() {
+  local old ids=()
+  old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
+  if [[ -n $old ]]; then
+    mapfile -t ids <<<"$old"
+    log "stopping kube-apiserver gracefully, out of the load balancer: $1" >&2
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop kube-apiserver"
+  fi
+  printf '%s' "$old"
+}
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
   if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
@@ -228,19 +394,65 @@ apt-get install -y -q --allow-change-held-packages "kubeadm=$pkg_version"
 apt-mark hold kubeadm >/dev/null
 [[ "$(kubeadm version -o short)" == "v$K8S_VERSION" ]] || die "kubeadm is not at v$K8S_VERSION after installing $pkg_version"
 
+# --- etcd: this member at the new kubeadm's manifest, with the apiserver out of the load balancer --
+# The apiserver reads only this member. kubeadm would restart etcd under a serving apiserver, which
+# then times requests out (for about a minute in the node lane) while the NLB still sends them
+# (until 2 failed checks 10 s apart). So the apiserver stops gracefully first, as in rotate, and
+# kubeadm upgrades with --etcd-upgrade=false below. The manifest is the one kubeadm's upgrade
+# writes (both render it with kubeadm's local etcd phase); a member that is not healthy on it gets
+# the old manifest back.
+with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
+mkdir -p -- "$work/etcd"
+KUBEADM_INIT_DRYRUN_DIR="$work/etcd" kubeadm init phase etcd local --dry-run --config "$work/kubeadm.yaml" >/dev/null ||
+  die "kubeadm init phase etcd local --dry-run (the etcd manifest of v$K8S_VERSION) failed"
+[[ -s "$work/etcd/etcd.yaml" ]] || die "kubeadm init phase etcd local --dry-run wrote no etcd.yaml"
+etcd_manifest="$KUBE_DIR/manifests/etcd.yaml"
+if cmp -s -- "$work/etcd/etcd.yaml" "$etcd_manifest"; then
+  log "etcd runs the manifest of kubeadm v$K8S_VERSION already"
+else
+  etcd_backup="$STATE_DIR/etcd.yaml.before-v$K8S_VERSION"
+  if [[ ! -e $etcd_backup ]]; then
+    mkdir -p -- "$STATE_DIR"
+    cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
+  fi
+  api_old=$(stop_apiserver "etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
+  # A dot file first: the kubelet reads every other file in the manifest directory as a pod.
+  install -m 0600 -- "$work/etcd/etcd.yaml" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
+  mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+  log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
+  if ! wait_for "a new etcd container" new_container_running etcd "$etcd_old" || ! wait_for "etcd healthy" etcd_healthy; then
+    install -m 0600 -- "$etcd_backup" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
+    mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+    die "etcd did not come back healthy on the manifest of kubeadm v$K8S_VERSION; the old manifest is back in place"
+  fi
+  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
+  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after etcd's restart"
+  # The kubelet reads its local apiserver: the Node may have gone NotReady meanwhile, and kubeadm's
+  # preflight refuses a NotReady control plane.
+  wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after etcd's restart"
+fi
+
 # --- kubeadm: the control plane (apply on the first, node elsewhere) -----------------------------
 if ((IS_FIRST)); then
   log "kubeadm upgrade apply v$K8S_VERSION on $NODE_NAME"
-  kubeadm upgrade apply -y "v$K8S_VERSION" --certificate-renewal=false || die "kubeadm upgrade apply v$K8S_VERSION failed"
+  kubeadm upgrade apply -y "v$K8S_VERSION" --certificate-renewal=false --etcd-upgrade=false ||
+    die "kubeadm upgrade apply v$K8S_VERSION failed"
 else
   log "kubeadm upgrade node on $NODE_NAME"
-  kubeadm upgrade node --certificate-renewal=false || die "kubeadm upgrade node failed"
+  kubeadm upgrade node --certificate-renewal=false --etcd-upgrade=false || die "kubeadm upgrade node failed"
 fi
 
 # --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
 log "draining $NODE_NAME"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
+# The new kubelet restarts the static pods' containers: the apiserver leaves the load balancer
+# first. The kubelet stops before it, so that nothing starts the apiserver again until the new
+# kubelet does; whatever fails from here, the kubelet starts again on the way out.
+trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
+systemctl stop kubelet
+stop_apiserver "the kubelet restarts at v$K8S_VERSION" >/dev/null
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
