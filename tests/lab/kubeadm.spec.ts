@@ -103,6 +103,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                                 "join-control-plane.yaml",
                                 "renew-kubeconfigs.kubeadm-phase-config.yaml",
                                 "rotate.kubeadm-phase-config.yaml",
+                                "upgrade-control-plane.kubeadm-phase-config.yaml",
                             ],
                             node.name,
                         );
@@ -113,6 +114,7 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                                 "join-control-plane.yaml",
                                 "renew-kubeconfigs.kubeadm-phase-config.yaml",
                                 "rotate.kubeadm-phase-config.yaml",
+                                "upgrade-control-plane.kubeadm-phase-config.yaml",
                             ],
                             node.name,
                         );
