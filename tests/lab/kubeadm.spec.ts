@@ -134,7 +134,9 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                         seen.push(file);
                     }
                 }
-                assert.equal(seen.length, 1 + 3 * v.controlPlanes + v.workers);
+                // init; per control plane its join and the phase configurations of rotate, the
+                // renewal and the upgrade; per worker its join
+                assert.equal(seen.length, 1 + 4 * v.controlPlanes + v.workers);
             });
 
             it("`kubeadm init phase certs all` reuses every certificate on every control plane and generates none", async () => {
