@@ -45,7 +45,7 @@ process.env.K8S_HA_TLS_KEY_STORE ??= join(__dirname, "node_modules", ".cache", "
 const rank = (f) => (HEAVY_FIRST.includes(f) ? HEAVY_FIRST.indexOf(f) : HEAVY_FIRST.length);
 
 module.exports = {
-    require: ["sucrase/register/ts"],
+    require: [join(__dirname, "tools", "ts-register.js")],
     extension: ["ts"],
     spec: specs.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)),
     parallel: true,

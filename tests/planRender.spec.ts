@@ -29,7 +29,7 @@ function renderCli(
     inProcess = false,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
     if (inProcess) return planInProcess(renderArgs(dir, extra));
-    const args = ["-r", "sucrase/register/ts", "tools/plan.ts", ...renderArgs(dir, extra)];
+    const args = ["-r", "./tools/ts-register.js", "tools/plan.ts", ...renderArgs(dir, extra)];
     return new Promise((resolve) => {
         execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
             resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });

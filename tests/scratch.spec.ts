@@ -9,7 +9,7 @@ describe("scratchDir: specs' temporary directories", () => {
         const script = `const { writeFileSync } = require("node:fs"); const d = require(${JSON.stringify(join(__dirname, "scratch"))}).scratchDir("k8s-ha-scratch-spec-"); writeFileSync(d + "/key.pem", "x"); process.stdout.write(d); throw new Error("midway");`;
         let dir = "";
         try {
-            execFileSync(process.execPath, ["-r", "sucrase/register/ts", "-e", script], {
+            execFileSync(process.execPath, ["-r", join(__dirname, "..", "tools", "ts-register.js"), "-e", script], {
                 encoding: "utf8",
                 stdio: "pipe",
             });

@@ -26,7 +26,7 @@ function issueInNewProcess(store: string | undefined, keys: { name: string; inpu
     delete env[KEY_STORE_ENV];
     if (store) env[KEY_STORE_ENV] = store;
     return JSON.parse(
-        execFileSync(process.execPath, ["-r", "sucrase/register/ts", "-e", script], {
+        execFileSync(process.execPath, ["-r", "./tools/ts-register.js", "-e", script], {
             cwd: ROOT,
             env,
             encoding: "utf8",

@@ -2,7 +2,7 @@
 // at most 1.3 times). Runs package.json's `plan` command (without npm's start-up) and a bare
 // `node -e` requiring the same SDKs, alternately, and reports medians of wall and CPU time, so
 // that a load change on a shared machine hits both sides alike.
-//   node -r sucrase/register/ts tools/planSpeed.ts [--rounds N] [--stack S] [--json]
+//   node -r ./tools/ts-register.js tools/planSpeed.ts [--rounds N] [--stack S] [--json]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -13,7 +13,7 @@ function engine(args: string[], env: NodeJS.ProcessEnv = {}) {
     try {
         const r = spawnSync(
             process.execPath,
-            ["-r", "sucrase/register/ts", "tools/engine/cli.ts", ...args, "--state", state],
+            ["-r", "./tools/ts-register.js", "tools/engine/cli.ts", ...args, "--state", state],
             { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" },
         );
         return { code: r.status, out: `${r.stdout}${r.stderr}` };

@@ -133,8 +133,15 @@ class NotApplicableError extends Error {
     }
 }
 
+/** Thrown for every resource a rule does not apply to, thousands per plan: caught, never shown, so no stack. */
 function throwNotApplicable(reason?: string): never {
-    throw new NotApplicableError(reason);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+        throw new NotApplicableError(reason);
+    } finally {
+        Error.stackTraceLimit = limit;
+    }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 // following the provider's semantics: PEM formats per algorithm, snake_case allowedUses mapped
 // to key usages and extended key usages, the CA flag, validity, SANs split into DNS and IP.
 // Tests use it to check what the program asks for with openssl and a real etcd cluster.
-import "reflect-metadata";
 import {
     createHash,
     createPrivateKey,
@@ -14,13 +13,25 @@ import {
 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import type * as pulumi from "@pulumi/pulumi";
 import type { webcrypto as WebCrypto } from "node:crypto";
 import { secretValue, unwrapSecrets } from "./values";
 import { TYPES } from "../../policies/lib/contract";
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let loaded: typeof X509 | undefined;
+/**
+ * @peculiar/x509 and the two hundred modules under it, loaded with the first certificate: a
+ * preview issues none, and the offline plan pays for every module it loads.
+ */
+function x509(): typeof X509 {
+    if (!loaded) {
+        require("reflect-metadata");
+        loaded = require("@peculiar/x509") as typeof X509;
+        loaded.cryptoProvider.set(webcrypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0]);
+    }
+    return loaded;
+}
 
 type CryptoKey = WebCrypto.CryptoKey;
 type Algorithm = WebCrypto.Algorithm;
@@ -28,26 +39,32 @@ type EcdsaParams = WebCrypto.EcdsaParams;
 
 type State = Record<string, unknown>;
 
-const KEY_USAGE: Record<string, number> = {
-    digital_signature: x509.KeyUsageFlags.digitalSignature,
-    content_commitment: x509.KeyUsageFlags.nonRepudiation,
-    key_encipherment: x509.KeyUsageFlags.keyEncipherment,
-    data_encipherment: x509.KeyUsageFlags.dataEncipherment,
-    key_agreement: x509.KeyUsageFlags.keyAgreement,
-    cert_signing: x509.KeyUsageFlags.keyCertSign,
-    crl_signing: x509.KeyUsageFlags.cRLSign,
-    encipher_only: x509.KeyUsageFlags.encipherOnly,
-    decipher_only: x509.KeyUsageFlags.decipherOnly,
-};
-const EXT_KEY_USAGE: Record<string, string> = {
-    any_extended: "2.5.29.37.0",
-    server_auth: x509.ExtendedKeyUsage.serverAuth,
-    client_auth: x509.ExtendedKeyUsage.clientAuth,
-    code_signing: x509.ExtendedKeyUsage.codeSigning,
-    email_protection: x509.ExtendedKeyUsage.emailProtection,
-    timestamping: x509.ExtendedKeyUsage.timeStamping,
-    ocsp_signing: x509.ExtendedKeyUsage.ocspSigning,
-};
+/** allowedUses → key usage flags and extended key usage OIDs, as the provider maps them. */
+function usageMaps(): { keyUsage: Record<string, number>; extKeyUsage: Record<string, string> } {
+    const { KeyUsageFlags: k, ExtendedKeyUsage: e } = x509();
+    return {
+        keyUsage: {
+            digital_signature: k.digitalSignature,
+            content_commitment: k.nonRepudiation,
+            key_encipherment: k.keyEncipherment,
+            data_encipherment: k.dataEncipherment,
+            key_agreement: k.keyAgreement,
+            cert_signing: k.keyCertSign,
+            crl_signing: k.cRLSign,
+            encipher_only: k.encipherOnly,
+            decipher_only: k.decipherOnly,
+        },
+        extKeyUsage: {
+            any_extended: "2.5.29.37.0",
+            server_auth: e.serverAuth,
+            client_auth: e.clientAuth,
+            code_signing: e.codeSigning,
+            email_protection: e.emailProtection,
+            timestamping: e.timeStamping,
+            ocsp_signing: e.ocspSigning,
+        },
+    };
+}
 
 /**
  * What the emulated tls resources were issued, as Pulumi's state keeps their outputs: by type,
@@ -163,22 +180,24 @@ function distinguishedName(subject: State | undefined): string {
     return parts.join(", ");
 }
 
-function extensions(inputs: State, publicKey: CryptoKey): Promise<x509.Extension[]> {
+function extensions(inputs: State, publicKey: CryptoKey): Promise<X509.Extension[]> {
     const uses = (inputs.allowedUses as string[] | undefined) ?? [];
-    const unknown = uses.filter((u) => !(u in KEY_USAGE) && !(u in EXT_KEY_USAGE));
+    const lib = x509();
+    const { keyUsage, extKeyUsage } = usageMaps();
+    const unknown = uses.filter((u) => !(u in keyUsage) && !(u in extKeyUsage));
     if (unknown.length > 0) throw new Error(`tls emulator: the provider rejects allowedUses ${unknown.join(", ")}`);
-    const exts: x509.Extension[] = [];
-    const flags = uses.reduce((f, u) => f | (KEY_USAGE[u] ?? 0), 0);
-    if (flags) exts.push(new x509.KeyUsagesExtension(flags, true));
-    const eku = uses.filter((u) => u in EXT_KEY_USAGE).map((u) => EXT_KEY_USAGE[u]);
-    if (eku.length) exts.push(new x509.ExtendedKeyUsageExtension(eku, false));
-    exts.push(new x509.BasicConstraintsExtension(inputs.isCaCertificate === true, undefined, true));
+    const exts: X509.Extension[] = [];
+    const flags = uses.reduce((f, u) => f | (keyUsage[u] ?? 0), 0);
+    if (flags) exts.push(new lib.KeyUsagesExtension(flags, true));
+    const eku = uses.filter((u) => u in extKeyUsage).map((u) => extKeyUsage[u]);
+    if (eku.length) exts.push(new lib.ExtendedKeyUsageExtension(eku, false));
+    exts.push(new lib.BasicConstraintsExtension(inputs.isCaCertificate === true, undefined, true));
     const names = [
         ...((inputs.dnsNames as string[] | undefined) ?? []).map((value) => ({ type: "dns" as const, value })),
         ...((inputs.ipAddresses as string[] | undefined) ?? []).map((value) => ({ type: "ip" as const, value })),
     ];
-    if (names.length) exts.push(new x509.SubjectAlternativeNameExtension(names, false));
-    return x509.SubjectKeyIdentifierExtension.create(publicKey).then((ski) => [...exts, ski]);
+    if (names.length) exts.push(new lib.SubjectAlternativeNameExtension(names, false));
+    return lib.SubjectKeyIdentifierExtension.create(publicKey).then((ski) => [...exts, ski]);
 }
 
 function validity(inputs: State): { notBefore: Date; notAfter: Date } {
@@ -187,7 +206,7 @@ function validity(inputs: State): { notBefore: Date; notAfter: Date } {
     return { notBefore, notAfter: new Date(notBefore.getTime() + hours * 3_600_000) };
 }
 
-function certState(cert: x509.X509Certificate, inputs: State): State {
+function certState(cert: X509.X509Certificate, inputs: State): State {
     const earlyHours = Number(inputs.earlyRenewalHours ?? 0);
     return {
         certPem: cert.toString("pem") + "\n",
@@ -286,10 +305,11 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
             );
         },
         [TYPES.selfSignedCert]: async (args) => {
+            const lib = x509();
             const i = unwrapSecrets(args.inputs) as State;
             const keys = await cryptoKeys(String(i.privateKeyPem));
             const name = distinguishedName(i.subject as State);
-            const cert = await x509.X509CertificateGenerator.create({
+            const cert = await lib.X509CertificateGenerator.create({
                 serialNumber: randomBytes(16)
                     .toString("hex")
                     .replace(/^[89a-f]/, "1"),
@@ -304,39 +324,41 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
             return certState(cert, i);
         },
         [TYPES.certRequest]: async (args) => {
+            const lib = x509();
             const i = unwrapSecrets(args.inputs) as State;
             const keys = await cryptoKeys(String(i.privateKeyPem));
             const names = [
                 ...((i.dnsNames as string[] | undefined) ?? []).map((value) => ({ type: "dns" as const, value })),
                 ...((i.ipAddresses as string[] | undefined) ?? []).map((value) => ({ type: "ip" as const, value })),
             ];
-            const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+            const csr = await lib.Pkcs10CertificateRequestGenerator.create({
                 name: distinguishedName(i.subject as State),
                 keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
                 signingAlgorithm: keys.sign,
-                extensions: names.length ? [new x509.SubjectAlternativeNameExtension(names)] : [],
+                extensions: names.length ? [new lib.SubjectAlternativeNameExtension(names)] : [],
             });
             return { certRequestPem: csr.toString("pem") + "\n" };
         },
         [TYPES.locallySignedCert]: async (args) => {
+            const lib = x509();
             const i = unwrapSecrets(args.inputs) as State;
-            const csr = new x509.Pkcs10CertificateRequest(String(i.certRequestPem));
-            const ca = new x509.X509Certificate(String(i.caCertPem));
+            const csr = new lib.Pkcs10CertificateRequest(String(i.certRequestPem));
+            const ca = new lib.X509Certificate(String(i.caCertPem));
             const caKeys = await cryptoKeys(String(i.caPrivateKeyPem));
-            const sans = csr.getExtension("2.5.29.17") as x509.SubjectAlternativeNameExtension | null;
+            const sans = csr.getExtension("2.5.29.17") as X509.SubjectAlternativeNameExtension | null;
             const requested = {
                 ...i,
                 dnsNames:
                     sans?.names.items
-                        .filter((n: x509.GeneralName) => n.type === "dns")
-                        .map((n: x509.GeneralName) => n.value) ?? [],
+                        .filter((n: X509.GeneralName) => n.type === "dns")
+                        .map((n: X509.GeneralName) => n.value) ?? [],
                 ipAddresses:
                     sans?.names.items
-                        .filter((n: x509.GeneralName) => n.type === "ip")
-                        .map((n: x509.GeneralName) => n.value) ?? [],
+                        .filter((n: X509.GeneralName) => n.type === "ip")
+                        .map((n: X509.GeneralName) => n.value) ?? [],
             };
             const publicKey = await csr.publicKey.export();
-            const cert = await x509.X509CertificateGenerator.create({
+            const cert = await lib.X509CertificateGenerator.create({
                 serialNumber: randomBytes(16)
                     .toString("hex")
                     .replace(/^[89a-f]/, "1"),
@@ -348,7 +370,7 @@ function emulators(): Record<string, (args: pulumi.runtime.MockResourceArgs) => 
                 signingKey: caKeys.privateKey,
                 extensions: [
                     ...(await extensions(requested, publicKey)),
-                    await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+                    await lib.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
                 ],
             });
             return certState(cert, i);
