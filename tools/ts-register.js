@@ -4,7 +4,9 @@
 // test worker and plan process.
 //   node -r ./tools/ts-register.js file.ts
 // One cache file per source file (named by a hash of its path), so the cache stays as large as
-// the tree; it holds the hash of what it was made from and is rewritten when that differs.
+// the tree; it holds the hash of what it was made from (the text, sucrase's version and options)
+// and is rewritten when that differs. Kept in node_modules/.cache/k8s-ha/ts-register/, or in
+// K8S_HA_TRANSFORM_CACHE; delete it to start afresh.
 "use strict";
 const { Buffer } = require("node:buffer");
 const { createHash } = require("node:crypto");
