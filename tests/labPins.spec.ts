@@ -114,14 +114,16 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.equal(required("tools/lab/etcd/go.mod", "go.etcd.io/etcd/etcdctl/v3"), server);
     });
 
-    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that test:nodes builds", () => {
+    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that test:nodes and its bring-up build", () => {
         const [, cur] = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"))!;
         const m = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/cri-tools/go.mod", "sigs.k8s.io/cri-tools"));
         assert.ok(m && [Number(cur), Number(cur) - 1].includes(Number(m[1])), m?.[0]);
         // Not in k8s-node: that would change its cache key and rebuild the kubelet's toolset.
         assert.doesNotMatch(read("tools/lab/k8s-node/build.env"), /crictl/);
         const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
-        assert.match(scripts["test:nodes"], /build\.sh --toolset cri-tools && /);
+        assert.match(scripts["lab:tools:nodes"], /build\.sh --toolset cri-tools(?: &&|$)/);
+        for (const lane of ["test:nodes", "test:nodes:bringup"])
+            assert.match(scripts[lane], /^npm run --silent lab:tools:nodes && /, lane);
     });
 });
 
