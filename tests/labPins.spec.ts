@@ -114,7 +114,7 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.equal(required("tools/lab/etcd/go.mod", "go.etcd.io/etcd/etcdctl/v3"), server);
     });
 
-    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that test:nodes and its bring-up build", () => {
+    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that every node lane builds", () => {
         const [, cur] = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"))!;
         const m = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/cri-tools/go.mod", "sigs.k8s.io/cri-tools"));
         assert.ok(m && [Number(cur), Number(cur) - 1].includes(Number(m[1])), m?.[0]);
@@ -122,7 +122,8 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.doesNotMatch(read("tools/lab/k8s-node/build.env"), /crictl/);
         const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
         assert.match(scripts["lab:tools:nodes"], /build\.sh --toolset cri-tools(?: &&|$)/);
-        for (const lane of ["test:nodes", "test:nodes:bringup"])
+        // The upgrade needs it too: a control plane's upgrade stops the apiserver through crictl.
+        for (const lane of ["test:nodes", "test:nodes:bringup", "test:nodes:upgrade"])
             assert.match(scripts[lane], /^npm run --silent lab:tools:nodes && /, lane);
     });
 });
