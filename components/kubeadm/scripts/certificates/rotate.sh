@@ -100,15 +100,9 @@ if ((etcd_changed)); then
   # load balancer would still send it requests. It leaves first: its graceful stop fails /readyz
   # for the shutdown delay, which takes it out of the load balancer; etcd restarts while it is out
   # (right after, before the kubelet's new apiserver can be ready); it comes back on the new files.
-  api_old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
-  if [[ -n $api_old ]]; then
-    mapfile -t api_ids <<<"$api_old"
-    log "stopping kube-apiserver while etcd restarts"
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${api_ids[@]}" >/dev/null || die "could not stop kube-apiserver"
-  fi
+  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts")
   restart_static_pod etcd etcd_healthy
-  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
-  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after the restart"
+  await_static_pod kube-apiserver "$api_old" local_api_ready
 else
   restart_static_pod kube-apiserver local_api_ready
 fi

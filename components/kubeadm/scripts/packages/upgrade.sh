@@ -84,20 +84,6 @@ source lib/node-status.sh
 #@if control-plane
 source lib/local-api-ready.sh
 #@endif
-#@if control-plane
-# stop_apiserver: the apiserver's graceful stop (it fails /readyz for its shutdown delay, so that
-# the load balancer drains it, then finishes what it serves); prints the stopped container IDs.
-stop_apiserver() {
-  local old ids=()
-  old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
-  if [[ -n $old ]]; then
-    mapfile -t ids <<<"$old"
-    log "stopping kube-apiserver gracefully, out of the load balancer: $1" >&2
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop kube-apiserver"
-  fi
-  printf '%s' "$old"
-}
-#@endif
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
   if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
@@ -180,19 +166,15 @@ else
     mkdir -p -- "$STATE_DIR"
     cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
   fi
-  api_old=$(stop_apiserver "etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION")
   etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
-  # A dot file first: the kubelet reads every other file in the manifest directory as a pod.
-  install -m 0600 -- "$work/etcd/etcd.yaml" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
-  mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+  put_manifest "$work/etcd/etcd.yaml" etcd
   log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
   if ! wait_for "a new etcd container" new_container_running etcd "$etcd_old" || ! wait_for "etcd healthy" etcd_healthy; then
-    install -m 0600 -- "$etcd_backup" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
-    mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+    put_manifest "$etcd_backup" etcd
     die "etcd did not come back healthy on the manifest of kubeadm v$K8S_VERSION; the old manifest is back in place"
   fi
-  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
-  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after etcd's restart"
+  await_static_pod kube-apiserver "$api_old" local_api_ready
   # The kubelet reads its local apiserver: the Node may have gone NotReady meanwhile, and kubeadm's
   # preflight refuses a NotReady control plane.
   wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after etcd's restart"
@@ -227,7 +209,7 @@ kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$D
 # kubelet does; whatever fails from here, the kubelet starts again on the way out.
 trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
 systemctl stop kubelet
-stop_apiserver "the kubelet restarts at v$K8S_VERSION" >/dev/null
+stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION" >/dev/null
 #@else
 # --- kubelet and kubectl, restart (drained by its upgrade-drain step) ----------------------------
 #@endif

@@ -202,23 +202,44 @@ new_container_running() {
 controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
 scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
 
-# restart_static_pod NAME CHECK: stop NAME's container gracefully (SIGTERM, SIGKILL only after
+# stop_static_pod NAME WHY: stop NAME's running containers gracefully (SIGTERM, SIGKILL only after
 # STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
-# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
-# reads the new files. Then wait for the new container, and for CHECK.
-restart_static_pod() {
-  local name=$1 check=$2 old
+# drains it, and etcd hands its leadership over). The kubelet then starts a new container, which
+# reads the files as they are. Prints the stopped container IDs (empty when none ran) for
+# await_static_pod; its log line goes to stderr, as the caller captures stdout.
+stop_static_pod() {
+  local name=$1 why=$2 old ids=()
   old=$(running_ids "$name") || die "crictl cannot list containers"
   if [[ -n $old ]]; then
-    local ids=()
     mapfile -t ids <<<"$old"
-    log "restarting $name"
+    log "stopping $name gracefully: $why" >&2
     crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
   else
-    log "$name has no running container; waiting for the kubelet to start it"
+    log "$name has no running container to stop" >&2
   fi
-  wait_for "a new $name container" new_container_running "$name" "$old" || die "$name did not come back"
-  wait_for "$name healthy" "$check" || die "$name did not become healthy after the restart"
+  printf '%s' "$old"
+}
+
+# await_static_pod NAME OLD CHECK: wait for a container of NAME that is not among OLD (the IDs
+# stop_static_pod printed), then for CHECK.
+await_static_pod() {
+  wait_for "a new $1 container" new_container_running "$1" "$2" || die "$1 did not come back"
+  wait_for "$1 healthy" "$3" || die "$1 did not become healthy after the restart"
+}
+
+# restart_static_pod NAME CHECK: a graceful stop, and the new container healthy.
+restart_static_pod() {
+  local old
+  old=$(stop_static_pod "$1" "the kubelet starts it again on the new files")
+  await_static_pod "$1" "$old" "$2"
+}
+
+# put_manifest SRC NAME: SRC becomes the static pod manifest NAME.yaml in one rename, through a dot
+# file: the kubelet reads every other file in its manifest directory as a pod.
+put_manifest() {
+  local dot="$KUBE_DIR/manifests/.$2.yaml.k8s-ha"
+  install -m 0600 -- "$1" "$dot"
+  mv -f -- "$dot" "$KUBE_DIR/manifests/$2.yaml"
 }
 
 # minor_of V / patch_of V: the N and P of "v1.N.P" or "1.N.P" (empty when V is malformed).
@@ -326,18 +347,6 @@ node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeIn
 node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
 local_api_ready() { curl -ksf --max-time 5 -o /dev/null "$LOCAL_READYZ_URL"; }
-# stop_apiserver: the apiserver's graceful stop (it fails /readyz for its shutdown delay, so that
-# the load balancer drains it, then finishes what it serves); prints the stopped container IDs.
-stop_apiserver() {
-  local old ids=()
-  old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
-  if [[ -n $old ]]; then
-    mapfile -t ids <<<"$old"
-    log "stopping kube-apiserver gracefully, out of the load balancer: $1" >&2
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop kube-apiserver"
-  fi
-  printf '%s' "$old"
-}
 manifest_version() {
   local f="$KUBE_DIR/manifests/kube-apiserver.yaml"
   if [[ -f $f && "$(<"$f")" =~ kube-apiserver:(v[0-9]+\.[0-9]+\.[0-9]+) ]]; then
@@ -415,19 +424,15 @@ else
     mkdir -p -- "$STATE_DIR"
     cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
   fi
-  api_old=$(stop_apiserver "etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION")
   etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
-  # A dot file first: the kubelet reads every other file in the manifest directory as a pod.
-  install -m 0600 -- "$work/etcd/etcd.yaml" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
-  mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+  put_manifest "$work/etcd/etcd.yaml" etcd
   log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
   if ! wait_for "a new etcd container" new_container_running etcd "$etcd_old" || ! wait_for "etcd healthy" etcd_healthy; then
-    install -m 0600 -- "$etcd_backup" "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha"
-    mv -f -- "$KUBE_DIR/manifests/.etcd.yaml.k8s-ha" "$etcd_manifest"
+    put_manifest "$etcd_backup" etcd
     die "etcd did not come back healthy on the manifest of kubeadm v$K8S_VERSION; the old manifest is back in place"
   fi
-  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
-  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after etcd's restart"
+  await_static_pod kube-apiserver "$api_old" local_api_ready
   # The kubelet reads its local apiserver: the Node may have gone NotReady meanwhile, and kubeadm's
   # preflight refuses a NotReady control plane.
   wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready after etcd's restart"
@@ -452,7 +457,7 @@ kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$D
 # kubelet does; whatever fails from here, the kubelet starts again on the way out.
 trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
 systemctl stop kubelet
-stop_apiserver "the kubelet restarts at v$K8S_VERSION" >/dev/null
+stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION" >/dev/null
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null

@@ -185,23 +185,44 @@ new_container_running() {
 controller_manager_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10257/healthz; }
 scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:10259/healthz; }
 
-# restart_static_pod NAME CHECK: stop NAME's container gracefully (SIGTERM, SIGKILL only after
+# stop_static_pod NAME WHY: stop NAME's running containers gracefully (SIGTERM, SIGKILL only after
 # STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
-# drains it, and etcd hands its leadership over); the kubelet starts a new container, which
-# reads the new files. Then wait for the new container, and for CHECK.
-restart_static_pod() {
-  local name=$1 check=$2 old
+# drains it, and etcd hands its leadership over). The kubelet then starts a new container, which
+# reads the files as they are. Prints the stopped container IDs (empty when none ran) for
+# await_static_pod; its log line goes to stderr, as the caller captures stdout.
+stop_static_pod() {
+  local name=$1 why=$2 old ids=()
   old=$(running_ids "$name") || die "crictl cannot list containers"
   if [[ -n $old ]]; then
-    local ids=()
     mapfile -t ids <<<"$old"
-    log "restarting $name"
+    log "stopping $name gracefully: $why" >&2
     crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
   else
-    log "$name has no running container; waiting for the kubelet to start it"
+    log "$name has no running container to stop" >&2
   fi
-  wait_for "a new $name container" new_container_running "$name" "$old" || die "$name did not come back"
-  wait_for "$name healthy" "$check" || die "$name did not become healthy after the restart"
+  printf '%s' "$old"
+}
+
+# await_static_pod NAME OLD CHECK: wait for a container of NAME that is not among OLD (the IDs
+# stop_static_pod printed), then for CHECK.
+await_static_pod() {
+  wait_for "a new $1 container" new_container_running "$1" "$2" || die "$1 did not come back"
+  wait_for "$1 healthy" "$3" || die "$1 did not become healthy after the restart"
+}
+
+# restart_static_pod NAME CHECK: a graceful stop, and the new container healthy.
+restart_static_pod() {
+  local old
+  old=$(stop_static_pod "$1" "the kubelet starts it again on the new files")
+  await_static_pod "$1" "$old" "$2"
+}
+
+# put_manifest SRC NAME: SRC becomes the static pod manifest NAME.yaml in one rename, through a dot
+# file: the kubelet reads every other file in its manifest directory as a pod.
+put_manifest() {
+  local dot="$KUBE_DIR/manifests/.$2.yaml.k8s-ha"
+  install -m 0600 -- "$1" "$dot"
+  mv -f -- "$dot" "$KUBE_DIR/manifests/$2.yaml"
 }
 
 cert_fingerprint() { openssl x509 -noout -fingerprint -sha256 2>/dev/null; }
@@ -273,15 +294,9 @@ if ((etcd_changed)); then
   # load balancer would still send it requests. It leaves first: its graceful stop fails /readyz
   # for the shutdown delay, which takes it out of the load balancer; etcd restarts while it is out
   # (right after, before the kubelet's new apiserver can be ready); it comes back on the new files.
-  api_old=$(running_ids kube-apiserver) || die "crictl cannot list containers"
-  if [[ -n $api_old ]]; then
-    mapfile -t api_ids <<<"$api_old"
-    log "stopping kube-apiserver while etcd restarts"
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${api_ids[@]}" >/dev/null || die "could not stop kube-apiserver"
-  fi
+  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts")
   restart_static_pod etcd etcd_healthy
-  wait_for "a new kube-apiserver container" new_container_running kube-apiserver "$api_old" || die "kube-apiserver did not come back"
-  wait_for "kube-apiserver healthy" local_api_ready || die "kube-apiserver did not become healthy after the restart"
+  await_static_pod kube-apiserver "$api_old" local_api_ready
 else
   restart_static_pod kube-apiserver local_api_ready
 fi
