@@ -213,6 +213,8 @@ describe("composing node scripts from bash sources", () => {
                 "put_file",
                 "snapshot_tool",
                 "read_admin_kubeconfig",
+                "stop_static_pod",
+                "put_manifest",
             ]) {
                 assert.ok(
                     defs.some((d) => d.fn === name),
@@ -232,6 +234,26 @@ describe("composing node scripts from bash sources", () => {
                         !new RegExp(`^\\s*${fn}\\(\\) \\{`, "m").test(text),
                         `${relative(SCRIPTS_DIR, file)} defines ${fn}() again; it lives in ${f}`,
                     );
+                }
+            }
+        });
+
+        it("a static pod is stopped, and its manifest swapped, only through lib/static-pods.sh", () => {
+            // The graceful stop (crictl's stop with the shutdown timeout) and the manifest written
+            // through a dot file were each copied into several scripts once.
+            const scripts = files.filter((f) => !f.startsWith("lib/"));
+            assert.ok(scripts.includes("certificates/rotate.sh") && scripts.includes("packages/upgrade.sh"));
+            for (const f of scripts) {
+                const code = readFileSync(join(SCRIPTS_DIR, f), "utf8")
+                    .split("\n")
+                    .filter((line) => !/^\s*#/.test(line));
+                for (const line of code) {
+                    assert.doesNotMatch(
+                        line,
+                        /\bcrictl_? stop\b/,
+                        `${f} stops a container itself: use stop_static_pod`,
+                    );
+                    assert.doesNotMatch(line, /manifests\/\./, `${f} writes a manifest itself: use put_manifest`);
                 }
             }
         });

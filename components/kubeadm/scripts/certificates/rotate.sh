@@ -100,7 +100,8 @@ if ((etcd_changed)); then
   # load balancer would still send it requests. It leaves first: its graceful stop fails /readyz
   # for the shutdown delay, which takes it out of the load balancer; etcd restarts while it is out
   # (right after, before the kubelet's new apiserver can be ready); it comes back on the new files.
-  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts")
+  stop_static_pod kube-apiserver "out of the load balancer while etcd restarts"
+  api_old=$STOPPED
   restart_static_pod etcd etcd_healthy
   await_static_pod kube-apiserver "$api_old" local_api_ready
 else

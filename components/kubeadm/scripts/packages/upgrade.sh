@@ -166,7 +166,8 @@ else
     mkdir -p -- "$STATE_DIR"
     cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
   fi
-  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION"
+  api_old=$STOPPED
   etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
   put_manifest "$work/etcd/etcd.yaml" etcd
   log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
@@ -209,7 +210,7 @@ kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$D
 # kubelet does; whatever fails from here, the kubelet starts again on the way out.
 trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
 systemctl stop kubelet
-stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION" >/dev/null
+stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION"
 #@else
 # --- kubelet and kubectl, restart (drained by its upgrade-drain step) ----------------------------
 #@endif

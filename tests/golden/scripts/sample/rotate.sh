@@ -187,23 +187,22 @@ scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:1025
 # stop_static_pod NAME WHY: stop NAME's running containers gracefully (SIGTERM, SIGKILL only after
 # STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
 # drains it, and etcd hands its leadership over). The kubelet then starts a new container, which
-# reads the files as they are. Prints the stopped container IDs (empty when none ran) for
-# await_static_pod; its log line goes to stderr, as the caller captures stdout.
+# reads the files as they are. Sets STOPPED to the stopped container IDs (empty when none ran),
+# which await_static_pod takes.
 stop_static_pod() {
-  local name=$1 why=$2 old ids=()
-  old=$(running_ids "$name") || die "crictl cannot list containers"
-  if [[ -n $old ]]; then
-    mapfile -t ids <<<"$old"
-    log "stopping $name gracefully: $why" >&2
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
+  local ids=()
+  STOPPED=$(running_ids "$1") || die "crictl cannot list containers"
+  if [[ -n $STOPPED ]]; then
+    mapfile -t ids <<<"$STOPPED"
+    log "stopping $1 gracefully: $2"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $1"
   else
-    log "$name has no running container to stop" >&2
+    log "$1 has no running container to stop"
   fi
-  printf '%s' "$old"
 }
 
 # await_static_pod NAME OLD CHECK: wait for a container of NAME that is not among OLD (the IDs
-# stop_static_pod printed), then for CHECK.
+# stop_static_pod stopped), then for CHECK.
 await_static_pod() {
   wait_for "a new $1 container" new_container_running "$1" "$2" || die "$1 did not come back"
   wait_for "$1 healthy" "$3" || die "$1 did not become healthy after the restart"
@@ -211,9 +210,8 @@ await_static_pod() {
 
 # restart_static_pod NAME CHECK: a graceful stop, and the new container healthy.
 restart_static_pod() {
-  local old
-  old=$(stop_static_pod "$1" "the kubelet starts it again on the new files")
-  await_static_pod "$1" "$old" "$2"
+  stop_static_pod "$1" "the kubelet starts it again on the new files"
+  await_static_pod "$1" "$STOPPED" "$2"
 }
 
 # put_manifest SRC NAME: SRC becomes the static pod manifest NAME.yaml in one rename, through a dot
@@ -293,7 +291,8 @@ if ((etcd_changed)); then
   # load balancer would still send it requests. It leaves first: its graceful stop fails /readyz
   # for the shutdown delay, which takes it out of the load balancer; etcd restarts while it is out
   # (right after, before the kubelet's new apiserver can be ready); it comes back on the new files.
-  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts")
+  stop_static_pod kube-apiserver "out of the load balancer while etcd restarts"
+  api_old=$STOPPED
   restart_static_pod etcd etcd_healthy
   await_static_pod kube-apiserver "$api_old" local_api_ready
 else

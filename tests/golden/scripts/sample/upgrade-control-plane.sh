@@ -205,23 +205,22 @@ scheduler_healthy() { curl -ksf --max-time 5 -o /dev/null https://127.0.0.1:1025
 # stop_static_pod NAME WHY: stop NAME's running containers gracefully (SIGTERM, SIGKILL only after
 # STOP_TIMEOUT_SECONDS: the apiserver first fails /readyz for its shutdown delay so that the NLB
 # drains it, and etcd hands its leadership over). The kubelet then starts a new container, which
-# reads the files as they are. Prints the stopped container IDs (empty when none ran) for
-# await_static_pod; its log line goes to stderr, as the caller captures stdout.
+# reads the files as they are. Sets STOPPED to the stopped container IDs (empty when none ran),
+# which await_static_pod takes.
 stop_static_pod() {
-  local name=$1 why=$2 old ids=()
-  old=$(running_ids "$name") || die "crictl cannot list containers"
-  if [[ -n $old ]]; then
-    mapfile -t ids <<<"$old"
-    log "stopping $name gracefully: $why" >&2
-    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $name"
+  local ids=()
+  STOPPED=$(running_ids "$1") || die "crictl cannot list containers"
+  if [[ -n $STOPPED ]]; then
+    mapfile -t ids <<<"$STOPPED"
+    log "stopping $1 gracefully: $2"
+    crictl_ stop --timeout "$STOP_TIMEOUT_SECONDS" "${ids[@]}" >/dev/null || die "could not stop $1"
   else
-    log "$name has no running container to stop" >&2
+    log "$1 has no running container to stop"
   fi
-  printf '%s' "$old"
 }
 
 # await_static_pod NAME OLD CHECK: wait for a container of NAME that is not among OLD (the IDs
-# stop_static_pod printed), then for CHECK.
+# stop_static_pod stopped), then for CHECK.
 await_static_pod() {
   wait_for "a new $1 container" new_container_running "$1" "$2" || die "$1 did not come back"
   wait_for "$1 healthy" "$3" || die "$1 did not become healthy after the restart"
@@ -229,9 +228,8 @@ await_static_pod() {
 
 # restart_static_pod NAME CHECK: a graceful stop, and the new container healthy.
 restart_static_pod() {
-  local old
-  old=$(stop_static_pod "$1" "the kubelet starts it again on the new files")
-  await_static_pod "$1" "$old" "$2"
+  stop_static_pod "$1" "the kubelet starts it again on the new files"
+  await_static_pod "$1" "$STOPPED" "$2"
 }
 
 # put_manifest SRC NAME: SRC becomes the static pod manifest NAME.yaml in one rename, through a dot
@@ -424,7 +422,8 @@ else
     mkdir -p -- "$STATE_DIR"
     cp -p -- "$etcd_manifest" "$etcd_backup" || die "cannot keep a copy of $etcd_manifest in $STATE_DIR"
   fi
-  api_old=$(stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION")
+  stop_static_pod kube-apiserver "out of the load balancer while etcd restarts at the manifest of kubeadm v$K8S_VERSION"
+  api_old=$STOPPED
   etcd_old=$(running_ids etcd) || die "crictl cannot list containers"
   put_manifest "$work/etcd/etcd.yaml" etcd
   log "etcd's manifest is kubeadm v$K8S_VERSION's (the old one: $etcd_backup)"
@@ -457,7 +456,7 @@ kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$D
 # kubelet does; whatever fails from here, the kubelet starts again on the way out.
 trap 'rm -rf -- "$work"; systemctl start kubelet || true' EXIT
 systemctl stop kubelet
-stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION" >/dev/null
+stop_static_pod kube-apiserver "out of the load balancer while the kubelet restarts at v$K8S_VERSION"
 apt-mark unhold kubelet kubectl >/dev/null
 apt-get install -y -q --allow-change-held-packages "kubelet=$pkg_version" "kubectl=$pkg_version"
 apt-mark hold kubelet kubectl >/dev/null
