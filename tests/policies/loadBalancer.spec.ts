@@ -13,6 +13,7 @@ import {
     expectLevel,
     expectNotApplicable,
     layout,
+    loadConfig,
     runStack,
     TYPES,
     UNKNOWN,
@@ -283,7 +284,6 @@ describe("policies: API load balancer", () => {
             );
         });
         it("is mandatory under the prod config", async () => {
-            const { loadConfig } = await import("./helpers");
             expectLevel(
                 await checkResource(
                     apiTargetNoClientIpPreservation,
