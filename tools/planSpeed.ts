@@ -1,7 +1,9 @@
 // How long the offline plan takes next to merely loading the SDKs it uses (issue 11's budget:
-// at most 1.3 times). Runs package.json's `plan` command (without npm's start-up) and a bare
-// `node -e` requiring the same SDKs, alternately, and reports medians of wall and CPU time, so
-// that a load change on a shared machine hits both sides alike.
+// at most 1.3 times). Runs package.json's `plan` command (without npm's start-up), a bare
+// `node -e` requiring the same SDKs, and the SDK's floor (tools/sdkFloor.js: the same SDKs, then as
+// many registrations of each kind as the plan makes, under the SDK's mock runtime, with none of
+// this project's code), in turn, and reports medians of wall and CPU time, so that a load change
+// on a shared machine hits every side alike.
 //   node -r ./tools/ts-register.js tools/planSpeed.ts [--rounds N] [--stack S] [--json]
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -31,9 +33,14 @@ export interface SpeedReport {
     rounds: number;
     plan: Sample;
     sdk: Sample;
+    floor: Sample;
+    /** What the floor registered, counted in the plan's resources. */
+    registrations: RegistrationCounts;
     /** plan / sdk, medians of wall time. */
     wallRatio: number;
     cpuRatio?: number;
+    /** floor / sdk, medians of wall time: what the SDK alone needs for the plan's registrations. */
+    floorRatio: number;
     /** Load average (1 min) before and after. */
     load: [number, number];
 }
@@ -72,31 +79,67 @@ function loadAverage(): number {
     return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }
 
-/** Alternates plan and SDK load `rounds` times (the order flips each round). */
+export interface RegistrationCounts {
+    custom: number;
+    components: number;
+    dynamic: number;
+}
+
+/** The plan's registrations by kind, from `plan --json` (types as the SDK registers them). */
+export function countRegistrations(types: string[]): RegistrationCounts {
+    const dynamic = types.filter((t) => t.startsWith("pulumi-nodejs:dynamic:")).length;
+    const components = types.filter((t) => t.startsWith("k8s-ha:")).length;
+    return { custom: types.length - dynamic - components, components, dynamic };
+}
+
+function planRegistrations(stack: string): RegistrationCounts {
+    const r = spawnSync(process.execPath, [...planCommand(stack), "--json"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+    });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`plan --json exited ${r.status}: ${r.stderr.slice(-500)}`);
+    const { resources } = JSON.parse(r.stdout) as { resources: { type: string }[] };
+    return countRegistrations(resources.map((x) => x.type));
+}
+
+/** Runs plan, SDK load and floor `rounds` times each, the order rotating every round. */
 export function measureSpeed(rounds: number, stack = "prod"): SpeedReport {
+    const registrations = planRegistrations(stack);
+    const { custom, components, dynamic } = registrations;
     const sdkArgs = ["-e", `for (const m of ${JSON.stringify(SDKS)}) require(m)`];
-    const plan: Sample[] = [];
-    const sdk: Sample[] = [];
+    const floorArgs = [
+        join(ROOT, "tools", "sdkFloor.js"),
+        JSON.stringify(SDKS),
+        ...[custom, components, dynamic].map(String),
+    ];
+    const samples: Record<"plan" | "sdk" | "floor", Sample[]> = { plan: [], sdk: [], floor: [] };
+    const commands: ["plan" | "sdk" | "floor", string[]][] = [
+        ["plan", planCommand(stack)],
+        ["sdk", sdkArgs],
+        ["floor", floorArgs],
+    ];
     const load0 = existsSync("/proc/loadavg") ? loadAverage() : NaN;
     for (let i = 0; i < rounds; i++) {
-        if (i % 2 === 0) {
-            plan.push(measure(planCommand(stack)));
-            sdk.push(measure(sdkArgs));
-        } else {
-            sdk.push(measure(sdkArgs));
-            plan.push(measure(planCommand(stack)));
+        for (let j = 0; j < commands.length; j++) {
+            const [name, args] = commands[(i + j) % commands.length];
+            samples[name].push(measure(args));
         }
     }
     const med = (s: Sample[]): Sample => ({
         wall: median(s.map((x) => x.wall)),
         cpu: s.every((x) => x.cpu !== undefined) ? median(s.map((x) => x.cpu!)) : undefined,
     });
-    const p = med(plan);
-    const k = med(sdk);
+    const p = med(samples.plan);
+    const k = med(samples.sdk);
+    const fl = med(samples.floor);
     return {
         rounds,
         plan: p,
         sdk: k,
+        floor: fl,
+        registrations,
+        floorRatio: fl.wall / k.wall,
         wallRatio: p.wall / k.wall,
         cpuRatio: p.cpu !== undefined && k.cpu !== undefined ? p.cpu / k.cpu : undefined,
         load: [load0, existsSync("/proc/loadavg") ? loadAverage() : NaN],
@@ -119,6 +162,9 @@ if (require.main === module) {
             : `medians of ${r.rounds} alternated runs (load ${f(r.load[0])} → ${f(r.load[1])}):\n` +
                   `  plan --stack ${values.stack}: ${f(r.plan.wall)} s wall, ${f(r.plan.cpu)} CPU-s\n` +
                   `  SDK load:         ${f(r.sdk.wall)} s wall, ${f(r.sdk.cpu)} CPU-s\n` +
-                  `  ratio:            ${f(r.wallRatio)} wall, ${f(r.cpuRatio)} CPU\n`,
+                  `  ratio:            ${f(r.wallRatio)} wall, ${f(r.cpuRatio)} CPU\n` +
+                  `  SDK floor:        ${f(r.floor.wall)} s wall, ${f(r.floor.cpu)} CPU-s, ${f(r.floorRatio)} × the load ` +
+                  `(${r.registrations.custom} custom, ${r.registrations.components} component and ` +
+                  `${r.registrations.dynamic} dynamic registrations, none of this project's code)\n`,
     );
 }
