@@ -292,6 +292,14 @@ describe("a real HA control plane from the program's render (lab)", function () 
     });
 
     it("killing one apiserver: once the health check takes it out, every request through the NLB succeeds again", async () => {
+        // The scenarios before restart components; this one starts from a settled control plane
+        // (two rounds of the round robin over 3 targets answering), so that "before the kill"
+        // speaks of this kill, not of their aftermath (a CI run saw one probe fail there).
+        let streak = 0;
+        await cp.waitFor("/readyz through the NLB on 6 requests in a row", 60_000, async () => {
+            streak = (await cp.apiStatus(LB_IP, "/readyz", render.apiHost)) === 200 ? streak + 1 : 0;
+            return streak >= 6;
+        });
         const probe = probeLoop(cp, render.apiHost);
         await sleep(1_000);
         const killedAt = Date.now();
