@@ -55,15 +55,20 @@ export function planCommand(stack: string): string[] {
 
 const TIME = "/usr/bin/time";
 
+/** Runs argv from the repository's root; the plan exits 1 on a mandatory violation: still a complete plan. */
+function run(argv: string[]): { stdout: string; stderr: string } {
+    const r = spawnSync(argv[0], argv.slice(1), { cwd: ROOT, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    if (r.status !== 0 && r.status !== 1)
+        throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
+    return r;
+}
+
 function measure(args: string[]): Sample {
     const timed = existsSync(TIME);
     const argv = timed ? [TIME, "-f", "%e %U %S", process.execPath, ...args] : [process.execPath, ...args];
     const start = process.hrtime.bigint();
-    const r = spawnSync(argv[0], argv.slice(1), { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const r = run(argv);
     const wall = Number(process.hrtime.bigint() - start) / 1e9;
-    // The plan exits 1 on a mandatory violation: still a complete plan.
-    if (r.status !== 0 && r.status !== 1)
-        throw new Error(`${args.join(" ")} exited ${r.status}: ${r.stderr.slice(-500)}`);
     if (!timed) return { wall };
     const [, user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
     return { wall, cpu: user + sys };
@@ -93,15 +98,12 @@ export function countRegistrations(types: string[]): RegistrationCounts {
 }
 
 function planRegistrations(stack: string): RegistrationCounts {
-    const r = spawnSync(process.execPath, [...planCommand(stack), "--json"], {
-        cwd: ROOT,
-        encoding: "utf8",
-        maxBuffer: 256 * 1024 * 1024,
-    });
-    if (r.status !== 0 && r.status !== 1) throw new Error(`plan --json exited ${r.status}: ${r.stderr.slice(-500)}`);
-    const { resources } = JSON.parse(r.stdout) as { resources: { type: string }[] };
+    const { stdout } = run([process.execPath, ...planCommand(stack), "--json"]);
+    const { resources } = JSON.parse(stdout) as { resources: { type: string }[] };
     return countRegistrations(resources.map((x) => x.type));
 }
+
+type Side = "plan" | "sdk" | "floor";
 
 /** Runs plan, SDK load and floor `rounds` times each, the order rotating every round. */
 export function measureSpeed(rounds: number, stack = "prod"): SpeedReport {
@@ -113,8 +115,8 @@ export function measureSpeed(rounds: number, stack = "prod"): SpeedReport {
         JSON.stringify(SDKS),
         ...[custom, components, dynamic].map(String),
     ];
-    const samples: Record<"plan" | "sdk" | "floor", Sample[]> = { plan: [], sdk: [], floor: [] };
-    const commands: ["plan" | "sdk" | "floor", string[]][] = [
+    const samples: Record<Side, Sample[]> = { plan: [], sdk: [], floor: [] };
+    const commands: [Side, string[]][] = [
         ["plan", planCommand(stack)],
         ["sdk", sdkArgs],
         ["floor", floorArgs],

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../system/etcd/cluster";
-import { LabControlPlane, LB_IP, type LabNode } from "./controlPlane";
+import { LabControlPlane, type LabNode } from "./controlPlane";
 import { renderStack, type Render } from "./render";
 import { labTool, requireLabTools } from "./tools";
 import { scratchDir } from "../scratch";
@@ -16,13 +16,13 @@ const CONTROL_PLANES = ["k8s-dev-cp-0", "k8s-dev-cp-1", "k8s-dev-cp-2"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Requests through the load balancer every `everyMs` until stopped, each with its time and outcome. */
-function probeLoop(cp: LabControlPlane, host: string, everyMs = 100) {
+function probeLoop(cp: LabControlPlane, everyMs = 100) {
     let stop = false;
     const samples: { at: number; ok: boolean }[] = [];
     const done = (async () => {
         while (!stop) {
             const at = Date.now();
-            samples.push({ at, ok: (await cp.apiStatus(LB_IP, "/readyz", host)) === 200 });
+            samples.push({ at, ok: await cp.readyThroughNlb() });
             await sleep(everyMs);
         }
     })();
@@ -297,10 +297,10 @@ describe("a real HA control plane from the program's render (lab)", function () 
         // speaks of this kill, not of their aftermath (a CI run saw one probe fail there).
         let streak = 0;
         await cp.waitFor("/readyz through the NLB on 6 requests in a row", 60_000, async () => {
-            streak = (await cp.apiStatus(LB_IP, "/readyz", render.apiHost)) === 200 ? streak + 1 : 0;
+            streak = (await cp.readyThroughNlb()) ? streak + 1 : 0;
             return streak >= 6;
         });
-        const probe = probeLoop(cp, render.apiHost);
+        const probe = probeLoop(cp);
         await sleep(1_000);
         const killedAt = Date.now();
         await cp.kill(cp.node(0), "kube-apiserver");
@@ -356,11 +356,7 @@ describe("a real HA control plane from the program's render (lab)", function () 
     it("healing: with the members back, every object written before is there", async () => {
         cp.start(cp.node(1), "etcd");
         cp.start(cp.node(2), "etcd");
-        await cp.waitFor(
-            "the API ready through the NLB again",
-            120_000,
-            async () => (await cp.apiStatus(LB_IP, "/readyz", render.apiHost)) === 200,
-        );
+        await cp.waitFor("the API ready through the NLB again", 120_000, async () => cp.readyThroughNlb());
         for (const name of ["before-drills", "during-apiserver-loss", "during-one-etcd-loss"]) {
             let r = await cp.kubectl(["get", "configmap", name, "-o", "jsonpath={.data.k}"]);
             for (let i = 0; i < 20 && r.code !== 0; i++) {

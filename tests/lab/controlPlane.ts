@@ -283,6 +283,11 @@ export class LabControlPlane {
     }
 
     /** GET https://<ip>:6443<path>, trusting the cluster CA: the status code, or 0 when unreachable. */
+    /** /readyz through the NLB stand-in, on a new connection, under the API's name: 200 or not. */
+    async readyThroughNlb(): Promise<boolean> {
+        return (await this.apiStatus(LB_IP, "/readyz", this.render.apiHost)) === 200;
+    }
+
     apiStatus(ip: string, path: string, servername?: string): Promise<number> {
         const ca = readFileSync(join(this.nodes[0].root, "etc", "kubernetes", "pki", "ca.crt"));
         return new Promise((resolve) => {
@@ -363,11 +368,7 @@ export class LabControlPlane {
         this.startLoadBalancer();
         this.writeAdminKubeconfig();
         await this.timed("load balancer: node 0 healthy", async () => {
-            await this.waitFor(
-                "the API through haproxy",
-                30_000,
-                async () => (await this.apiStatus(LB_IP, "/readyz", this.render.apiHost)) === 200,
-            );
+            await this.waitFor("the API through haproxy", 30_000, async () => this.readyThroughNlb());
         });
         // What `kubeadm init` does next through controlPlaneEndpoint: kubeadm-config, kubelet-config,
         // the bootstrap token and cluster-info, which every join discovers the cluster from.
