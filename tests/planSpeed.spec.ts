@@ -4,6 +4,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { TYPES } from "../policies/lib/contract";
+import { runProgram } from "../tools/harness/program";
 import { countRegistrations } from "../tools/planSpeed";
 
 const FLOOR = join(__dirname, "..", "tools", "sdkFloor.js");
@@ -24,10 +25,12 @@ describe("plan:speed", () => {
         );
     });
 
-    it("the floor registers what it is told through the SDK's mock runtime, and refuses bad counts", () => {
+    it("the floor registers what it is told through the SDK's mock runtime, as deep in stack traces as a harness run, and refuses bad counts", async () => {
+        const run = await runProgram({ stack: "dev", program: require.resolve("./fixtures/stackTraceProgram") });
+        assert.ifError(run.error);
         const ok = floor("[]", "3", "2", "1");
         assert.equal(ok.status, 0, ok.stderr);
-        assert.equal(ok.stdout, "6 registrations resolved\n");
+        assert.equal(ok.stdout, `6 registrations resolved, stack traces ${run.outputs.later.value} deep\n`);
         for (const bad of [
             ["[]", "3", "x", "1"],
             ["{}", "3", "2", "1"],

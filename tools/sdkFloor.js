@@ -13,6 +13,10 @@ if (!Array.isArray(sdks) || ![custom, components, dynamic].every((n) => Number.i
 }
 for (const m of sdks) require(m);
 const pulumi = require("@pulumi/pulumi");
+// As the harness does: TypeScript, which the SDK loads to serialize a dynamic provider, raises the
+// limit when it loads, so it loads first.
+require("@pulumi/pulumi/typescript-shim");
+Error.stackTraceLimit = 0;
 const { SecurityGroup } = require("@pulumi/aws/ec2");
 
 pulumi.runtime.setMocks(
@@ -49,4 +53,8 @@ for (let i = 0; i < custom; i++) {
     ids.push(group.id);
 }
 for (let i = 0; i < dynamic; i++) ids.push(new Floor(`dynamic-${i}`).id);
-pulumi.all(ids).apply((all) => process.stdout.write(`${all.length} registrations resolved\n`));
+pulumi
+    .all(ids)
+    .apply((all) =>
+        process.stdout.write(`${all.length} registrations resolved, stack traces ${Error.stackTraceLimit} deep\n`),
+    );
