@@ -1,5 +1,7 @@
 // The shared whole-program runs (tools/harness/sharedRun.ts): one run per configuration, read-only.
 import { strict as assert } from "node:assert";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { runProgram } from "../tools/harness/program";
 import { sharedRun } from "../tools/harness/sharedRun";
 
@@ -62,5 +64,26 @@ describe("whole-program runs: stack traces", () => {
         const run = await runProgram({ stack: "dev", program, config: { "k8s-ha-control-plane:fail": "true" } });
         assert.match(String(run.error), /the program's own message/);
         assert.equal(Error.stackTraceLimit, before);
+    });
+});
+
+describe("whole-program runs: memory", () => {
+    const program = require.resolve("./fixtures/stackTraceProgram");
+
+    /** A run whose program module only a weak reference holds once the call returns. */
+    async function runAndWatch(): Promise<WeakRef<object>> {
+        const run = await runProgram({ stack: "dev", program });
+        assert.ifError(run.error);
+        return new WeakRef(require.cache[program]!.exports as object);
+    }
+
+    it("keeps no earlier run's program alive (Node kept every module required anew in its parent's children)", async () => {
+        const first = await runAndWatch();
+        await runAndWatch();
+        setFlagsFromString("--expose-gc");
+        const gc = runInNewContext("gc") as () => void;
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+        assert.equal(first.deref(), undefined, "the first run's program is still reachable");
     });
 });
