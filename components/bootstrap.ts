@@ -114,7 +114,9 @@ export class Bootstrap extends pulumi.ComponentResource {
             { etcdBackup: args.etcdBackup !== undefined },
         );
         const commands = new Map<string, command.remote.Command>();
-        for (const p of planned) commands.set(p.name, this.register(p, args, commands));
+        // Every step renders from it, so every step waits for the API's name (its record and guard).
+        const spec = resolveClusterSpec(args.cluster);
+        for (const p of planned) commands.set(p.name, this.register(p, args, spec, commands));
         const of = (action: string, nodes: readonly PoolNode[]) =>
             nodes
                 .map((n) => commands.get(`${n.name}-${action}`))
@@ -134,6 +136,7 @@ export class Bootstrap extends pulumi.ComponentResource {
     private register(
         p: PlannedStep,
         args: BootstrapArgs,
+        spec: pulumi.Output<ClusterSpec>,
         registered: ReadonlyMap<string, command.remote.Command>,
     ): command.remote.Command {
         const pools = [args.controlPlanes, args.workers];
@@ -145,23 +148,16 @@ export class Bootstrap extends pulumi.ComponentResource {
         // kubeconfig on stdin: it never goes to a worker.
         const on = p.step.runsOn === "node 0" ? args.controlPlanes[0] : node;
         const o = args.scriptOptions;
-        // Every step renders from it, so every step waits for the API's name (its record and guard).
-        const spec = resolveClusterSpec(args.cluster);
-        const nodeSpec = (n: PoolNode, r: NodeRole) =>
-            pulumi.all([n.instance.privateIp, n.instance.id]).apply(([ip, id]): NodeSpec => ({
-                name: n.name,
-                privateIp: ip,
-                role: r,
-                providerId: awsProviderId(n.zone, id),
-            }));
         const kubeconfig = args.pki.adminKubeconfig;
         const withCluster = <T>(extra: pulumi.Input<T>, render: (c: ClusterSpec, n: NodeSpec, x: T) => string) =>
-            pulumi.all([spec, nodeSpec(node, role), extra]).apply(([c, n, x]) => asRemoteCommand(render(c, n, x as T)));
+            pulumi
+                .all([spec, this.nodeSpec(node, role), extra])
+                .apply(([c, n, x]) => asRemoteCommand(render(c, n, x as T)));
         const ctx: StepContext = {
             node: { name: node.name, index },
             options: o,
             script: (render) => withCluster(undefined, (c, n) => render(c, n)),
-            nodeScript: (render) => nodeSpec(node, role).apply((n) => asRemoteCommand(render(n))),
+            nodeScript: (render) => this.nodeSpec(node, role).apply((n) => asRemoteCommand(render(n))),
             joinScript: (render) => withCluster(args.pki.discoveryHash, render),
             firstControlPlaneScript: (render) =>
                 withCluster(
@@ -173,9 +169,9 @@ export class Bootstrap extends pulumi.ComponentResource {
                 ),
             backupScript: (render) => {
                 const backup = args.etcdBackup!;
-                const members = pulumi.all(args.controlPlanes.map((n) => nodeSpec(n, "control-plane")));
+                const members = pulumi.all(args.controlPlanes.map((n) => this.nodeSpec(n, "control-plane")));
                 return pulumi
-                    .all([spec, nodeSpec(node, role), members, backup.uploadTarget(node.name)])
+                    .all([spec, this.nodeSpec(node, role), members, backup.uploadTarget(node.name)])
                     .apply(([c, n, all, target]) =>
                         render(c, n, all, target, { schedule: backup.schedule, region: backup.region }),
                     );
@@ -236,6 +232,23 @@ export class Bootstrap extends pulumi.ComponentResource {
             },
         );
     }
+
+    /** A node as its scripts see it, made once per node. */
+    private nodeSpec(n: PoolNode, role: NodeRole): pulumi.Output<NodeSpec> {
+        const key = `${role}/${n.name}`;
+        let spec = this.nodeSpecs.get(key);
+        if (!spec) {
+            spec = pulumi.all([n.instance.privateIp, n.instance.id]).apply(([ip, id]): NodeSpec => ({
+                name: n.name,
+                privateIp: ip,
+                role,
+                providerId: awsProviderId(n.zone, id),
+            }));
+            this.nodeSpecs.set(key, spec);
+        }
+        return spec;
+    }
+    private readonly nodeSpecs = new Map<string, pulumi.Output<NodeSpec>>();
 
     /** Each worker's bootstrap token, shared by its join-token step and its join. */
     private readonly workerTokens = new Map<string, pulumi.Output<string>>();
