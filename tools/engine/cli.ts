@@ -10,7 +10,7 @@
 // - PULUMI_HOME is .lab/pulumi-home: nothing touches ~/.pulumi; no update checks, no plugin downloads.
 // The exit code is the CLI's (2 for this wrapper's own usage errors).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
@@ -148,6 +148,44 @@ export interface EngineRun {
     stderr: string;
 }
 
+/** The processes (pids) whose environment carries `entry` ("KEY=value"), this one aside: Linux's /proc. */
+export function processesWithEnv(entry: string): number[] {
+    const pids: number[] = [];
+    for (const name of readdirSync("/proc")) {
+        const pid = Number(name);
+        if (!Number.isInteger(pid) || pid === process.pid) continue;
+        try {
+            if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)) pids.push(pid);
+        } catch {
+            // gone meanwhile, or not ours to read
+        }
+    }
+    return pids;
+}
+
+/**
+ * Stops what the CLI left running on this state's backend, and returns how many. The CLI starts
+ * each plugin in a process group of its own and, when it fails early (a stack it does not know),
+ * can exit before it stops the language host it started: that host then outlives it for good. Only
+ * the processes of a run on this state carry its backend in their environment.
+ */
+export async function stopLeftovers(state: string): Promise<number> {
+    const entry = `PULUMI_BACKEND_URL=${engineEnv(state).PULUMI_BACKEND_URL}`;
+    const left = processesWithEnv(entry);
+    const signal = (pid: number, sig: NodeJS.Signals) => {
+        try {
+            process.kill(pid, sig);
+        } catch {
+            // already gone
+        }
+    };
+    for (const pid of left) signal(pid, "SIGTERM");
+    for (let waited = 0; waited < 2000 && processesWithEnv(entry).length > 0; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
+    for (const pid of processesWithEnv(entry)) signal(pid, "SIGKILL");
+    return left.length;
+}
+
 /** Runs one CLI command; `inherit` streams its output instead of capturing it. */
 export async function runEngine(o: EngineOptions, inherit = false): Promise<EngineRun> {
     checkTools();
@@ -163,7 +201,9 @@ export async function runEngine(o: EngineOptions, inherit = false): Promise<Engi
         let stderr = "";
         child.stdout?.on("data", (d) => (stdout += d));
         child.stderr?.on("data", (d) => (stderr += d));
-        child.on("close", (code, signal) => done({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+        child.on("close", (code, signal) =>
+            stopLeftovers(state).then(() => done({ code: code ?? (signal ? 128 : 1), stdout, stderr })),
+        );
     });
 }
 
