@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { engineEnv, processesWithEnv, ROOT, stopLeftovers } from "../../tools/engine/cli";
+import { engineEnv, processesOnState, ROOT, stopLeftovers } from "../../tools/engine/cli";
 import { scratchDir } from "../scratch";
 
 /** Runs the wrapper on a state of its own; `left` counts the processes still running on that state after it. */
@@ -18,7 +18,7 @@ function engine(args: string[], env: NodeJS.ProcessEnv = {}) {
             ["-r", "./tools/ts-register.js", "tools/engine/cli.ts", ...args, "--state", state],
             { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" },
         );
-        const left = processesWithEnv(`PULUMI_BACKEND_URL=${engineEnv(state).PULUMI_BACKEND_URL}`);
+        const left = processesOnState(state);
         for (const pid of left) process.kill(pid, "SIGKILL");
         return { code: r.status, out: `${r.stdout}${r.stderr}`, left: left.length };
     } finally {

@@ -282,12 +282,12 @@ export class LabControlPlane {
         );
     }
 
-    /** GET https://<ip>:6443<path>, trusting the cluster CA: the status code, or 0 when unreachable. */
     /** /readyz through the NLB stand-in, on a new connection, under the API's name: 200 or not. */
     async readyThroughNlb(): Promise<boolean> {
         return (await this.apiStatus(LB_IP, "/readyz", this.render.apiHost)) === 200;
     }
 
+    /** GET https://<ip>:6443<path>, trusting the cluster CA: the status code, or 0 when unreachable. */
     apiStatus(ip: string, path: string, servername?: string): Promise<number> {
         const ca = readFileSync(join(this.nodes[0].root, "etc", "kubernetes", "pki", "ca.crt"));
         return new Promise((resolve) => {

@@ -149,7 +149,7 @@ export interface EngineRun {
 }
 
 /** The processes (pids) whose environment carries `entry` ("KEY=value"), this one aside: Linux's /proc. */
-export function processesWithEnv(entry: string): number[] {
+function processesWithEnv(entry: string): number[] {
     const pids: number[] = [];
     for (const name of readdirSync("/proc")) {
         const pid = Number(name);
@@ -163,15 +163,19 @@ export function processesWithEnv(entry: string): number[] {
     return pids;
 }
 
+/** The processes running on this state's backend: only a run on it carries its URL in their environment. */
+export function processesOnState(state: string): number[] {
+    return processesWithEnv(`PULUMI_BACKEND_URL=${engineEnv(state).PULUMI_BACKEND_URL}`);
+}
+
 /**
  * Stops what the CLI left running on this state's backend, and returns how many. The CLI starts
  * each plugin in a process group of its own and, when it fails early (a stack it does not know),
- * can exit before it stops the language host it started: that host then outlives it for good. Only
- * the processes of a run on this state carry its backend in their environment.
+ * can exit before it stops the language host it started: that host then outlives it for good.
  */
 export async function stopLeftovers(state: string): Promise<number> {
-    const entry = `PULUMI_BACKEND_URL=${engineEnv(state).PULUMI_BACKEND_URL}`;
-    const left = processesWithEnv(entry);
+    const left = processesOnState(state);
+    if (left.length === 0) return 0;
     const signal = (pid: number, sig: NodeJS.Signals) => {
         try {
             process.kill(pid, sig);
@@ -180,9 +184,9 @@ export async function stopLeftovers(state: string): Promise<number> {
         }
     };
     for (const pid of left) signal(pid, "SIGTERM");
-    for (let waited = 0; waited < 2000 && processesWithEnv(entry).length > 0; waited += 100)
+    for (let waited = 0; waited < 2000 && processesOnState(state).length > 0; waited += 100)
         await new Promise((r) => setTimeout(r, 100));
-    for (const pid of processesWithEnv(entry)) signal(pid, "SIGKILL");
+    for (const pid of processesOnState(state)) signal(pid, "SIGKILL");
     return left.length;
 }
 
