@@ -114,14 +114,17 @@ describe("the lab's Go modules pin what the stack deploys", () => {
         assert.equal(required("tools/lab/etcd/go.mod", "go.etcd.io/etcd/etcdctl/v3"), server);
     });
 
-    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that every node lane builds", () => {
+    it("crictl (cri-tools) is the stack's minor or the one before, a toolset of its own that every node lane builds, with every other toolset the sandboxes use", () => {
         const [, cur] = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/k8s/go.mod", "k8s.io/kubernetes"))!;
         const m = /^v1\.(\d+)\.\d+$/.exec(required("tools/lab/cri-tools/go.mod", "sigs.k8s.io/cri-tools"));
         assert.ok(m && [Number(cur), Number(cur) - 1].includes(Number(m[1])), m?.[0]);
         // Not in k8s-node: that would change its cache key and rebuild the kubelet's toolset.
         assert.doesNotMatch(read("tools/lab/k8s-node/build.env"), /crictl/);
         const scripts = JSON.parse(read("package.json")).scripts as Record<string, string>;
-        assert.match(scripts["lab:tools:nodes"], /build\.sh --toolset cri-tools(?: &&|$)/);
+        // Every toolset the sandboxes' images and nodes take binaries from (tests/nodes/images.ts),
+        // so that `sudo npm run test:nodes` on a fresh clone needs no `npm run lab:tools` first.
+        for (const set of ["k8s", "etcd", "nodes", "k8s-node", "coredns", "cri-tools"])
+            assert.match(scripts["lab:tools:nodes"], new RegExp(`build\\.sh --toolset ${set}(?: &&|$)`), set);
         // The upgrade needs it too: a control plane's upgrade stops the apiserver through crictl.
         for (const lane of ["test:nodes", "test:nodes:bringup", "test:nodes:upgrade"])
             assert.match(scripts[lane], /^npm run --silent lab:tools:nodes && /, lane);
