@@ -257,5 +257,17 @@ describe("composing node scripts from bash sources", () => {
                 }
             }
         });
+
+        it("the folder's README names every script in its folder's row", () => {
+            const readme = readFileSync(join(SCRIPTS_DIR, "README.md"), "utf8");
+            const missing = files
+                .filter((f) => !f.startsWith("lib/"))
+                .filter((f) => {
+                    const [dir, name] = f.split("/");
+                    const row = readme.split("\n").find((l) => l.startsWith(`| \`${dir}/\` |`));
+                    return !row?.includes(`\`${name}\``);
+                });
+            assert.deepEqual(missing, []);
+        });
     });
 });
