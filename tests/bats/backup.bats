@@ -100,6 +100,31 @@ uploaded() { find "$STUB_STATE/s3/$BUCKET/$PREFIX" -type f -name "$1" 2>/dev/nul
   assert_output ''
 }
 
+@test "backup to a file:// target fails when the copy is cut short, publishing nothing and keeping the local copy" {
+  # The file:// variant, its target moved into the test's directory.
+  target="$BATS_TEST_TMPDIR/target"
+  sed "s|^readonly UPLOAD_TARGET=.*|readonly UPLOAD_TARGET='file://$target'|" \
+    "$S/../variants/etcd/backup-file-target.sh" >"$BATS_TEST_TMPDIR/backup.sh"
+  # A cp that writes half of the file, then fails (a full disk, an I/O error).
+  cat >"$BATS_TEST_TMPDIR/bin/cp" <<'STUB'
+#!/usr/bin/env bash
+src=${@: -2:1} dst=${@: -1}
+head -c "$(($(stat -c %s "$src") / 2))" "$src" >"$dst"
+echo "cp: error writing '$dst': No space left on device" >&2
+exit 1
+STUB
+  chmod +x "$BATS_TEST_TMPDIR/bin/cp"
+  run bash "$BATS_TEST_TMPDIR/backup.sh"
+  assert_failure
+  assert_output --partial "failed (the local copy stays in"
+  refute_output --partial "etcd backup ok"
+  run find "$target" -type f
+  assert_output ''
+  run find "$BACKUPS" -name '*.db'
+  assert_line --regexp 'k8s-ha-dev-cp-1-[0-9TZ]+\.db$'
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/etcd-backup.last ]]
+}
+
 @test "backup fails loudly when the instance metadata service gives no credentials, uploading nothing and keeping the local copy" {
   export STUB_IMDS_FAIL=1
   run bash "$S/etcd-backup.sh"

@@ -37,6 +37,19 @@ peers() { printf '%s\n' "10.0.32.10:6443 $1" "10.0.32.10:2379 $1" >"$STUB_STATE/
   assert_success
 }
 
+@test "defect: a replaced node 0 whose join failed half-way (admin.conf and manifests, no super-admin.conf) joins again, never init" {
+  # a control-plane join writes admin.conf early; only kubeadm init writes super-admin.conf
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  echo admin >"$K8S_HA_FSROOT/etc/kubernetes/admin.conf"
+  echo apiserver >"$K8S_HA_FSROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+  run bash "$S/first-control-plane.sh" < <(node0_stdin)
+  assert_success
+  assert_output --partial "joining it (node 0 was replaced)"
+  assert_equal "$(count_calls '^kubeadm init')" 0
+  (($(line_of '^kubeadm reset -f') > 0 && $(line_of '^kubeadm join --config ') > $(line_of '^kubeadm reset -f')))
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/initialised && -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
+}
+
 @test "an initialised node 0 re-run is a no-op, whatever the endpoint says" {
   export STUB_CURL_FAIL_FIRST=1
   peers 7

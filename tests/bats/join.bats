@@ -161,7 +161,23 @@ worker_stdin() { printf '%s\n' "$TOKEN"; }
   echo kubelet >"$K8S_HA_FSROOT/etc/kubernetes/kubelet.conf"
   run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
-  assert_output --partial "an earlier kubeadm join of $WORKER did not finish: undoing it"
+  assert_output --partial "an earlier kubeadm join of $WORKER did not finish (it left $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf)"
+  assert_output --partial "undoing it"
+  reset=$(line_of '^kubeadm reset -f')
+  join=$(line_of '^kubeadm join --config ')
+  ((reset > 0 && join > reset))
+  [[ -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined ]]
+}
+
+@test "defect: a worker join that failed before the kubelet's TLS bootstrap (CA and kubelet config written, no kubelet.conf) is undone and redone" {
+  # kubeadm's preflight refuses a join over the CA it wrote: without the undo every retry fails
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/pki" "$K8S_HA_FSROOT/var/lib/kubelet"
+  echo ca >"$K8S_HA_FSROOT/etc/kubernetes/pki/ca.crt"
+  echo config >"$K8S_HA_FSROOT/var/lib/kubelet/config.yaml"
+  run bash "$S/join-worker.sh" < <(worker_stdin)
+  assert_success
+  assert_output --partial "did not finish (it left $K8S_HA_FSROOT/etc/kubernetes/pki/ca.crt $K8S_HA_FSROOT/var/lib/kubelet/config.yaml)"
+  refute_output --partial "to answer after an earlier join"
   reset=$(line_of '^kubeadm reset -f')
   join=$(line_of '^kubeadm join --config ')
   ((reset > 0 && join > reset))
@@ -187,11 +203,31 @@ worker_stdin() { printf '%s\n' "$TOKEN"; }
   run bash "$S/join-control-plane.sh" < <(join_stdin)
   # the local apiserver never answers in this test, so the redone join fails at its last wait;
   # what matters is what happened before it
-  assert_output --partial "did not finish: undoing it, keeping the placed PKI"
+  assert_output --partial "undoing it, keeping the placed PKI"
   assert_output --partial "removing the etcd member"
   run grep -c " $CP1 " "$STUB_STATE/etcd-members"
   assert_output 0
   (($(line_of ' member remove ') < $(line_of '^kubeadm join --config ')))
+  [[ -s $K8S_HA_FSROOT/etc/kubernetes/pki/ca.key ]]
+}
+
+@test "defect: a control-plane join that failed before kubelet.conf (kubeconfigs and manifests written, its learner left) is undone and redone, keeping the placed PKI" {
+  place_dummy_control_plane_files
+  etcd_members "$CP0 True" "- False true https://10.0.32.10:2379" "$CP2 True"
+  mkdir -p "$K8S_HA_FSROOT/etc/kubernetes/manifests"
+  for f in admin.conf controller-manager.conf scheduler.conf manifests/kube-apiserver.yaml manifests/etcd.yaml; do
+    echo "$f" >"$K8S_HA_FSROOT/etc/kubernetes/$f"
+  done
+  export STUB_CURL_FAIL_FIRST=0
+  printf '%s\n' "10.0.32.10:6443/readyz 7" >"$STUB_STATE/curl-rules"
+  run bash "$S/join-control-plane.sh" < <(join_stdin)
+  # the local apiserver never answers in this test, so the redone join fails at its last wait
+  assert_output --partial "did not finish (it left $K8S_HA_FSROOT/etc/kubernetes/admin.conf"
+  assert_output --partial "undoing it, keeping the placed PKI"
+  reset=$(line_of '^kubeadm reset -f')
+  join=$(line_of '^kubeadm join --config ')
+  ((reset > 0 && join > reset))
+  (($(line_of ' member remove ') < join))
   [[ -s $K8S_HA_FSROOT/etc/kubernetes/pki/ca.key ]]
 }
 

@@ -150,6 +150,15 @@ setup() {
   assert_output 0
 }
 
+@test "defect: a learner that never started is not a voting member (etcdctl lists it with no name and no client URL)" {
+  # what a join that failed after adding its learner leaves: the last voting member goes in a teardown
+  etcd_members "$CP1 True" "- False true"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "$CP1 is the last control-plane node: the cluster is being torn down"
+  refute_output --partial "refusing"
+}
+
 @test "reset refuses when no etcd member answers the member list" {
   etcd_members "$CP0 False" "$CP1 False" "$CP2 False"
   run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"

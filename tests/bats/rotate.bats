@@ -96,6 +96,30 @@ kubeconfig_with_ca() {
   refute_output ''
 }
 
+@test "defect: a kubeconfig that fails to regenerate stays in place with the change record, and the retry regenerates it" {
+  cp "$CA_DIR/new.crt" "$KD/pki/ca.crt"
+  kubeconfig_with_ca "$CA_DIR/old.crt" "$KD/kubelet.conf"
+  kubeconfig_with_ca "$CA_DIR/old.crt" "$KD/admin.conf"
+  record_changes /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/ca.key
+  export STUB_KUBEADM_KUBECONFIG_FAIL=kubelet
+  run bash "$S/rotate.sh"
+  assert_failure
+  assert_output --partial "kubeadm init phase kubeconfig kubelet failed"
+  # nothing was moved away: the node still counts as joined, the record waits for the retry
+  grep -qF "$(base64 -w0 <"$CA_DIR/old.crt")" "$KD/kubelet.conf"
+  [[ -s $K8S_HA_FSROOT/var/lib/k8s-ha/pki-changed ]]
+  unset STUB_KUBEADM_KUBECONFIG_FAIL
+  : >"$STUB_LOG"
+  run bash "$S/rotate.sh"
+  assert_success
+  refute_output --partial "has not joined yet"
+  grep -qF "$(base64 -w0 <"$CA_DIR/new.crt")" "$KD/kubelet.conf"
+  grep -qF "$(base64 -w0 <"$CA_DIR/new.crt")" "$KD/admin.conf"
+  assert_equal "$(count_calls '^systemctl restart kubelet$')" 1
+  run find "$KD" -name '.kubeconfigs-new'
+  assert_output ''
+}
+
 @test "rotate before the node joined only clears the record" {
   rm "$KD/kubelet.conf"
   record_changes /etc/kubernetes/pki/apiserver.crt

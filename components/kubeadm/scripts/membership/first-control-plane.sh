@@ -5,8 +5,9 @@
 # subnet, a replace trigger), and a plain init next to a live cluster would start a second
 # one-member etcd behind the same load balancer: a split brain. So init runs only when the
 # cluster provably does not exist yet:
-# - this node's own record first: it initialised (init.sh's marker, or admin.conf without a
-#   join marker, from before the markers) or joined before: that script again (its guard);
+# - this node's own record first: it initialised (init.sh's marker, or super-admin.conf, which
+#   only kubeadm init writes: a join writes admin.conf too, early, so a join that failed half-way
+#   is no init) or joined before: that script again (its guard);
 # - else every other control plane is probed directly (apiserver 6443, etcd 2379, with the
 #   cluster's CAs and etcd's health-check client certificate), and the NLB: anything that
 #   answers means the cluster exists, so join; every one refusing the connection (the hosts are
@@ -79,7 +80,7 @@ cluster_state() {
 if done_before joined; then
   exec bash -c "$JOIN_SCRIPT"
 fi
-if done_before initialised || [[ -e "$KUBE_DIR/admin.conf" ]]; then
+if done_before initialised || [[ -e "$KUBE_DIR/super-admin.conf" ]]; then
   exec bash -c "$INIT_SCRIPT"
 fi
 

@@ -4,8 +4,9 @@
 # place, then a wait for the API through the NLB. Done means: kubeadm exited 0, the API answers
 # through the NLB and cluster-info is published (what every join's discovery reads); only then
 # is the node marked initialised. An init that failed late (kubeadm writes admin.conf long
-# before upload-config, bootstrap-token and the add-ons) is finished on the next run: kubeadm's
-# remaining phases again, each idempotent. So is one that died in or right after its kubeconfig
+# before upload-config, bootstrap-token, kubelet-finalize and the add-ons) is finished on the next
+# run: kubeadm's remaining phases again, each idempotent, whether or not cluster-info is out (it
+# comes before kubelet-finalize and the add-ons). So is one that died in or right after its kubeconfig
 # phase (an instance lost mid-init): its kubeconfig (reusing what it wrote), etcd, control-plane
 # and kubelet-start phases run first.
 #
@@ -86,15 +87,13 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
   fi
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
-  if ! cluster_info_published; then
-    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
-    kubeadm_config
-    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
-      # shellcheck disable=SC2086  # a phase is words
-      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
-    done
-    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
-  fi
+  log "the earlier kubeadm init did not finish: running its remaining phases"
+  kubeadm_config
+  for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+    # shellcheck disable=SC2086  # a phase is words
+    kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+  done
+  wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
   mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0

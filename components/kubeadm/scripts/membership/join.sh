@@ -2,9 +2,10 @@
 # shellcheck source-path=SCRIPTDIR/..
 # join: `kubeadm join` of a control-plane node or a worker. Done means: kubeadm exited 0 and the
 # node answers (control plane: its apiserver; worker: its Node); only then is it marked joined. A
-# join that stopped half-way (kubelet.conf written, the node never ready) is undone and redone:
-# kubeadm reset (on a control plane with the placed PKI kept, and the etcd member, a learner, the
-# earlier attempt left removed first, since etcd admits one learner at a time).
+# join that stopped half-way (any file kubeadm join writes is there, and the node does not answer)
+# is undone and redone: kubeadm reset (on a control plane with the placed PKI kept, and the etcd
+# member, a learner, the earlier attempt left removed first, since etcd admits one learner at a
+# time). kubeadm's own preflight refuses a join over such files, so a retry must undo them.
 # A control plane holds the admin kubeconfig anyway: it (re)creates the shared bootstrap token with
 # a short TTL right before joining, so its join never depends on a token that may have expired.
 # A worker gets nothing but its own bootstrap token: the worker's join-token step, on a control
@@ -66,6 +67,25 @@ token_signed() {
 }
 #@endif
 
+# join_leftovers: the files an earlier kubeadm join wrote, "" when none. kubelet.conf comes last:
+# a control plane's join writes admin.conf, the other kubeconfigs and the static pod manifests
+# before its etcd member joins, and a worker's writes the CA and the kubelet's configuration
+# before the kubelet's TLS bootstrap.
+join_leftovers() {
+  local f
+#@if control-plane
+  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet,admin,controller-manager,scheduler}.conf \
+    "$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml \
+    "$FSROOT/var/lib/kubelet/config.yaml"; do
+#@else
+  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet}.conf "$KUBE_DIR/pki/ca.crt" "$FSROOT/var/lib/kubelet/config.yaml"; do
+#@endif
+    if [[ -e $f ]]; then
+      printf '%s ' "$f"
+    fi
+  done
+}
+
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
 #@if control-plane
@@ -94,22 +114,24 @@ read_admin_kubeconfig "stdin after line 1"
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
 
-# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+# --- an earlier join left files: finished, or to be undone? ---------------------------------------
+leftovers=$(join_leftovers)
+if [[ -n $leftovers ]]; then
+  if [[ -e "$KUBE_DIR/kubelet.conf" ]] && wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
     mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
+  log "an earlier kubeadm join of $NODE_NAME did not finish (it left ${leftovers% })"
 #@if control-plane
   # kubeadm reset empties the certificates directory: keep what place-pki put there
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
+  log "undoing it, keeping the placed PKI"
   cp -a -- "$KUBE_DIR/pki" "$work/pki"
   kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
   rm -rf -- "$KUBE_DIR/pki"
   cp -a -- "$work/pki" "$KUBE_DIR/pki"
 #@else
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
+  log "undoing it"
   kubeadm reset -f 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
 #@endif
 fi

@@ -131,6 +131,19 @@ token_signed() {
   [[ $info == *"\"jws-kubeconfig-${token%%.*}\""* ]]
 }
 
+# join_leftovers: the files an earlier kubeadm join wrote, "" when none. kubelet.conf comes last:
+# a control plane's join writes admin.conf, the other kubeconfigs and the static pod manifests
+# before its etcd member joins, and a worker's writes the CA and the kubelet's configuration
+# before the kubelet's TLS bootstrap.
+join_leftovers() {
+  local f
+  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet}.conf "$KUBE_DIR/pki/ca.crt" "$FSROOT/var/lib/kubelet/config.yaml"; do
+    if [[ -e $f ]]; then
+      printf '%s ' "$f"
+    fi
+  done
+}
+
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
   node_registered
@@ -149,14 +162,16 @@ make_workdir
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
 
-# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+# --- an earlier join left files: finished, or to be undone? ---------------------------------------
+leftovers=$(join_leftovers)
+if [[ -n $leftovers ]]; then
+  if [[ -e "$KUBE_DIR/kubelet.conf" ]] && wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
     mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it"
+  log "an earlier kubeadm join of $NODE_NAME did not finish (it left ${leftovers% })"
+  log "undoing it"
   kubeadm reset -f 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
 fi
 

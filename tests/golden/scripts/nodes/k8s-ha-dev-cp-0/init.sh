@@ -297,15 +297,13 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
   fi
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or 'kubeadm reset -f' it and retry)"
-  if ! cluster_info_published; then
-    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
-    kubeadm_config
-    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
-      # shellcheck disable=SC2086  # a phase is words
-      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
-    done
-    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
-  fi
+  log "the earlier kubeadm init did not finish: running its remaining phases"
+  kubeadm_config
+  for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+    # shellcheck disable=SC2086  # a phase is words
+    kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+  done
+  wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm's remaining phases"
   mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0

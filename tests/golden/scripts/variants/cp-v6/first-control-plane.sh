@@ -313,15 +313,13 @@ if [[ -e "$KUBE_DIR/admin.conf" ]]; then
   fi
   wait_for "the API at $API_READYZ_URL" api_ready ||
     die "admin.conf exists but $API_READYZ_URL does not answer; not re-running kubeadm init (inspect $NODE_NAME, or '\''kubeadm reset -f'\'' it and retry)"
-  if ! cluster_info_published; then
-    log "the earlier kubeadm init stopped before publishing cluster-info: running its remaining phases"
-    kubeadm_config
-    for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
-      # shellcheck disable=SC2086  # a phase is words
-      kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
-    done
-    wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm'\''s remaining phases"
-  fi
+  log "the earlier kubeadm init did not finish: running its remaining phases"
+  kubeadm_config
+  for phase in "upload-config all" "mark-control-plane" "bootstrap-token" "kubelet-finalize all" "addon all"; do
+    # shellcheck disable=SC2086  # a phase is words
+    kubeadm init phase $phase --config "$work/kubeadm.yaml" 2>&1 | redact || die "kubeadm init phase $phase failed (output above)"
+  done
+  wait_for "cluster-info at $CLUSTER_INFO_URL" cluster_info_published || die "cluster-info is still not published after kubeadm'\''s remaining phases"
   mark_done initialised
   log "initialised (finished or confirmed); nothing more to do"
   exit 0
@@ -569,6 +567,21 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
+# join_leftovers: the files an earlier kubeadm join wrote, "" when none. kubelet.conf comes last:
+# a control plane'\''s join writes admin.conf, the other kubeconfigs and the static pod manifests
+# before its etcd member joins, and a worker'\''s writes the CA and the kubelet'\''s configuration
+# before the kubelet'\''s TLS bootstrap.
+join_leftovers() {
+  local f
+  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet,admin,controller-manager,scheduler}.conf \
+    "$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml \
+    "$FSROOT/var/lib/kubelet/config.yaml"; do
+    if [[ -e $f ]]; then
+      printf '\''%s '\'' "$f"
+    fi
+  done
+}
+
 # node_answers: a control plane'\''s own apiserver is ready; a worker'\''s Node is registered.
 node_answers() {
   local_api_ready
@@ -589,15 +602,17 @@ read_admin_kubeconfig "stdin after line 1"
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
 
-# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+# --- an earlier join left files: finished, or to be undone? ---------------------------------------
+leftovers=$(join_leftovers)
+if [[ -n $leftovers ]]; then
+  if [[ -e "$KUBE_DIR/kubelet.conf" ]] && wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
     mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
+  log "an earlier kubeadm join of $NODE_NAME did not finish (it left ${leftovers% })"
   # kubeadm reset empties the certificates directory: keep what place-pki put there
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
+  log "undoing it, keeping the placed PKI"
   cp -a -- "$KUBE_DIR/pki" "$work/pki"
   kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
   rm -rf -- "$KUBE_DIR/pki"
@@ -695,7 +710,7 @@ cluster_state() {
 if done_before joined; then
   exec bash -c "$JOIN_SCRIPT"
 fi
-if done_before initialised || [[ -e "$KUBE_DIR/admin.conf" ]]; then
+if done_before initialised || [[ -e "$KUBE_DIR/super-admin.conf" ]]; then
   exec bash -c "$INIT_SCRIPT"
 fi
 

@@ -106,8 +106,9 @@ remove_member_of() {
   die "cannot check the etcd member of $name: no other etcd member answers (kubectl exec etcd-<node> -- etcdctl member list)"
 }
 
-# read_members: members[] as "id name clientURL isLearner" from the first member that answers
-# (this node's, else another's), and via=that member's node.
+# read_members: members[] as "id|name|clientURL|isLearner" from the first member that answers
+# (this node's, else another's), and via=that member's node. '|' keeps the empty fields of a
+# member that never started (etcdctl: "id, unstarted, , peerURL, , true").
 read_members() {
   local candidates=("$NODE_NAME") n out
   # shellcheck disable=SC2207  # node names have no spaces
@@ -118,7 +119,7 @@ read_members() {
     out=$(etcdctl_on "$n" member list -w simple 2>/dev/null) || continue
     while IFS=', ' read -r id _ name _ client learner; do
       if [[ -n $id ]]; then
-        members+=("$id $name $client $learner")
+        members+=("$id|$name|$client|$learner")
       fi
     done <<<"$out"
     via=$n
@@ -137,7 +138,7 @@ check_quorum() {
   # endpoint health exits non-zero when any endpoint is unhealthy: that is an answer, not an error
   health=$(etcdctl_on "$via" endpoint health --cluster -w simple 2>&1 || true)
   for m in "${members[@]}"; do
-    read -r id name client learner <<<"$m"
+    IFS='|' read -r id name client learner <<<"$m"
     if [[ $name == "$NODE_NAME" ]]; then
       self_id=$id
     fi

@@ -148,10 +148,15 @@ upload() {
     s3_put "$file" "$S3_URL/$name" "$AWS_REGION" "$sha"
     ;;
   file://*)
+    # Called as `upload … || die`, so set -e is off in here: every step says its failure itself,
+    # or a copy cut short would be published.
     dir=${UPLOAD_TARGET#file://}
-    mkdir -p -- "$dir"
-    cp -- "$file" "$dir/.$name.partial"
-    mv -f -- "$dir/.$name.partial" "$dir/$name"
+    mkdir -p -- "$dir" || return 1
+    cp -- "$file" "$dir/.$name.partial" || {
+      rm -f -- "$dir/.$name.partial"
+      return 1
+    }
+    mv -f -- "$dir/.$name.partial" "$dir/$name" || return 1
     ;;
   *)
     die "unsupported upload target $UPLOAD_TARGET"

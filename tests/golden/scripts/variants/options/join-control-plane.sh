@@ -219,6 +219,21 @@ refresh_token() {
   log "bootstrap token $token_id valid until $expiration"
 }
 
+# join_leftovers: the files an earlier kubeadm join wrote, "" when none. kubelet.conf comes last:
+# a control plane's join writes admin.conf, the other kubeconfigs and the static pod manifests
+# before its etcd member joins, and a worker's writes the CA and the kubelet's configuration
+# before the kubelet's TLS bootstrap.
+join_leftovers() {
+  local f
+  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet,admin,controller-manager,scheduler}.conf \
+    "$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml \
+    "$FSROOT/var/lib/kubelet/config.yaml"; do
+    if [[ -e $f ]]; then
+      printf '%s ' "$f"
+    fi
+  done
+}
+
 # node_answers: a control plane's own apiserver is ready; a worker's Node is registered.
 node_answers() {
   local_api_ready
@@ -239,15 +254,17 @@ read_admin_kubeconfig "stdin after line 1"
 # --- the cluster answers through the NLB ---------------------------------------------------------
 wait_for "the API at $API_READYZ_URL" api_ready || die "$API_READYZ_URL does not answer; cannot join"
 
-# --- an earlier join got past kubelet-start: finished, or to be undone? ----------------------------
-if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
-  if wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
+# --- an earlier join left files: finished, or to be undone? ---------------------------------------
+leftovers=$(join_leftovers)
+if [[ -n $leftovers ]]; then
+  if [[ -e "$KUBE_DIR/kubelet.conf" ]] && wait_for "$NODE_NAME to answer after an earlier join" node_answers; then
     mark_done joined
     log "joined before ($KUBE_DIR/kubelet.conf, and the node answers); nothing to do"
     exit 0
   fi
+  log "an earlier kubeadm join of $NODE_NAME did not finish (it left ${leftovers% })"
   # kubeadm reset empties the certificates directory: keep what place-pki put there
-  log "an earlier kubeadm join of $NODE_NAME did not finish: undoing it, keeping the placed PKI"
+  log "undoing it, keeping the placed PKI"
   cp -a -- "$KUBE_DIR/pki" "$work/pki"
   kubeadm reset -f --kubeconfig "$work/admin.conf" 2>&1 | redact || die "kubeadm reset after the unfinished join failed"
   rm -rf -- "$KUBE_DIR/pki"

@@ -261,6 +261,10 @@ with_installed_version "$KUBEADM_PHASE_CONFIG" >"$work/kubeadm.yaml"
 if ((ca_changed)); then
   ca_fp=$(cert_fingerprint <"$KUBE_DIR/pki/ca.crt") || die "cannot read $KUBE_DIR/pki/ca.crt"
   backup="$STATE_DIR/kubeconfig-backup-$(date -u +%Y%m%dT%H%M%SZ)"
+  # kubeadm refuses to overwrite a kubeconfig of another CA, so each is made in a directory of its
+  # own beside them and renamed over the old one: the old file stays until the new one is whole,
+  # and a retry after any failure finds it and makes it again.
+  fresh="$KUBE_DIR/.kubeconfigs-new"
   for entry in "${KUBECONFIG_PHASES[@]}"; do
     file=${entry%%:*}
     phase=${entry#*:}
@@ -270,11 +274,17 @@ if ((ca_changed)); then
     if [[ "$(kubeconfig_ca_fingerprint "$KUBE_DIR/$file")" == "$ca_fp" ]]; then
       continue
     fi
+    log "regenerating $file (it embedded the old cluster CA; the old file goes to $backup)"
+    rm -rf -- "$fresh"
+    mkdir -m 0700 -- "$fresh"
+    kubeadm init phase kubeconfig "$phase" --config "$work/kubeadm.yaml" --kubeconfig-dir "$fresh" ||
+      die "kubeadm init phase kubeconfig $phase failed"
+    [[ -s "$fresh/$file" ]] || die "kubeadm init phase kubeconfig $phase wrote no $file"
     mkdir -p -- "$backup"
-    mv -f -- "$KUBE_DIR/$file" "$backup/$file"
-    log "regenerating $file (it embedded the old cluster CA; the old file is in $backup)"
-    kubeadm init phase kubeconfig "$phase" --config "$work/kubeadm.yaml" || die "kubeadm init phase kubeconfig $phase failed"
+    cp -p -- "$KUBE_DIR/$file" "$backup/$file"
+    mv -f -- "$fresh/$file" "$KUBE_DIR/$file"
   done
+  rm -rf -- "$fresh"
 fi
 
 # --- kubeadm's own client certificates, renewed with the stack's CA --------------------------------
