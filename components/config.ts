@@ -279,6 +279,26 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
             "at least one CIDR: pulumi up reaches every node over SSH through the bastion, which admits only these sources (for example the runner's address as a /32)",
         );
     }
+    // The add-ons are installed by pulumi up itself, through the API load balancer, from where it
+    // runs (components/addons.ts). A VPC this stack creates holds only its own nodes, so that place
+    // is outside it: admitted by apiAllowedCidrs, to an internet-facing load balancer. Otherwise
+    // the network, the nodes and the whole bootstrap would be built before the add-ons fail.
+    if (Object.keys(v.existingVpc ?? {}).length === 0) {
+        const why =
+            "pulumi up installs the add-ons through the API load balancer from where it runs, and a VPC this stack creates holds only its nodes";
+        if (typed("internalApi") && v.internalApi === true)
+            bad(
+                "internalApi",
+                true,
+                `false unless existingVpc is set (with pulumi up running inside that VPC): ${why}`,
+            );
+        if (typed("apiAllowedCidrs") && (v.apiAllowedCidrs as string[]).length === 0)
+            bad(
+                "apiAllowedCidrs",
+                [],
+                `at least one CIDR, unless existingVpc is set: ${why} (for example the runner's address as a /32)`,
+            );
+    }
     if (typed("natGateways") && !NAT_GATEWAY_MODES.includes(v.natGateways)) {
         bad("natGateways", v.natGateways, NAT_GATEWAY_MODES.map((m) => `'${m}'`).join(" or "));
     }

@@ -79,10 +79,14 @@ describe("config", () => {
     });
 
     it("applies the defaults when nothing is set", () => {
-        // sshAllowedCidrs has no usable default (see its case below): every other key does
-        const cfg = validateConfig({ sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1");
+        // sshAllowedCidrs and, for a VPC this stack creates, apiAllowedCidrs have no usable default
+        // (see their cases below): every other key does
+        const cfg = validateConfig(
+            { sshAllowedCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]' },
+            "us-east-1",
+        );
         for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
-            if (key !== "existingVpc" && key !== "sshAllowedCidrs")
+            if (key !== "existingVpc" && key !== "sshAllowedCidrs" && key !== "apiAllowedCidrs")
                 assert.deepEqual((cfg as any)[key], spec.default, key);
         }
         assert.equal(cfg.existingVpc, undefined);
@@ -96,6 +100,7 @@ describe("config", () => {
                     workerCount: "-1",
                     natGateways: "many",
                     sshAllowedCidrs: '["203.0.113.0/24"]',
+                    apiAllowedCidrs: '["203.0.113.0/24"]',
                 },
                 "us-east-1",
             );
@@ -112,7 +117,7 @@ describe("config", () => {
 
     it("defect: an empty aws:region is named as such, not blamed on availabilityZones", () => {
         assert.throws(
-            () => validateConfig({ sshAllowedCidrs: '["203.0.113.0/24"]' }, ""),
+            () => validateConfig({ sshAllowedCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]' }, ""),
             (e: unknown) => {
                 assert.ok(e instanceof ConfigError);
                 assert.deepEqual(
@@ -127,7 +132,11 @@ describe("config", () => {
 
     it("defect: accepts a backup schedule with a time zone (systemd does), and renders it into the timer", () => {
         const cfg = validateConfig(
-            { etcdBackupSchedule: "*-*-* 03:00:00 America/New_York", sshAllowedCidrs: '["203.0.113.0/24"]' },
+            {
+                etcdBackupSchedule: "*-*-* 03:00:00 America/New_York",
+                sshAllowedCidrs: '["203.0.113.0/24"]',
+                apiAllowedCidrs: '["203.0.113.0/24"]',
+            },
             "us-east-1",
         );
         assert.equal(cfg.etcdBackupSchedule, "*-*-* 03:00:00 America/New_York");
@@ -147,7 +156,12 @@ describe("config", () => {
     it("accepts an even count and a single zone: high availability is the policy pack's call", () => {
         assert.equal(
             validateConfig(
-                { controlPlaneCount: "4", availabilityZones: '["us-east-1a"]', sshAllowedCidrs: '["203.0.113.0/24"]' },
+                {
+                    controlPlaneCount: "4",
+                    availabilityZones: '["us-east-1a"]',
+                    sshAllowedCidrs: '["203.0.113.0/24"]',
+                    apiAllowedCidrs: '["203.0.113.0/24"]',
+                },
                 "us-east-1",
             ).controlPlaneCount,
             4,
@@ -165,6 +179,7 @@ describe("config", () => {
                 availabilityZones: '["us-east-1a"]',
                 existingVpc: JSON.stringify(existingVpc),
                 sshAllowedCidrs: '["203.0.113.0/24"]',
+                apiAllowedCidrs: '["203.0.113.0/24"]',
             },
             "us-east-1",
         );
@@ -175,19 +190,32 @@ describe("config", () => {
         const ssh = '["203.0.113.0/24"]';
         assert.throws(
             () =>
-                validateConfig({ availabilityZones: '["us-west-2a","us-west-2z"]', sshAllowedCidrs: ssh }, "us-west-2"),
+                validateConfig(
+                    { availabilityZones: '["us-west-2a","us-west-2z"]', sshAllowedCidrs: ssh, apiAllowedCidrs: ssh },
+                    "us-west-2",
+                ),
             /availabilityZones: "us-west-2z"/,
         );
         assert.deepEqual(
             validateConfig(
-                { availabilityZones: '["us-west-2a","us-west-2z"]', allowUnknownZones: "true", sshAllowedCidrs: ssh },
+                {
+                    availabilityZones: '["us-west-2a","us-west-2z"]',
+                    allowUnknownZones: "true",
+                    sshAllowedCidrs: ssh,
+                    apiAllowedCidrs: ssh,
+                },
                 "us-west-2",
             ).availabilityZones,
             ["us-west-2a", "us-west-2z"],
         );
         assert.equal(
             validateConfig(
-                { availabilityZones: '["xx-moon-1a"]', allowUnknownZones: "true", sshAllowedCidrs: ssh },
+                {
+                    availabilityZones: '["xx-moon-1a"]',
+                    allowUnknownZones: "true",
+                    sshAllowedCidrs: ssh,
+                    apiAllowedCidrs: ssh,
+                },
                 "xx-moon-1",
             ).region,
             "xx-moon-1",
@@ -196,7 +224,12 @@ describe("config", () => {
         assert.throws(
             () =>
                 validateConfig(
-                    { availabilityZones: '["us-east-1a"]', allowUnknownZones: "true", sshAllowedCidrs: ssh },
+                    {
+                        availabilityZones: '["us-east-1a"]',
+                        allowUnknownZones: "true",
+                        sshAllowedCidrs: ssh,
+                        apiAllowedCidrs: ssh,
+                    },
                     "us-west-2",
                 ),
             /zone names of region us-west-2/,
@@ -295,6 +328,19 @@ describe("config", () => {
         ["NAT mode", { natGateways: "two" }, "natGateways", "'single' or 'perAz'"],
         ["protect not boolean", { protect: "yes" }, "protect", "true or false"],
         ["internalApi not boolean", { internalApi: 1 }, "internalApi", "true or false"],
+        // pulumi up installs the add-ons through the API load balancer from where it runs
+        [
+            "an internal API in a VPC this stack creates",
+            { internalApi: true },
+            "internalApi",
+            "false unless existingVpc is set",
+        ],
+        [
+            "no API CIDR with a VPC this stack creates",
+            { apiAllowedCidrs: [] },
+            "apiAllowedCidrs",
+            "at least one CIDR, unless existingVpc is set",
+        ],
         [
             "existing VPC missing a zone",
             {

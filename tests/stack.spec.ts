@@ -265,14 +265,6 @@ describe("stack layout under the mock runtime", () => {
     });
 
     describe("options", () => {
-        it("an internal API puts the load balancer in the private subnets and drops the NAT rules", async () => {
-            const run = await sharedRun({ stack: "dev", config: { internalApi: true } });
-            const lb = one(run, T.lb);
-            assert.equal(plain(lb).internal, true);
-            assert.ok(dependedOn(run, lb, "subnets").every((s) => s.name.startsWith("k8s-dev-private-")));
-            assert.equal(ofType(run, T.ingress).filter((r) => r.name.includes("nat")).length, 0);
-        });
-
         const zones = ["us-west-2a", "us-west-2b", "us-west-2c"];
         const nats = existingNatGateways("vpc-0123abcd").filter((n) => n.connectivityType === "public");
         const existingVpc = {
@@ -281,6 +273,14 @@ describe("stack layout under the mock runtime", () => {
             privateSubnets: Object.fromEntries(zones.map((z, i) => [z, `subnet-0b${i}`])),
             natGatewayIds: nats.map((n) => n.id),
         };
+
+        it("an internal API (in an existing VPC, where pulumi up then runs) puts the load balancer in the private subnets and drops the NAT rules", async () => {
+            const run = await sharedRun({ stack: "dev", config: { internalApi: true, existingVpc } });
+            const lb = one(run, T.lb);
+            assert.equal(plain(lb).internal, true);
+            assert.deepEqual([...plain(lb).subnets].sort(), Object.values(existingVpc.privateSubnets).sort());
+            assert.equal(ofType(run, T.ingress).filter((r) => r.name.includes("nat")).length, 0);
+        });
 
         it("an existing VPC creates no network and places nodes in its subnets", async () => {
             const run = await sharedRun({ stack: "dev", config: { existingVpc } });

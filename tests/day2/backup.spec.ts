@@ -284,7 +284,7 @@ describe("etcd backups under the mock runtime", () => {
     });
 
     it("refuses restore roles that are not IAM role ARNs, or named twice, naming the key and the value", () => {
-        const ok = { sshAllowedCidrs: '["203.0.113.0/24"]' };
+        const ok = { sshAllowedCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]' };
         for (const arn of [
             "arn:aws:iam::123456789012:user/alice",
             "arn:aws:iam::12345:role/x",
@@ -337,7 +337,11 @@ describe("etcd backups under the mock runtime", () => {
             assert.throws(
                 () =>
                     validateConfig(
-                        { ...raw, sshAllowedCidrs: '["203.0.113.0/24"]' } as Record<string, string>,
+                        {
+                            ...raw,
+                            sshAllowedCidrs: '["203.0.113.0/24"]',
+                            apiAllowedCidrs: '["203.0.113.0/24"]',
+                        } as Record<string, string>,
                         "us-east-1",
                     ),
                 (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === key),
@@ -345,8 +349,14 @@ describe("etcd backups under the mock runtime", () => {
             );
         }
         assert.equal(
-            validateConfig({ etcdBackupSchedule: "daily", sshAllowedCidrs: '["203.0.113.0/24"]' }, "us-east-1")
-                .etcdBackupSchedule,
+            validateConfig(
+                {
+                    etcdBackupSchedule: "daily",
+                    sshAllowedCidrs: '["203.0.113.0/24"]',
+                    apiAllowedCidrs: '["203.0.113.0/24"]',
+                },
+                "us-east-1",
+            ).etcdBackupSchedule,
             "daily",
         );
     });

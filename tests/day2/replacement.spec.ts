@@ -196,7 +196,11 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
     it("only names of this stack's nodes are accepted as replace triggers", () => {
         const bad = (o: Record<string, string>) => () =>
             validateConfig(
-                { nodeReplaceTriggers: JSON.stringify(o), sshAllowedCidrs: '["203.0.113.0/24"]' },
+                {
+                    nodeReplaceTriggers: JSON.stringify(o),
+                    sshAllowedCidrs: '["203.0.113.0/24"]',
+                    apiAllowedCidrs: '["203.0.113.0/24"]',
+                },
                 "us-east-1",
             );
         const names = (e: unknown) =>
@@ -209,6 +213,7 @@ describe("safe node replacement under the mock runtime (dev: 3 control planes, 1
                 {
                     nodeReplaceTriggers: JSON.stringify({ "k8s-ha-cp-2": "2026-11-22.1" }),
                     sshAllowedCidrs: '["203.0.113.0/24"]',
+                    apiAllowedCidrs: '["203.0.113.0/24"]',
                 },
                 "us-east-1",
             ).nodeReplaceTriggers,

@@ -109,7 +109,7 @@ describe("EncryptionConfiguration (Secrets at rest)", () => {
 });
 
 describe("config key secretsEncryptionKeys", () => {
-    const base = { sshAllowedCidrs: '["203.0.113.0/24"]' };
+    const base = { sshAllowedCidrs: '["203.0.113.0/24"]', apiAllowedCidrs: '["203.0.113.0/24"]' };
     it("defaults to one key and takes a rotation's two names in order", () => {
         assert.deepEqual(validateConfig(base, "us-east-1").secretsEncryptionKeys, ["key1"]);
         assert.deepEqual(
