@@ -31,6 +31,12 @@ export type { UpgradeOptions, WaitOptions };
 // ---------------------------------------------------------------------------------------------
 // Where things live on a node
 
+/**
+ * Marks a Node an upgrade cordoned, with the version it was drained for: the upgrade (a control
+ * plane's own, a worker's upgrade-uncordon step) uncordons only such a Node, and an operator's
+ * cordon stays.
+ */
+export const DRAINED_ANNOTATION = "k8s-ha/drained-for-upgrade";
 /** The backup script, installed by the backup installer. */
 export const ETCD_BACKUP_SCRIPT_PATH = "/usr/local/sbin/k8s-ha-etcd-backup";
 /** The restore script for the runbook, installed next to it. */
@@ -412,6 +418,7 @@ export function renderUpgradeScript(
                       KUBEADM_PHASE_CONFIG: renderPhaseConfig(c, node, {
                           kubernetesVersion: KUBERNETES_VERSION_PLACEHOLDER,
                       }),
+                      DRAINED_ANNOTATION,
                   }
                 : { WAIT_INTERVAL_SECONDS: w.WAIT_INTERVAL_SECONDS, WAIT_ATTEMPTS: w.WAIT_ATTEMPTS }),
         },

@@ -10,6 +10,7 @@
 // stdin: join-token: line 1 = the worker's token, then the admin kubeconfig (joinStdin);
 //        the others: the admin kubeconfig (adminStdin).
 import { renderScript } from "./bash";
+import { DRAINED_ANNOTATION } from "./day2";
 import { BOOTSTRAP_TOKEN_GROUP } from "./config";
 import { TOKEN_RE } from "./scripts";
 import { duration, scriptParams, waitParams, type ScriptOptions, type UpgradeOptions } from "./options";
@@ -22,9 +23,6 @@ import {
     type ClusterSpec,
     type NodeSpec,
 } from "./types";
-
-/** Marks a Node its upgrade-drain step cordoned, with the version it was drained for. */
-export const DRAINED_ANNOTATION = "k8s-ha/drained-for-upgrade";
 
 /** The steps a control plane runs for a worker, by the suffix of their resource names. */
 export type WorkerAdminStep = "join-token" | "upgrade-drain" | "upgrade-uncordon" | "remove-drain" | "remove-node";

@@ -176,7 +176,7 @@ worker_stdin() { printf '%s\n' "$TOKEN"; }
   echo config >"$K8S_HA_FSROOT/var/lib/kubelet/config.yaml"
   run bash "$S/join-worker.sh" < <(worker_stdin)
   assert_success
-  assert_output --partial "did not finish (it left $K8S_HA_FSROOT/etc/kubernetes/pki/ca.crt $K8S_HA_FSROOT/var/lib/kubelet/config.yaml)"
+  assert_output --partial "did not finish (it left $K8S_HA_FSROOT/var/lib/kubelet/config.yaml $K8S_HA_FSROOT/etc/kubernetes/pki/ca.crt)"
   refute_output --partial "to answer after an earlier join"
   reset=$(line_of '^kubeadm reset -f')
   join=$(line_of '^kubeadm join --config ')

@@ -154,13 +154,38 @@ live() {
   assert_output --partial "refusing to skip a minor version: the kubelet of $WORKER is at v1.33.9"
 }
 
+@test "defect: a control plane an operator cordoned before its upgrade stays cordoned after it" {
+  live v1.34.3
+  export STUB_NODE=$CP0
+  touch "$STUB_STATE/unschedulable-$CP0"
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "$CP0 was cordoned before its upgrade: it stays cordoned afterwards"
+  assert_equal "$(count_calls "^kubectl .* drain $CP0 ")" 1
+  assert_equal "$(count_calls ' uncordon ')" 0
+  [[ -e $STUB_STATE/unschedulable-$CP0 ]]
+}
+
+@test "defect: a run that failed after the kubelet's restart (the node at the version, still cordoned by it) is finished by the retry" {
+  live v1.35.2
+  export STUB_NODE=$CP0
+  touch "$STUB_STATE/unschedulable-$CP0"
+  echo "k8s-ha/drained-for-upgrade=v1.35.2" >"$STUB_STATE/annotation-$CP0"
+  run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "still cordoned by its upgrade: finishing it"
+  assert_equal "$(count_calls "^kubectl .* uncordon $CP0")" 1
+  [[ ! -e $STUB_STATE/unschedulable-$CP0 && ! -e $STUB_STATE/annotation-$CP0 ]]
+  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) | drain ')" 0
+}
+
 @test "a node already at the version is a no-op" {
   live v1.35.2
   export STUB_NODE=$CP0
   run bash "$S/upgrade-first-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
   assert_success
   assert_output --partial "$CP0 already runs Kubernetes v1.35.2; nothing to do"
-  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) |drain|uncordon')" 0
+  assert_equal "$(count_calls '^(apt-get|apt-mark|kubeadm) | drain | uncordon ')" 0
 }
 
 @test "a node that has not joined: pins kubelet/kubeadm/kubectl to the exact version, reads no stdin, touches no cluster" {

@@ -109,6 +109,34 @@ token_stdin() { printf '%s\n%s' "$TOKEN" "$ADMIN_KUBECONFIG"; }
   [[ ! -e $STUB_STATE/annotation-$WORKER ]]
 }
 
+@test "defect: a worker an operator cordoned before its upgrade is drained, not marked, and stays cordoned after upgrade-uncordon" {
+  touch "$STUB_STATE/node-$WORKER" "$STUB_STATE/unschedulable-$WORKER"
+  echo v1.34.3 >"$STUB_STATE/kubelet-version-$WORKER"
+  run bash "$S/worker-upgrade-drain.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "$WORKER was cordoned before its upgrade: it stays cordoned afterwards"
+  assert_equal "$(count_calls " drain $WORKER ")" 1
+  [[ ! -e $STUB_STATE/annotation-$WORKER ]]
+  echo v1.35.2 >"$STUB_STATE/kubelet-version-$WORKER"
+  run bash "$S/worker-upgrade-uncordon.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_equal "$(count_calls ' uncordon ')" 0
+  [[ -e $STUB_STATE/unschedulable-$WORKER ]]
+}
+
+@test "a retried upgrade-drain (its first run cordoned and marked the worker, then the drain failed) keeps its mark, so the worker is uncordoned after" {
+  touch "$STUB_STATE/node-$WORKER" "$STUB_STATE/unschedulable-$WORKER"
+  echo "k8s-ha/drained-for-upgrade=v1.35.2" >"$STUB_STATE/annotation-$WORKER"
+  echo v1.34.3 >"$STUB_STATE/kubelet-version-$WORKER"
+  run bash "$S/worker-upgrade-drain.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  refute_output --partial "stays cordoned"
+  echo v1.35.2 >"$STUB_STATE/kubelet-version-$WORKER"
+  run bash "$S/worker-upgrade-uncordon.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  [[ ! -e $STUB_STATE/unschedulable-$WORKER && ! -e $STUB_STATE/annotation-$WORKER ]]
+}
+
 @test "upgrade-uncordon: a Node not back at the version stays cordoned" {
   touch "$STUB_STATE/node-$WORKER"
   echo "k8s-ha/drained-for-upgrade=v1.35.2" >"$STUB_STATE/annotation-$WORKER"

@@ -16,7 +16,8 @@
 #   with the apiserver out of the load balancer while etcd restarts;
 # - drain, kubelet and kubectl, containerd's sandbox image set to this kubeadm's pause image,
 #   kubelet restart (on a control plane with the apiserver out of the load balancer first), wait
-#   for the Node to report the version and be Ready (and the local apiserver), uncordon.
+#   for the Node to report the version and be Ready (and the local apiserver), uncordon: only what
+#   the upgrade cordoned (lib/upgrade-cordon.sh), also on a retry that finds the node at the version.
 # A worker holds no cluster credential: it reads the versions with its kubelet's own (which may
 # read its Node and kubeadm-config), and a control plane drains it before this runs and uncordons
 # it after (its upgrade-drain and upgrade-uncordon steps).
@@ -29,7 +30,7 @@
 #@if control-plane
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE LOCAL_READYZ_URL
 # params: DRAIN_TIMEOUT WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS STDIN_TIMEOUT_SECONDS CRI_SOCKET
-# params: STOP_TIMEOUT_SECONDS VERSION_PLACEHOLDER KUBEADM_PHASE_CONFIG
+# params: STOP_TIMEOUT_SECONDS VERSION_PLACEHOLDER KUBEADM_PHASE_CONFIG DRAINED_ANNOTATION
 #@else
 # params: NODE_NAME K8S_VERSION K8S_REPO IS_FIRST IS_CONTROL_PLANE
 # params: WAIT_INTERVAL_SECONDS WAIT_ATTEMPTS
@@ -49,6 +50,8 @@ source lib/kubeadm-version.sh
 source lib/etcd-healthy.sh
 
 source lib/static-pods.sh
+
+source lib/upgrade-cordon.sh
 #@else
 
 source lib/kubelet-credential.sh
@@ -129,6 +132,16 @@ check_step "kubelet of $NODE_NAME" "$node_version"
 
 # --- guard: done before? ------------------------------------------------------------------------------
 if [[ $node_version == "v$K8S_VERSION" ]] && { ((!IS_CONTROL_PLANE)) || [[ "$(manifest_version)" == "v$K8S_VERSION" ]]; }; then
+#@if control-plane
+  # An earlier run that failed after the kubelet's restart left the node cordoned: finish it.
+  drained_for=$(node_drained_for "$DRAINED_ANNOTATION") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ -n $drained_for ]]; then
+    log "$NODE_NAME runs v$K8S_VERSION, still cordoned by its upgrade: finishing it"
+    wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready (it stays cordoned)"
+    wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready (it stays cordoned)"
+    uncordon_after_upgrade "$DRAINED_ANNOTATION"
+  fi
+#@endif
   log "$NODE_NAME already runs Kubernetes v$K8S_VERSION; nothing to do"
   exit 0
 fi
@@ -202,6 +215,7 @@ fi
 
 #@if control-plane
 # --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
+cordon_for_upgrade "$DRAINED_ANNOTATION" "v$K8S_VERSION"
 log "draining $NODE_NAME"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
@@ -226,7 +240,7 @@ wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready
 if ((IS_CONTROL_PLANE)); then
   wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready after the upgrade"
 fi
-kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
+uncordon_after_upgrade "$DRAINED_ANNOTATION"
 log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION"
 #@else
 log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION; its upgrade-uncordon step uncordons it"

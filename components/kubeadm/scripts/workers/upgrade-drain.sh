@@ -3,7 +3,7 @@
 # upgrade-drain: drain a worker before its upgrade to K8S_VERSION, from a control plane (the admin
 # kubeconfig never leaves the control planes). Nothing to do when the worker has not joined (its
 # first install) or already runs the version. The Node is annotated with the version it was drained
-# for, so that its upgrade-uncordon step uncordons only what this step cordoned.
+# for, so that its upgrade-uncordon step uncordons only what this step cordoned (lib/upgrade-cordon.sh).
 #
 # stdin: the admin kubeconfig (SECRET)
 # params: NODE_NAME K8S_VERSION API_READYZ_URL DRAIN_TIMEOUT DRAINED_ANNOTATION
@@ -20,6 +20,8 @@ source lib/admin-kubeconfig.sh
 source lib/api-ready.sh
 
 source lib/node-status.sh
+
+source lib/upgrade-cordon.sh
 
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir
@@ -39,8 +41,7 @@ if [[ $kubelet == "v$K8S_VERSION" ]]; then
 fi
 
 # --- drain ------------------------------------------------------------------------------------------
-kube annotate node "$NODE_NAME" --overwrite "$DRAINED_ANNOTATION=v$K8S_VERSION" >/dev/null ||
-  die "could not annotate Node $NODE_NAME"
+cordon_for_upgrade "$DRAINED_ANNOTATION" "v$K8S_VERSION"
 log "draining $NODE_NAME (kubelet $kubelet) for its upgrade to v$K8S_VERSION"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned)"

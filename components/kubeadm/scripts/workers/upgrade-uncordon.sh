@@ -20,6 +20,8 @@ source lib/api-ready.sh
 
 source lib/node-status.sh
 
+source lib/upgrade-cordon.sh
+
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir
 read_admin_kubeconfig "all of stdin"
@@ -31,8 +33,7 @@ if [[ -z $node_object ]]; then
   log "$NODE_NAME has no Node (not joined yet): nothing to uncordon"
   exit 0
 fi
-drained_for=$(kube get node "$NODE_NAME" -o "jsonpath={.metadata.annotations.${DRAINED_ANNOTATION//./\\.}}") ||
-  die "cannot read Node $NODE_NAME's annotations"
+drained_for=$(node_drained_for "$DRAINED_ANNOTATION") || die "cannot read Node $NODE_NAME's annotations"
 if [[ -z $drained_for ]]; then
   log "$NODE_NAME was not drained for an upgrade: nothing to uncordon"
   exit 0
@@ -41,6 +42,4 @@ fi
 # --- back at the version and Ready, then uncordon ------------------------------------------------------
 wait_for "Node $NODE_NAME to report kubelet v$K8S_VERSION" node_at_target || die "Node $NODE_NAME does not report kubelet v$K8S_VERSION (it stays cordoned)"
 wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready (it stays cordoned)"
-kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
-kube annotate node "$NODE_NAME" "$DRAINED_ANNOTATION-" >/dev/null || die "could not remove $DRAINED_ANNOTATION from Node $NODE_NAME"
-log "uncordoned $NODE_NAME at v$K8S_VERSION"
+uncordon_after_upgrade "$DRAINED_ANNOTATION"

@@ -71,6 +71,40 @@ node_kubelet_version() { kube get node "$NODE_NAME" -o jsonpath='{.status.nodeIn
 node_at_target() { [[ "$(node_kubelet_version 2>/dev/null)" == "v$K8S_VERSION" ]]; }
 node_ready() { [[ "$(kube get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]; }
 
+# The cordon an upgrade owns. The Node carries ANNOTATION=<version> while an upgrade holds it
+# cordoned, so that the upgrade uncordons only what it cordoned (a Node an operator cordoned
+# stays cordoned), and so that a retry after a failure past the drain still uncordons it.
+
+# node_drained_for ANNOTATION: the version an upgrade cordoned the Node for, "" when none.
+node_drained_for() { kube get node "$NODE_NAME" -o "jsonpath={.metadata.annotations.${1//./\\.}}"; }
+
+# cordon_for_upgrade ANNOTATION VERSION: mark the Node as cordoned by this upgrade, unless it was
+# cordoned without the mark before (an operator's: it stays so). A retry finds its own mark.
+cordon_for_upgrade() {
+  local unschedulable drained
+  unschedulable=$(kube get node "$NODE_NAME" -o 'jsonpath={.spec.unschedulable}') ||
+    die "cannot read whether Node $NODE_NAME is cordoned"
+  drained=$(node_drained_for "$1") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ $unschedulable == true && -z $drained ]]; then
+    log "$NODE_NAME was cordoned before its upgrade: it stays cordoned afterwards"
+    return 0
+  fi
+  kube annotate node "$NODE_NAME" --overwrite "$1=$2" >/dev/null || die "could not annotate Node $NODE_NAME"
+}
+
+# uncordon_after_upgrade ANNOTATION: uncordon the Node and drop the mark, if this upgrade cordoned it.
+uncordon_after_upgrade() {
+  local drained
+  drained=$(node_drained_for "$1") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ -z $drained ]]; then
+    log "$NODE_NAME was not cordoned by an upgrade: it stays as it is"
+    return 0
+  fi
+  kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
+  kube annotate node "$NODE_NAME" "$1-" >/dev/null || die "could not remove $1 from Node $NODE_NAME"
+  log "uncordoned $NODE_NAME"
+}
+
 # --- inputs ---------------------------------------------------------------------------------------
 make_workdir
 read_admin_kubeconfig "all of stdin"
@@ -89,8 +123,7 @@ if [[ $kubelet == "v$K8S_VERSION" ]]; then
 fi
 
 # --- drain ------------------------------------------------------------------------------------------
-kube annotate node "$NODE_NAME" --overwrite "$DRAINED_ANNOTATION=v$K8S_VERSION" >/dev/null ||
-  die "could not annotate Node $NODE_NAME"
+cordon_for_upgrade "$DRAINED_ANNOTATION" "v$K8S_VERSION"
 log "draining $NODE_NAME (kubelet $kubelet) for its upgrade to v$K8S_VERSION"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned)"

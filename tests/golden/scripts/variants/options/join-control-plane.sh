@@ -224,10 +224,10 @@ refresh_token() {
 # before its etcd member joins, and a worker's writes the CA and the kubelet's configuration
 # before the kubelet's TLS bootstrap.
 join_leftovers() {
-  local f
-  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet,admin,controller-manager,scheduler}.conf \
-    "$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml \
-    "$FSROOT/var/lib/kubelet/config.yaml"; do
+  local f files=("$KUBE_DIR"/{kubelet,bootstrap-kubelet}.conf "$FSROOT/var/lib/kubelet/config.yaml")
+  files+=("$KUBE_DIR"/{admin,controller-manager,scheduler}.conf)
+  files+=("$KUBE_DIR"/manifests/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler}.yaml)
+  for f in "${files[@]}"; do
     if [[ -e $f ]]; then
       printf '%s ' "$f"
     fi

@@ -136,8 +136,9 @@ token_signed() {
 # before its etcd member joins, and a worker's writes the CA and the kubelet's configuration
 # before the kubelet's TLS bootstrap.
 join_leftovers() {
-  local f
-  for f in "$KUBE_DIR"/{kubelet,bootstrap-kubelet}.conf "$KUBE_DIR/pki/ca.crt" "$FSROOT/var/lib/kubelet/config.yaml"; do
+  local f files=("$KUBE_DIR"/{kubelet,bootstrap-kubelet}.conf "$FSROOT/var/lib/kubelet/config.yaml")
+  files+=("$KUBE_DIR/pki/ca.crt")
+  for f in "${files[@]}"; do
     if [[ -e $f ]]; then
       printf '%s ' "$f"
     fi

@@ -127,6 +127,7 @@ etcd:
     serverCertSANs: []
     peerCertSANs: []
 '
+readonly DRAINED_ANNOTATION='k8s-ha/drained-for-upgrade'
 readonly FSROOT="${K8S_HA_FSROOT:-}"
 readonly KUBE_DIR="$FSROOT/etc/kubernetes"
 readonly STATE_DIR="$FSROOT/var/lib/k8s-ha"
@@ -238,6 +239,40 @@ put_manifest() {
   local dot="$KUBE_DIR/manifests/.$2.yaml.k8s-ha"
   install -m 0600 -- "$1" "$dot"
   mv -f -- "$dot" "$KUBE_DIR/manifests/$2.yaml"
+}
+
+# The cordon an upgrade owns. The Node carries ANNOTATION=<version> while an upgrade holds it
+# cordoned, so that the upgrade uncordons only what it cordoned (a Node an operator cordoned
+# stays cordoned), and so that a retry after a failure past the drain still uncordons it.
+
+# node_drained_for ANNOTATION: the version an upgrade cordoned the Node for, "" when none.
+node_drained_for() { kube get node "$NODE_NAME" -o "jsonpath={.metadata.annotations.${1//./\\.}}"; }
+
+# cordon_for_upgrade ANNOTATION VERSION: mark the Node as cordoned by this upgrade, unless it was
+# cordoned without the mark before (an operator's: it stays so). A retry finds its own mark.
+cordon_for_upgrade() {
+  local unschedulable drained
+  unschedulable=$(kube get node "$NODE_NAME" -o 'jsonpath={.spec.unschedulable}') ||
+    die "cannot read whether Node $NODE_NAME is cordoned"
+  drained=$(node_drained_for "$1") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ $unschedulable == true && -z $drained ]]; then
+    log "$NODE_NAME was cordoned before its upgrade: it stays cordoned afterwards"
+    return 0
+  fi
+  kube annotate node "$NODE_NAME" --overwrite "$1=$2" >/dev/null || die "could not annotate Node $NODE_NAME"
+}
+
+# uncordon_after_upgrade ANNOTATION: uncordon the Node and drop the mark, if this upgrade cordoned it.
+uncordon_after_upgrade() {
+  local drained
+  drained=$(node_drained_for "$1") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ -z $drained ]]; then
+    log "$NODE_NAME was not cordoned by an upgrade: it stays as it is"
+    return 0
+  fi
+  kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
+  kube annotate node "$NODE_NAME" "$1-" >/dev/null || die "could not remove $1 from Node $NODE_NAME"
+  log "uncordoned $NODE_NAME"
 }
 
 # minor_of V / patch_of V: the N and P of "v1.N.P" or "1.N.P" (empty when V is malformed).
@@ -386,6 +421,14 @@ check_step "kubelet of $NODE_NAME" "$node_version"
 
 # --- guard: done before? ------------------------------------------------------------------------------
 if [[ $node_version == "v$K8S_VERSION" ]] && { ((!IS_CONTROL_PLANE)) || [[ "$(manifest_version)" == "v$K8S_VERSION" ]]; }; then
+  # An earlier run that failed after the kubelet's restart left the node cordoned: finish it.
+  drained_for=$(node_drained_for "$DRAINED_ANNOTATION") || die "cannot read Node $NODE_NAME's annotations"
+  if [[ -n $drained_for ]]; then
+    log "$NODE_NAME runs v$K8S_VERSION, still cordoned by its upgrade: finishing it"
+    wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready (it stays cordoned)"
+    wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready (it stays cordoned)"
+    uncordon_after_upgrade "$DRAINED_ANNOTATION"
+  fi
   log "$NODE_NAME already runs Kubernetes v$K8S_VERSION; nothing to do"
   exit 0
 fi
@@ -448,6 +491,7 @@ else
 fi
 
 # --- drain, kubelet and kubectl, restart, uncordon -----------------------------------------------
+cordon_for_upgrade "$DRAINED_ANNOTATION" "v$K8S_VERSION"
 log "draining $NODE_NAME"
 kube drain "$NODE_NAME" --ignore-daemonsets --delete-emptydir-data --timeout="$DRAIN_TIMEOUT" ||
   die "kubectl drain $NODE_NAME failed (the node stays cordoned; kubeadm has already upgraded it)"
@@ -468,5 +512,5 @@ wait_for "Node $NODE_NAME Ready" node_ready || die "Node $NODE_NAME is not Ready
 if ((IS_CONTROL_PLANE)); then
   wait_for "the local apiserver at $LOCAL_READYZ_URL" local_api_ready || die "the apiserver of $NODE_NAME is not ready after the upgrade"
 fi
-kube uncordon "$NODE_NAME" >/dev/null || die "kubectl uncordon $NODE_NAME failed"
+uncordon_after_upgrade "$DRAINED_ANNOTATION"
 log "upgraded $NODE_NAME to Kubernetes v$K8S_VERSION"
