@@ -3,7 +3,7 @@
 // program's certificates instead of generating its own, and refuses certificates from a foreign
 // CA. The join-side checks (SANs, discovery) need a running cluster: controlPlane.spec.ts.
 import * as assert from "node:assert/strict";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { RENEWED_KUBECONFIGS } from "../../components/kubeadm/scripts";
@@ -336,6 +336,47 @@ describe("kubeadm 1.35 reads the program's configuration and PKI (lab)", functio
                 )?.hostPath.path,
                 "/etc/kubernetes/pki",
             );
+        });
+
+        it("a kubeconfig of an old CA: kubeadm will not write over it, so rotate has it written whole beside it (--kubeconfig-dir)", async () => {
+            const root = nodeRoot(render, "k8s-dev-cp-1");
+            const config = phaseConfig(render, "k8s-dev-cp-1");
+            for (const phase of ["certs all", "kubeconfig all"]) {
+                const r = await kubeadm(root, ["init", "phase", ...phase.split(" "), "--config", config]);
+                assert.equal(r.code, 0, r.stderr);
+            }
+            // A new cluster CA, as place-pki puts it when the stack's CA changed.
+            const pki = join(root, "etc", "kubernetes", "pki");
+            const made = await run("openssl", [
+                ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30"],
+                ...["-subj", "/CN=kubernetes", "-keyout", join(pki, "ca.key"), "-out", join(pki, "ca.crt")],
+            ]);
+            assert.equal(made.code, 0, made.stderr);
+            const over = await kubeadm(root, ["init", "phase", "kubeconfig", "kubelet", "--config", config]);
+            assert.notEqual(over.code, 0, over.stdout);
+            assert.match(over.stderr, /kubelet\.conf" exists but does not contain a trusted CA/);
+            // rotate's command, into its directory beside the old file (the script makes it first)
+            const rotate = readFileSync(join(render.node("k8s-dev-cp-1"), "scripts", "rotate.update.sh"), "utf8");
+            assert.match(rotate, /fresh="\$KUBE_DIR\/\.kubeconfigs-new"/);
+            assert.match(
+                rotate,
+                /kubeadm init phase kubeconfig "\$phase" --config "\$work\/kubeadm\.yaml" --kubeconfig-dir "\$fresh"/,
+            );
+            mkdirSync(join(root, "etc", "kubernetes", ".kubeconfigs-new"), { mode: 0o700 });
+            const beside = await kubeadm(root, [
+                ...["init", "phase", "kubeconfig", "kubelet", "--config", config],
+                ...["--kubeconfig-dir", "/etc/kubernetes/.kubeconfigs-new"],
+            ]);
+            assert.equal(beside.code, 0, beside.stderr);
+            const fresh = readFileSync(join(root, "etc", "kubernetes", ".kubeconfigs-new", "kubelet.conf"), "utf8");
+            const caData = Buffer.from(readFileSync(join(pki, "ca.crt"))).toString("base64");
+            assert.ok(
+                fresh.includes(`certificate-authority-data: ${caData}`),
+                "the new kubelet.conf embeds the new CA",
+            );
+            // the old one is untouched until rotate renames the new one over it
+            const old = readFileSync(join(root, "etc", "kubernetes", "kubelet.conf"), "utf8");
+            assert.ok(!old.includes(caData), "kubelet.conf itself still embeds the old CA");
         });
 
         it("refuses certificates issued by a foreign CA (the check can fail)", async () => {
