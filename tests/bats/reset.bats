@@ -159,6 +159,30 @@ setup() {
   refute_output --partial "refusing"
 }
 
+@test "defect: a reset that failed after kubeadm reset (no other member answered to remove its own) finishes the removal on the retry" {
+  etcd_members "$CP0 True" "$CP1 True" "$CP2 True"
+  mkdir -p "$K8S_HA_FSROOT/var/lib/k8s-ha"
+  touch "$K8S_HA_FSROOT/var/lib/k8s-ha/joined"
+  export STUB_KUBEADM_RESET_KEEPS_MEMBER=1 STUB_KUBEADM_RESET_ETCD_DOWN=1
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_failure
+  assert_output --partial "cannot check the etcd member of $CP1: no other etcd member answers"
+  [[ ! -e $K8S_HA_FSROOT/etc/kubernetes/kubelet.conf ]]
+  # the other members answer again; kubeadm reset is not run twice
+  unset STUB_KUBEADM_RESET_ETCD_DOWN
+  sed -i 's/ False / True /' "$STUB_STATE/etcd-members"
+  : >"$STUB_LOG"
+  run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"
+  assert_success
+  assert_output --partial "an earlier reset of $CP1 stopped after kubeadm reset: finishing it"
+  assert_output --partial "removing the etcd member"
+  run grep -c " $CP1 " "$STUB_STATE/etcd-members"
+  assert_output 0
+  assert_equal "$(count_calls '^kubeadm reset')" 0
+  [[ ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/joined && ! -e $K8S_HA_FSROOT/var/lib/k8s-ha/resetting ]]
+  [[ ! -e $STUB_STATE/node-$CP1 ]]
+}
+
 @test "reset refuses when no etcd member answers the member list" {
   etcd_members "$CP0 False" "$CP1 False" "$CP2 False"
   run bash "$S/reset-control-plane.sh" <<<"$ADMIN_KUBECONFIG"

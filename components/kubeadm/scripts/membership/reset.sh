@@ -14,6 +14,10 @@
 #   size. E.g. 3 members, all healthy: removal leaves 2 of 2 (quorum 2), allowed; 3 members with
 #   one other already down: removal would leave 1 healthy of 2 (quorum 2), refused; removing the
 #   unhealthy member itself is allowed (2 of 2 remain).
+# kubeadm reset removes kubelet.conf, the mark of a joined node: a record written just before it
+# ($STATE_DIR/resetting: the etcd member, and whether this is a teardown) lets a retry after a
+# failure past it (the member removal through another member, say, while the load balancer still
+# routes to this node's stopped apiserver) finish the removal instead of skipping it.
 #
 # stdin: the admin kubeconfig (SECRET)
 # params: NODE_NAME API_READYZ_URL DRAIN_TIMEOUT STDIN_TIMEOUT_SECONDS ETCD_PEER_URL
@@ -142,17 +146,23 @@ joined=0
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   joined=1
 fi
+last_member=0
+self_id=''
+members=()
+resuming=0
+if ((!joined)) && [[ -s "$STATE_DIR/resetting" ]]; then
+  { read -r self_id && read -r last_member; } <"$STATE_DIR/resetting" || die "cannot read $STATE_DIR/resetting"
+  resuming=1
+  log "an earlier reset of $NODE_NAME stopped after kubeadm reset: finishing it"
+fi
 
 # --- guard: already removed? ------------------------------------------------------------------------
-if ((!joined)) && [[ -z $node_object ]]; then
+if ((!joined && !resuming)) && [[ -z $node_object ]]; then
   log "$NODE_NAME is not joined and has no Node object; nothing to do"
   exit 0
 fi
 
 # --- remove -------------------------------------------------------------------------------------------
-last_member=0
-self_id=''
-members=()
 if ((joined)); then
   check_quorum
 fi
@@ -162,15 +172,19 @@ if [[ -n $node_object ]] && ((!last_member)); then
     die "kubectl drain $NODE_NAME failed"
 fi
 if ((joined)); then
+  mkdir -p -- "$STATE_DIR"
+  printf '%s\n%s\n' "$self_id" "$last_member" >"$STATE_DIR/resetting"
   log "kubeadm reset of $NODE_NAME"
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
+fi
+if ((joined || resuming)); then
   if [[ -n $self_id ]] && ((!last_member)); then
     # kubeadm reset only warns when it cannot remove the member: make sure it is gone
     remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
   clean_network_state
   # kubeadm reset undid the init or join: their markers go too, or a later join says "already joined"
-  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
+  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined" "$STATE_DIR/resetting"
 fi
 if ((last_member)); then
   log "removed $NODE_NAME and with it the cluster"

@@ -206,17 +206,23 @@ joined=0
 if [[ -e "$KUBE_DIR/kubelet.conf" ]]; then
   joined=1
 fi
+last_member=0
+self_id=''
+members=()
+resuming=0
+if ((!joined)) && [[ -s "$STATE_DIR/resetting" ]]; then
+  { read -r self_id && read -r last_member; } <"$STATE_DIR/resetting" || die "cannot read $STATE_DIR/resetting"
+  resuming=1
+  log "an earlier reset of $NODE_NAME stopped after kubeadm reset: finishing it"
+fi
 
 # --- guard: already removed? ------------------------------------------------------------------------
-if ((!joined)) && [[ -z $node_object ]]; then
+if ((!joined && !resuming)) && [[ -z $node_object ]]; then
   log "$NODE_NAME is not joined and has no Node object; nothing to do"
   exit 0
 fi
 
 # --- remove -------------------------------------------------------------------------------------------
-last_member=0
-self_id=''
-members=()
 if ((joined)); then
   check_quorum
 fi
@@ -226,15 +232,19 @@ if [[ -n $node_object ]] && ((!last_member)); then
     die "kubectl drain $NODE_NAME failed"
 fi
 if ((joined)); then
+  mkdir -p -- "$STATE_DIR"
+  printf '%s\n%s\n' "$self_id" "$last_member" >"$STATE_DIR/resetting"
   log "kubeadm reset of $NODE_NAME"
   kubeadm reset -f --kubeconfig "$work/admin.conf" || die "kubeadm reset failed"
+fi
+if ((joined || resuming)); then
   if [[ -n $self_id ]] && ((!last_member)); then
     # kubeadm reset only warns when it cannot remove the member: make sure it is gone
     remove_member_of "$NODE_NAME" "$ETCD_PEER_URL"
   fi
   clean_network_state
   # kubeadm reset undid the init or join: their markers go too, or a later join says "already joined"
-  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined"
+  rm -f -- "$STATE_DIR/pki-changed" "$STATE_DIR/initialised" "$STATE_DIR/joined" "$STATE_DIR/resetting"
 fi
 if ((last_member)); then
   log "removed $NODE_NAME and with it the cluster"
