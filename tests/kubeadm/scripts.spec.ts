@@ -69,15 +69,18 @@ describe("rendered scripts", () => {
     it("the idempotency guard comes before the first command that changes anything", () => {
         const guardBefore: Record<string, [RegExp, RegExp]> = {
             "init.sh": [/if \[\[ -e "\$KUBE_DIR\/admin\.conf" \]\]/, /^kubeadm init /m],
-            "join-control-plane.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^refresh_token$/m],
-            "join-worker.sh": [/if \[\[ -e "\$KUBE_DIR\/kubelet\.conf" \]\]/, /^kubeadm join --config /m],
+            "join-control-plane.sh": [/if \[\[ -n \$leftovers \]\]/, /^refresh_token$/m],
+            "join-worker.sh": [/if \[\[ -n \$leftovers \]\]/, /^kubeadm join --config /m],
             "prepare-worker.sh": [/if \[\[ -f \$MARKER/, /^hostnamectl /m],
             "rotate.sh": [/if \[\[ ! -s \$CHANGED_FILE \]\]/, /^restart_static_pod /m],
             "renew-kubeconfigs.sh": [
                 /if \[\[ ! -e "\$KUBE_DIR\/manifests\/kube-apiserver\.yaml" \]\]/,
                 /kubeadm certs renew /,
             ],
-            "reset-control-plane.sh": [/if \(\(!joined\)\) && \[\[ -z \$node_object \]\]/, /^ {2}kube drain /m],
+            "reset-control-plane.sh": [
+                /if \(\(!joined && !resuming\)\) && \[\[ -z \$node_object \]\]/,
+                /^ {2}kube drain /m,
+            ],
         };
         for (const [file, [guard, action]] of Object.entries(guardBefore)) {
             const text = set.find((s) => s.fileName === file)!.text;
