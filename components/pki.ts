@@ -17,6 +17,7 @@ import {
 import { renderAdminKubeconfig } from "./kubeadm/config";
 import { ENCRYPTION_KEY_BYTES, encryptionConfigHash, renderEncryptionConfig } from "./kubeadm/encryption";
 import { resolveClusterSpec, type ClusterSpecInput } from "./apiEndpoint";
+import { SecretsKeyGuard } from "./secretsKeyGuard";
 
 /** kubeadm accepts RSA (2048+) and ECDSA P-256 keys; never P-224 (the provider's ECDSA default) or ED25519. */
 export const PKI_ALGORITHMS = ["RSA", "ECDSA"] as const;
@@ -168,7 +169,15 @@ export class ClusterPki extends pulumi.ComponentResource {
         this.bootstrapToken = newBootstrapToken(c, this);
 
         // Secrets' keys: 32 random bytes each, from RandomBytes, whose base64 is a secret output.
-        // One resource per key name, so reordering the names (a rotation) keeps every key.
+        // One resource per key name, so reordering the names (a rotation) keeps every key. The
+        // guard refuses a list without the key new Secrets were written with; the encryption
+        // configuration carries it as a dependency, so nothing that places it runs before the
+        // guard has agreed (a key is deleted only at the end of a successful update).
+        const { guard } = new SecretsKeyGuard(
+            "secrets-keys",
+            { clusterName: c, keys: args.encryptionKeys },
+            { parent: this },
+        );
         const encryptionKeys = args.encryptionKeys.map((name) => ({
             name,
             secret: new random.RandomBytes(`${c}-secrets-key-${name}`, { length: ENCRYPTION_KEY_BYTES }, protectedOpts)
@@ -176,8 +185,8 @@ export class ClusterPki extends pulumi.ComponentResource {
         }));
         const encryptionConfig = pulumi.secret(
             pulumi
-                .all(encryptionKeys.map((k) => k.secret))
-                .apply((secrets) =>
+                .all([guard.urn, ...encryptionKeys.map((k) => k.secret)])
+                .apply(([, ...secrets]) =>
                     renderEncryptionConfig(encryptionKeys.map((k, i) => ({ name: k.name, secret: secrets[i] }))),
                 ),
         );

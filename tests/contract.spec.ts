@@ -89,9 +89,11 @@ describe("contract: the facts the program and the pack share", () => {
             "apiEndpointGuard",
             "kubernetesProvider",
             "prometheusRule",
+            "secretsKeyGuard",
             "stack",
         ]);
-        for (const [key, token] of rest.filter(([key]) => key === "apiEndpointGuard" || key === "kubernetesProvider")) {
+        const registered = ["apiEndpointGuard", "kubernetesProvider", "secretsKeyGuard"];
+        for (const [key, token] of rest.filter(([key]) => registered.includes(key))) {
             assert.ok(graph.includes(`"${token}::`), `TYPES.${key} (${token}) is not in the dev graph`);
         }
     });

@@ -85,6 +85,8 @@ export const TYPES = {
     kubernetesProvider: "pulumi:providers:kubernetes",
     /** The dynamic resource that refuses a later change of the API's DNS name (components/apiEndpoint.ts). */
     apiEndpointGuard: "pulumi-nodejs:dynamic:ApiEndpointGuard",
+    /** The dynamic resource that refuses dropping the Secrets key in use (components/secretsKeyGuard.ts). */
+    secretsKeyGuard: "pulumi-nodejs:dynamic:SecretsKeyGuard",
 } as const;
 
 /** Invoke (data source) tokens. */

@@ -149,6 +149,30 @@ describe("engine: a dev stack's life (real CLI, stand-in providers)", function (
         );
     });
 
+    it("defect: dropping the Secrets write key in one step (['key1'] → ['key2']) is refused, even without a preview, before any key is deleted or command runs", async () => {
+        mark();
+        const keyOf = (name: string) =>
+            lab.resources().find((r) => r.type === TYPES.randomBytes && r.urn.endsWith(`::${C}-secrets-key-${name}`));
+        // Its outputs are secrets, encrypted anew at every save, and the stand-in's bytes are the
+        // same for a key made again: the state's creation time says it is the same resource.
+        const created = () => (keyOf("key1") as { created?: string } | undefined)?.created;
+        const key1 = created();
+        assert.ok(key1, "key1 is in the state, with its creation time");
+        const guardOf = () => lab.resources().find((r) => r.type === TYPES.secretsKeyGuard);
+        assert.deepEqual(guardOf()?.outputs?.keys, ["key1"]);
+        const r = await lab.run("up", { secretsEncryptionKeys: ["key2"] }, ["--skip-preview"]);
+        assert.notEqual(r.code, 0, transcript(r));
+        assert.match(
+            r.stdout + r.stderr,
+            /secretsEncryptionKeys: \["key2"\] is not allowed; expected a list that keeps "key1", the key new Secrets were written with/,
+            transcript(r),
+        );
+        assert.equal(created(), key1, "key1 is kept as it was");
+        assert.deepEqual(guardOf()?.outputs?.keys, ["key1"], "the guard still holds the old list");
+        assert.deepEqual(since().commands, [], "a command ran");
+        assert.deepEqual(since().aws, [], "a cloud object changed");
+    });
+
     it("defect: nodeReplaceTriggers set for the first time replaces exactly that node, reset before delete, join after create", async () => {
         const oldIp = ipOf(`${C}-cp-1`);
         mark();

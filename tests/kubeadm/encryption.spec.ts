@@ -10,6 +10,10 @@ import {
     encryptionKeyNamesProblem,
     renderEncryptionConfig,
 } from "../../components/kubeadm/encryption";
+import { secretsKeyGuardProvider } from "../../components/secretsKeyGuard";
+import { TYPES } from "../../policies/lib/contract";
+import { plain } from "../graph";
+import { sharedRun } from "../../tools/harness/sharedRun";
 
 const key = (name: string) => ({ name, secret: randomBytes(ENCRYPTION_KEY_BYTES).toString("base64") });
 
@@ -141,3 +145,63 @@ describe("config key secretsEncryptionKeys", () => {
         }
     });
 });
+
+describe("the Secrets key guard (the dynamic provider's diff)", () => {
+    const diff = (olds: string[], news: string[]) =>
+        secretsKeyGuardProvider.diff!("secrets-keys", { keys: olds }, { keys: news });
+
+    it("accepts every step of the rotation runbook, and no change", async () => {
+        assert.deepEqual(await diff(["key1"], ["key1"]), { changes: false });
+        for (const [olds, news] of [
+            [["key1"], ["key1", "key2"]], // the new name second
+            [
+                ["key1", "key2"],
+                ["key2", "key1"],
+            ], // moved first, once every apiserver knows it
+            [["key2", "key1"], ["key2"]], // the old name dropped after the Secrets were rewritten
+            [["key1", "key2"], ["key1"]], // a second name that never wrote anything
+        ]) {
+            assert.deepEqual(await diff(olds, news), { changes: true }, `${olds} → ${news}`);
+        }
+    });
+
+    for (const [title, olds, news] of [
+        ["a rename in one step (a typo fixed)", ["key1"], ["key2"]],
+        ["dropping the write key before the new one moved first", ["key1", "key2"], ["key2"]],
+    ] as const) {
+        it(`refuses ${title}, naming the key, the kept name and the runbook`, async () => {
+            await assert.rejects(diff([...olds], [...news]), (err: Error) => {
+                assert.match(
+                    err.message,
+                    new RegExp(`^secretsEncryptionKeys: ${escape(JSON.stringify(news))} is not allowed`),
+                );
+                assert.match(
+                    err.message,
+                    new RegExp(`keeps ${escape(JSON.stringify(olds[0]))}, the key new Secrets were written with`),
+                );
+                assert.match(err.message, /runbook "Rotate the Secrets encryption key"/);
+                return true;
+            });
+        });
+    }
+
+    it("the program holds the configured names in the guard, and places no encryption configuration before it", async () => {
+        const run = await sharedRun({ stack: "dev", config: { secretsEncryptionKeys: ["key2", "key1"] } });
+        assert.ifError(run.error);
+        const guards = run.resources.filter((r) => r.type === TYPES.secretsKeyGuard);
+        assert.equal(guards.length, 1);
+        assert.deepEqual(plain(guards[0]).keys, ["key2", "key1"]);
+        const keys = run.resources.filter((r) => r.type === TYPES.randomBytes);
+        assert.deepEqual(keys.map((k) => k.name).sort(), ["k8s-dev-secrets-key-key1", "k8s-dev-secrets-key-key2"]);
+        const placePki = run.resources.filter((r) => r.type === TYPES.remoteCommand && r.name.endsWith("-place-pki"));
+        assert.equal(placePki.length, 3);
+        for (const r of placePki) {
+            const deps = new Set([...r.dependencies, ...Object.values(r.propertyDependencies).flat()]);
+            assert.ok(deps.has(guards[0].urn), `${r.name} does not wait for the guard`);
+        }
+    });
+});
+
+function escape(s: string): string {
+    return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
