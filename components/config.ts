@@ -283,7 +283,9 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
     // runs (components/addons.ts). A VPC this stack creates holds only its own nodes, so that place
     // is outside it: admitted by apiAllowedCidrs, to an internet-facing load balancer. Otherwise
     // the network, the nodes and the whole bootstrap would be built before the add-ons fail.
-    if (Object.keys(v.existingVpc ?? {}).length === 0) {
+    // existingVpc's default, {}, means this stack creates the VPC.
+    const createsVpc = !typed("existingVpc") || Object.keys(v.existingVpc).length === 0;
+    if (createsVpc) {
         const why =
             "pulumi up installs the add-ons through the API load balancer from where it runs, and a VPC this stack creates holds only its nodes";
         if (typed("internalApi") && v.internalApi === true)
@@ -313,7 +315,7 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         if (!isValidSan(san)) bad("apiExtraSans", san, "a list of DNS names or IP addresses");
     }
     if (typed("apiDnsZoneId") && typed("apiDnsName")) checkApiDns(v.apiDnsZoneId, v.apiDnsName);
-    const existingVpc = typed("existingVpc") ? checkExistingVpc(v.existingVpc, v.availabilityZones ?? []) : undefined;
+    const existingVpc = createsVpc ? undefined : checkExistingVpc(v.existingVpc, v.availabilityZones ?? []);
     if (typed("etcdBackupSchedule") && !isOnCalendar(v.etcdBackupSchedule)) {
         bad(
             "etcdBackupSchedule",
@@ -410,7 +412,6 @@ export function validateConfig(raw: Readonly<Record<string, string | undefined>>
         }
     }
     function checkExistingVpc(o: Record<string, unknown>, zones: string[]): ExistingVpc | undefined {
-        if (Object.keys(o).length === 0) return undefined;
         const allowed =
             "{} or { vpcId: 'vpc-…', publicSubnets: { <zone>: 'subnet-…' }, privateSubnets: { <zone>: 'subnet-…' } } covering every availability zone";
         const isSubnetMap = (m: unknown): m is Record<string, string> =>

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 /**
  * The guard's provider: it records the list of Secrets encryption key names, and a later run whose
  * list drops the one new Secrets were written with until then (the first) fails in its diff, so
- * `pulumi preview` and `pulumi up` refuse before any key is made or deleted. Dropping that key in
+ * `pulumi preview` refuses, and `pulumi up --skip-preview` stops before any key is deleted (the
+ * engine deletes last) or any node receives the new list (it waits for the guard). Dropping that key in
  * one step (a typo fixed, ["key1"] → ["key2"]) would delete its random bytes and leave every Secret
  * it encrypted unreadable, Helm's release records among them. The rotation runbook never does: the
  * name it drops last was second by then. Serialized into the state by Pulumi's dynamic provider:
